@@ -1,0 +1,512 @@
+//! The edge: turns flags, environment and config into settings (CLI > env > config > defaults),
+//! dispatches commands, prints top-level errors and maps them to exit codes. The only module,
+//! with `cli`, that reads argv or the process environment.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as J;
+
+use crate::cli::{CheckArgs, Cli, Command, GatewayArgs, RunArgs};
+use crate::config::{self, Config};
+use crate::diag::SourceError;
+use crate::event::{Event, EventSink, Reporter, RunSummary};
+use crate::exit;
+use crate::http::{ClientSettings, HttpClient};
+use crate::journal::{self, Journal};
+use crate::policy::{self, Gateway, GatewayUrlError};
+use crate::report::console::{Console, Verbosity};
+use crate::runner::{self, Cancel, RunCtx, RunOptions};
+use crate::secret::Redactor;
+use crate::suite::{self, Suite};
+use crate::template::{self, Scope, Templates};
+
+/// A top-level failure: what to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into() }
+    }
+
+    fn sources(errors: &[SourceError]) -> Self {
+        let text = errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n\n");
+        Failure::new(exit::USAGE, text)
+    }
+}
+
+/// The environment as UTF-8 pairs (other entries are skipped rather than panicking).
+pub fn env_snapshot() -> Vec<(String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
+}
+
+fn env_get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+pub fn main(cli: Cli) -> i32 {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let result = rt.block_on(dispatch(cli.command, verbosity));
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("{}", if f.message.starts_with("error") { f.message } else { format!("error: {}", f.message) });
+            f.code
+        }
+    }
+}
+
+async fn dispatch(cmd: Command, verbosity: Verbosity) -> Result<i32, Failure> {
+    match cmd {
+        Command::Run(args) => cmd_run(args, verbosity).await,
+        Command::Check(args) => cmd_check(args),
+        Command::Demo(args) => crate::demo::run(args, verbosity).await,
+        Command::Refgate(args) => crate::refgate::serve_forever(args).await,
+        Command::Cleanup(args) => cmd_cleanup(args, verbosity).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "smokegate", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() { vec![PathBuf::from("smoke-suites")] } else { paths.to_vec() }
+}
+
+/// The config file: `--config`, else `smokegate.yaml` beside the suites, else defaults.
+pub fn load_config(explicit: Option<&PathBuf>, suite_paths: &[PathBuf]) -> Result<Config, Failure> {
+    let path = match explicit {
+        Some(p) => Some(p.clone()),
+        None => config::find_default(suite_paths),
+    };
+    match path {
+        Some(p) => config::load(&p).map_err(|e| Failure::sources(&[e])),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Resolves and validates the gateway URL (flag > env > config).
+pub fn resolve_gateway(flag: Option<&str>, env: &[(String, String)], cfg: &Config, allow_http: bool) -> Result<Gateway, Failure> {
+    let raw = flag
+        .map(str::to_owned)
+        .or_else(|| env_get(env, "GATEWAY_BASE_URL").map(str::to_owned))
+        .or_else(|| cfg.gateway.base_url.clone())
+        .ok_or_else(|| Failure::new(exit::USAGE, "no gateway: set GATEWAY_BASE_URL or pass --gateway URL"))?;
+    Gateway::parse(&raw, allow_http || cfg.gateway.allow_http).map_err(|e| match e {
+        GatewayUrlError::PlainHttp(_) => Failure::new(exit::POLICY, format!("gateway-only policy: {e}")),
+        other => Failure::new(exit::USAGE, format!("GATEWAY_BASE_URL: {other}")),
+    })
+}
+
+/// Refuses environments that point smoke tests at services directly.
+fn check_env(env: &[(String, String)], cfg: &Config, allowed: &[String]) -> Result<(), Failure> {
+    let denied = policy::denied_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &cfg.gateway.deny_env, allowed);
+    if denied.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        exit::POLICY,
+        format!(
+            "gateway-only policy: the environment points smoke tests at services directly: {}\n  smoke traffic must go through GATEWAY_BASE_URL; unset {}, or pass --allow-env NAME if it is not used by smoke tests",
+            denied.join(", "),
+            if denied.len() == 1 { "it" } else { "them" }
+        ),
+    ))
+}
+
+/// Absolute URLs in suites must be on the gateway's origin.
+fn check_suite_origins(suites: &[Suite], gw: &Gateway) -> Result<(), Failure> {
+    let mut errors = Vec::new();
+    for s in suites {
+        for st in s.steps.iter().chain(&s.teardown) {
+            let p = &st.request.path;
+            if p.starts_with('/') || template::is_template(p) {
+                continue;
+            }
+            if let Err(e) = gw.resolve(p) {
+                errors.push(
+                    SourceError::new(&s.file, st.request.path_pos, format!("gateway-only policy: step `{}` targets {}", st.name, e))
+                        .with_help(format!(
+                            "smoke requests go through the gateway only; write the path relative to it, e.g. `{}`",
+                            url::Url::parse(p).map(|u| u.path().to_owned()).unwrap_or_else(|_| "/api/…".into())
+                        ))
+                        .with_source(&std::fs::read_to_string(&s.file).unwrap_or_default()),
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let mut f = Failure::sources(&errors);
+    f.code = exit::POLICY;
+    Err(f)
+}
+
+fn select(mut suites: Vec<Suite>, tags: &[String], filter: Option<&str>) -> Vec<Suite> {
+    if !tags.is_empty() {
+        suites.retain(|s| s.tags.iter().any(|t| tags.contains(t)));
+    }
+    if let Some(f) = filter.map(str::to_lowercase) {
+        suites = suites
+            .into_iter()
+            .filter_map(|mut s| {
+                if s.name.to_lowercase().contains(&f) {
+                    return Some(s);
+                }
+                s.steps.retain(|st| st.name.to_lowercase().contains(&f));
+                (!s.steps.is_empty()).then_some(s)
+            })
+            .collect();
+    }
+    suites
+}
+
+/// `run.*` for templates.
+pub fn run_fields(run_id: &str, gateway: &Gateway) -> serde_json::Map<String, J> {
+    let now = chrono::Utc::now();
+    let rand: String = (0..6).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::random_range(0..36)] as char).collect();
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), J::String(run_id.to_owned()));
+    m.insert("timestamp".into(), J::String(now.format("%Y%m%dT%H%M%SZ").to_string()));
+    m.insert("started_at".into(), J::String(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    m.insert("rand".into(), J::String(rand));
+    m.insert("gateway".into(), J::String(gateway.base_url()));
+    m
+}
+
+/// Settings shared by every command that talks to the gateway.
+pub struct GatewaySetup {
+    pub config: Config,
+    pub gateway: Gateway,
+    pub env: Vec<(String, String)>,
+    pub client: ClientSettings,
+    pub state_dir: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+pub fn gateway_setup(args: &GatewayArgs, suite_paths: &[PathBuf]) -> Result<GatewaySetup, Failure> {
+    let env = env_snapshot();
+    let config = load_config(args.config.as_ref(), suite_paths)?;
+    let gateway = resolve_gateway(args.gateway.as_deref(), &env, &config, args.allow_http)?;
+    check_env(&env, &config, &args.allow_env)?;
+    let mut warnings = Vec::new();
+    for name in &args.allow_env {
+        warnings.push(format!("--allow-env {name}: this variable is allowed despite the gateway-only policy"));
+    }
+    if args.insecure {
+        warnings.push("--insecure: TLS certificates are NOT verified; a man in the middle could read the test user's token".into());
+    }
+    let client = ClientSettings {
+        connect_timeout: args.connect_timeout.or(config.connect_timeout).unwrap_or(Duration::from_millis(500)),
+        timeout: args.timeout.or(config.timeout).unwrap_or(Duration::from_secs(10)),
+        request_id_header: config.gateway.request_id_header.clone(),
+        upstream_headers: config.gateway.upstream_headers.clone(),
+        max_body_bytes: config.max_body_bytes,
+        cacert: args.cacert.clone(),
+        insecure: args.insecure,
+    };
+    let state_dir = args.state_dir.clone().unwrap_or_else(journal::default_state_dir);
+    Ok(GatewaySetup { config, gateway, env, client, state_dir, warnings })
+}
+
+/// Builds the shared run context (templates, client, base scope).
+pub fn build_ctx(setup: GatewaySetup, sink: EventSink, redactor: Redactor, opts: RunOptions) -> Result<Arc<RunCtx>, Failure> {
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let http = HttpClient::new(setup.gateway.clone(), setup.client, &run_id).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    let templates = Templates::new();
+    let fields = run_fields(&run_id, &setup.gateway);
+    let mut scope = Scope::default();
+    scope.set_json("run", &J::Object(fields.clone()));
+    scope.set_json("env", &J::Object(setup.env.iter().map(|(k, v)| (k.clone(), J::String(v.clone()))).collect()));
+    let mut vars = serde_json::Map::new();
+    for (name, value) in &setup.config.vars {
+        let v = templates.render_json(value, &scope).map_err(|e| Failure::new(exit::USAGE, format!("config var `{name}`: {e}")))?;
+        scope.set_json(name.clone(), &v);
+        vars.insert(name.clone(), v);
+    }
+    scope.set_json("vars", &J::Object(vars));
+    Ok(Arc::new(RunCtx {
+        run_id,
+        run_fields: fields,
+        http,
+        templates,
+        sink,
+        redactor,
+        config: setup.config,
+        base_scope: scope,
+        journal: Some(Journal::new(&setup.state_dir)),
+        cancel: Cancel::default(),
+        opts,
+    }))
+}
+
+pub fn color_enabled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `smokegate run`, and the shared body of `smokegate demo`.
+pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure> {
+    let paths = default_paths(&args.paths);
+    let setup = gateway_setup(&args.gateway, &paths)?;
+    let suites = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    check_suite_origins(&suites, &setup.gateway)?;
+    let suites = select(suites, &args.tag, args.filter.as_deref());
+    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let redactor = Redactor::default();
+    let live = jobs == 1 || suites.len() <= 1;
+    let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), live))];
+    let sink = EventSink::new(reporters);
+    let warnings = setup.warnings.clone();
+    let opts = RunOptions { fail_fast: args.fail_fast, auth_probes: args.auth_probes, keep_user: args.keep_user, jobs };
+    let ctx = build_ctx(setup, sink.clone(), redactor, opts)?;
+    Ok(execute(ctx, suites, warnings).await)
+}
+
+/// Runs selected suites on a built context, emits the final events, returns the exit code.
+pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>) -> i32 {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let sink = ctx.sink.clone();
+    sink.emit(Event::RunStarted {
+        run_id: ctx.run_id.clone(),
+        gateway: ctx.http.gateway.base_url(),
+        suites: suites.len(),
+        version: env!("CARGO_PKG_VERSION"),
+    });
+    for w in warnings {
+        sink.emit(Event::Warning(w));
+    }
+    let n_suites = suites.len();
+    let outcome = if suites.iter().map(|s| s.steps.len()).sum::<usize>() == 0 {
+        runner::RunOutcome::default()
+    } else {
+        crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
+        runner::run(ctx.clone(), suites).await
+    };
+    let code = outcome.exit_code();
+    let error = if let Some(e) = &outcome.bootstrap_error {
+        Some(format!("auth bootstrap failed: {e}"))
+    } else if outcome.passed + outcome.failed == 0 && !outcome.interrupted {
+        Some("no steps ran: nothing was tested (check the paths, --tag and --filter)".into())
+    } else {
+        None
+    };
+    sink.emit(Event::RunFinished(RunSummary {
+        run_id: ctx.run_id.clone(),
+        gateway: ctx.http.gateway.base_url(),
+        started_at,
+        duration_ms: crate::http::ms(started.elapsed()),
+        passed: outcome.passed,
+        failed: outcome.failed,
+        skipped: outcome.skipped,
+        suites: n_suites,
+        interrupted: outcome.interrupted,
+        exit_code: code,
+        error,
+    }));
+    if let Err(e) = sink.finish() {
+        eprintln!("error: cannot write a report: {e}");
+        return if code == exit::OK { exit::USAGE } else { code };
+    }
+    code
+}
+
+/// `smokegate check`: offline validation.
+fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
+    let paths = default_paths(&args.paths);
+    let config = load_config(args.config.as_ref(), &paths)?;
+    let suites = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    let env = env_snapshot();
+    let gw_raw =
+        args.gateway.clone().or_else(|| env_get(&env, "GATEWAY_BASE_URL").map(str::to_owned)).or_else(|| config.gateway.base_url.clone());
+    if let Some(raw) = gw_raw {
+        let gw = resolve_gateway(Some(&raw), &env, &config, true)?;
+        check_suite_origins(&suites, &gw)?;
+    } else {
+        // Without a gateway, any absolute URL is suspicious: say so.
+        for s in &suites {
+            for st in s.steps.iter().chain(&s.teardown) {
+                if st.request.path.starts_with("http") {
+                    eprintln!(
+                        "warning: {}:{}: step `{}` uses an absolute URL; it must be on the gateway's origin",
+                        s.file.display(),
+                        st.request.path_pos.line,
+                        st.name
+                    );
+                }
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    let templates = Templates::new();
+    let auth_caps: Vec<String> =
+        [&config.auth.create, &config.auth.login].iter().flat_map(|s| s.capture.iter().map(|c| c.name.clone())).collect();
+    for s in &suites {
+        let mut defined: Vec<String> = template::BUILTINS.iter().map(|b| b.to_string()).collect();
+        defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
+        defined.extend(s.vars.iter().map(|(k, _)| k.clone()));
+        defined.extend(auth_caps.iter().cloned());
+        defined.extend(s.steps.iter().flat_map(|st| st.capture.iter().map(|c| c.name.clone())));
+        for (text, pos) in suite_templates(s) {
+            let vars = match templates.variables(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(SourceError::new(&s.file, pos, e.message));
+                    continue;
+                }
+            };
+            for var in vars {
+                let mut parts = var.splitn(2, '.');
+                let top = parts.next().unwrap_or_default();
+                let attr = parts.next().map(|a| a.split('.').next().unwrap_or(a));
+                let problem = if !defined.iter().any(|d| d == top) {
+                    let hint = crate::diag::did_you_mean(top, defined.iter().map(String::as_str)).map(|d| format!("did you mean `{d}`?"));
+                    Some((
+                        format!("`{top}` can never be defined here"),
+                        hint.unwrap_or_else(|| "define it under `vars:` or capture it in an earlier step".into()),
+                    ))
+                } else if let (Some(a), "run") = (attr, top) {
+                    (!template::RUN_FIELDS.contains(&a))
+                        .then(|| (format!("`run.{a}` does not exist"), format!("run has: {}", template::RUN_FIELDS.join(", "))))
+                } else if let (Some(a), "user") = (attr, top) {
+                    (!template::USER_FIELDS.contains(&a))
+                        .then(|| (format!("`user.{a}` does not exist"), format!("user has: {}", template::USER_FIELDS.join(", "))))
+                } else if let (Some(a), "env") = (attr, top) {
+                    if env_get(&env, a).is_none() {
+                        eprintln!("warning: {}:{}:{}: environment variable `{a}` is not set here", s.file.display(), pos.line, pos.col);
+                    }
+                    None
+                } else {
+                    None
+                };
+                if let Some((msg, help)) = problem {
+                    let src = std::fs::read_to_string(&s.file).unwrap_or_default();
+                    errors.push(SourceError::new(&s.file, pos, msg).with_help(help).with_source(&src));
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::sources(&errors));
+    }
+    let steps: usize = suites.iter().map(|s| s.steps.len() + s.teardown.len()).sum();
+    println!(
+        "ok: {} suite{}, {steps} steps{}",
+        suites.len(),
+        if suites.len() == 1 { "" } else { "s" },
+        config.file.as_ref().map(|f| format!(", config {}", f.display())).unwrap_or_default()
+    );
+    Ok(exit::OK)
+}
+
+/// Every template string of a suite with the position to blame.
+fn suite_templates(s: &Suite) -> Vec<(String, crate::diag::Pos)> {
+    let mut out = Vec::new();
+    fn walk(v: &J, pos: crate::diag::Pos, out: &mut Vec<(String, crate::diag::Pos)>) {
+        match v {
+            J::String(t) if template::is_template(t) => out.push((t.clone(), pos)),
+            J::Array(a) => a.iter().for_each(|x| walk(x, pos, out)),
+            J::Object(o) => o.iter().for_each(|(k, x)| {
+                if template::is_template(k) {
+                    out.push((k.clone(), pos));
+                }
+                walk(x, pos, out)
+            }),
+            _ => {}
+        }
+    }
+    for (_, v) in &s.vars {
+        walk(v, crate::diag::Pos { line: 1, col: 1 }, &mut out);
+    }
+    for st in s.steps.iter().chain(&s.teardown) {
+        walk(&J::String(st.request.path.clone()), st.request.path_pos, &mut out);
+        for (_, v) in &st.request.headers {
+            walk(&J::String(v.clone()), st.pos, &mut out);
+        }
+        match &st.request.body {
+            suite::Body::Json(v) => walk(v, st.pos, &mut out),
+            suite::Body::Raw(t) => walk(&J::String(t.clone()), st.pos, &mut out),
+            suite::Body::None => {}
+        }
+        for j in &st.expect.json {
+            for t in j.matcher.templates() {
+                out.push((t, j.pos));
+            }
+        }
+        for h in &st.expect.headers {
+            for t in h.matcher.templates() {
+                out.push((t, h.pos));
+            }
+        }
+    }
+    out
+}
+
+/// `smokegate cleanup`: log in as and delete every identity left in the journal.
+async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Failure> {
+    let paths = default_paths(&[]);
+    let setup = gateway_setup(&args, &paths)?;
+    let journal = Journal::new(&setup.state_dir);
+    let (entries, bad) = journal.entries();
+    for b in &bad {
+        eprintln!("warning: unreadable journal entry {b} (left in place)");
+    }
+    let origin = setup.gateway.origin();
+    let redactor = Redactor::default();
+    let sink = EventSink::new(vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), true))]);
+    let ctx = build_ctx(setup, sink, redactor, RunOptions { jobs: 1, ..RunOptions::default() })?;
+    let mut left = 0;
+    let mut done = 0;
+    for entry in entries {
+        if entry.gateway != origin {
+            println!("skipped {} (created behind {}, not {origin})", entry.email, entry.gateway);
+            continue;
+        }
+        let identity = crate::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
+        let auth = crate::auth::Auth::new(ctx.clone(), identity, None);
+        let email = entry.email.clone();
+        auth.adopt(entry);
+        match auth.cleanup(&ctx.cancel.abort).await {
+            Ok(Some(_)) => {
+                done += 1;
+                println!("deleted {email}");
+            }
+            Ok(None) => {
+                done += 1;
+                println!("dropped {email}: login refused, so it was never created or is already gone");
+            }
+            Err(reason) => {
+                left += 1;
+                eprintln!("left {email}: {reason}");
+            }
+        }
+    }
+    println!("cleanup: {done} removed, {left} left");
+    Ok(if left > 0 { exit::CLEANUP_FAILED } else { exit::OK })
+}

@@ -1,0 +1,524 @@
+//! The auth lifecycle: a disposable identity (or a service account), create → login through the
+//! gateway, the JWT kept for the run and refreshed before it expires (single-flight), and the
+//! user's deletion at the end, retried, journalled, and reported when it fails.
+
+use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use serde_json::Value as J;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AuthConfig, AuthModeKind};
+use crate::event::{Event, FailureClass, Phase};
+use crate::http::{CrumbCtx, Response, SendError};
+use crate::journal::{self, Entry};
+use crate::jwt::{self, JwtInfo};
+use crate::runner::RunCtx;
+use crate::secret::Secret;
+use crate::step::{self, EvalSettings};
+use crate::suite::{AuthMode, Step};
+use crate::template::Scope;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    #[error("{step} failed ({class}): {detail}", class = class.as_str())]
+    Step { step: String, class: FailureClass, detail: String },
+    #[error("no token in the login response (looked at {0})")]
+    TokenMissing(String),
+    #[error("the login response's token is malformed: {0}")]
+    Malformed(jwt::JwtError),
+    #[error("{0}")]
+    Credentials(String),
+    #[error("interrupted")]
+    Cancelled,
+}
+
+impl AuthError {
+    /// True when the gateway could not be reached at all (exit 4 rather than 3).
+    pub fn unreachable(&self) -> bool {
+        matches!(self, AuthError::Step { class: FailureClass::Connect, .. })
+    }
+}
+
+pub struct Identity {
+    pub email: String,
+    pub password: Secret,
+}
+
+struct Token {
+    secret: Secret,
+    info: JwtInfo,
+    /// When we got it (our clock).
+    obtained: SystemTime,
+}
+
+/// Whether the create request may have made a user that needs deleting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Created {
+    No,
+    Maybe,
+    Yes,
+}
+
+pub struct Auth {
+    ctx: std::sync::Arc<RunCtx>,
+    cfg: AuthConfig,
+    pub identity: Identity,
+    mode: AuthModeKind,
+    captures: StdMutex<serde_json::Map<String, J>>,
+    token: Mutex<Option<Token>>,
+    created: StdMutex<Created>,
+    /// Gateway clock minus ours, in seconds (from the login response's `Date`).
+    skew_secs: StdMutex<i64>,
+    pub logins: AtomicU32,
+    journal_entry: StdMutex<Option<Entry>>,
+    /// Which suite this user belongs to (`auth.scope: suite`), for messages.
+    pub label: Option<String>,
+}
+
+/// 24+ characters with letters, digits and symbols, from the OS RNG.
+pub fn random_password() -> Secret {
+    const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGIT: &[u8] = b"23456789";
+    const SYMBOL: &[u8] = b"-_.!#%+=";
+    let mut rng = rand::rng();
+    let all: Vec<u8> = [LOWER, UPPER, DIGIT, SYMBOL].concat();
+    let mut chars: Vec<u8> = vec![
+        LOWER[rng.random_range(0..LOWER.len())],
+        UPPER[rng.random_range(0..UPPER.len())],
+        DIGIT[rng.random_range(0..DIGIT.len())],
+        SYMBOL[rng.random_range(0..SYMBOL.len())],
+    ];
+    while chars.len() < 28 {
+        chars.push(all[rng.random_range(0..all.len())]);
+    }
+    // Shuffle so the classes are not in fixed positions.
+    for i in (1..chars.len()).rev() {
+        chars.swap(i, rng.random_range(0..=i));
+    }
+    Secret::new(String::from_utf8(chars).expect("ascii"))
+}
+
+/// Service-account credentials from `SMOKE_USERNAME`/`SMOKE_PASSWORD` or a JSON secret file.
+/// Errors name the variable, file and field, never a value.
+pub fn service_credentials(env: &[(String, String)], file: Option<&std::path::Path>) -> Result<Identity, AuthError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AuthError::Credentials(format!("cannot read credentials file {}: {e}", path.display())))?;
+        let v: J = serde_json::from_str(&text).map_err(|e| {
+            AuthError::Credentials(format!(
+                "credentials file {} is not valid JSON (line {}, column {})",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let field = |name: &str| -> Result<String, AuthError> {
+            match v.get(name) {
+                Some(J::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(_) => {
+                    Err(AuthError::Credentials(format!("credentials file {}: field `{name}` must be a non-empty string", path.display())))
+                }
+                None => Err(AuthError::Credentials(format!("credentials file {}: missing field `{name}`", path.display()))),
+            }
+        };
+        if !v.is_object() {
+            return Err(AuthError::Credentials(format!(
+                "credentials file {} must hold a JSON object with `username` and `password`",
+                path.display()
+            )));
+        }
+        return Ok(Identity { email: field("username")?, password: Secret::new(field("password")?) });
+    }
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    match (get("SMOKE_USERNAME"), get("SMOKE_PASSWORD")) {
+        (Some(u), Some(p)) => Ok(Identity { email: u, password: Secret::new(p) }),
+        (None, _) => Err(AuthError::Credentials("service-account mode needs SMOKE_USERNAME (or auth.credentials_file)".into())),
+        (_, None) => Err(AuthError::Credentials("service-account mode needs SMOKE_PASSWORD (or auth.credentials_file)".into())),
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Auth {
+    pub fn new(ctx: std::sync::Arc<RunCtx>, identity: Identity, label: Option<String>) -> Auth {
+        let cfg = ctx.config.auth.clone();
+        ctx.redactor.add(&identity.password);
+        Auth {
+            mode: cfg.mode,
+            cfg,
+            ctx,
+            identity,
+            captures: StdMutex::new(Default::default()),
+            token: Mutex::new(None),
+            created: StdMutex::new(Created::No),
+            skew_secs: StdMutex::new(0),
+            logins: AtomicU32::new(0),
+            journal_entry: StdMutex::new(None),
+            label,
+        }
+    }
+
+    /// A fresh disposable identity from the configured email template.
+    pub fn disposable_identity(ctx: &RunCtx) -> Result<Identity, AuthError> {
+        let mut scope = ctx.base_scope.clone();
+        // Each identity gets its own random part, even with one user per suite.
+        let rand: String = (0..6).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::rng().random_range(0..36)] as char).collect();
+        let mut run = ctx.run_fields.clone();
+        run.insert("rand".into(), J::String(rand));
+        scope.set_json("run", &J::Object(run));
+        let email = ctx.templates.render_str(&ctx.config.auth.email, &scope).map_err(|e| AuthError::Step {
+            step: "identity".into(),
+            class: FailureClass::Template,
+            detail: e.message,
+        })?;
+        Ok(Identity { email, password: random_password() })
+    }
+
+    pub fn is_disposable(&self) -> bool {
+        self.mode == AuthModeKind::Disposable
+    }
+
+    /// The template scope for auth steps and `user.*` in suites.
+    pub fn user_value(&self) -> J {
+        let caps = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut user = serde_json::Map::new();
+        user.insert("email".into(), J::String(self.identity.email.clone()));
+        user.insert("username".into(), J::String(self.identity.email.clone()));
+        user.insert("password".into(), J::String(self.identity.password.expose().to_owned()));
+        if let Some(id) = caps.get("user_id").or_else(|| caps.get("id")) {
+            user.insert("id".into(), id.clone());
+        }
+        J::Object(user)
+    }
+
+    /// Adds `user` and the auth captures to a scope.
+    pub fn extend_scope(&self, scope: &mut Scope) {
+        scope.set_json("user", &self.user_value());
+        if let Ok(caps) = self.captures.lock() {
+            for (k, v) in caps.iter() {
+                scope.set_json(k.clone(), v);
+            }
+        }
+    }
+
+    fn scope(&self) -> Scope {
+        let mut s = self.ctx.base_scope.clone();
+        self.extend_scope(&mut s);
+        s
+    }
+
+    fn crumb_ctx(&self, phase: Phase) -> CrumbCtx {
+        CrumbCtx { suite: self.label.clone(), step: None, phase, attempt: 1 }
+    }
+
+    /// Sends one auth step and evaluates it like a suite step.
+    async fn call(&self, step: &Step, phase: Phase, attempt: u32, cancel: &CancellationToken) -> Result<Response, AuthError> {
+        let scope = self.scope();
+        let fail = |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail };
+        let mut out = step::render_request(step, &self.ctx.templates, &scope).map_err(|e| fail(FailureClass::Template, e.message))?;
+        if step.auth == Some(AuthMode::User) {
+            out.bearer = Some(self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?);
+        }
+        let mut cc = self.crumb_ctx(phase);
+        cc.step = Some(step.name.clone());
+        cc.attempt = attempt;
+        let ex = self.ctx.http.send(&out, &cc, cancel).await;
+        let resp = match ex.result {
+            Ok(r) => r,
+            Err(SendError::Cancelled) => {
+                self.ctx.emit_crumbs(ex.crumbs, Some(FailureClass::Cancelled));
+                return Err(AuthError::Cancelled);
+            }
+            Err(e) => {
+                let class = e.class();
+                self.ctx.emit_crumbs(ex.crumbs, Some(class));
+                return Err(fail(class, e.to_string()));
+            }
+        };
+        let settings =
+            EvalSettings { stub_phrases: &self.ctx.config.stub_phrases, fingerprint: self.ctx.config.gateway.fingerprint.as_ref() };
+        let verdict = step::evaluate(step, &resp, &self.ctx.templates, &scope, &settings);
+        self.ctx.emit_crumbs(ex.crumbs, verdict.class);
+        if let Some(class) = verdict.class {
+            return Err(fail(class, verdict.message.unwrap_or_default()));
+        }
+        if let Ok(mut caps) = self.captures.lock() {
+            for (k, v) in verdict.captures {
+                caps.insert(k, v);
+            }
+        }
+        Ok(resp)
+    }
+
+    async fn current_token(&self) -> Option<Secret> {
+        self.token.lock().await.as_ref().map(|t| t.secret.clone())
+    }
+
+    /// Create (disposable mode) then login. On failure after a create, the caller still runs
+    /// `cleanup`, which tries to log in and delete.
+    pub async fn bootstrap(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
+        if self.is_disposable() {
+            self.journal_write();
+            // Until the gateway answers, assume the user may exist: a timeout can hide a create.
+            *self.created.lock().unwrap() = Created::Maybe;
+            match self.call(&self.cfg.create, Phase::BootstrapCreate, 1, cancel).await {
+                Ok(_) => {
+                    *self.created.lock().unwrap() = Created::Yes;
+                    self.journal_write();
+                    self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.email)));
+                }
+                Err(e) => {
+                    if matches!(&e, AuthError::Step { class, .. } if !matches!(class, FailureClass::Connect | FailureClass::Timeout)) {
+                        // The gateway answered with a refusal: nothing was created.
+                        *self.created.lock().unwrap() = Created::No;
+                        self.journal_remove();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let mut guard = self.token.lock().await;
+        let t = self.login(Phase::BootstrapLogin, cancel).await?;
+        *guard = Some(t);
+        Ok(())
+    }
+
+    async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
+        let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
+        self.logins.fetch_add(1, Ordering::SeqCst);
+        let body = step::parse_json(&resp.body).map_err(|why| AuthError::Step {
+            step: self.cfg.login.name.clone(),
+            class: FailureClass::InvalidResponse,
+            detail: format!("login response is {why}"),
+        })?;
+        let token = self
+            .cfg
+            .token_paths
+            .iter()
+            .find_map(|(text, path)| step::select(path, text, &body).and_then(|v| v.as_str().map(str::to_owned)))
+            .ok_or_else(|| AuthError::TokenMissing(self.cfg.token_paths.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")))?;
+        let secret = Secret::new(token);
+        self.ctx.redactor.add(&secret);
+        let info = jwt::decode(secret.expose()).map_err(AuthError::Malformed)?;
+        let now = SystemTime::now();
+        if let Some(date) = resp.date {
+            let skew = match date.duration_since(now) {
+                Ok(ahead) => ahead.as_secs() as i64,
+                Err(behind) => -(behind.duration().as_secs() as i64),
+            };
+            *self.skew_secs.lock().unwrap() = if skew.abs() > 2 { skew } else { 0 };
+            if skew.unsigned_abs() > self.cfg.clock_skew_tolerance.as_secs() {
+                self.ctx.sink.emit(Event::Warning(format!(
+                    "clock skew: the gateway's clock is {}s {} this machine's (tolerance {}s); token expiry is judged by the gateway's clock",
+                    skew.abs(),
+                    if skew > 0 { "ahead of" } else { "behind" },
+                    self.cfg.clock_skew_tolerance.as_secs()
+                )));
+            }
+        }
+        if phase == Phase::BootstrapLogin {
+            self.warn_about(&info);
+        }
+        Ok(Token { secret, info, obtained: now })
+    }
+
+    fn warn_about(&self, info: &JwtInfo) {
+        if info.alg.eq_ignore_ascii_case("none") {
+            self.ctx.sink.emit(Event::Warning("the gateway issued an unsigned token (alg: none)".into()));
+        }
+        match (info.exp, info.iat) {
+            (Some(exp), iat) => {
+                let ttl = exp - iat.unwrap_or_else(now_secs);
+                if ttl > self.cfg.max_token_ttl.as_secs() as i64 {
+                    self.ctx.sink.emit(Event::Warning(format!(
+                        "token lives {} (max_token_ttl {}): the ADR asks for short-lived test tokens",
+                        humantime::format_duration(Duration::from_secs(ttl.max(0) as u64)),
+                        humantime::format_duration(self.cfg.max_token_ttl)
+                    )));
+                }
+                self.ctx.sink.emit(Event::Info(format!(
+                    "logged in as {}; token expires in {}",
+                    self.identity.email,
+                    humantime::format_duration(Duration::from_secs((exp - now_secs()).max(0) as u64))
+                )));
+            }
+            (None, _) => self.ctx.sink.emit(Event::Warning("the token has no `exp` claim: it never expires".into())),
+        }
+    }
+
+    /// Seconds until the token expires by the gateway's clock, and its lifetime.
+    fn remaining(&self, t: &Token) -> Option<(i64, i64)> {
+        let exp = t.info.exp?;
+        let skew = *self.skew_secs.lock().unwrap();
+        let issued = t.info.iat.unwrap_or_else(|| t.obtained.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + skew);
+        Some((exp - (now_secs() + skew), exp - issued))
+    }
+
+    fn needs_refresh(&self, t: &Token) -> bool {
+        let Some((left, lifetime)) = self.remaining(t) else { return false };
+        // The margin is capped at half the lifetime: a 2 s token is not re-minted before every request.
+        let margin = (self.cfg.refresh_margin.as_secs() as i64).min(lifetime / 2);
+        left <= margin
+    }
+
+    /// The token for the next request, logging in again first (once, whoever asks) when it
+    /// expires within the refresh margin.
+    pub async fn bearer(&self, cancel: &CancellationToken) -> Result<Secret, AuthError> {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.as_ref() {
+            if !self.needs_refresh(t) {
+                return Ok(t.secret.clone());
+            }
+        }
+        let t = self.login(Phase::Refresh, cancel).await?;
+        let s = t.secret.clone();
+        *guard = Some(t);
+        Ok(s)
+    }
+
+    /// Token facts for `smokegate token` and reports: (alg, seconds left, lifetime).
+    pub async fn token_facts(&self) -> Option<(String, Option<i64>, Option<i64>, serde_json::Map<String, J>)> {
+        let g = self.token.lock().await;
+        let t = g.as_ref()?;
+        let r = self.remaining(t);
+        Some((t.info.alg.clone(), r.map(|x| x.0), r.map(|x| x.1), t.info.claims.clone()))
+    }
+
+    /// Deletes the user (disposable mode). `Ok(None)`: nothing to do; `Ok(Some(email))`:
+    /// deleted; `Err(reason)`: left behind (and still in the journal).
+    pub async fn cleanup(&self, cancel: &CancellationToken) -> Result<Option<String>, String> {
+        let created = *self.created.lock().unwrap();
+        if !self.is_disposable() || created == Created::No {
+            return Ok(None);
+        }
+        let token = match self.bearer(cancel).await {
+            Ok(t) => t,
+            Err(AuthError::Step { class: FailureClass::Auth | FailureClass::Assertion, .. }) if created == Created::Maybe => {
+                // Login refused and we never saw the create succeed: there is no such user.
+                self.journal_remove();
+                return Ok(None);
+            }
+            Err(e) => return Err(format!("could not log in to delete it: {e}")),
+        };
+        drop(token);
+        let mut last = String::new();
+        for attempt in 1..=4u32 {
+            match self.call(&self.cfg.cleanup, Phase::Cleanup, attempt, cancel).await {
+                Ok(_) => {
+                    self.journal_remove();
+                    return Ok(Some(self.identity.email.clone()));
+                }
+                Err(AuthError::Cancelled) => return Err("interrupted before the user could be deleted".into()),
+                Err(e @ AuthError::Step { class: FailureClass::ServerError | FailureClass::Connect | FailureClass::Timeout, .. }) => {
+                    last = e.to_string();
+                    if attempt < 4 {
+                        let backoff = Duration::from_millis(200 * (1 << (attempt - 1)));
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = cancel.cancelled() => return Err(format!("interrupted while retrying: {last}")),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err(format!("{last} (after 3 retries)"))
+    }
+
+    /// Marks the journal entry as kept (`--keep-user`).
+    pub fn keep(&self) {
+        if let Ok(mut e) = self.journal_entry.lock() {
+            if let Some(entry) = e.as_mut() {
+                entry.kept = true;
+                if let Some(j) = &self.ctx.journal {
+                    let _ = j.write(entry);
+                }
+            }
+        }
+    }
+
+    fn journal_write(&self) {
+        let Some(j) = &self.ctx.journal else { return };
+        let captures = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut guard = self.journal_entry.lock().unwrap();
+        let entry = guard.get_or_insert_with(|| Entry {
+            version: 1,
+            run_id: self.ctx.run_id.clone(),
+            gateway: self.ctx.http.gateway.origin(),
+            email: self.identity.email.clone(),
+            password: self.identity.password.expose().to_owned(),
+            captures: Default::default(),
+            created_at: chrono::Utc::now().to_rfc3339(),
+            kept: false,
+        });
+        entry.captures = captures;
+        if let Err(e) = j.write(entry) {
+            self.ctx.sink.emit(Event::Warning(format!("cannot write the cleanup journal in {}: {e}", j.dir.display())));
+        }
+    }
+
+    fn journal_remove(&self) {
+        let (Some(j), Ok(guard)) = (&self.ctx.journal, self.journal_entry.lock()) else { return };
+        if let Some(entry) = guard.as_ref() {
+            let _ = j.remove(entry);
+        }
+    }
+
+    /// Restores a journalled identity (for `smokegate cleanup`): captures and "maybe created".
+    pub fn adopt(&self, entry: Entry) {
+        if let Ok(mut c) = self.captures.lock() {
+            *c = entry.captures.clone();
+        }
+        *self.created.lock().unwrap() = Created::Maybe;
+        *self.journal_entry.lock().unwrap() = Some(entry);
+    }
+}
+
+/// `journal::Journal` re-exported for callers that only deal with auth.
+pub use journal::Journal;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_long_and_mixed() {
+        for _ in 0..50 {
+            let p = random_password();
+            let s = p.expose();
+            assert!(s.len() >= 24);
+            assert!(s.chars().any(|c| c.is_ascii_lowercase()));
+            assert!(s.chars().any(|c| c.is_ascii_uppercase()));
+            assert!(s.chars().any(|c| c.is_ascii_digit()));
+            assert!(s.chars().any(|c| !c.is_ascii_alphanumeric()));
+        }
+        assert_ne!(random_password().expose(), random_password().expose());
+    }
+
+    #[test]
+    fn service_credentials_from_env_and_file() {
+        let env = vec![("SMOKE_USERNAME".to_owned(), "svc".to_owned()), ("SMOKE_PASSWORD".to_owned(), "pw-123456".to_owned())];
+        let id = service_credentials(&env, None).unwrap();
+        assert_eq!(id.email, "svc");
+        let e = service_credentials(&env[..1], None).err().unwrap();
+        assert!(e.to_string().contains("SMOKE_PASSWORD"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret.json");
+        std::fs::write(&f, r#"{"username":"svc","password":"s3cr3t-value","extra":1}"#).unwrap();
+        assert_eq!(service_credentials(&[], Some(&f)).unwrap().email, "svc");
+        std::fs::write(&f, r#"{"username":"svc","pass":"s3cr3t-value"}"#).unwrap();
+        let msg = service_credentials(&[], Some(&f)).err().unwrap().to_string();
+        assert!(msg.contains("missing field `password`") && !msg.contains("s3cr3t"), "{msg}");
+        std::fs::write(&f, "{not json s3cr3t").unwrap();
+        let msg = service_credentials(&[], Some(&f)).err().unwrap().to_string();
+        assert!(msg.contains("not valid JSON") && !msg.contains("s3cr3t"), "{msg}");
+    }
+}

@@ -1,0 +1,146 @@
+//! Command-line flags as parsed by clap. Raw values only: `app` resolves them with the
+//! environment and the config file into settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = const_format_help();
+
+const fn const_format_help() -> &'static str {
+    crate::exit::HELP_TABLE
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "smokegate", version, about = "Gateway-first end-to-end smoke testing: every request travels the real client path.", after_help = AFTER_HELP)]
+pub struct Cli {
+    /// More output: -v shows every request's breadcrumb.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only failures and the summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run suites against the gateway.
+    Run(RunArgs),
+    /// Validate suites and config offline: syntax, unknown keys, undefined variables, paths.
+    Check(CheckArgs),
+    /// Start the embedded reference gateway and run the bundled suites against it.
+    Demo(DemoArgs),
+    /// Run the embedded reference gateway on its own.
+    Refgate(RefgateArgs),
+    /// Delete test users left in the journal by interrupted or killed runs.
+    Cleanup(GatewayArgs),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How to reach the gateway; shared by every command that talks to it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GatewayArgs {
+    /// The gateway's base URL (overrides GATEWAY_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// Project config file (default: smokegate.yaml next to the suites).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Allow plain http:// to a host that is not loopback.
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Allow this denied environment variable (repeatable); logged.
+    #[arg(long, value_name = "NAME")]
+    pub allow_env: Vec<String>,
+    /// Extra CA certificate(s), PEM.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify TLS certificates (loudly warned on every run).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Connect timeout [default: 500ms].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Total timeout per request [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Where the cleanup journal lives [default: $XDG_STATE_HOME/smokegate].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Suite files or folders [default: ./smoke-suites].
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// Only suites with this tag (repeatable; any matches).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Only suites or steps whose name contains this text.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Start no new suite after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Replay each passing authenticated safe request without valid credentials.
+    #[arg(long)]
+    pub auth_probes: bool,
+    /// Do not delete the test user (debugging); it stays in the journal.
+    #[arg(long)]
+    pub keep_user: bool,
+    /// Suites run concurrently [default: number of CPUs].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CheckArgs {
+    /// Suite files or folders [default: ./smoke-suites].
+    pub paths: Vec<PathBuf>,
+    /// Project config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The gateway's base URL, to check absolute URLs against (overrides GATEWAY_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    /// Suites to run [default: the bundled smoke-suites].
+    pub paths: Vec<PathBuf>,
+    /// Reference gateway fault to switch on (see `smokegate refgate --help`).
+    #[arg(long, value_name = "FAULT")]
+    pub fault: Vec<String>,
+    /// Also replay authenticated requests without valid credentials [default: on].
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub auth_probes: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RefgateArgs {
+    /// Gateway port (0: any free port).
+    #[arg(long, default_value_t = 4000)]
+    pub port: u16,
+    /// Downstream service port (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub service_port: u16,
+    /// Faults to switch on, comma-separated or repeated: auth-off, stub, empty, slow, 5xx,
+    /// redirect-to-service, drop, short-ttl, no-delete, skew.
+    #[arg(long, value_name = "FAULT", value_delimiter = ',')]
+    pub faults: Vec<String>,
+    /// Token lifetime [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub token_ttl: Option<std::time::Duration>,
+    /// Extra latency added by the upstream service to every /api request.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub latency: Option<std::time::Duration>,
+}

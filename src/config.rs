@@ -1,0 +1,425 @@
+//! The project config file (`smoke-suites/smokegate.yaml` or `--config`): gateway policy, auth
+//! lifecycle routes, timeouts and the stub phrase list. Every key has a default, so a project
+//! without a config file gets the ADR's behaviour.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use serde_json_path::JsonPath;
+
+use crate::diag::{Pos, SourceError};
+use crate::matcher::Matcher;
+use crate::suite::{self, AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
+use crate::yaml::{self, Ctx, Node};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from, if anywhere.
+    pub file: Option<PathBuf>,
+    pub gateway: GatewayConfig,
+    pub auth: AuthConfig,
+    pub connect_timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub stub_phrases: Vec<String>,
+    pub vars: Vec<(String, serde_json::Value)>,
+    /// Largest response body kept for assertions, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub base_url: Option<String>,
+    pub allow_http: bool,
+    pub deny_env: Vec<String>,
+    pub fingerprint: Option<Fingerprint>,
+    pub request_id_header: String,
+    pub upstream_headers: Vec<String>,
+    pub ready_path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub header: String,
+    pub value: Option<Matcher>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthModeKind {
+    Disposable,
+    ServiceAccount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScope {
+    /// One user for the whole run.
+    Run,
+    /// One user per suite.
+    Suite,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub mode: AuthModeKind,
+    pub scope: AuthScope,
+    /// Template for the disposable identity's email.
+    pub email: String,
+    pub create: Step,
+    pub login: Step,
+    /// Where the JWT is in the login response: the first path that yields a string wins.
+    pub token_paths: Vec<(String, JsonPath)>,
+    pub cleanup: Step,
+    pub refresh_margin: Duration,
+    pub max_token_ttl: Duration,
+    pub clock_skew_tolerance: Duration,
+    pub credentials_file: Option<PathBuf>,
+    /// Deadline for teardown and cleanup after an interrupt.
+    pub cleanup_deadline: Duration,
+}
+
+pub const DEFAULT_DENY_ENV: &[&str] = &["*_SERVICE_URL", "*_SVC_URL", "*_SERVICE_HOST", "*_UPSTREAM_URL"];
+pub const DEFAULT_UPSTREAM_HEADERS: &[&str] = &["x-upstream", "x-served-by", "via", "server-timing"];
+pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access_token", "$.jwt", "$.id_token"];
+pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented"];
+
+const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "vars", "max_body"];
+const GATEWAY_KEYS: &[&str] = &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
+const AUTH_KEYS: &[&str] = &[
+    "mode",
+    "scope",
+    "identity",
+    "create",
+    "login",
+    "cleanup",
+    "refresh_margin",
+    "max_token_ttl",
+    "clock_skew_tolerance",
+    "credentials_file",
+    "cleanup_deadline",
+];
+
+fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
+    Step {
+        name: name.into(),
+        pos: Pos::default(),
+        auth: Some(auth),
+        auth_probe: Some(false),
+        request: RequestSpec {
+            method: method.into(),
+            path: path.into(),
+            path_pos: Pos::default(),
+            headers: Vec::new(),
+            body,
+            follow_redirects: false,
+            timeout: None,
+        },
+        expect: Expect { status: Some(status.iter().map(|s| StatusPat::Code(*s)).collect()), ..Expect::default() },
+        capture: Vec::new(),
+    }
+}
+
+fn credentials_body() -> Body {
+    Body::Json(json!({ "email": "{{ user.email }}", "password": "{{ user.password }}" }))
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthModeKind::Disposable,
+            scope: AuthScope::Run,
+            email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test".into(),
+            create: auth_step("create user", "POST", "/api/auth/V1/auth/create", credentials_body(), &[200, 201], AuthMode::None),
+            login: auth_step("login", "POST", "/api/auth/V1/auth/login", credentials_body(), &[200], AuthMode::None),
+            token_paths: DEFAULT_TOKEN_PATHS
+                .iter()
+                .map(|p| (p.to_string(), JsonPath::parse(p).expect("default paths are valid")))
+                .collect(),
+            cleanup: auth_step("delete user", "DELETE", "/api/auth/V1/auth/user", Body::None, &[200, 202, 204, 404, 410], AuthMode::User),
+            refresh_margin: Duration::from_secs(30),
+            max_token_ttl: Duration::from_secs(3600),
+            clock_skew_tolerance: Duration::from_secs(60),
+            credentials_file: None,
+            cleanup_deadline: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            file: None,
+            gateway: GatewayConfig {
+                base_url: None,
+                allow_http: false,
+                deny_env: DEFAULT_DENY_ENV.iter().map(|s| s.to_string()).collect(),
+                fingerprint: None,
+                request_id_header: "x-request-id".into(),
+                upstream_headers: DEFAULT_UPSTREAM_HEADERS.iter().map(|s| s.to_string()).collect(),
+                ready_path: "/health/ready".into(),
+            },
+            auth: AuthConfig::default(),
+            connect_timeout: None,
+            timeout: None,
+            stub_phrases: DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect(),
+            vars: Vec::new(),
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Where to look for a config file when `--config` is not given: next to the suites.
+pub fn find_default(suite_paths: &[PathBuf]) -> Option<PathBuf> {
+    for p in suite_paths {
+        let dir = if p.is_dir() { p.clone() } else { p.parent().map(Path::to_path_buf).unwrap_or_default() };
+        for name in ["smokegate.yaml", "smokegate.yml", "smokegate.json"] {
+            let c = dir.join(name);
+            if c.is_file() {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+pub fn load(path: &Path) -> Result<Config, SourceError> {
+    let source = std::fs::read_to_string(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read config: {e}")))?;
+    parse(path, &source).map_err(|e| e.with_source(&source))
+}
+
+pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
+    let root = yaml::parse(path, source)?;
+    let ctx = Ctx { file: path };
+    let mut m = ctx.map(&root, "the config")?;
+    let mut cfg = Config { file: Some(path.to_path_buf()), ..Config::default() };
+    m.get("$schema");
+    if let Some(g) = m.get("gateway") {
+        decode_gateway(ctx, g, &mut cfg.gateway)?;
+    }
+    if let Some(a) = m.get("auth") {
+        decode_auth(ctx, a, &mut cfg.auth)?;
+    }
+    if let Some(t) = m.get("timeouts") {
+        let mut tm = ctx.map(t, "`timeouts`")?;
+        cfg.connect_timeout = tm.get("connect").map(|n| ctx.duration(n, "`timeouts.connect`")).transpose()?;
+        cfg.timeout = tm.get("total").map(|n| ctx.duration(n, "`timeouts.total`")).transpose()?;
+        tm.finish(&["connect", "total"])?;
+    }
+    if let Some(s) = m.get("stub_phrases") {
+        cfg.stub_phrases = ctx
+            .seq(s, "`stub_phrases`")?
+            .iter()
+            .map(|n| ctx.text(n, "a stub phrase").map(|p| p.to_lowercase()))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(v) = m.get("vars") {
+        cfg.vars = suite::decode_vars(ctx, v)?;
+    }
+    if let Some(b) = m.get("max_body") {
+        cfg.max_body_bytes = decode_size(ctx, b)?;
+    }
+    m.finish(CONFIG_KEYS)?;
+    Ok(cfg)
+}
+
+fn decode_size(ctx: Ctx<'_>, node: &Node) -> Result<usize, SourceError> {
+    if let Ok(n) = ctx.uint(node, "`max_body`") {
+        return Ok(n as usize);
+    }
+    let text = ctx.str(node, "`max_body`")?;
+    let t = text.trim();
+    let (num, mult) = [("GiB", 1usize << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
+        .iter()
+        .find_map(|(suffix, m)| t.strip_suffix(suffix).map(|n| (n.trim(), *m)))
+        .unwrap_or((t, 1));
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| ctx.err(node, format!("invalid size `{text}`")).with_help("write bytes, or e.g. `10MiB`"))
+}
+
+fn decode_gateway(ctx: Ctx<'_>, node: &Node, g: &mut GatewayConfig) -> Result<(), SourceError> {
+    let mut m = ctx.map(node, "`gateway`")?;
+    if let Some(n) = m.get("base_url") {
+        g.base_url = Some(ctx.str(n, "`gateway.base_url`")?.to_owned());
+    }
+    if let Some(n) = m.get("allow_http") {
+        g.allow_http = ctx.bool(n, "`gateway.allow_http`")?;
+    }
+    if let Some(n) = m.get("deny_env") {
+        g.deny_env = ctx.seq(n, "`gateway.deny_env`")?.iter().map(|p| ctx.text(p, "a pattern")).collect::<Result<_, _>>()?;
+    }
+    if let Some(n) = m.get("fingerprint") {
+        let mut fm = ctx.map(n, "`gateway.fingerprint`")?;
+        let header = fm.get("header").ok_or_else(|| ctx.err(n, "`fingerprint` needs a `header`"))?;
+        let header = ctx.str(header, "`fingerprint.header`")?.to_ascii_lowercase();
+        let value = fm.get("value").map(|v| Matcher::from_node(ctx, v)).transpose()?;
+        fm.finish(&["header", "value"])?;
+        g.fingerprint = Some(Fingerprint { header, value });
+    }
+    if let Some(n) = m.get("request_id_header") {
+        g.request_id_header = ctx.str(n, "`request_id_header`")?.to_ascii_lowercase();
+    }
+    if let Some(n) = m.get("upstream_headers") {
+        g.upstream_headers = ctx
+            .seq(n, "`upstream_headers`")?
+            .iter()
+            .map(|h| ctx.text(h, "a header name").map(|s| s.to_ascii_lowercase()))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(n) = m.get("ready_path") {
+        g.ready_path = ctx.str(n, "`ready_path`")?.to_owned();
+    }
+    m.finish(GATEWAY_KEYS)
+}
+
+fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), SourceError> {
+    let mut m = ctx.map(node, "`auth`")?;
+    if let Some(n) = m.get("mode") {
+        a.mode = match ctx.str(n, "`auth.mode`")? {
+            "disposable" => AuthModeKind::Disposable,
+            "service-account" => AuthModeKind::ServiceAccount,
+            other => return Err(ctx.err(n, format!("unknown auth mode `{other}`")).with_help("use `disposable` or `service-account`")),
+        };
+    }
+    if let Some(n) = m.get("scope") {
+        a.scope = match ctx.str(n, "`auth.scope`")? {
+            "run" => AuthScope::Run,
+            "suite" => AuthScope::Suite,
+            other => return Err(ctx.err(n, format!("unknown auth scope `{other}`")).with_help("use `run` or `suite`")),
+        };
+    }
+    if let Some(n) = m.get("identity") {
+        let mut im = ctx.map(n, "`auth.identity`")?;
+        if let Some(e) = im.get("email") {
+            a.email = ctx.str(e, "`identity.email`")?.to_owned();
+        }
+        im.finish(&["email"])?;
+    }
+    if let Some(n) = m.get("create") {
+        a.create = auth_step_from(ctx, n, &a.create, &[])?.0;
+    }
+    if let Some(n) = m.get("login") {
+        let (step, token) = auth_step_from(ctx, n, &a.login, &["token"])?;
+        a.login = step;
+        if let Some(t) = token {
+            a.token_paths = ctx
+                .list(t)
+                .into_iter()
+                .map(|p| {
+                    let text = ctx.str(p, "`login.token`")?;
+                    Ok((text.to_owned(), suite::parse_jsonpath(ctx, p, text)?))
+                })
+                .collect::<Result<_, SourceError>>()?;
+        }
+    }
+    if let Some(n) = m.get("cleanup") {
+        a.cleanup = auth_step_from(ctx, n, &a.cleanup, &[])?.0;
+    }
+    if let Some(n) = m.get("refresh_margin") {
+        a.refresh_margin = ctx.duration(n, "`refresh_margin`")?;
+    }
+    if let Some(n) = m.get("max_token_ttl") {
+        a.max_token_ttl = ctx.duration(n, "`max_token_ttl`")?;
+    }
+    if let Some(n) = m.get("clock_skew_tolerance") {
+        a.clock_skew_tolerance = ctx.duration(n, "`clock_skew_tolerance`")?;
+    }
+    if let Some(n) = m.get("credentials_file") {
+        let p = PathBuf::from(ctx.str(n, "`credentials_file`")?);
+        // Relative to the config file, like every other path in it.
+        a.credentials_file = Some(if p.is_relative() { ctx.file.parent().unwrap_or(Path::new(".")).join(p) } else { p });
+    }
+    if let Some(n) = m.get("cleanup_deadline") {
+        a.cleanup_deadline = ctx.duration(n, "`cleanup_deadline`")?;
+    }
+    m.finish(AUTH_KEYS)
+}
+
+/// An auth step: like a suite step, but `expect` defaults to the built-in one and the step keeps
+/// the default auth mode unless it says otherwise. Returns the `extra` key's node if present.
+fn auth_step_from<'a>(ctx: Ctx<'a>, node: &'a Node, default: &Step, extra: &[&str]) -> Result<(Step, Option<&'a Node>), SourceError> {
+    let mut m = ctx.map(node, "an auth step")?;
+    let has_expect = m.keys().any(|k| k == "expect");
+    let has_name = m.keys().any(|k| k == "name");
+    let mut step = suite::decode_step(ctx, node, &mut m)?;
+    let extra_node = extra.first().and_then(|k| m.get(k));
+    let mut known: Vec<&str> = suite::STEP_KEYS.to_vec();
+    known.extend_from_slice(extra);
+    m.finish(&known)?;
+    if !has_expect {
+        step.expect = default.expect.clone();
+    }
+    if !has_name {
+        step.name = default.name.clone();
+    }
+    if step.auth.is_none() {
+        step.auth = default.auth;
+    }
+    Ok((step, extra_node))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTRACT: &str = r#"
+auth:
+  mode: disposable            # or service-account
+  identity:
+    email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test"
+  create:
+    request:
+      method: POST
+      path: /api/auth/V1/auth/create
+      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
+    expect: { status: [200, 201] }
+    capture: { user_id: $.user.id }
+  login:
+    request:
+      method: POST
+      path: /api/auth/V1/auth/login
+      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
+    token: $.accessToken
+  cleanup:
+    request: { method: DELETE, path: "/api/auth/V1/auth/users/{{ user_id }}" }
+    auth: user
+    expect: { status: [200, 204, 404] }
+  refresh_margin: 30s
+  max_token_ttl: 1h
+"#;
+
+    #[test]
+    fn the_auth_contract_example_loads() {
+        let c = parse(Path::new("smokegate.yaml"), CONTRACT).unwrap();
+        let a = &c.auth;
+        assert_eq!(a.mode, AuthModeKind::Disposable);
+        assert_eq!(a.create.capture[0].name, "user_id");
+        assert_eq!(a.token_paths.len(), 1);
+        assert_eq!(a.token_paths[0].0, "$.accessToken");
+        assert_eq!(a.cleanup.request.path, "/api/auth/V1/auth/users/{{ user_id }}");
+        assert_eq!(a.cleanup.auth, Some(AuthMode::User));
+        assert!(a.login.expect.status_ok(200), "login keeps the default expectation");
+        assert_eq!(a.refresh_margin, Duration::from_secs(30));
+        assert_eq!(a.max_token_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn defaults_follow_the_adr() {
+        let c = Config::default();
+        assert_eq!(c.auth.create.request.path, "/api/auth/V1/auth/create");
+        assert_eq!(c.auth.cleanup.request.method, "DELETE");
+        assert_eq!(c.auth.token_paths.len(), 5);
+        assert_eq!(c.gateway.deny_env.len(), 4);
+    }
+
+    #[test]
+    fn bad_config_is_located() {
+        let e = parse(Path::new("c.yaml"), "gateway:\n  alow_http: true\n").unwrap_err();
+        assert_eq!(e.pos.line, 2);
+        assert_eq!(e.help.as_deref(), Some("did you mean `allow_http`?"));
+        let e = parse(Path::new("c.yaml"), "auth:\n  mode: magic\n").unwrap_err();
+        assert!(e.message.contains("unknown auth mode"));
+        let c = parse(Path::new("c.yaml"), "max_body: 2MiB\n").unwrap();
+        assert_eq!(c.max_body_bytes, 2 << 20);
+    }
+}

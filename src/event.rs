@@ -1,0 +1,297 @@
+//! What a run produces: breadcrumbs, step results, and the events that carry them from the
+//! runner to the reporters. Plain, documented data (the report contract); reporters only read it.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// Which part of a run a request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    #[serde(rename = "ready")]
+    Ready,
+    #[serde(rename = "bootstrap.create")]
+    BootstrapCreate,
+    #[serde(rename = "bootstrap.login")]
+    BootstrapLogin,
+    #[serde(rename = "refresh")]
+    Refresh,
+    #[serde(rename = "step")]
+    Step,
+    #[serde(rename = "probe")]
+    Probe,
+    #[serde(rename = "teardown")]
+    Teardown,
+    #[serde(rename = "cleanup")]
+    Cleanup,
+    #[serde(rename = "call")]
+    Call,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Ready => "ready",
+            Phase::BootstrapCreate => "bootstrap.create",
+            Phase::BootstrapLogin => "bootstrap.login",
+            Phase::Refresh => "refresh",
+            Phase::Step => "step",
+            Phase::Probe => "probe",
+            Phase::Teardown => "teardown",
+            Phase::Cleanup => "cleanup",
+            Phase::Call => "call",
+        }
+    }
+}
+
+/// Why a step failed. Each class names a different way the real path is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// A status, header, body or JSON assertion did not hold (including empty data).
+    Assertion,
+    /// 401/403 where the step did not expect it.
+    Auth,
+    /// No complete response within the timeout.
+    Timeout,
+    /// The connection could not be made, or broke mid-response.
+    Connect,
+    /// A 5xx the step did not expect.
+    ServerError,
+    /// A 501 or a "not implemented" body: a stub answered instead of a real handler.
+    Stub,
+    /// A template could not be rendered (undefined variable, syntax).
+    Template,
+    /// A capture found nothing at its JSONPath or header.
+    Capture,
+    /// The request or a redirect would leave the gateway, or the response lacks its fingerprint.
+    OffGateway,
+    /// The gateway answered a request without valid credentials with something else than 401/403.
+    AuthNotEnforced,
+    /// The body could not be read as what the step asserts on (invalid JSON, invalid UTF-8).
+    InvalidResponse,
+    /// The body exceeded the configured cap.
+    BodyTooLarge,
+    /// The run was interrupted before or during this step.
+    Cancelled,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Assertion => "assertion",
+            FailureClass::Auth => "auth",
+            FailureClass::Timeout => "timeout",
+            FailureClass::Connect => "connect",
+            FailureClass::ServerError => "server-error",
+            FailureClass::Stub => "stub",
+            FailureClass::Template => "template",
+            FailureClass::Capture => "capture",
+            FailureClass::OffGateway => "off-gateway",
+            FailureClass::AuthNotEnforced => "auth-not-enforced",
+            FailureClass::InvalidResponse => "invalid-response",
+            FailureClass::BodyTooLarge => "body-too-large",
+            FailureClass::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One HTTP request as the harness saw it. Durations in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Breadcrumb {
+    /// RFC 3339 UTC time the request was sent.
+    pub time: String,
+    pub run_id: String,
+    /// The id we sent (`X-Request-Id`), a UUIDv7.
+    pub request_id: String,
+    /// The id the gateway echoed, when it differs from ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub echoed_request_id: Option<String>,
+    pub trace_id: String,
+    pub span_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub phase: Phase,
+    pub method: String,
+    /// Path and query, secret-looking query values masked.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What the gateway reported as the upstream (first configured header present), `name: value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// Time to response headers.
+    pub ttfb_ms: f64,
+    /// Time to the end of the body.
+    pub total_ms: f64,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// `ok`, `failed`, or `error` (no response).
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<FailureClass>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssertionResult {
+    /// What was checked: `status`, `$.id`, `header content-type`, `max_ms`, `stub`.
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+    /// Line in the suite file, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    Step,
+    Teardown,
+    Probe,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub suite: String,
+    pub file: String,
+    /// Line of the step in its suite file.
+    pub line: usize,
+    pub name: String,
+    pub kind: StepKind,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<FailureClass>,
+    /// The first failure, one line; or why the step was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub duration_ms: f64,
+    pub assertions: Vec<AssertionResult>,
+    pub breadcrumbs: Vec<Breadcrumb>,
+}
+
+impl StepResult {
+    /// The reqId of the last request of the step, for failure lines.
+    pub fn request_id(&self) -> Option<&str> {
+        self.breadcrumbs.last().map(|b| b.request_id.as_str())
+    }
+
+    pub fn upstream(&self) -> Option<&str> {
+        self.breadcrumbs.iter().rev().find_map(|b| b.upstream.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteResult {
+    pub name: String,
+    pub file: String,
+    pub duration_ms: f64,
+    pub steps: Vec<StepResult>,
+}
+
+/// What happened to the run's test user(s) and teardown.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CleanupReport {
+    /// Identities deleted (emails).
+    pub deleted: Vec<String>,
+    /// Identities that could not be deleted, with why. Also kept in the journal.
+    pub left: Vec<LeftBehind>,
+    /// `--keep-user` was given.
+    pub kept: Vec<String>,
+    /// Teardown steps that failed.
+    pub teardown_failures: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftBehind {
+    pub identity: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub gateway: String,
+    pub started_at: String,
+    pub duration_ms: f64,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub suites: usize,
+    pub interrupted: bool,
+    pub exit_code: i32,
+    /// Why the run ended early or failed as a whole (bootstrap, no steps), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    RunStarted { run_id: String, gateway: String, suites: usize, version: &'static str },
+    Info(String),
+    Warning(String),
+    Breadcrumb(Breadcrumb),
+    StepFinished(StepResult),
+    SuiteFinished(SuiteResult),
+    Cleanup(CleanupReport),
+    RunFinished(RunSummary),
+}
+
+/// A consumer of events: console, JSON, JUnit, GitHub. Never reaches back into the runner.
+pub trait Reporter: Send {
+    fn handle(&mut self, event: &Event);
+    /// Writes files; called once after `RunFinished`.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fans events out to every reporter, in order, one event at a time.
+#[derive(Clone, Default)]
+pub struct EventSink {
+    reporters: Arc<Mutex<Vec<Box<dyn Reporter>>>>,
+}
+
+impl EventSink {
+    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+        EventSink { reporters: Arc::new(Mutex::new(reporters)) }
+    }
+
+    pub fn emit(&self, event: Event) {
+        if let Ok(mut rs) = self.reporters.lock() {
+            for r in rs.iter_mut() {
+                r.handle(&event);
+            }
+        }
+    }
+
+    /// Lets every reporter write its files; returns the first error.
+    pub fn finish(&self) -> anyhow::Result<()> {
+        let mut first = Ok(());
+        if let Ok(mut rs) = self.reporters.lock() {
+            for r in rs.iter_mut() {
+                if let Err(e) = r.finish() {
+                    if first.is_ok() {
+                        first = Err(e);
+                    }
+                }
+            }
+        }
+        first
+    }
+}

@@ -1,0 +1,366 @@
+//! The HTTP client every smoke request goes through. It resolves paths against the gateway (and
+//! nothing else), stamps each request with a fresh `X-Request-Id` (UUIDv7) and a W3C
+//! `traceparent`, follows same-origin redirects only when asked, caps bodies, and returns a
+//! breadcrumb per request with timings, the echoed id and the upstream the gateway reported.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::event::{Breadcrumb, FailureClass, Phase};
+use crate::policy::{Gateway, OffGateway};
+use crate::secret::{Secret, redact_query};
+
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Settings for the client, resolved from CLI, env and config.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub request_id_header: String,
+    pub upstream_headers: Vec<String>,
+    pub max_body_bytes: usize,
+    pub cacert: Option<std::path::PathBuf>,
+    pub insecure: bool,
+}
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: String,
+    /// Gateway-relative path or absolute URL (checked against the gateway).
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<(Vec<u8>, &'static str)>,
+    pub bearer: Option<Secret>,
+    pub follow_redirects: bool,
+    pub timeout: Option<Duration>,
+}
+
+impl Outgoing {
+    pub fn new(method: &str, path: &str) -> Self {
+        Outgoing {
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+            bearer: None,
+            follow_redirects: false,
+            timeout: None,
+        }
+    }
+}
+
+/// Who is asking, for breadcrumbs.
+#[derive(Debug, Clone)]
+pub struct CrumbCtx {
+    pub suite: Option<String>,
+    pub step: Option<String>,
+    pub phase: Phase,
+    pub attempt: u32,
+}
+
+impl CrumbCtx {
+    pub fn phase(phase: Phase) -> Self {
+        CrumbCtx { suite: None, step: None, phase, attempt: 1 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub url: Url,
+    /// The server's `Date`, for clock-skew checks.
+    pub date: Option<SystemTime>,
+    pub ttfb: Duration,
+    pub total: Duration,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<String> = self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        if values.is_empty() { None } else { Some(values.join(", ")) }
+    }
+}
+
+/// Why no response came back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("could not connect to the gateway: {0}")]
+    Connect(String),
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("connection broke mid-response: {0}")]
+    Broken(String),
+    #[error("refused to leave the gateway: {0}")]
+    OffGateway(#[from] OffGateway),
+    #[error("more than {0} redirects")]
+    TooManyRedirects(usize),
+    #[error("response body larger than the {0}-byte cap")]
+    BodyTooLarge(usize),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("interrupted")]
+    Cancelled,
+}
+
+impl SendError {
+    pub fn class(&self) -> FailureClass {
+        match self {
+            SendError::Connect(_) | SendError::Broken(_) => FailureClass::Connect,
+            SendError::Timeout(_) => FailureClass::Timeout,
+            SendError::OffGateway(_) | SendError::TooManyRedirects(_) => FailureClass::OffGateway,
+            SendError::BodyTooLarge(_) => FailureClass::BodyTooLarge,
+            SendError::Invalid(_) => FailureClass::Template,
+            SendError::Cancelled => FailureClass::Cancelled,
+        }
+    }
+}
+
+/// A finished exchange: the result and one breadcrumb per request sent (redirect hops included).
+pub struct Exchange {
+    pub result: Result<Response, SendError>,
+    pub crumbs: Vec<Breadcrumb>,
+}
+
+pub struct HttpClient {
+    inner: reqwest::Client,
+    pub gateway: Gateway,
+    pub settings: ClientSettings,
+    rid_header: HeaderName,
+    pub run_id: String,
+    pub trace_id: String,
+}
+
+/// Makes sure rustls has its crypto provider (we ship ring, not aws-lc-rs).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl HttpClient {
+    pub fn new(gateway: Gateway, settings: ClientSettings, run_id: &str) -> anyhow::Result<HttpClient> {
+        install_crypto();
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .user_agent(format!("smokegate/{} (+run {run_id})", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .no_proxy();
+        if let Some(path) = &settings.cacert {
+            let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read --cacert {}: {e}", path.display()))?;
+            for cert in
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| anyhow::anyhow!("invalid PEM in {}: {e}", path.display()))?
+            {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        if settings.insecure {
+            b = b.tls_danger_accept_invalid_certs(true);
+        }
+        let inner = b.build()?;
+        let rid_header = HeaderName::from_bytes(settings.request_id_header.as_bytes())?;
+        let trace_id = uuid::Uuid::new_v4().simple().to_string();
+        Ok(HttpClient { inner, gateway, settings, rid_header, run_id: run_id.to_owned(), trace_id })
+    }
+
+    /// Sends one request (following same-origin redirects if asked), racing the cancel token.
+    pub async fn send(&self, req: &Outgoing, ctx: &CrumbCtx, cancel: &CancellationToken) -> Exchange {
+        let mut crumbs = Vec::new();
+        let url = match self.gateway.resolve(&req.path) {
+            Ok(u) => u,
+            Err(e) => return Exchange { result: Err(SendError::OffGateway(e)), crumbs },
+        };
+        let timeout = req.timeout.unwrap_or(self.settings.timeout);
+        let mut url = url;
+        let mut method = req.method.clone();
+        let mut body = req.body.clone();
+        for hop in 0..=MAX_REDIRECTS {
+            let (result, crumb) = self.send_once(&method, &url, req, body.as_ref(), ctx, timeout, cancel).await;
+            crumbs.push(crumb);
+            let resp = match result {
+                Ok(r) => r,
+                Err(e) => return Exchange { result: Err(e), crumbs },
+            };
+            let redirect = StatusCode::from_u16(resp.status).is_ok_and(|s| s.is_redirection()) && resp.status != 304;
+            if !(req.follow_redirects && redirect) {
+                return Exchange { result: Ok(resp), crumbs };
+            }
+            let Some(loc) = resp.header("location") else { return Exchange { result: Ok(resp), crumbs } };
+            let next = match resp.url.join(&loc) {
+                Ok(u) => u,
+                Err(_) => return Exchange { result: Err(SendError::Invalid(format!("bad Location `{loc}`"))), crumbs },
+            };
+            // The other origin receives nothing: we stop before sending.
+            if let Err(e) = self.gateway.check(&next) {
+                return Exchange { result: Err(SendError::OffGateway(e)), crumbs };
+            }
+            if hop == MAX_REDIRECTS {
+                break;
+            }
+            if matches!(resp.status, 301..=303) && method != "HEAD" {
+                method = "GET".into();
+                body = None;
+            }
+            url = next;
+        }
+        Exchange { result: Err(SendError::TooManyRedirects(MAX_REDIRECTS)), crumbs }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_once(
+        &self,
+        method: &str,
+        url: &Url,
+        req: &Outgoing,
+        body: Option<&(Vec<u8>, &'static str)>,
+        ctx: &CrumbCtx,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> (Result<Response, SendError>, Breadcrumb) {
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let span_id = format!("{:016x}", rand::random::<u64>() | 1);
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let mut crumb = Breadcrumb {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            run_id: self.run_id.clone(),
+            request_id: request_id.clone(),
+            echoed_request_id: None,
+            trace_id: self.trace_id.clone(),
+            span_id: span_id.clone(),
+            suite: ctx.suite.clone(),
+            step: ctx.step.clone(),
+            phase: ctx.phase,
+            method: method.to_owned(),
+            path: redact_query(&path_and_query),
+            status: None,
+            upstream: None,
+            ttfb_ms: 0.0,
+            total_ms: 0.0,
+            attempt: ctx.attempt,
+            outcome: "error".into(),
+            failure_class: None,
+        };
+        let built = self.build(method, url, req, body, &request_id, &span_id);
+        let start = Instant::now();
+        let result = match built {
+            Err(e) => Err(e),
+            Ok(rb) => {
+                let fut = self.execute(rb, url.clone(), start);
+                tokio::select! {
+                    r = tokio::time::timeout(timeout, fut) => r.unwrap_or(Err(SendError::Timeout(timeout))),
+                    _ = cancel.cancelled() => Err(SendError::Cancelled),
+                }
+            }
+        };
+        crumb.total_ms = ms(start.elapsed());
+        match &result {
+            Ok(resp) => {
+                crumb.status = Some(resp.status);
+                crumb.ttfb_ms = ms(resp.ttfb);
+                crumb.total_ms = ms(resp.total);
+                crumb.outcome = "ok".into();
+                if let Some(echo) = resp.header(self.rid_header.as_str()) {
+                    if echo != request_id {
+                        crumb.echoed_request_id = Some(echo);
+                    }
+                }
+                crumb.upstream = self.settings.upstream_headers.iter().find_map(|h| resp.header(h).map(|v| format!("{h}: {v}")));
+            }
+            Err(e) => crumb.failure_class = Some(e.class()),
+        }
+        (result, crumb)
+    }
+
+    fn build(
+        &self,
+        method: &str,
+        url: &Url,
+        req: &Outgoing,
+        body: Option<&(Vec<u8>, &'static str)>,
+        request_id: &str,
+        span_id: &str,
+    ) -> Result<reqwest::RequestBuilder, SendError> {
+        let m = Method::from_bytes(method.as_bytes()).map_err(|_| SendError::Invalid(format!("bad method `{method}`")))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &req.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| SendError::Invalid(format!("bad header name `{k}`")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| SendError::Invalid(format!("bad value for header `{k}`")))?;
+            headers.append(name, value);
+        }
+        if let Some(token) = &req.bearer {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| SendError::Invalid("token is not a valid header value".into()))?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        headers.insert(self.rid_header.clone(), HeaderValue::from_str(request_id).expect("uuid is a valid header"));
+        headers.insert(
+            HeaderName::from_static("traceparent"),
+            HeaderValue::from_str(&format!("00-{}-{span_id}-01", self.trace_id)).expect("hex is a valid header"),
+        );
+        let mut rb = self.inner.request(m, url.clone());
+        if let Some((bytes, content_type)) = body {
+            if !headers.contains_key(reqwest::header::CONTENT_TYPE) {
+                headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
+            rb = rb.body(bytes.clone());
+        }
+        Ok(rb.headers(headers))
+    }
+
+    async fn execute(&self, rb: reqwest::RequestBuilder, url: Url, start: Instant) -> Result<Response, SendError> {
+        let mut resp = rb.send().await.map_err(classify)?;
+        let ttfb = start.elapsed();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let date = headers.get(reqwest::header::DATE).and_then(|d| d.to_str().ok()).and_then(|d| httpdate::parse_http_date(d).ok());
+        let cap = self.settings.max_body_bytes;
+        if resp.content_length().is_some_and(|l| l as usize > cap) {
+            return Err(SendError::BodyTooLarge(cap));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| SendError::Broken(root_cause(&e)))? {
+            if body.len() + chunk.len() > cap {
+                return Err(SendError::BodyTooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response { status, headers, body, url, date, ttfb, total: start.elapsed() })
+    }
+}
+
+fn classify(e: reqwest::Error) -> SendError {
+    if e.is_connect() {
+        SendError::Connect(root_cause(&e))
+    } else if e.is_timeout() {
+        SendError::Timeout(Duration::ZERO)
+    } else if e.is_builder() {
+        SendError::Invalid(root_cause(&e))
+    } else {
+        SendError::Broken(root_cause(&e))
+    }
+}
+
+/// The innermost error message ("Connection refused (os error 111)"), without URLs that could
+/// carry secrets in their query.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let msg = cur.to_string();
+    if msg.is_empty() { "unknown error".into() } else { msg }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}

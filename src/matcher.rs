@@ -1,0 +1,414 @@
+//! Value matchers for `json` and `headers` assertions: how they are written in a suite, and how
+//! they judge an actual value. Pure and synchronous.
+//!
+//! A scalar or a list is a literal (equality). A mapping is always a matcher, so a typo such as
+//! `{ contians: x }` is an error instead of a silent comparison with an object; compare with a
+//! literal object through `equals:`.
+
+use std::fmt;
+
+use serde_json::Value as J;
+
+use crate::diag::SourceError;
+use crate::template::{Scope, Templates, is_template};
+use crate::yaml::{Ctx, Node, Value};
+
+pub const MATCHER_KEYS: &[&str] =
+    &["exists", "equals", "contains", "matches", "type", "min_items", "max_items", "gt", "gte", "lt", "lte", "one_of", "not"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+impl JsonType {
+    const NAMES: &'static [&'static str] = &["string", "number", "integer", "boolean", "array", "object", "null"];
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "string" => JsonType::String,
+            "number" => JsonType::Number,
+            "integer" => JsonType::Integer,
+            "boolean" | "bool" => JsonType::Boolean,
+            "array" => JsonType::Array,
+            "object" => JsonType::Object,
+            "null" => JsonType::Null,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Number => "number",
+            JsonType::Integer => "integer",
+            JsonType::Boolean => "boolean",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+            JsonType::Null => "null",
+        }
+    }
+
+    fn holds(self, v: &J) -> bool {
+        match self {
+            JsonType::String => v.is_string(),
+            JsonType::Number => v.is_number(),
+            JsonType::Integer => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            JsonType::Boolean => v.is_boolean(),
+            JsonType::Array => v.is_array(),
+            JsonType::Object => v.is_object(),
+            JsonType::Null => v.is_null(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// One matcher. Expected values may hold templates, rendered when the step runs.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Equals(J),
+    Exists(bool),
+    Contains(J),
+    Matches(String),
+    Type(JsonType),
+    MinItems(usize),
+    MaxItems(usize),
+    Compare(Cmp, J),
+    OneOf(Vec<J>),
+    Not(Box<Matcher>),
+    /// Several keys in one mapping: all must hold.
+    All(Vec<Matcher>),
+}
+
+/// Why a value did not match, as expected-vs-actual text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub expected: String,
+    pub actual: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {}, got {}", self.expected, self.actual)
+    }
+}
+
+impl Matcher {
+    /// Reads a matcher as written in a suite.
+    pub fn from_node(ctx: Ctx<'_>, node: &Node) -> Result<Matcher, SourceError> {
+        let Value::Map(_) = node.value else { return Ok(Matcher::Equals(node.to_json())) };
+        let mut map = ctx.map(node, "a matcher")?;
+        let mut all = Vec::new();
+        for key in MATCHER_KEYS {
+            let Some(v) = map.get(key) else { continue };
+            all.push(match *key {
+                "exists" => Matcher::Exists(ctx.bool(v, "`exists`")?),
+                "equals" => Matcher::Equals(v.to_json()),
+                "contains" => Matcher::Contains(v.to_json()),
+                "matches" => {
+                    let pattern = ctx.str(v, "`matches`")?;
+                    if !is_template(pattern) {
+                        regex::Regex::new(pattern).map_err(|e| ctx.err(v, format!("invalid regex in `matches`: {e}")))?;
+                    }
+                    Matcher::Matches(pattern.to_owned())
+                }
+                // `type: null` reads as YAML null.
+                "type" if v.value == Value::Null => Matcher::Type(JsonType::Null),
+                "type" => {
+                    let name = ctx.str(v, "`type`")?;
+                    Matcher::Type(JsonType::parse(name).ok_or_else(|| {
+                        ctx.err(v, format!("unknown type `{name}`")).with_help(format!("one of: {}", JsonType::NAMES.join(", ")))
+                    })?)
+                }
+                "min_items" => Matcher::MinItems(ctx.uint(v, "`min_items`")? as usize),
+                "max_items" => Matcher::MaxItems(ctx.uint(v, "`max_items`")? as usize),
+                "gt" | "gte" | "lt" | "lte" => {
+                    let cmp = match *key {
+                        "gt" => Cmp::Gt,
+                        "gte" => Cmp::Gte,
+                        "lt" => Cmp::Lt,
+                        _ => Cmp::Lte,
+                    };
+                    match &v.value {
+                        Value::Int(_) | Value::Float(_) => {}
+                        Value::Str(s) if is_template(s) => {}
+                        _ => return Err(ctx.err(v, format!("expected `{key}` to be a number, found {}", v.kind()))),
+                    }
+                    Matcher::Compare(cmp, v.to_json())
+                }
+                "one_of" => Matcher::OneOf(ctx.seq(v, "`one_of`")?.iter().map(Node::to_json).collect()),
+                "not" => Matcher::Not(Box::new(Matcher::from_node(ctx, v)?)),
+                _ => unreachable!("every MATCHER_KEYS entry is handled"),
+            });
+        }
+        if map.is_empty() {
+            return Err(ctx.err(node, "empty matcher").with_help(format!("use one of: {}", MATCHER_KEYS.join(", "))));
+        }
+        map.finish(MATCHER_KEYS)?;
+        Ok(if all.len() == 1 { all.remove(0) } else { Matcher::All(all) })
+    }
+
+    /// Renders the templates inside expected values.
+    pub fn render(&self, t: &Templates, scope: &Scope) -> Result<Matcher, crate::template::TemplateError> {
+        Ok(match self {
+            Matcher::Equals(v) => Matcher::Equals(t.render_json(v, scope)?),
+            Matcher::Contains(v) => Matcher::Contains(t.render_json(v, scope)?),
+            Matcher::Matches(p) => Matcher::Matches(t.render_str(p, scope)?),
+            Matcher::Compare(c, v) => Matcher::Compare(*c, t.render_json(v, scope)?),
+            Matcher::OneOf(vs) => Matcher::OneOf(vs.iter().map(|v| t.render_json(v, scope)).collect::<Result<_, _>>()?),
+            Matcher::Not(m) => Matcher::Not(Box::new(m.render(t, scope)?)),
+            Matcher::All(ms) => Matcher::All(ms.iter().map(|m| m.render(t, scope)).collect::<Result<_, _>>()?),
+            other => other.clone(),
+        })
+    }
+
+    /// Every template string inside, for offline checks.
+    pub fn templates(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        fn walk(v: &J, out: &mut Vec<String>) {
+            match v {
+                J::String(s) if is_template(s) => out.push(s.clone()),
+                J::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                J::Object(o) => o.values().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        match self {
+            Matcher::Equals(v) | Matcher::Contains(v) | Matcher::Compare(_, v) => walk(v, &mut out),
+            Matcher::Matches(p) if is_template(p) => out.push(p.clone()),
+            Matcher::OneOf(vs) => vs.iter().for_each(|v| walk(v, &mut out)),
+            Matcher::Not(m) => out.extend(m.templates()),
+            Matcher::All(ms) => ms.iter().for_each(|m| out.extend(m.templates())),
+            _ => {}
+        }
+        out
+    }
+
+    /// Judges `actual` (`None`: nothing at that path / no such header).
+    pub fn check(&self, actual: Option<&J>) -> Result<(), Mismatch> {
+        let got = || describe(actual);
+        let fail = |expected: String| Err(Mismatch { expected, actual: got() });
+        match self {
+            Matcher::Exists(want) => match (actual.is_some(), *want) {
+                (true, true) | (false, false) => Ok(()),
+                (false, true) => fail("a value".into()),
+                (true, false) => fail("no value".into()),
+            },
+            Matcher::Equals(want) => match actual {
+                Some(a) if json_eq(a, want) => Ok(()),
+                _ => fail(short(want)),
+            },
+            Matcher::Contains(want) => {
+                let ok = match (actual, want) {
+                    (Some(J::String(a)), J::String(w)) => a.contains(w.as_str()),
+                    (Some(J::Array(items)), w) => items.iter().any(|i| json_eq(i, w)),
+                    (Some(J::Object(map)), J::String(k)) => map.contains_key(k),
+                    _ => false,
+                };
+                if ok { Ok(()) } else { fail(format!("something containing {}", short(want))) }
+            }
+            Matcher::Matches(pattern) => {
+                let re = regex::Regex::new(pattern).map_err(|e| Mismatch { expected: format!("a valid regex ({e})"), actual: got() })?;
+                match actual {
+                    Some(J::String(s)) if re.is_match(s) => Ok(()),
+                    _ => fail(format!("a string matching /{pattern}/")),
+                }
+            }
+            Matcher::Type(t) => match actual {
+                Some(a) if t.holds(a) => Ok(()),
+                _ => fail(format!("a value of type {}", t.name())),
+            },
+            Matcher::MinItems(n) => match actual.and_then(len) {
+                Some(l) if l >= *n => Ok(()),
+                _ => fail(format!("at least {n} item{}", if *n == 1 { "" } else { "s" })),
+            },
+            Matcher::MaxItems(n) => match actual.and_then(len) {
+                Some(l) if l <= *n => Ok(()),
+                _ => fail(format!("at most {n} item{}", if *n == 1 { "" } else { "s" })),
+            },
+            Matcher::Compare(cmp, bound) => {
+                let (sym, b) = match cmp {
+                    Cmp::Gt => (">", bound),
+                    Cmp::Gte => (">=", bound),
+                    Cmp::Lt => ("<", bound),
+                    Cmp::Lte => ("<=", bound),
+                };
+                let Some(bv) = b.as_f64() else { return fail(format!("a number {sym} {}", short(b))) };
+                match actual.and_then(J::as_f64) {
+                    Some(a)
+                        if match cmp {
+                            Cmp::Gt => a > bv,
+                            Cmp::Gte => a >= bv,
+                            Cmp::Lt => a < bv,
+                            Cmp::Lte => a <= bv,
+                        } =>
+                    {
+                        Ok(())
+                    }
+                    _ => fail(format!("a number {sym} {}", short(b))),
+                }
+            }
+            Matcher::OneOf(options) => match actual {
+                Some(a) if options.iter().any(|o| json_eq(a, o)) => Ok(()),
+                _ => fail(format!("one of {}", options.iter().map(short).collect::<Vec<_>>().join(", "))),
+            },
+            Matcher::Not(inner) => match inner.check(actual) {
+                Ok(()) => fail(format!("not {}", inner.describe())),
+                Err(_) => Ok(()),
+            },
+            Matcher::All(ms) => {
+                for m in ms {
+                    m.check(actual)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// What this matcher wants, as text ("at least 1 item").
+    pub fn describe(&self) -> String {
+        match self.check(None) {
+            Err(m) => m.expected,
+            Ok(()) => match self {
+                Matcher::Exists(false) => "no value".into(),
+                Matcher::Not(inner) => format!("not {}", inner.describe()),
+                _ => "anything".into(),
+            },
+        }
+    }
+}
+
+fn len(v: &J) -> Option<usize> {
+    match v {
+        J::Array(a) => Some(a.len()),
+        J::Object(o) => Some(o.len()),
+        J::String(s) => Some(s.chars().count()),
+        _ => None,
+    }
+}
+
+/// JSON equality where `1` equals `1.0`.
+pub fn json_eq(a: &J, b: &J) -> bool {
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => x == y || x.as_f64().zip(y.as_f64()).is_some_and(|(x, y)| x == y),
+        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y)),
+        (J::Object(x), J::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
+        _ => a == b,
+    }
+}
+
+/// A compact description of a value for failure messages.
+pub fn short(v: &J) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s }
+}
+
+fn describe(v: Option<&J>) -> String {
+    match v {
+        None => "nothing (no value there)".into(),
+        Some(J::Array(a)) => {
+            format!("an array of {} item{}: {}", a.len(), if a.len() == 1 { "" } else { "s" }, short(&J::Array(a.clone())))
+        }
+        Some(v) => short(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::Path;
+
+    fn m(src: &str) -> Matcher {
+        let node = crate::yaml::parse(Path::new("t.yaml"), src).unwrap();
+        Matcher::from_node(Ctx { file: Path::new("t.yaml") }, &node).unwrap()
+    }
+
+    fn m_err(src: &str) -> SourceError {
+        let node = crate::yaml::parse(Path::new("t.yaml"), src).unwrap();
+        Matcher::from_node(Ctx { file: Path::new("t.yaml") }, &node).unwrap_err()
+    }
+
+    /// Every matcher, passing and failing.
+    #[test]
+    fn each_matcher_passes_and_fails() {
+        let cases: &[(&str, J, J)] = &[
+            ("smoke-1", json!("smoke-1"), json!("smoke-2")),
+            ("{ equals: {a: 1} }", json!({"a": 1.0}), json!({"a": 2})),
+            ("{ contains: json }", json!("application/json"), json!("text/html")),
+            ("{ contains: 2 }", json!([1, 2]), json!([1, 3])),
+            ("{ contains: id }", json!({"id": 1}), json!({"x": 1})),
+            ("{ matches: '^ord-[0-9]+$' }", json!("ord-42"), json!("ord-x")),
+            ("{ type: integer }", json!(3), json!(3.5)),
+            ("{ type: string }", json!("x"), json!(1)),
+            ("{ type: array }", json!([]), json!({})),
+            ("{ type: null }", json!(null), json!(0)),
+            ("{ min_items: 1 }", json!([1]), json!([])),
+            ("{ max_items: 1 }", json!([1]), json!([1, 2])),
+            ("{ gt: 1 }", json!(2), json!(1)),
+            ("{ gte: 1 }", json!(1), json!(0.5)),
+            ("{ lt: 1 }", json!(0), json!(1)),
+            ("{ lte: 1 }", json!(1), json!(2)),
+            ("{ one_of: [a, b] }", json!("b"), json!("c")),
+            ("{ not: { equals: 0 } }", json!(1), json!(0)),
+            ("{ type: array, min_items: 1 }", json!([0]), json!([])),
+        ];
+        for (src, good, bad) in cases {
+            let matcher = m(src);
+            assert!(matcher.check(Some(good)).is_ok(), "{src} should accept {good}");
+            let mis = matcher.check(Some(bad)).expect_err(&format!("{src} should reject {bad}"));
+            assert!(!mis.expected.is_empty() && !mis.actual.is_empty());
+        }
+    }
+
+    #[test]
+    fn exists_both_ways() {
+        assert!(m("{ exists: true }").check(Some(&json!(null))).is_ok());
+        assert!(m("{ exists: true }").check(None).is_err());
+        assert!(m("{ exists: false }").check(None).is_ok());
+        assert!(m("{ exists: false }").check(Some(&json!(1))).is_err());
+    }
+
+    #[test]
+    fn empty_data_is_named_in_the_mismatch() {
+        let mis = m("{ min_items: 1 }").check(Some(&json!([]))).unwrap_err();
+        assert_eq!(mis.expected, "at least 1 item");
+        assert!(mis.actual.starts_with("an array of 0 items"), "{}", mis.actual);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_located_errors() {
+        let e = m_err("{ contians: x }");
+        assert_eq!(e.help.as_deref(), Some("did you mean `contains`?"));
+        assert!(m_err("{ type: strng }").message.contains("unknown type"));
+        assert!(m_err("{ matches: '(' }").message.contains("invalid regex"));
+        assert!(m_err("{ gt: abc }").message.contains("number"));
+        assert!(m_err("{ min_items: -1 }").message.contains("non-negative"));
+        assert!(m_err("{}").message.contains("empty matcher"));
+    }
+
+    #[test]
+    fn templates_in_expected_values_render() {
+        let t = Templates::new();
+        let mut s = Scope::default();
+        s.set("sku", "smoke-9");
+        s.set("n", 5);
+        let r = m("'{{ sku }}'").render(&t, &s).unwrap();
+        assert!(r.check(Some(&json!("smoke-9"))).is_ok());
+        let r = m("'{{ n }}'").render(&t, &s).unwrap();
+        assert!(r.check(Some(&json!(5))).is_ok(), "native types survive rendering");
+    }
+}

@@ -1,0 +1,181 @@
+//! The gateway-only policy: which URL is the gateway, which URLs a request may go to, and which
+//! environments are refused because they point smoke tests at services directly.
+
+use std::net::IpAddr;
+
+use url::Url;
+
+/// Why the gateway URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayUrlError {
+    #[error("gateway URL `{0}` is not an absolute http(s) URL")]
+    NotAbsolute(String),
+    #[error("gateway URL must not carry credentials (user or password before `@`)")]
+    Credentials,
+    #[error("gateway URL `{0}` must not have a query or fragment")]
+    QueryOrFragment(String),
+    #[error(
+        "refusing plain http:// to non-loopback host `{0}`: bearer tokens would cross the network in clear text (pass --allow-http or set gateway.allow_http: true)"
+    )]
+    PlainHttp(String),
+}
+
+/// The one origin smoke traffic may go to.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    base: Url,
+    /// The base path without a trailing slash ("" for the root).
+    base_path: String,
+}
+
+impl Gateway {
+    pub fn parse(raw: &str, allow_http: bool) -> Result<Gateway, GatewayUrlError> {
+        let url = Url::parse(raw.trim()).map_err(|_| GatewayUrlError::NotAbsolute(raw.to_owned()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(GatewayUrlError::NotAbsolute(raw.to_owned()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(GatewayUrlError::Credentials);
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(GatewayUrlError::QueryOrFragment(raw.to_owned()));
+        }
+        let host = url.host_str().unwrap_or_default().to_owned();
+        if url.scheme() == "http" && !allow_http && !is_loopback(&host) {
+            return Err(GatewayUrlError::PlainHttp(host));
+        }
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        Ok(Gateway { base: url, base_path })
+    }
+
+    /// `scheme://host:port`, for messages and cache keys.
+    pub fn origin(&self) -> String {
+        self.base.origin().ascii_serialization()
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.origin(), self.base_path)
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.base.scheme() == "https"
+    }
+
+    /// Resolves a suite path (gateway-relative or absolute) to a URL, or names the foreign
+    /// origin it would go to.
+    pub fn resolve(&self, path: &str) -> Result<Url, OffGateway> {
+        if path.starts_with('/') && !path.starts_with("//") {
+            let joined = format!("{}{}{}", self.origin(), self.base_path, path);
+            return Url::parse(&joined).map_err(|_| OffGateway { target: path.to_owned(), reason: "not a valid path".into() });
+        }
+        let url = Url::parse(path).map_err(|_| OffGateway { target: path.to_owned(), reason: "not a gateway-relative path".into() })?;
+        self.check(&url)?;
+        Ok(url)
+    }
+
+    /// Accepts only URLs on the gateway's origin and under its base path.
+    pub fn check(&self, url: &Url) -> Result<(), OffGateway> {
+        if url.origin() != self.base.origin() {
+            return Err(OffGateway { target: url.origin().ascii_serialization(), reason: format!("not the gateway ({})", self.origin()) });
+        }
+        let p = url.path();
+        let under_base = self.base_path.is_empty() || p == self.base_path || p.starts_with(&format!("{}/", self.base_path));
+        if !under_base {
+            return Err(OffGateway { target: url.to_string(), reason: format!("outside the gateway's base path {}", self.base_path) });
+        }
+        Ok(())
+    }
+}
+
+/// A request that would leave the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{target}` is {reason}")]
+pub struct OffGateway {
+    pub target: String,
+    pub reason: String,
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.ends_with(".localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `*` matches any run of characters; everything else matches itself (case-sensitive, as
+/// environment variable names are).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Names of environment variables that point at services directly and hold a value.
+/// Only names are returned: the values may be secrets.
+pub fn denied_env<'a>(env: impl IntoIterator<Item = (&'a str, &'a str)>, patterns: &[String], allowed: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = env
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .filter(|(k, _)| patterns.iter().any(|p| glob_match(p, k)))
+        .filter(|(k, _)| !allowed.iter().any(|a| a == k))
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_urls_are_validated() {
+        assert!(Gateway::parse("http://127.0.0.1:4000", false).is_ok());
+        assert!(Gateway::parse("http://localhost:4000/", false).is_ok());
+        assert!(Gateway::parse("https://api.example.com", false).is_ok());
+        assert_eq!(Gateway::parse("api.example.com", false).unwrap_err(), GatewayUrlError::NotAbsolute("api.example.com".into()));
+        assert_eq!(Gateway::parse("ftp://x", false).unwrap_err(), GatewayUrlError::NotAbsolute("ftp://x".into()));
+        assert_eq!(Gateway::parse("https://u:p@x.com", false).unwrap_err(), GatewayUrlError::Credentials);
+        assert!(matches!(Gateway::parse("http://api.example.com", false).unwrap_err(), GatewayUrlError::PlainHttp(_)));
+        assert!(Gateway::parse("http://api.example.com", true).is_ok());
+    }
+
+    #[test]
+    fn resolves_relative_paths_and_refuses_other_origins() {
+        let g = Gateway::parse("http://127.0.0.1:4000/edge/", false).unwrap();
+        assert_eq!(g.resolve("/api/orders?x=1").unwrap().as_str(), "http://127.0.0.1:4000/edge/api/orders?x=1");
+        assert!(g.resolve("http://127.0.0.1:4000/edge/api").is_ok());
+        let e = g.resolve("http://127.0.0.1:4001/api").unwrap_err();
+        assert_eq!(e.target, "http://127.0.0.1:4001");
+        assert!(g.resolve("http://127.0.0.1:4000/other").is_err(), "outside the base path");
+        assert!(g.resolve("//evil.example/x").is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*_SERVICE_URL", "ORDERS_SERVICE_URL"));
+        assert!(!glob_match("*_SERVICE_URL", "ORDERS_SERVICE_URLS"));
+        assert!(glob_match("A*B*C", "AxxBxxC"));
+        assert!(!glob_match("A*B*C", "AxxC"));
+        assert!(glob_match("EXACT", "EXACT"));
+    }
+
+    #[test]
+    fn denied_env_names_only_set_matching_unallowed_vars() {
+        let pats: Vec<String> = crate::config::DEFAULT_DENY_ENV.iter().map(|s| s.to_string()).collect();
+        let env = [("ORDERS_SERVICE_URL", "http://orders:8080"), ("EMPTY_SVC_URL", ""), ("PAY_UPSTREAM_URL", "x"), ("HOME", "/root")];
+        assert_eq!(denied_env(env, &pats, &[]), ["ORDERS_SERVICE_URL", "PAY_UPSTREAM_URL"]);
+        assert_eq!(denied_env(env, &pats, &["PAY_UPSTREAM_URL".into()]), ["ORDERS_SERVICE_URL"]);
+    }
+}

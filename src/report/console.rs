@@ -1,0 +1,257 @@
+//! Human output: one line per step, failures with expected vs actual, reqId, phase and
+//! upstream, and a summary line. Colour only on a terminal and never with `NO_COLOR`.
+
+use std::io::Write;
+
+use crate::event::{Event, Outcome, Reporter, StepKind, StepResult, SuiteResult};
+use crate::secret::Redactor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub struct Console {
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    color: bool,
+    verbosity: Verbosity,
+    redactor: Redactor,
+    /// Print steps as they finish (one suite at a time) or whole suites (parallel runs).
+    live: bool,
+    current_suite: Option<String>,
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl Console {
+    pub fn new(color: bool, verbosity: Verbosity, redactor: Redactor, live: bool) -> Self {
+        Console {
+            out: Box::new(std::io::stdout()),
+            err: Box::new(std::io::stderr()),
+            color,
+            verbosity,
+            redactor,
+            live,
+            current_suite: None,
+        }
+    }
+
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color { format!("{style}{text}{RESET}") } else { text.to_owned() }
+    }
+
+    fn line(&mut self, text: &str) {
+        let text = self.redactor.redact(text);
+        let _ = writeln!(self.out, "{text}");
+    }
+
+    fn eline(&mut self, text: &str) {
+        let text = self.redactor.redact(text);
+        let _ = writeln!(self.err, "{text}");
+    }
+
+    fn suite_header(&mut self, name: &str, file: &str) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let h = format!("{}  {}", self.paint(BOLD, name), self.paint(DIM, file));
+        self.line(&h);
+    }
+
+    fn step(&mut self, s: &StepResult) {
+        let quiet = self.verbosity == Verbosity::Quiet;
+        if quiet && s.outcome != Outcome::Failed {
+            return;
+        }
+        let mark = match s.outcome {
+            Outcome::Passed => self.paint(GREEN, "✓"),
+            Outcome::Failed => self.paint(RED, "✗"),
+            Outcome::Skipped => self.paint(DIM, "-"),
+        };
+        let kind = match s.kind {
+            StepKind::Teardown => "teardown ",
+            _ => "",
+        };
+        let mut parts = vec![format!("  {mark} {kind}{}", s.name)];
+        if let Some(st) = s.status {
+            parts.push(st.to_string());
+        }
+        if s.outcome != Outcome::Skipped {
+            parts.push(format!("{:.0} ms", s.duration_ms));
+        }
+        if let Some(c) = s.failure_class {
+            parts.push(self.paint(RED, c.as_str()));
+        }
+        let mut text = parts.join(" · ");
+        if quiet {
+            text = format!("  {mark} {} › {kind}{}", s.suite, s.name) + &text[text.find(" · ").unwrap_or(text.len())..];
+        }
+        self.line(&text);
+        match s.outcome {
+            Outcome::Failed => {
+                for a in s.assertions.iter().filter(|a| !a.passed) {
+                    let detail = format!("      {}: expected {}, got {}", a.what, a.expected, a.actual);
+                    self.line(&detail);
+                }
+                if s.assertions.iter().all(|a| a.passed) {
+                    if let Some(m) = &s.message {
+                        self.line(&format!("      {m}"));
+                    }
+                }
+                let crumb = s.breadcrumbs.last();
+                let rid = s.request_id().unwrap_or("-");
+                let phase = crumb.map_or("step", |c| c.phase.as_str());
+                let upstream = s.upstream().unwrap_or("none reported");
+                let mut where_ = format!("      reqId {rid} · phase {phase} · upstream {upstream}");
+                if let Some(echo) = crumb.and_then(|c| c.echoed_request_id.as_deref()) {
+                    where_.push_str(&format!(" · gateway id {echo}"));
+                }
+                let where_ = self.paint(DIM, &where_);
+                self.line(&where_);
+                let at = format!("      at {}:{}", s.file, s.line);
+                let at = self.paint(DIM, &at);
+                self.line(&at);
+            }
+            Outcome::Skipped if self.verbosity >= Verbosity::Verbose => {
+                if let Some(m) = &s.message {
+                    let t = self.paint(DIM, &format!("      {m}"));
+                    self.line(&t);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn suite_block(&mut self, s: &SuiteResult) {
+        let any_failed = s.steps.iter().any(|x| x.outcome == Outcome::Failed);
+        if self.verbosity == Verbosity::Quiet && !any_failed {
+            return;
+        }
+        self.suite_header(&s.name, &s.file);
+        for st in &s.steps {
+            self.step(st);
+        }
+    }
+}
+
+impl Reporter for Console {
+    fn handle(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { run_id, gateway, suites, version } => {
+                if self.verbosity > Verbosity::Quiet {
+                    let t = format!(
+                        "smokegate {version} · gateway {gateway} · run {run_id} · {suites} suite{}",
+                        if *suites == 1 { "" } else { "s" }
+                    );
+                    self.line(&t);
+                }
+            }
+            Event::Info(msg) => {
+                if self.verbosity > Verbosity::Quiet {
+                    let t = self.paint(DIM, &format!("  · {msg}"));
+                    self.line(&t);
+                }
+            }
+            Event::Warning(msg) => {
+                let t = format!("{} {msg}", self.paint(YELLOW, "warning:"));
+                self.eline(&t);
+            }
+            Event::Breadcrumb(c) => {
+                if self.verbosity >= Verbosity::Verbose {
+                    let t = format!(
+                        "    ↳ {} {} {} · {} · reqId {} · {:.1} ms{}",
+                        c.phase.as_str(),
+                        c.method,
+                        c.path,
+                        c.status.map_or_else(|| c.outcome.clone(), |s| s.to_string()),
+                        c.request_id,
+                        c.total_ms,
+                        c.upstream.as_deref().map(|u| format!(" · {u}")).unwrap_or_default()
+                    );
+                    let t = self.paint(DIM, &t);
+                    self.line(&t);
+                }
+            }
+            Event::StepFinished(s) => {
+                if self.live {
+                    if self.current_suite.as_deref() != Some(&s.suite) {
+                        self.current_suite = Some(s.suite.clone());
+                        let any = self.verbosity > Verbosity::Quiet;
+                        if any {
+                            self.suite_header(&s.suite, &s.file);
+                        }
+                    }
+                    self.step(s);
+                }
+            }
+            Event::SuiteFinished(s) => {
+                if !self.live {
+                    self.suite_block(s);
+                }
+            }
+            Event::Cleanup(c) => {
+                for e in &c.deleted {
+                    if self.verbosity > Verbosity::Quiet {
+                        let t = self.paint(DIM, &format!("cleanup: deleted test user {e}"));
+                        self.line(&t);
+                    }
+                }
+                for k in &c.kept {
+                    let t = format!(
+                        "{} --keep-user: test user {k} was NOT deleted; it stays in the journal until `smokegate cleanup`",
+                        self.paint(YELLOW, "warning:")
+                    );
+                    self.eline(&t);
+                }
+                for l in &c.left {
+                    let t = format!(
+                        "{} test user {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
+                        self.paint(RED, "cleanup failed:"),
+                        l.identity,
+                        l.reason
+                    );
+                    self.eline(&t);
+                }
+                if c.teardown_failures > 0 {
+                    let t = format!(
+                        "{} {} teardown step(s) failed: records may be left behind",
+                        self.paint(RED, "cleanup failed:"),
+                        c.teardown_failures
+                    );
+                    self.eline(&t);
+                }
+            }
+            Event::RunFinished(sum) => {
+                if let Some(err) = &sum.error {
+                    let t = format!("{} {err}", self.paint(RED, "error:"));
+                    self.eline(&t);
+                }
+                let mut t = format!("{} passed, {} failed", sum.passed, sum.failed);
+                if sum.skipped > 0 {
+                    t.push_str(&format!(", {} skipped", sum.skipped));
+                }
+                t.push_str(&format!(
+                    " · {} suite{} · {:.2} s",
+                    sum.suites,
+                    if sum.suites == 1 { "" } else { "s" },
+                    sum.duration_ms / 1000.0
+                ));
+                if sum.interrupted {
+                    t.push_str(" · interrupted");
+                }
+                let style = if sum.exit_code == 0 { GREEN } else { RED };
+                let t = self.paint(style, &t);
+                self.line(&t);
+            }
+        }
+        let _ = self.out.flush();
+    }
+}

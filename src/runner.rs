@@ -1,0 +1,485 @@
+//! The runner: bootstraps auth, runs suites (steps in order, teardown always), replays
+//! auth-enforcement probes, cleans up, and emits a result event for everything it does.
+//! It never prints; reporters do.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde_json::Value as J;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Auth, AuthError};
+use crate::config::{AuthScope, Config};
+use crate::event::{
+    Breadcrumb, CleanupReport, Event, EventSink, FailureClass, LeftBehind, Outcome, Phase, StepKind, StepResult, SuiteResult,
+};
+use crate::exit;
+use crate::http::{CrumbCtx, HttpClient, Outgoing, SendError, ms};
+use crate::journal::Journal;
+use crate::jwt;
+use crate::secret::{Redactor, Secret};
+use crate::step::{self, EvalSettings};
+use crate::suite::{AuthMode, Step, Suite};
+use crate::template::{Scope, Templates};
+
+/// Cancellation, in the order it escalates.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    /// First signal: no new steps; in-flight step requests are cancelled.
+    pub interrupt: CancellationToken,
+    /// Deadline passed or second signal: teardown and cleanup stop too.
+    pub abort: CancellationToken,
+    /// `--fail-fast` after a failure: no new suites.
+    pub stop_new: CancellationToken,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub fail_fast: bool,
+    pub auth_probes: bool,
+    pub keep_user: bool,
+    pub jobs: usize,
+}
+
+/// Everything a run shares. Built once by the app layer.
+pub struct RunCtx {
+    pub run_id: String,
+    /// `run.*` for templates.
+    pub run_fields: serde_json::Map<String, J>,
+    pub http: HttpClient,
+    pub templates: Templates,
+    pub sink: EventSink,
+    pub redactor: Redactor,
+    pub config: Config,
+    /// run, env and config vars.
+    pub base_scope: Scope,
+    pub journal: Option<Journal>,
+    pub cancel: Cancel,
+    pub opts: RunOptions,
+}
+
+impl RunCtx {
+    /// Streams breadcrumbs, stamping the last one with the verdict.
+    pub fn emit_crumbs(&self, mut crumbs: Vec<Breadcrumb>, class: Option<FailureClass>) -> Vec<Breadcrumb> {
+        if let Some(last) = crumbs.last_mut() {
+            if last.outcome == "ok" && class.is_some() {
+                last.outcome = "failed".into();
+            }
+            if last.failure_class.is_none() {
+                last.failure_class = class;
+            }
+        }
+        for c in &crumbs {
+            self.sink.emit(Event::Breadcrumb(c.clone()));
+        }
+        crumbs
+    }
+
+    fn eval_settings(&self) -> EvalSettings<'_> {
+        EvalSettings { stub_phrases: &self.config.stub_phrases, fingerprint: self.config.gateway.fingerprint.as_ref() }
+    }
+}
+
+/// What the run came to.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    pub suites: Vec<SuiteResult>,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub cleanup: CleanupReport,
+    pub bootstrap_error: Option<AuthError>,
+    pub interrupted: bool,
+}
+
+impl RunOutcome {
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if let Some(e) = &self.bootstrap_error {
+            if e.unreachable() { exit::GATEWAY_UNREACHABLE } else { exit::AUTH_BOOTSTRAP }
+        } else if self.failed > 0 || self.passed == 0 {
+            exit::STEP_FAILED
+        } else if !self.cleanup.left.is_empty() || self.cleanup.teardown_failures > 0 {
+            exit::CLEANUP_FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+/// A finished suite: its index, result, its own user (`auth.scope: suite`) and bootstrap error.
+type SuiteRun = (usize, SuiteResult, Option<Arc<Auth>>, Option<AuthError>);
+
+/// Runs the suites with the auth lifecycle around them.
+pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
+    let mut outcome = RunOutcome::default();
+    let needs_auth = suites.iter().any(Suite::needs_auth);
+    let per_suite = ctx.config.auth.scope == AuthScope::Suite;
+    let mut users: Vec<Arc<Auth>> = Vec::new();
+
+    let shared = if needs_auth && !per_suite {
+        match make_auth(&ctx, None) {
+            Ok(a) => {
+                let a = Arc::new(a);
+                users.push(a.clone());
+                if let Err(e) = a.bootstrap(&ctx.cancel.interrupt).await {
+                    outcome.bootstrap_error = Some(e);
+                }
+                Some(a)
+            }
+            Err(e) => {
+                outcome.bootstrap_error = Some(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    if outcome.bootstrap_error.is_none() {
+        let jobs = ctx.opts.jobs.max(1);
+        let results: Vec<SuiteRun> = futures::stream::iter(suites.iter().enumerate())
+            .map(|(i, suite)| {
+                let ctx = ctx.clone();
+                let shared = shared.clone();
+                async move {
+                    let (auth, err) = if per_suite && suite.needs_auth() {
+                        match make_auth(&ctx, Some(suite.name.clone())) {
+                            Ok(a) => {
+                                let a = Arc::new(a);
+                                let err = a.bootstrap(&ctx.cancel.interrupt).await.err();
+                                (Some(a), err)
+                            }
+                            Err(e) => (None, Some(e)),
+                        }
+                    } else {
+                        (shared, None)
+                    };
+                    let result = match &err {
+                        None => run_suite(&ctx, suite, auth.as_deref()).await,
+                        Some(e) => bootstrap_failed_suite(&ctx, suite, e),
+                    };
+                    (i, result, if per_suite { auth } else { None }, err)
+                }
+            })
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
+        let mut results = results;
+        results.sort_by_key(|r| r.0);
+        for (_, result, auth, err) in results {
+            if let Some(a) = auth {
+                users.push(a);
+            }
+            if let (Some(e), None) = (err, &outcome.bootstrap_error) {
+                outcome.bootstrap_error = Some(e);
+            }
+            outcome.suites.push(result);
+        }
+    }
+
+    for s in &outcome.suites {
+        for st in &s.steps {
+            match (st.kind, st.outcome) {
+                (StepKind::Teardown, Outcome::Failed) => outcome.cleanup.teardown_failures += 1,
+                (StepKind::Teardown, _) => {}
+                (_, Outcome::Passed) => outcome.passed += 1,
+                (_, Outcome::Failed) => outcome.failed += 1,
+                (_, Outcome::Skipped) => outcome.skipped += 1,
+            }
+        }
+    }
+
+    // Cleanup runs whatever happened above, bounded only by the abort token.
+    for user in &users {
+        if !user.is_disposable() {
+            continue;
+        }
+        if ctx.opts.keep_user {
+            user.keep();
+            outcome.cleanup.kept.push(user.identity.email.clone());
+            continue;
+        }
+        match user.cleanup(&ctx.cancel.abort).await {
+            Ok(Some(email)) => outcome.cleanup.deleted.push(email),
+            Ok(None) => {}
+            Err(reason) => outcome.cleanup.left.push(LeftBehind { identity: user.identity.email.clone(), reason }),
+        }
+    }
+    outcome.interrupted = ctx.cancel.interrupt.is_cancelled();
+    ctx.sink.emit(Event::Cleanup(outcome.cleanup.clone()));
+    outcome
+}
+
+fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
+    let identity = match ctx.config.auth.mode {
+        crate::config::AuthModeKind::Disposable => Auth::disposable_identity(ctx)?,
+        crate::config::AuthModeKind::ServiceAccount => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            crate::auth::service_credentials(&env, ctx.config.auth.credentials_file.as_deref())?
+        }
+    };
+    Ok(Auth::new(ctx.clone(), identity, label))
+}
+
+fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> SuiteResult {
+    let steps: Vec<StepResult> =
+        suite.steps.iter().map(|s| skipped(suite, s, StepKind::Step, &format!("the suite's user could not be set up: {e}"))).collect();
+    let result = SuiteResult { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: 0.0, steps };
+    for s in &result.steps {
+        ctx.sink.emit(Event::StepFinished(s.clone()));
+    }
+    ctx.sink.emit(Event::SuiteFinished(result.clone()));
+    result
+}
+
+fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult {
+    StepResult {
+        suite: suite.name.clone(),
+        file: suite.file.display().to_string(),
+        line: step.pos.line,
+        name: step.name.clone(),
+        kind,
+        outcome: Outcome::Skipped,
+        failure_class: None,
+        message: Some(why.to_owned()),
+        method: step.request.method.clone(),
+        path: step.request.path.clone(),
+        status: None,
+        duration_ms: 0.0,
+        assertions: Vec::new(),
+        breadcrumbs: Vec::new(),
+    }
+}
+
+async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> SuiteResult {
+    let start = Instant::now();
+    let mut results = Vec::new();
+    let mut scope = ctx.base_scope.clone();
+    if let Some(a) = auth {
+        a.extend_scope(&mut scope);
+    }
+    let mut stop: Option<String> = None;
+    if ctx.cancel.stop_new.is_cancelled() {
+        stop = Some("not started: --fail-fast after an earlier failure".into());
+    }
+    for (name, value) in &suite.vars {
+        match ctx.templates.render_json(value, &scope) {
+            Ok(v) => scope.set_json(name.clone(), &v),
+            Err(e) => {
+                stop.get_or_insert(format!("var `{name}`: {e}"));
+            }
+        }
+    }
+    let emit = |r: StepResult, results: &mut Vec<StepResult>| {
+        ctx.sink.emit(Event::StepFinished(r.clone()));
+        results.push(r);
+    };
+
+    for step in &suite.steps {
+        if let Some(why) = &stop {
+            emit(skipped(suite, step, StepKind::Step, why), &mut results);
+            continue;
+        }
+        if ctx.cancel.interrupt.is_cancelled() {
+            stop = Some("interrupted".into());
+            emit(skipped(suite, step, StepKind::Step, "interrupted"), &mut results);
+            continue;
+        }
+        let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, &ctx.cancel.interrupt).await;
+        let mut probes = Vec::new();
+        if r.outcome == Outcome::Passed && wants_probes(ctx, suite, step) {
+            probes = run_probes(ctx, suite, step, &scope, auth).await;
+            if let Some(bad) = probes.iter().find(|p| p.outcome == Outcome::Failed) {
+                r.outcome = Outcome::Failed;
+                r.failure_class = bad.failure_class;
+                r.message = bad.message.clone();
+            }
+        }
+        if r.outcome == Outcome::Failed {
+            stop = Some(format!("an earlier step failed: {}", r.name));
+            if ctx.opts.fail_fast {
+                ctx.cancel.stop_new.cancel();
+            }
+        }
+        emit(r, &mut results);
+        for p in probes {
+            emit(p, &mut results);
+        }
+    }
+
+    // Teardown always runs; only the abort token (deadline, second signal) stops it.
+    let captured: Vec<&str> = suite.steps.iter().flat_map(|s| s.capture.iter().map(|c| c.name.as_str())).collect();
+    for step in &suite.teardown {
+        if ctx.cancel.abort.is_cancelled() {
+            emit(skipped(suite, step, StepKind::Teardown, "aborted before teardown"), &mut results);
+            continue;
+        }
+        // A teardown that needs a capture the steps never made has nothing to tear down.
+        if let Err(e) = step::render_request(step, &ctx.templates, &scope) {
+            if let Some(var) = e.variable.filter(|v| captured.contains(&v.as_str())) {
+                emit(skipped(suite, step, StepKind::Teardown, &format!("nothing to tear down: `{var}` was never captured")), &mut results);
+                continue;
+            }
+        }
+        let r = exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await;
+        emit(r, &mut results);
+    }
+    let result =
+        SuiteResult { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: ms(start.elapsed()), steps: results };
+    ctx.sink.emit(Event::SuiteFinished(result.clone()));
+    result
+}
+
+fn wants_probes(ctx: &RunCtx, suite: &Suite, step: &Step) -> bool {
+    let safe = matches!(step.request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    let user = step.auth.unwrap_or(suite.auth) == AuthMode::User;
+    let on = step.auth_probe.unwrap_or(suite.auth_probe || ctx.opts.auth_probes);
+    safe && user && on
+}
+
+/// Runs one step: render → token → send → evaluate, and records captures into `scope`.
+async fn exec(
+    ctx: &RunCtx,
+    suite: &Suite,
+    step: &Step,
+    kind: StepKind,
+    scope: &mut Scope,
+    auth: Option<&Auth>,
+    cancel: &CancellationToken,
+) -> StepResult {
+    let start = Instant::now();
+    let mut r = skipped(suite, step, kind, "");
+    r.message = None;
+    let fail = |r: &mut StepResult, class: FailureClass, msg: String| {
+        r.outcome = Outcome::Failed;
+        r.failure_class = Some(class);
+        r.message = Some(ctx.redactor.redact(&msg));
+    };
+    let mut out = match step::render_request(step, &ctx.templates, scope) {
+        Ok(o) => o,
+        Err(e) => {
+            fail(&mut r, FailureClass::Template, e.message);
+            return r;
+        }
+    };
+    r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
+    if step.auth.unwrap_or(suite.auth) == AuthMode::User {
+        let Some(a) = auth else {
+            fail(&mut r, FailureClass::Auth, "the step needs a user but none was set up".into());
+            return r;
+        };
+        match a.bearer(cancel).await {
+            Ok(t) => out.bearer = Some(t),
+            Err(AuthError::Cancelled) => {
+                fail(&mut r, FailureClass::Cancelled, "interrupted".into());
+                return r;
+            }
+            Err(e) => {
+                fail(&mut r, FailureClass::Auth, format!("could not refresh the token: {e}"));
+                return r;
+            }
+        }
+    }
+    let phase = if kind == StepKind::Teardown { Phase::Teardown } else { Phase::Step };
+    let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(step.name.clone()), phase, attempt: 1 };
+    let ex = ctx.http.send(&out, &cc, cancel).await;
+    r.duration_ms = ms(start.elapsed());
+    match ex.result {
+        Err(e) => {
+            let class = e.class();
+            r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, Some(class));
+            let msg = match &e {
+                SendError::Timeout(d) if d.is_zero() => "no response within the timeout".to_owned(),
+                _ => e.to_string(),
+            };
+            fail(&mut r, class, msg);
+        }
+        Ok(resp) => {
+            r.status = Some(resp.status);
+            let v = step::evaluate(step, &resp, &ctx.templates, scope, &ctx.eval_settings());
+            r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, v.class);
+            for (k, val) in &v.captures {
+                if crate::secret::is_secret_name(k) {
+                    if let Some(s) = val.as_str() {
+                        ctx.redactor.add(&Secret::new(s));
+                    }
+                }
+                scope.set_json(k.clone(), val);
+            }
+            r.assertions = v.assertions;
+            for a in &mut r.assertions {
+                a.actual = ctx.redactor.redact(&a.actual);
+                a.expected = ctx.redactor.redact(&a.expected);
+            }
+            if let Some(class) = v.class {
+                fail(&mut r, class, v.message.unwrap_or_default());
+            } else {
+                r.outcome = Outcome::Passed;
+            }
+        }
+    }
+    r
+}
+
+/// Replays a passing step without valid credentials; each replay must be refused with 401/403.
+async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, auth: Option<&Auth>) -> Vec<StepResult> {
+    let Ok(base) = step::render_request(step, &ctx.templates, scope) else { return Vec::new() };
+    let token = match auth {
+        Some(a) => a.bearer(&ctx.cancel.interrupt).await.ok(),
+        None => None,
+    };
+    let Some(token) = token else { return Vec::new() };
+    let probes: [(&str, Option<Secret>); 3] = [
+        ("no token", None),
+        ("forged signature", Some(Secret::new(jwt::tamper_signature(token.expose())))),
+        ("alg none", Some(Secret::new(jwt::alg_none(token.expose())))),
+    ];
+    let mut out = Vec::new();
+    for (label, bearer) in probes {
+        if let Some(b) = &bearer {
+            ctx.redactor.add(b);
+        }
+        let mut req: Outgoing = base.clone();
+        req.bearer = bearer;
+        let start = Instant::now();
+        let name = format!("{} · probe: {label}", step.name);
+        let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(name.clone()), phase: Phase::Probe, attempt: 1 };
+        let ex = ctx.http.send(&req, &cc, &ctx.cancel.interrupt).await;
+        let mut r = skipped(suite, step, StepKind::Probe, "");
+        r.name = name;
+        r.message = None;
+        r.duration_ms = ms(start.elapsed());
+        r.path = crate::secret::redact_query(&base.path);
+        let (class, msg) = match &ex.result {
+            Ok(resp) if matches!(resp.status, 401 | 403) => (None, None),
+            Ok(resp) => (
+                Some(FailureClass::AuthNotEnforced),
+                Some(format!("auth not enforced: the request with {label} was answered {} instead of 401/403", resp.status)),
+            ),
+            Err(e) => (Some(e.class()), Some(format!("probe `{label}`: {e}"))),
+        };
+        r.status = ex.result.as_ref().ok().map(|x| x.status);
+        r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, class);
+        r.assertions.push(crate::event::AssertionResult {
+            what: format!("probe {label}"),
+            expected: "401 or 403".into(),
+            actual: r.status.map_or("no response".into(), |s| s.to_string()),
+            passed: class.is_none(),
+            line: Some(step.pos.line),
+        });
+        match class {
+            None => r.outcome = Outcome::Passed,
+            Some(c) => {
+                r.outcome = Outcome::Failed;
+                r.failure_class = Some(c);
+                let rid = r.request_id().unwrap_or("-").to_owned();
+                r.message = msg.map(|m| format!("{m} (reqId {rid})"));
+            }
+        }
+        out.push(r);
+    }
+    out
+}

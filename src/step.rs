@@ -1,0 +1,288 @@
+//! One step's evaluation order, written down: render the request → send → stub check → status →
+//! fingerprint → captures → headers, JSON and body assertions → timing. Every assertion is
+//! collected (one run shows every broken field); the failure class is chosen by precedence.
+
+use serde_json::Value as J;
+
+use crate::config::Fingerprint;
+use crate::event::{AssertionResult, FailureClass};
+use crate::http::{Outgoing, Response};
+use crate::matcher::{Matcher, short};
+use crate::suite::{Body, CaptureSource, Step};
+use crate::template::{Scope, TemplateError, Templates};
+
+/// Renders a step's request. The bearer token is added by the caller.
+pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgoing, TemplateError> {
+    let req = &step.request;
+    let mut out = Outgoing::new(&req.method, &t.render_str(&req.path, scope)?);
+    for (k, v) in &req.headers {
+        out.headers.push((k.clone(), t.render_str(v, scope)?));
+    }
+    out.body = match &req.body {
+        Body::None => None,
+        Body::Json(v) => Some((serde_json::to_vec(&t.render_json(v, scope)?).unwrap_or_default(), "application/json")),
+        Body::Raw(s) => Some((t.render_str(s, scope)?.into_bytes(), "text/plain; charset=utf-8")),
+    };
+    out.follow_redirects = req.follow_redirects;
+    out.timeout = req.timeout;
+    Ok(out)
+}
+
+/// What the response told us about the step.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub assertions: Vec<AssertionResult>,
+    pub class: Option<FailureClass>,
+    pub message: Option<String>,
+    pub captures: Vec<(String, J)>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.class.is_none()
+    }
+
+    /// Records a failed check; the class with the highest precedence wins.
+    fn fail(
+        &mut self,
+        class: FailureClass,
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+        line: Option<usize>,
+    ) {
+        let a = AssertionResult { what: what.into(), expected: expected.into(), actual: actual.into(), passed: false, line };
+        let msg = format!("{}: expected {}, got {}", a.what, a.expected, a.actual);
+        if self.class.is_none_or(|c| rank(class) < rank(c)) {
+            self.class = Some(class);
+            self.message = Some(msg);
+        }
+        self.assertions.push(a);
+    }
+
+    fn pass(&mut self, what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>, line: Option<usize>) {
+        self.assertions.push(AssertionResult { what: what.into(), expected: expected.into(), actual: actual.into(), passed: true, line });
+    }
+}
+
+/// Lower wins: the class that says most about what is broken.
+fn rank(c: FailureClass) -> u8 {
+    match c {
+        FailureClass::Stub => 0,
+        FailureClass::OffGateway => 1,
+        FailureClass::Auth => 2,
+        FailureClass::ServerError => 3,
+        FailureClass::BodyTooLarge => 4,
+        FailureClass::InvalidResponse => 5,
+        FailureClass::Capture => 6,
+        FailureClass::Template => 7,
+        _ => 8,
+    }
+}
+
+/// Settings that shape evaluation, from the config.
+pub struct EvalSettings<'a> {
+    pub stub_phrases: &'a [String],
+    pub fingerprint: Option<&'a Fingerprint>,
+}
+
+pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &EvalSettings<'_>) -> Verdict {
+    let mut v = Verdict::default();
+    let e = &step.expect;
+    let line = Some(step.pos.line);
+
+    // A stub must never pass, whatever else matches.
+    if !e.allow_stub {
+        if resp.status == 501 {
+            v.fail(FailureClass::Stub, "stub", "a real handler", "501 Not Implemented", line);
+        } else if let Some(phrase) = stub_phrase(&resp.body, s.stub_phrases) {
+            v.fail(FailureClass::Stub, "stub", "a real handler", format!("a body saying \"{phrase}\""), line);
+        }
+    }
+
+    let status_text = e.status_text();
+    if e.status_ok(resp.status) {
+        v.pass("status", status_text, resp.status.to_string(), line);
+    } else {
+        let class = match resp.status {
+            401 | 403 => FailureClass::Auth,
+            500..=599 => FailureClass::ServerError,
+            _ => FailureClass::Assertion,
+        };
+        v.fail(class, "status", status_text, format!("{}{}", resp.status, body_hint(&resp.body)), line);
+    }
+
+    if let Some(fp) = s.fingerprint {
+        check_header(&mut v, resp, &fp.header, fp.value.as_ref(), FailureClass::OffGateway, "gateway fingerprint", line);
+    }
+
+    // The body as JSON, parsed once, only when something needs it.
+    let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
+    let json: Option<Result<J, String>> = wants_json.then(|| parse_json(&resp.body));
+    if let Some(Err(why)) = &json {
+        v.fail(FailureClass::InvalidResponse, "body", "JSON", why.clone(), line);
+    }
+    let doc = json.as_ref().and_then(|r| r.as_ref().ok());
+
+    for c in &step.capture {
+        let (what, value) = match &c.source {
+            CaptureSource::Json(text, path) => (format!("capture {} ({text})", c.name), doc.and_then(|d| select(path, text, d))),
+            CaptureSource::Header(h) => (format!("capture {} (header {h})", c.name), resp.header(h).map(J::String)),
+        };
+        match value {
+            Some(val) => {
+                v.pass(what, "a value", "captured", Some(c.pos.line));
+                v.captures.push((c.name.clone(), val));
+            }
+            // Nothing to report twice when the body was not JSON at all.
+            None if doc.is_none() && matches!(c.source, CaptureSource::Json(..)) => {}
+            None => v.fail(FailureClass::Capture, what, "a value", "nothing", Some(c.pos.line)),
+        }
+    }
+
+    // Expected values may use captures of this very step.
+    let mut scope = scope.clone();
+    for (k, val) in &v.captures {
+        scope.set_json(k.clone(), val);
+    }
+
+    for h in &e.headers {
+        match h.matcher.render(t, &scope) {
+            Ok(m) => {
+                check_header(&mut v, resp, &h.name, Some(&m), FailureClass::Assertion, &format!("header {}", h.name), Some(h.pos.line))
+            }
+            Err(err) => v.fail(FailureClass::Template, format!("header {}", h.name), "a renderable value", err.message, Some(h.pos.line)),
+        }
+    }
+
+    if let Some(d) = doc {
+        for check in &e.json {
+            let actual = select(&check.path, &check.path_text, d);
+            match check.matcher.render(t, &scope) {
+                Ok(m) => match m.check(actual.as_ref()) {
+                    Ok(()) => v.pass(&check.path_text, m.describe(), actual.as_ref().map_or("nothing".into(), short), Some(check.pos.line)),
+                    Err(mis) => v.fail(FailureClass::Assertion, &check.path_text, mis.expected, mis.actual, Some(check.pos.line)),
+                },
+                Err(err) => v.fail(FailureClass::Template, &check.path_text, "a renderable value", err.message, Some(check.pos.line)),
+            }
+        }
+    }
+
+    if let Some(m) = &e.body {
+        match std::str::from_utf8(&resp.body) {
+            Err(_) => v.fail(FailureClass::InvalidResponse, "body", "UTF-8 text", "invalid UTF-8", line),
+            Ok(text) => match m.render(t, &scope) {
+                Ok(m) => match m.check(Some(&J::String(text.to_owned()))) {
+                    Ok(()) => v.pass("body", m.describe(), "ok", line),
+                    Err(mis) => v.fail(FailureClass::Assertion, "body", mis.expected, mis.actual, line),
+                },
+                Err(err) => v.fail(FailureClass::Template, "body", "a renderable value", err.message, line),
+            },
+        }
+    }
+
+    if let Some(max) = e.max_ms {
+        let took = resp.total.as_millis() as u64;
+        if took <= max {
+            v.pass("max_ms", format!("<= {max} ms"), format!("{took} ms"), line);
+        } else {
+            v.fail(FailureClass::Assertion, "max_ms", format!("<= {max} ms"), format!("{took} ms"), line);
+        }
+    }
+    v
+}
+
+fn check_header(v: &mut Verdict, resp: &Response, name: &str, m: Option<&Matcher>, class: FailureClass, what: &str, line: Option<usize>) {
+    let actual = resp.header(name).map(J::String);
+    let default = Matcher::Exists(true);
+    let m = m.unwrap_or(&default);
+    // Header values are text; the matcher sees them as JSON strings.
+    match m.check(actual.as_ref()) {
+        Ok(()) => v.pass(what, m.describe(), actual.as_ref().map_or("nothing".into(), short), line),
+        Err(mis) => v.fail(class, what, mis.expected, mis.actual, line),
+    }
+}
+
+/// Parses a body as JSON; serde_json's recursion limit defuses nesting bombs.
+pub fn parse_json(body: &[u8]) -> Result<J, String> {
+    if body.is_empty() {
+        return Err("an empty body".into());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| if std::str::from_utf8(body).is_err() { "invalid UTF-8".to_owned() } else { format!("invalid JSON ({e})") })
+}
+
+/// Evaluates a JSONPath. A singular path yields its node; a path that can select several nodes
+/// (wildcards, filters, slices, descendants) yields the array of what it selected.
+pub fn select(path: &serde_json_path::JsonPath, text: &str, doc: &J) -> Option<J> {
+    let nodes = path.query(doc).all();
+    if is_singular(text) { nodes.first().map(|n| (*n).clone()) } else { Some(J::Array(nodes.into_iter().cloned().collect())) }
+}
+
+/// RFC 9535 singular queries use only name and index selectors.
+fn is_singular(path: &str) -> bool {
+    let mut in_quote: Option<char> = None;
+    let mut prev = ' ';
+    for c in path.chars() {
+        match in_quote {
+            Some(q) if c == q && prev != '\\' => in_quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => in_quote = Some(c),
+                '*' | '?' | ':' | ',' => return false,
+                '.' if prev == '.' => return false,
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    true
+}
+
+fn stub_phrase<'a>(body: &[u8], phrases: &'a [String]) -> Option<&'a str> {
+    if body.is_empty() || phrases.is_empty() {
+        return None;
+    }
+    // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
+    let head = &body[..body.len().min(64 * 1024)];
+    let text = String::from_utf8_lossy(head).to_lowercase();
+    phrases.iter().find(|p| text.contains(p.as_str())).map(String::as_str)
+}
+
+/// A short excerpt of an error body, to show next to an unexpected status.
+fn body_hint(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(160)]).replace(['\n', '\r'], " ");
+    let text = text.trim();
+    if text.is_empty() { String::new() } else { format!(" ({text}{})", if body.len() > 160 { "…" } else { "" }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn singular_paths() {
+        assert!(is_singular("$.a.b[0]"));
+        assert!(is_singular("$['a.b']"));
+        assert!(is_singular("$['x*y']"));
+        assert!(!is_singular("$.items[*].id"));
+        assert!(!is_singular("$..id"));
+        assert!(!is_singular("$.items[?@.x == 1]"));
+        assert!(!is_singular("$.items[0:2]"));
+    }
+
+    #[test]
+    fn stub_phrases_match_case_insensitively() {
+        let phrases = vec!["not implemented".to_owned()];
+        assert_eq!(stub_phrase(br#"{"error":"Not Implemented yet"}"#, &phrases), Some("not implemented"));
+        assert_eq!(stub_phrase(b"{\"ok\":true}", &phrases), None);
+    }
+
+    #[test]
+    fn json_bombs_are_invalid_not_a_crash() {
+        let bomb = "[".repeat(100_000);
+        assert!(parse_json(bomb.as_bytes()).unwrap_err().contains("invalid JSON"));
+        assert!(parse_json(&[0xff, 0xfe]).unwrap_err().contains("UTF-8"));
+        assert_eq!(parse_json(b"").unwrap_err(), "an empty body");
+    }
+}

@@ -1,0 +1,595 @@
+//! The suite model (what a smoke suite says) and its loader (YAML or JSON files, folders).
+//! Loading is pure and offline: no template is rendered and nothing is sent here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value as J;
+use serde_json_path::JsonPath;
+
+use crate::diag::{Pos, SourceError};
+use crate::matcher::Matcher;
+use crate::template::is_template;
+use crate::yaml::{self, Ctx, MapReader, Node, Value};
+
+/// Whether a step carries the run user's bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `Authorization: Bearer <jwt>` of the run's disposable (or service) user.
+    User,
+    /// No credentials: health checks and explicitly anonymous routes.
+    None,
+}
+
+impl AuthMode {
+    fn decode(ctx: Ctx<'_>, node: &Node) -> Result<AuthMode, SourceError> {
+        match ctx.str(node, "`auth`")? {
+            "user" => Ok(AuthMode::User),
+            "none" => Ok(AuthMode::None),
+            other => Err(ctx.err(node, format!("unknown auth mode `{other}`")).with_help("use `user` or `none`")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::User => "user",
+            AuthMode::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub file: PathBuf,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub auth: AuthMode,
+    pub auth_probe: bool,
+    /// In file order: later vars may use earlier ones.
+    pub vars: Vec<(String, J)>,
+    pub steps: Vec<Step>,
+    pub teardown: Vec<Step>,
+}
+
+impl Suite {
+    /// True when any step of this suite runs with the user's token.
+    pub fn needs_auth(&self) -> bool {
+        self.steps.iter().chain(&self.teardown).any(|s| s.auth.unwrap_or(self.auth) == AuthMode::User)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub pos: Pos,
+    /// `None`: inherit the suite's.
+    pub auth: Option<AuthMode>,
+    pub auth_probe: Option<bool>,
+    pub request: RequestSpec,
+    pub expect: Expect,
+    pub capture: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub method: String,
+    /// Gateway-relative (`/api/orders?x=1`) or an absolute URL, possibly templated.
+    pub path: String,
+    pub path_pos: Pos,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    pub follow_redirects: bool,
+    /// Overrides the run's total timeout for this request.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    Json(J),
+    Raw(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPat {
+    Code(u16),
+    /// `2xx` → 2.
+    Class(u16),
+}
+
+impl StatusPat {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPat::Code(c) => c == status,
+            StatusPat::Class(c) => status / 100 == c,
+        }
+    }
+
+    pub fn text(self) -> String {
+        match self {
+            StatusPat::Code(c) => c.to_string(),
+            StatusPat::Class(c) => format!("{c}xx"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// `None`: any 2xx.
+    pub status: Option<Vec<StatusPat>>,
+    pub headers: Vec<HeaderCheck>,
+    pub json: Vec<JsonCheck>,
+    pub body: Option<Matcher>,
+    pub max_ms: Option<u64>,
+    pub allow_stub: bool,
+}
+
+impl Expect {
+    /// Whether `status` was asked for explicitly (a 401 the suite expects is not an auth failure).
+    pub fn expects_status(&self, status: u16) -> bool {
+        self.status.as_ref().is_some_and(|pats| pats.iter().any(|p| p.matches(status)))
+    }
+
+    pub fn status_ok(&self, status: u16) -> bool {
+        match &self.status {
+            Some(pats) => pats.iter().any(|p| p.matches(status)),
+            None => (200..300).contains(&status),
+        }
+    }
+
+    pub fn status_text(&self) -> String {
+        match &self.status {
+            Some(p) => p.iter().map(|p| p.text()).collect::<Vec<_>>().join(" or "),
+            None => "2xx".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderCheck {
+    pub name: String,
+    pub matcher: Matcher,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub struct JsonCheck {
+    pub path_text: String,
+    pub path: JsonPath,
+    pub matcher: Matcher,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub source: CaptureSource,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    Json(String, JsonPath),
+    Header(String),
+}
+
+const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "$schema"];
+pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth", "auth_probe", "follow_redirects"];
+const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "follow_redirects", "timeout"];
+const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub"];
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Files in a suite folder that are not suites.
+pub fn is_config_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    matches!(name, "smokegate.yaml" | "smokegate.yml" | "smokegate.json") || name.ends_with(".schema.json")
+}
+
+fn is_suite_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) && !is_config_file(path)
+}
+
+/// Expands files and folders (recursively, sorted) into suite files.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| SourceError::new(p, Pos::default(), format!("cannot read folder: {e}")))?;
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(SourceError::new(p, Pos::default(), "no such file or folder"));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_suite_file(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Reads and decodes one suite file.
+pub fn load_file(path: &Path) -> Result<Suite, SourceError> {
+    let bytes = std::fs::read(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read suite: {e}")))?;
+    let source = String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
+        let col = upto.len() - upto.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+        SourceError::new(path, Pos { line, col }, "suite is not valid UTF-8")
+    })?;
+    parse_suite(path, &source).map_err(|e| e.with_source(&source))
+}
+
+/// Decodes a suite from its text.
+pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
+    let root = yaml::parse(path, source)?;
+    let ctx = Ctx { file: path };
+    let mut m = ctx.map(&root, "the suite")?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("suite").to_owned();
+    let name = match m.get("name") {
+        Some(n) => ctx.text(n, "`name`")?,
+        None => stem,
+    };
+    let tags = match m.get("tags") {
+        Some(n) => ctx.list(n).into_iter().map(|t| ctx.text(t, "a tag")).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?.unwrap_or(AuthMode::User);
+    let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?.unwrap_or(false);
+    let vars = match m.get("vars") {
+        Some(n) => decode_vars(ctx, n)?,
+        None => Vec::new(),
+    };
+    let steps_node =
+        m.get("steps").ok_or_else(|| ctx.err(&root, "the suite has no `steps`").with_help("add `steps:` with at least one step"))?;
+    let steps = decode_steps(ctx, steps_node)?;
+    if steps.is_empty() {
+        return Err(ctx.err(steps_node, "`steps` is empty"));
+    }
+    let teardown = match m.get("teardown") {
+        Some(n) => decode_steps(ctx, n)?,
+        None => Vec::new(),
+    };
+    m.get("$schema");
+    m.finish(SUITE_KEYS)?;
+    Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, steps, teardown })
+}
+
+pub fn decode_vars(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J)>, SourceError> {
+    let mut m = ctx.map(node, "`vars`")?;
+    let mut out = Vec::new();
+    for (k, knode, v) in m.rest() {
+        if !is_identifier(k) {
+            return Err(ctx
+                .err(knode, format!("`{k}` is not a valid variable name"))
+                .with_help("use letters, digits and `_`, not starting with a digit"));
+        }
+        if crate::template::BUILTINS.contains(&k) {
+            return Err(ctx.err(knode, format!("`{k}` is a built-in name and cannot be a variable")));
+        }
+        out.push((k.to_owned(), v.to_json()));
+    }
+    Ok(out)
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn decode_steps(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Step>, SourceError> {
+    ctx.seq(node, "`steps`")?
+        .iter()
+        .map(|n| {
+            let mut m = ctx.map(n, "a step")?;
+            let step = decode_step(ctx, n, &mut m)?;
+            m.finish(STEP_KEYS)?;
+            Ok(step)
+        })
+        .collect()
+}
+
+/// Decodes the common keys of a step from `m`; the caller reads any extra keys and calls
+/// `finish`. Used for suite steps and for the auth steps of the config.
+pub fn decode_step<'a>(ctx: Ctx<'a>, node: &'a Node, m: &mut MapReader<'a>) -> Result<Step, SourceError> {
+    let req_node = m.get("request").ok_or_else(|| ctx.err(node, "the step has no `request`").with_help("add `request: { path: /… }`"))?;
+    let mut request = decode_request(ctx, req_node)?;
+    if let Some(n) = m.get("follow_redirects") {
+        request.follow_redirects = ctx.bool(n, "`follow_redirects`")?;
+    }
+    let name = match m.get("name") {
+        Some(n) => ctx.text(n, "`name`")?,
+        None => format!("{} {}", request.method, request.path),
+    };
+    let expect = match m.get("expect") {
+        Some(n) => decode_expect(ctx, n)?,
+        None => Expect::default(),
+    };
+    let capture = match m.get("capture") {
+        Some(n) => decode_captures(ctx, n)?,
+        None => Vec::new(),
+    };
+    let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?;
+    let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?;
+    Ok(Step { name, pos: node.pos, auth, auth_probe, request, expect, capture })
+}
+
+fn decode_request(ctx: Ctx<'_>, node: &Node) -> Result<RequestSpec, SourceError> {
+    let mut m = ctx.map(node, "`request`")?;
+    let method = match m.get("method") {
+        Some(n) => {
+            let raw = ctx.str(n, "`method`")?;
+            let up = raw.to_ascii_uppercase();
+            if !METHODS.contains(&up.as_str()) {
+                return Err(ctx.err(n, format!("unknown HTTP method `{raw}`")).with_help(format!("one of: {}", METHODS.join(", "))));
+            }
+            up
+        }
+        None => "GET".into(),
+    };
+    let path_node = match (m.get("path"), m.get("url")) {
+        (Some(p), None) | (None, Some(p)) => p,
+        (Some(_), Some(u)) => return Err(ctx.err(u, "a request has either `path` or `url`, not both")),
+        (None, None) => return Err(ctx.err(node, "the request has no `path`").with_help("add `path: /api/…` (relative to the gateway)")),
+    };
+    let path = ctx.str(path_node, "`path`")?.to_owned();
+    check_path_shape(ctx, path_node, &path)?;
+    let mut headers = Vec::new();
+    if let Some(h) = m.get("headers") {
+        let mut hm = ctx.map(h, "`headers`")?;
+        for (k, knode, v) in hm.rest() {
+            if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                return Err(ctx.err(knode, format!("`{k}` is not a valid header name")));
+            }
+            headers.push((k.to_owned(), ctx.text(v, "a header value")?));
+        }
+    }
+    let body = match (m.get("json"), m.get("body")) {
+        (Some(j), None) => Body::Json(j.to_json()),
+        (None, Some(b)) => Body::Raw(ctx.text(b, "`body`")?),
+        (Some(_), Some(b)) => return Err(ctx.err(b, "a request has either `json` or `body`, not both")),
+        (None, None) => Body::None,
+    };
+    let follow_redirects = m.get("follow_redirects").map(|n| ctx.bool(n, "`follow_redirects`")).transpose()?.unwrap_or(false);
+    let timeout = m.get("timeout").map(|n| ctx.duration(n, "`timeout`")).transpose()?;
+    m.finish(REQUEST_KEYS)?;
+    Ok(RequestSpec { method, path, path_pos: path_node.pos, headers, body, follow_redirects, timeout })
+}
+
+/// Paths must be gateway-relative (`/…`) or absolute http(s) URLs (whose origin the gateway
+/// policy checks). A template at the start is judged once rendered.
+fn check_path_shape(ctx: Ctx<'_>, node: &Node, path: &str) -> Result<(), SourceError> {
+    if path.starts_with('/') || path.starts_with("{{") {
+        if path.starts_with("//") {
+            return Err(ctx
+                .err(node, format!("`{path}` is a scheme-relative URL"))
+                .with_help("write a path relative to the gateway, like `/api/orders`"));
+        }
+        return Ok(());
+    }
+    if path.starts_with("http://") || path.starts_with("https://") {
+        if !is_template(path) {
+            url::Url::parse(path).map_err(|e| ctx.err(node, format!("invalid URL `{path}`: {e}")))?;
+        }
+        return Ok(());
+    }
+    Err(ctx
+        .err(node, format!("`{path}` is not a gateway-relative path"))
+        .with_help("paths start with `/` and are sent to GATEWAY_BASE_URL"))
+}
+
+fn decode_expect(ctx: Ctx<'_>, node: &Node) -> Result<Expect, SourceError> {
+    let mut m = ctx.map(node, "`expect`")?;
+    let mut e = Expect::default();
+    if let Some(s) = m.get("status") {
+        e.status = Some(ctx.list(s).into_iter().map(|n| decode_status(ctx, n)).collect::<Result<_, _>>()?);
+    }
+    if let Some(h) = m.get("headers") {
+        let mut hm = ctx.map(h, "`expect.headers`")?;
+        for (k, knode, v) in hm.rest() {
+            e.headers.push(HeaderCheck { name: k.to_ascii_lowercase(), matcher: header_matcher(ctx, v)?, pos: knode.pos });
+        }
+    }
+    if let Some(j) = m.get("json") {
+        let mut jm = ctx.map(j, "`expect.json`")?;
+        for (k, knode, v) in jm.rest() {
+            let path = parse_jsonpath(ctx, knode, k)?;
+            e.json.push(JsonCheck { path_text: k.to_owned(), path, matcher: Matcher::from_node(ctx, v)?, pos: knode.pos });
+        }
+    }
+    if let Some(b) = m.get("body") {
+        e.body = Some(Matcher::from_node(ctx, b)?);
+    }
+    e.max_ms = m.get("max_ms").map(|n| ctx.uint(n, "`max_ms`")).transpose()?;
+    e.allow_stub = m.get("allow_stub").map(|n| ctx.bool(n, "`allow_stub`")).transpose()?.unwrap_or(false);
+    m.finish(EXPECT_KEYS)?;
+    Ok(e)
+}
+
+/// Header values are text: a literal number compares with the header's text.
+fn header_matcher(ctx: Ctx<'_>, node: &Node) -> Result<Matcher, SourceError> {
+    match &node.value {
+        Value::Int(_) | Value::Float(_) | Value::Bool(_) => Ok(Matcher::Equals(J::String(node.scalar_text()))),
+        _ => Matcher::from_node(ctx, node),
+    }
+}
+
+fn decode_status(ctx: Ctx<'_>, node: &Node) -> Result<StatusPat, SourceError> {
+    match &node.value {
+        Value::Int(i) if (100..=599).contains(i) => Ok(StatusPat::Code(*i as u16)),
+        Value::Str(s) if s.len() == 3 && s[1..].eq_ignore_ascii_case("xx") && matches!(s.as_bytes()[0], b'1'..=b'5') => {
+            Ok(StatusPat::Class(u16::from(s.as_bytes()[0] - b'0')))
+        }
+        _ => Err(ctx
+            .err(node, format!("invalid status `{}`", node.scalar_text()))
+            .with_help("use a code like 201, a list like [200, 204], or a class like \"2xx\"")),
+    }
+}
+
+pub fn parse_jsonpath(ctx: Ctx<'_>, node: &Node, text: &str) -> Result<JsonPath, SourceError> {
+    JsonPath::parse(text).map_err(|e| {
+        ctx.err(node, format!("invalid JSONPath `{text}`: {e}")).with_help("JSONPath (RFC 9535) starts with `$`, e.g. `$.items[0].id`")
+    })
+}
+
+pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, SourceError> {
+    let mut m = ctx.map(node, "`capture`")?;
+    let mut out = Vec::new();
+    for (name, knode, v) in m.rest() {
+        if !is_identifier(name) {
+            return Err(ctx.err(knode, format!("`{name}` is not a valid capture name")));
+        }
+        let source = match &v.value {
+            Value::Str(p) => CaptureSource::Json(p.clone(), parse_jsonpath(ctx, v, p)?),
+            Value::Map(_) => {
+                let mut cm = ctx.map(v, "a capture")?;
+                let src = match (cm.get("json"), cm.get("header")) {
+                    (Some(j), None) => {
+                        let p = ctx.str(j, "`json`")?;
+                        CaptureSource::Json(p.to_owned(), parse_jsonpath(ctx, j, p)?)
+                    }
+                    (None, Some(h)) => CaptureSource::Header(ctx.str(h, "`header`")?.to_ascii_lowercase()),
+                    _ => return Err(ctx.err(v, "a capture takes one of `json: $.path` or `header: Name`")),
+                };
+                cm.finish(&["json", "header"])?;
+                src
+            }
+            _ => return Err(ctx.err(v, "a capture is a JSONPath like `$.id` or `{ header: Location }`")),
+        };
+        out.push(Capture { name: name.to_owned(), source, pos: knode.pos });
+    }
+    Ok(out)
+}
+
+/// Loads every suite under `paths`; returns all errors, one per bad file.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<SourceError>> {
+    let files = discover(paths).map_err(|e| vec![e])?;
+    let mut suites = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match load_file(&f) {
+            Ok(s) => suites.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(suites) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTRACT: &str = r#"
+name: orders                      # optional; defaults to the file stem
+tags: [orders, critical]          # optional
+auth: user                        # default for steps: user (Bearer JWT of the run's user) | none
+vars:
+  sku: "smoke-{{ run.id }}"
+steps:
+  - name: create an order
+    request:
+      method: POST                # default GET
+      path: /api/orders           # relative to the gateway; a query string is allowed
+      headers: { X-Client: smoke }
+      json: { sku: "{{ sku }}", qty: 1 }   # or `body:` with raw text
+    expect:
+      status: 201                 # an integer, a list of integers, or a class like "2xx"
+      headers:
+        content-type: { contains: json }
+      json:
+        $.sku: "{{ sku }}"        # a literal means equality
+        $.id: { exists: true }
+      max_ms: 2000
+    capture:
+      order_id: $.id              # JSONPath into the response body; `header: Name` for a header
+  - name: orders are listed
+    request: { path: /api/orders }
+    expect:
+      status: 200
+      json:
+        $: { min_items: 1 }       # "at least one result": empty data is a failure, not a pass
+teardown:                         # always runs, even after a failed step
+  - name: delete the order
+    request: { method: DELETE, path: "/api/orders/{{ order_id }}" }
+    expect: { status: [200, 204, 404] }
+"#;
+
+    fn parse(src: &str) -> Result<Suite, SourceError> {
+        parse_suite(Path::new("orders.yaml"), src)
+    }
+
+    #[test]
+    fn the_contract_example_loads() {
+        let s = parse(CONTRACT).unwrap();
+        assert_eq!(s.name, "orders");
+        assert_eq!(s.tags, ["orders", "critical"]);
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(s.teardown.len(), 1);
+        let create = &s.steps[0];
+        assert_eq!(create.request.method, "POST");
+        assert_eq!(create.pos.line, 8);
+        assert!(matches!(create.request.body, Body::Json(_)));
+        assert_eq!(create.expect.status, Some(vec![StatusPat::Code(201)]));
+        assert_eq!(create.expect.json.len(), 2);
+        assert_eq!(create.capture[0].name, "order_id");
+        assert!(s.needs_auth());
+        assert!(s.teardown[0].expect.status_ok(404));
+    }
+
+    #[test]
+    fn errors_point_at_the_key() {
+        let e = parse("steps:\n  - request: { path: /a }\n    expcet: { status: 200 }\n").unwrap_err();
+        assert_eq!((e.pos.line, e.pos.col), (3, 5));
+        assert_eq!(e.help.as_deref(), Some("did you mean `expect`?"));
+
+        let e = parse("steps:\n  - request: { path: api/a }\n").unwrap_err();
+        assert!(e.message.contains("not a gateway-relative path"), "{e}");
+
+        let e = parse("steps:\n  - request: { path: /a }\n    expect: { status: 99 }\n").unwrap_err();
+        assert!(e.message.contains("invalid status"), "{e}");
+
+        let e = parse("steps:\n  - request: { path: /a }\n    expect: { json: { 'items': 1 } }\n").unwrap_err();
+        assert!(e.message.contains("invalid JSONPath"), "{e}");
+
+        let e = parse("steps: []\n").unwrap_err();
+        assert!(e.message.contains("empty"), "{e}");
+
+        let e = parse("name: x\n").unwrap_err();
+        assert!(e.message.contains("no `steps`"), "{e}");
+
+        let e = parse("steps:\n  - request: { method: FETCH, path: /a }\n").unwrap_err();
+        assert!(e.message.contains("unknown HTTP method"), "{e}");
+    }
+
+    #[test]
+    fn status_classes_and_defaults() {
+        let s = parse(
+            "auth: none\nsteps:\n  - request: { path: /health/live }\n  - request: { path: /x }\n    expect: { status: [\"2xx\", 404] }\n",
+        )
+        .unwrap();
+        assert!(!s.needs_auth());
+        assert!(s.steps[0].expect.status_ok(204) && !s.steps[0].expect.status_ok(302));
+        assert_eq!(s.steps[0].name, "GET /health/live");
+        assert!(s.steps[1].expect.status_ok(201) && s.steps[1].expect.status_ok(404) && !s.steps[1].expect.status_ok(500));
+    }
+
+    #[test]
+    fn header_captures_and_redirect_flags() {
+        let s = parse("steps:\n  - request: { path: /a, follow_redirects: true }\n    capture: { loc: { header: Location } }\n").unwrap();
+        assert!(s.steps[0].request.follow_redirects);
+        assert!(matches!(&s.steps[0].capture[0].source, CaptureSource::Header(h) if h == "location"));
+    }
+}

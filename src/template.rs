@@ -1,0 +1,253 @@
+//! Templating of suite and config values: `{{ run.id }}`, `{{ sku }}`, `{{ env.HOME }}`,
+//! `{{ user.email }}`, `{{ uuid }}`. Jinja semantics (minijinja) with strict undefined, so a
+//! missing variable is an error naming it, never an empty string sent to the gateway.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Object, Value};
+use minijinja::{Environment, UndefinedBehavior};
+
+/// True when `s` needs rendering at all; everything else is used verbatim (the hot path).
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// Names every template may use without defining them.
+pub const BUILTINS: &[&str] = &["run", "env", "user", "vars", "uuid"];
+/// The attributes of `run`.
+pub const RUN_FIELDS: &[&str] = &["id", "timestamp", "started_at", "rand", "gateway"];
+/// The attributes of `user` once the auth lifecycle has an identity.
+pub const USER_FIELDS: &[&str] = &["email", "password", "id", "username"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    /// The undefined variable, when that is the problem.
+    pub variable: Option<String>,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// `{{ uuid }}` renders a fresh UUIDv4 each time it is used.
+#[derive(Debug)]
+struct FreshUuid;
+
+impl Object for FreshUuid {
+    // Plain, not a map: it renders (and converts to JSON) as a string.
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", uuid::Uuid::new_v4())
+    }
+}
+
+/// The values visible to a template: top-level names (vars, captures) plus the builtins.
+#[derive(Clone, Default)]
+pub struct Scope {
+    values: BTreeMap<String, Value>,
+}
+
+impl fmt::Debug for Scope {
+    // The scope holds `user.password` and captured secrets: never print values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+impl Scope {
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+        self.values.insert(name.into(), value.into());
+    }
+
+    pub fn set_json(&mut self, name: impl Into<String>, value: &serde_json::Value) {
+        self.values.insert(name.into(), Value::from_serialize(value));
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    fn context(&self) -> Value {
+        Value::from_iter(self.values.iter().map(|(k, v)| (k.clone(), v.clone())))
+    }
+}
+
+/// The template engine. Cheap to share; create one per run.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_global("uuid", Value::from_object(FreshUuid));
+        // Values go into URLs, headers and JSON: never HTML-escape them.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        Templates { env }
+    }
+
+    /// Renders a string template.
+    pub fn render_str(&self, source: &str, scope: &Scope) -> Result<String, TemplateError> {
+        if !is_template(source) {
+            return Ok(source.to_owned());
+        }
+        self.env.render_str(source, scope.context()).map_err(|e| self.explain(source, scope, e))
+    }
+
+    /// Renders every string inside a JSON value. A string that is exactly one `{{ expr }}`
+    /// keeps the expression's native type, so `qty: "{{ n }}"` sends a number when `n` is one.
+    pub fn render_json(&self, value: &serde_json::Value, scope: &Scope) -> Result<serde_json::Value, TemplateError> {
+        use serde_json::Value as J;
+        Ok(match value {
+            J::String(s) if is_template(s) => match whole_expression(s) {
+                Some(expr) => self.eval_native(s, expr, scope)?,
+                None => J::String(self.render_str(s, scope)?),
+            },
+            J::Array(items) => J::Array(items.iter().map(|v| self.render_json(v, scope)).collect::<Result<_, _>>()?),
+            J::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (k, v) in map {
+                    out.insert(self.render_str(k, scope)?, self.render_json(v, scope)?);
+                }
+                J::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    fn eval_native(&self, source: &str, expr: &str, scope: &Scope) -> Result<serde_json::Value, TemplateError> {
+        let compiled = self.env.compile_expression(expr).map_err(|e| self.explain(source, scope, e))?;
+        let v = compiled.eval(scope.context()).map_err(|e| self.explain(source, scope, e))?;
+        if v.is_undefined() {
+            return Err(self.explain(source, scope, minijinja::Error::new(minijinja::ErrorKind::UndefinedError, "undefined value")));
+        }
+        use minijinja::value::ValueKind as K;
+        match v.kind() {
+            // Plain objects (`uuid`) render through their Display, which is what makes them fresh.
+            K::Number | K::Bool | K::None | K::Seq | K::Map => serde_json::to_value(&v)
+                .map_err(|e| TemplateError { message: format!("cannot convert `{expr}` to JSON: {e}"), variable: None }),
+            _ => Ok(serde_json::Value::String(v.to_string())),
+        }
+    }
+
+    /// Turns an engine error into one that names the undefined variable, if that is the cause.
+    fn explain(&self, source: &str, scope: &Scope, e: minijinja::Error) -> TemplateError {
+        if e.kind() == minijinja::ErrorKind::UndefinedError {
+            for name in self.variables(source).unwrap_or_default() {
+                let top = name.split('.').next().unwrap_or(&name);
+                if !scope.contains(top) && top != "uuid" {
+                    return TemplateError { message: format!("`{top}` is not defined in `{source}`"), variable: Some(top.to_owned()) };
+                }
+            }
+            return TemplateError { message: format!("undefined value in `{source}`"), variable: None };
+        }
+        let detail = e.detail().map(str::to_owned).unwrap_or_else(|| e.kind().to_string());
+        TemplateError { message: format!("template `{source}`: {detail}"), variable: None }
+    }
+
+    /// Every variable path the template reads (`run.id`, `sku`), or its syntax error.
+    pub fn variables(&self, source: &str) -> Result<BTreeSet<String>, TemplateError> {
+        let tpl = self.env.template_from_str(source).map_err(|e| TemplateError {
+            message: format!("invalid template `{source}`: {}", e.detail().unwrap_or("syntax error")),
+            variable: None,
+        })?;
+        Ok(tpl.undeclared_variables(true).into_iter().collect())
+    }
+}
+
+/// `"{{ expr }}"` → `Some("expr")` when the string is exactly one expression.
+fn whole_expression(s: &str) -> Option<&str> {
+    let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    Some(inner.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope() -> Scope {
+        let mut s = Scope::default();
+        s.set("sku", "smoke-1");
+        s.set("n", 3);
+        s.set_json("run", &json!({"id": "r1"}));
+        s
+    }
+
+    #[test]
+    fn renders_strings_and_leaves_plain_text_alone() {
+        let t = Templates::new();
+        assert_eq!(t.render_str("/api/{{ sku }}?r={{ run.id }}", &scope()).unwrap(), "/api/smoke-1?r=r1");
+        assert_eq!(t.render_str("no braces & <html>", &scope()).unwrap(), "no braces & <html>");
+        assert_eq!(t.render_str("{{ '<a>' }}", &scope()).unwrap(), "<a>");
+    }
+
+    #[test]
+    fn whole_expressions_keep_native_types() {
+        let t = Templates::new();
+        let v = t.render_json(&json!({"qty": "{{ n }}", "sku": "{{ sku }}", "label": "n={{ n }}"}), &scope()).unwrap();
+        assert_eq!(v, json!({"qty": 3, "sku": "smoke-1", "label": "n=3"}));
+    }
+
+    #[test]
+    fn undefined_variables_are_errors_that_name_them() {
+        let t = Templates::new();
+        let e = t.render_str("/api/orders/{{ order_id }}", &scope()).unwrap_err();
+        assert_eq!(e.variable.as_deref(), Some("order_id"));
+        let e = t.render_json(&json!("{{ order_id }}"), &scope()).unwrap_err();
+        assert_eq!(e.variable.as_deref(), Some("order_id"));
+        assert!(t.render_str("{{ run.nope }}", &scope()).is_err());
+    }
+
+    #[test]
+    fn uuid_is_fresh_per_use() {
+        let t = Templates::new();
+        let out = t.render_str("{{ uuid }} {{ uuid }}", &scope()).unwrap();
+        let (a, b) = out.split_once(' ').unwrap();
+        assert_ne!(a, b);
+        assert!(uuid::Uuid::parse_str(a).is_ok());
+        let v = t.render_json(&json!("{{ uuid }}"), &scope()).unwrap();
+        assert!(uuid::Uuid::parse_str(v.as_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn lists_variables_and_reports_syntax_errors() {
+        let t = Templates::new();
+        let vars = t.variables("{{ run.id }}-{{ sku }}").unwrap();
+        assert!(vars.contains("run.id") && vars.contains("sku"), "{vars:?}");
+        assert!(t.variables("{{ oops ").is_err());
+    }
+
+    #[test]
+    fn scope_debug_hides_values() {
+        let mut s = Scope::default();
+        s.set("password", "hunter2-very-secret");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,266 @@
+//! Auth lifecycle contract tests: bootstrap, token handling, cleanup and its journal.
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::*;
+
+const USER_SUITE: &str = "steps:\n  - request: { path: /api/me }\n";
+
+async fn me(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1"})))
+        .mount(server)
+        .await;
+}
+
+async fn run_user_suite(server: &MockServer, extra: &[&str]) -> (std::process::Output, Project) {
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let o = output(p.run(&server.uri(), extra)).await;
+    (o, p)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_409_exits_3_and_leaves_nothing_in_the_journal() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"error": "exists"})))
+        .mount(&server)
+        .await;
+    let (o, p) = run_user_suite(&server, &[]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("auth bootstrap failed: create user failed"), "{out}");
+    assert!(hits(&server, "POST", LOGIN).await.is_empty());
+    assert!(p.journal_files().is_empty(), "a refused create made no user");
+    assert_no_secrets(&o, &[&sent_password(&server).await.unwrap()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_401_after_create_exits_3_and_keeps_the_identity_journalled() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    let (o, p) = run_user_suite(&server, &[]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("left behind"), "the created user is reported: {out}");
+    assert_eq!(p.journal_files().len(), 1, "and kept for `smokegate cleanup`");
+    assert_no_secrets(&o, &[&sent_password(&server).await.unwrap()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_absent_and_malformed_tokens_exit_3() {
+    for (body, needle) in [(json!({"nothing": 1}), "no token in the login response"), (json!({"token": "not.a-jwt"}), "malformed")] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+        Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(&server).await;
+        let (o, _) = run_user_suite(&server, &[]).await;
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+        assert!(text(&o).contains(needle), "{}", text(&o));
+        assert!(!text(&o).contains("not.a-jwt"), "the token is not echoed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_is_found_by_the_default_list() {
+    let server = MockServer::start().await;
+    let token = jwt(300);
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": token})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    me(&server).await;
+    let (o, _) = run_user_suite(&server, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = hits(&server, "GET", "/api/me").await;
+    assert_eq!(got[0].headers.get("authorization").unwrap().to_str().unwrap(), format!("Bearer {token}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_404_counts_as_deleted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    me(&server).await;
+    let (o, p) = run_user_suite(&server, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(p.journal_files().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_503_twice_then_204_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(DELETE_USER))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).with_priority(2).mount(&server).await;
+    me(&server).await;
+    let (o, p) = run_user_suite(&server, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 3);
+    assert!(p.journal_files().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_never_succeeding_exits_5_and_names_the_identity() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    me(&server).await;
+    let (o, p) = run_user_suite(&server, &[]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 4, "1 try + 3 retries");
+    let create: serde_json::Value = serde_json::from_slice(&hits(&server, "POST", CREATE).await[0].body).unwrap();
+    let email = create["email"].as_str().unwrap();
+    assert!(regex::Regex::new(r"^smoke\+\d{8}T\d{6}Z-[a-z0-9]{6}@example\.test$").unwrap().is_match(email), "{email}");
+    assert!(out.contains(email), "the identity is named: {out}");
+    assert_eq!(p.journal_files().len(), 1);
+
+    // `smokegate cleanup` retries later; once the gateway deletes, the journal empties.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let mut c = p.cmd();
+    c.args(["cleanup", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(&format!("deleted {email}")), "{}", text(&o));
+    assert!(p.journal_files().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_user_skips_deletion_loudly() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    me(&server).await;
+    let (o, p) = run_user_suite(&server, &["--keep-user"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("--keep-user"), "{}", text(&o));
+    assert!(hits(&server, "DELETE", DELETE_USER).await.is_empty());
+    assert_eq!(p.journal_files().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_account_from_env_and_from_a_secret_file() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
+        .mount(&server)
+        .await;
+    me(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    p.write("smoke-suites/smokegate.yaml", "auth:\n  mode: service-account\n");
+    let mut c = p.run(&server.uri(), &[]);
+    c.env("SMOKE_USERNAME", "svc-user").env("SMOKE_PASSWORD", "svc-Password-123");
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(hits(&server, "POST", CREATE).await.is_empty(), "no create in service-account mode");
+    assert!(hits(&server, "DELETE", DELETE_USER).await.is_empty(), "no delete either");
+    let login: serde_json::Value = serde_json::from_slice(&hits(&server, "POST", LOGIN).await[0].body).unwrap();
+    assert_eq!(login["email"], "svc-user");
+    assert_no_secrets(&o, &["svc-Password-123"]);
+
+    // Missing secret, malformed secret: exit 3, the file and field named, never the contents.
+    p.write("smoke-suites/smokegate.yaml", "auth:\n  mode: service-account\n  credentials_file: ../secret.json\n");
+    let o = output(p.run(&server.uri(), &[])).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("secret.json"), "{}", text(&o));
+    p.write("secret.json", r#"{"username": "svc", "pwd": "hidden-Value-42"}"#);
+    let o = output(p.run(&server.uri(), &[])).await;
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("missing field `password`"), "{}", text(&o));
+    assert_no_secrets(&o, &["hidden-Value-42"]);
+    p.write("secret.json", r#"{"username": "svc", "password": "hidden-Value-42", "extra": true}"#);
+    let o = output(p.run(&server.uri(), &[])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auth_config_contract_works_as_written() {
+    let server = MockServer::start().await;
+    let token = jwt(300);
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accessToken": "x", "user": {"id": "user-77"}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accessToken": token})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/auth/V1/auth/users/user-77"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    me(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    p.write(
+        "smoke-suites/smokegate.yaml",
+        r#"auth:
+  mode: disposable            # or service-account
+  identity:
+    email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test"
+  create:
+    request:
+      method: POST
+      path: /api/auth/V1/auth/create
+      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
+    expect: { status: [200, 201] }
+    capture: { user_id: $.user.id }
+  login:
+    request:
+      method: POST
+      path: /api/auth/V1/auth/login
+      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
+    token: $.accessToken
+  cleanup:
+    request: { method: DELETE, path: "/api/auth/V1/auth/users/{{ user_id }}" }
+    auth: user
+    expect: { status: [200, 204, 404] }
+  refresh_margin: 30s
+  max_token_ttl: 1h
+"#,
+    );
+    let o = output(p.run(&server.uri(), &[])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(hits(&server, "DELETE", "/api/auth/V1/auth/users/user-77").await.len(), 1);
+    assert_no_secrets(&o, &[&token]);
+}

@@ -1,0 +1,121 @@
+//! Helpers: a hermetic command for the real binary, JWTs, and the auth routes on wiremock.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const CREATE: &str = "/api/auth/V1/auth/create";
+pub const LOGIN: &str = "/api/auth/V1/auth/login";
+pub const DELETE_USER: &str = "/api/auth/V1/auth/user";
+
+/// A structurally valid HS256-looking JWT expiring `ttl` seconds from now.
+pub fn jwt(ttl: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let c = URL_SAFE_NO_PAD.encode(json!({"sub": "smoke", "iat": now, "exp": now + ttl}).to_string());
+    let s = URL_SAFE_NO_PAD.encode(format!("sig-{}", uuid::Uuid::new_v4()));
+    format!("{h}.{c}.{s}")
+}
+
+/// A scratch directory with suite files.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// The real binary, with a clean environment.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("smokegate").unwrap();
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("NO_COLOR", "1")
+            .env("RUST_BACKTRACE", "0");
+        c.current_dir(self.path());
+        c
+    }
+
+    /// `smokegate run` against `gateway` with a private journal, from the project folder.
+    pub fn run(&self, gateway: &str, extra: &[&str]) -> assert_cmd::Command {
+        let mut c = self.cmd();
+        c.arg("run").arg("--gateway").arg(gateway).arg("--state-dir").arg(self.state()).args(extra);
+        c
+    }
+
+    pub fn journal_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.state().join("journal")).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+    }
+}
+
+/// Runs a command off the async runtime (wiremock serves from its own thread).
+pub async fn output(mut cmd: assert_cmd::Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// create 201 → login 200 (with `token`) → delete 204. Returns the token.
+pub async fn auth_ok(server: &MockServer) -> String {
+    let token = jwt(300);
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user": {"id": "u1"}})))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": token})))
+        .mount(server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(server).await;
+    token
+}
+
+/// Requests the server received for a method and path.
+pub async fn hits(server: &MockServer, m: &str, p: &str) -> Vec<wiremock::Request> {
+    server.received_requests().await.unwrap_or_default().into_iter().filter(|r| r.method.as_str() == m && r.url.path() == p).collect()
+}
+
+/// The password the binary sent in the create request.
+pub async fn sent_password(server: &MockServer) -> Option<String> {
+    let create = hits(server, "POST", CREATE).await.into_iter().next()?;
+    let v: serde_json::Value = serde_json::from_slice(&create.body).ok()?;
+    v["password"].as_str().map(str::to_owned)
+}
+
+/// Asserts that no secret occurs anywhere in the output.
+pub fn assert_no_secrets(o: &Output, secrets: &[&str]) {
+    let all = text(o);
+    for s in secrets {
+        assert!(!s.is_empty());
+        assert!(!all.contains(s), "a secret leaked into the output:\n{all}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the compiled binary against wiremock servers and the reference gateway.
+//! One test binary with themed modules builds faster than one binary per file.
+
+mod common;
+
+mod auth;
+mod classes;
+mod core;
+mod demo;

@@ -8,9 +8,9 @@ use crate::runner::Cancel;
 /// Installs the handler on the current runtime. Returns immediately.
 pub fn install(cancel: Cancel, deadline: Duration) {
     tokio::spawn(async move {
-        if !wait_signal().await {
-            return;
-        }
+        // Registered once, before the first signal, so none is lost between the two waits.
+        let Some(mut signals) = Signals::new() else { return };
+        signals.recv().await;
         cancel.interrupt.cancel();
         cancel.stop_new.cancel();
         eprintln!("interrupted: cancelling steps; teardown and cleanup get {}s (press Ctrl-C again to exit now)", deadline.as_secs());
@@ -19,26 +19,43 @@ pub fn install(cancel: Cancel, deadline: Duration) {
             tokio::time::sleep(deadline).await;
             abort.cancel();
         });
-        if wait_signal().await {
-            eprintln!("interrupted twice: exiting now; test users may be left (see `smokegate cleanup`)");
-            std::process::exit(crate::exit::INTERRUPTED);
-        }
+        signals.recv().await;
+        eprintln!("interrupted twice: exiting now; test users may be left (see `smokegate cleanup`)");
+        std::process::exit(crate::exit::INTERRUPTED);
     });
 }
 
 #[cfg(unix)]
-async fn wait_signal() -> bool {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return false;
-    };
-    tokio::select! {
-        _ = int.recv() => true,
-        _ = term.recv() => true,
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Option<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Some(Signals { int: signal(SignalKind::interrupt()).ok()?, term: signal(SignalKind::terminate()).ok()? })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_signal() -> bool {
-    tokio::signal::ctrl_c().await.is_ok()
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> Option<Self> {
+        Some(Signals)
+    }
+
+    async fn recv(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -264,3 +264,34 @@ async fn the_auth_config_contract_works_as_written() {
     assert_eq!(hits(&server, "DELETE", "/api/auth/V1/auth/users/user-77").await.len(), 1);
     assert_no_secrets(&o, &[&token]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_during_a_step_still_deletes_the_user_and_exits_130() {
+    let server = MockServer::start().await;
+    let token = auth_ok(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(20)))
+        .mount(&server)
+        .await;
+    let p = Project::new();
+    p.write("smoke-suites/slow.yaml", "steps:\n  - request: { path: /api/slow, timeout: 30s }\n  - request: { path: /api/never }\n");
+    let mut cmd = p.spawnable_run(&server.uri(), &["--timeout", "30s"]);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Wait until the step's request is in flight.
+    let mut waited = 0;
+    while hits(&server, "GET", "/api/slow").await.is_empty() {
+        assert!(waited < 200, "the step never started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1, "cleanup reached the server: {}", text(&o));
+    assert!(hits(&server, "GET", "/api/never").await.is_empty(), "no new step started");
+    assert!(p.journal_files().is_empty());
+    assert_no_secrets(&o, &[&token, &sent_password(&server).await.unwrap()]);
+}

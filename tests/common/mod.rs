@@ -68,6 +68,15 @@ impl Project {
         c
     }
 
+    /// The same as `run`, as a plain `std::process::Command` (for spawning and signalling).
+    pub fn spawnable_run(&self, gateway: &str, extra: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("smokegate"));
+        c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.path()).env("NO_COLOR", "1");
+        c.current_dir(self.path());
+        c.arg("run").arg("--gateway").arg(gateway).arg("--state-dir").arg(self.state()).args(extra);
+        c
+    }
+
     pub fn journal_files(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.state().join("journal")).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
     }

@@ -49,9 +49,9 @@ impl Project {
         self.dir.path().join("state")
     }
 
-    /// The real binary, with a clean environment.
-    pub fn cmd(&self) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::cargo_bin("smokegate").unwrap();
+    /// The real binary, with a clean environment (the one place that environment is set up).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("smokegate"));
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.path())
@@ -61,20 +61,20 @@ impl Project {
         c
     }
 
-    /// `smokegate run` against `gateway` with a private journal, from the project folder.
-    pub fn run(&self, gateway: &str, extra: &[&str]) -> assert_cmd::Command {
-        let mut c = self.cmd();
+    pub fn cmd(&self) -> assert_cmd::Command {
+        assert_cmd::Command::from_std(self.std_cmd())
+    }
+
+    /// `smokegate run` against `gateway` with a private journal, from the project folder,
+    /// as a plain command (for spawning and signalling).
+    pub fn spawnable_run(&self, gateway: &str, extra: &[&str]) -> std::process::Command {
+        let mut c = self.std_cmd();
         c.arg("run").arg("--gateway").arg(gateway).arg("--state-dir").arg(self.state()).args(extra);
         c
     }
 
-    /// The same as `run`, as a plain `std::process::Command` (for spawning and signalling).
-    pub fn spawnable_run(&self, gateway: &str, extra: &[&str]) -> std::process::Command {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin!("smokegate"));
-        c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", self.path()).env("NO_COLOR", "1");
-        c.current_dir(self.path());
-        c.arg("run").arg("--gateway").arg(gateway).arg("--state-dir").arg(self.state()).args(extra);
-        c
+    pub fn run(&self, gateway: &str, extra: &[&str]) -> assert_cmd::Command {
+        assert_cmd::Command::from_std(self.spawnable_run(gateway, extra))
     }
 
     pub fn journal_files(&self) -> Vec<PathBuf> {

@@ -61,7 +61,7 @@ pub fn main(cli: Cli) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::errln!("error: cannot start the async runtime: {e}");
             return exit::USAGE;
         }
     };
@@ -69,7 +69,7 @@ pub fn main(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("{}", if f.message.starts_with("error") { f.message } else { format!("error: {}", f.message) });
+            crate::errln!("{}", if f.message.starts_with("error") { f.message } else { format!("error: {}", f.message) });
             f.code
         }
     }
@@ -82,6 +82,9 @@ async fn dispatch(cmd: Command, verbosity: Verbosity) -> Result<i32, Failure> {
         Command::Demo(args) => crate::demo::run(args, verbosity).await,
         Command::Refgate(args) => crate::refgate::serve_forever(args).await,
         Command::Cleanup(args) => cmd_cleanup(args, verbosity).await,
+        Command::Token(args) => crate::session::cmd_token(args, verbosity).await,
+        Command::Call(args) => crate::session::cmd_call(args, verbosity).await,
+        Command::Logout(args) => crate::session::cmd_logout(args, verbosity).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "smokegate", &mut std::io::stdout());
@@ -331,7 +334,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         error,
     }));
     if let Err(e) = sink.finish() {
-        eprintln!("error: cannot write a report: {e}");
+        crate::errln!("error: cannot write a report: {e}");
         return if code == exit::OK { exit::USAGE } else { code };
     }
     code
@@ -353,7 +356,7 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
         for s in &suites {
             for st in s.steps.iter().chain(&s.teardown) {
                 if st.request.path.starts_with("http") {
-                    eprintln!(
+                    crate::errln!(
                         "warning: {}:{}: step `{}` uses an absolute URL; it must be on the gateway's origin",
                         s.file.display(),
                         st.request.path_pos.line,
@@ -399,7 +402,7 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
                         .then(|| (format!("`user.{a}` does not exist"), format!("user has: {}", template::USER_FIELDS.join(", "))))
                 } else if let (Some(a), "env") = (attr, top) {
                     if env_get(&env, a).is_none() {
-                        eprintln!("warning: {}:{}:{}: environment variable `{a}` is not set here", s.file.display(), pos.line, pos.col);
+                        crate::errln!("warning: {}:{}:{}: environment variable `{a}` is not set here", s.file.display(), pos.line, pos.col);
                     }
                     None
                 } else {
@@ -416,7 +419,7 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
         return Err(Failure::sources(&errors));
     }
     let steps: usize = suites.iter().map(|s| s.steps.len() + s.teardown.len()).sum();
-    println!(
+    crate::outln!(
         "ok: {} suite{}, {steps} steps{}",
         suites.len(),
         if suites.len() == 1 { "" } else { "s" },
@@ -473,9 +476,10 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     let paths = default_paths(&[]);
     let setup = gateway_setup(&args, &paths)?;
     let journal = Journal::new(&setup.state_dir);
+    let state_dir = setup.state_dir.clone();
     let (entries, bad) = journal.entries();
     for b in &bad {
-        eprintln!("warning: unreadable journal entry {b} (left in place)");
+        crate::errln!("warning: unreadable journal entry {b} (left in place)");
     }
     let origin = setup.gateway.origin();
     let redactor = Redactor::default();
@@ -485,7 +489,7 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     let mut done = 0;
     for entry in entries {
         if entry.gateway != origin {
-            println!("skipped {} (created behind {}, not {origin})", entry.email, entry.gateway);
+            crate::outln!("skipped {} (created behind {}, not {origin})", entry.email, entry.gateway);
             continue;
         }
         let identity = crate::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
@@ -495,18 +499,21 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
         match auth.cleanup(&ctx.cancel.abort).await {
             Ok(Some(_)) => {
                 done += 1;
-                println!("deleted {email}");
+                crate::outln!("deleted {email}");
             }
             Ok(None) => {
                 done += 1;
-                println!("dropped {email}: login refused, so it was never created or is already gone");
+                crate::outln!("dropped {email}: login refused, so it was never created or is already gone");
             }
             Err(reason) => {
                 left += 1;
-                eprintln!("left {email}: {reason}");
+                crate::errln!("left {email}: {reason}");
             }
         }
     }
-    println!("cleanup: {done} removed, {left} left");
-    Ok(if left > 0 { exit::CLEANUP_FAILED } else { exit::OK })
+    crate::outln!("cleanup: {done} removed, {left} left");
+    // The cached session of `smokegate token` is a test user too.
+    let store = crate::session::SessionStore::new(&state_dir);
+    let session_code = crate::session::logout(&ctx, &store, false).await?;
+    Ok(if left > 0 || session_code != exit::OK { exit::CLEANUP_FAILED } else { exit::OK })
 }

@@ -398,16 +398,16 @@ impl Auth {
         if !self.is_disposable() || created == Created::No {
             return Ok(None);
         }
-        let token = match self.bearer(cancel).await {
-            Ok(t) => t,
+        // The delete goes out with the user's own token: log in again first if it has expired.
+        match self.bearer(cancel).await {
+            Ok(_) => {}
             Err(AuthError::Step { class: FailureClass::Auth | FailureClass::Assertion, .. }) if created == Created::Maybe => {
                 // Login refused and we never saw the create succeed: there is no such user.
                 self.journal_remove();
                 return Ok(None);
             }
             Err(e) => return Err(format!("could not log in to delete it: {e}")),
-        };
-        drop(token);
+        }
         let mut last = String::new();
         for attempt in 1..=4u32 {
             match self.call(&self.cfg.cleanup, Phase::Cleanup, attempt, cancel).await {
@@ -469,6 +469,33 @@ impl Auth {
         if let Some(entry) = guard.as_ref() {
             let _ = j.remove(entry);
         }
+    }
+
+    /// What a cached session (`smokegate token`) keeps: the captures and the current token.
+    pub async fn session_parts(&self) -> (serde_json::Map<String, J>, Option<Secret>) {
+        let caps = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
+        (caps, self.current_token().await)
+    }
+
+    /// Restores a cached session: the user exists, and its token is reused if it still parses
+    /// (`bearer` then decides whether it is fresh enough).
+    pub async fn restore(&self, captures: serde_json::Map<String, J>, token: Option<Secret>) {
+        if let Ok(mut c) = self.captures.lock() {
+            *c = captures;
+        }
+        // "Maybe": if the gateway refuses this login, the user is already gone.
+        *self.created.lock().unwrap() = if self.is_disposable() { Created::Maybe } else { Created::No };
+        if let Some(secret) = token {
+            self.ctx.redactor.add(&secret);
+            if let Ok(info) = jwt::decode(secret.expose()) {
+                *self.token.lock().await = Some(Token { secret, info, obtained: SystemTime::now() });
+            }
+        }
+    }
+
+    /// Hands the identity over from the journal to a session cache that now records it.
+    pub fn release_from_journal(&self) {
+        self.journal_remove();
     }
 
     /// Restores a journalled identity (for `smokegate cleanup`): captures and "maybe created".

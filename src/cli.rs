@@ -34,8 +34,14 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the embedded reference gateway on its own.
     Refgate(RefgateArgs),
-    /// Delete test users left in the journal by interrupted or killed runs.
+    /// Delete test users left in the journal by interrupted or killed runs (and the cached session's).
     Cleanup(GatewayArgs),
+    /// Mint or reuse a cached session for this gateway and show its claims, TTL and expiry.
+    Token(TokenArgs),
+    /// Send one request through the gateway with the cached session's token and a reqId.
+    Call(CallArgs),
+    /// Delete the cached session's user and the cache (idempotent).
+    Logout(GatewayArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -99,6 +105,34 @@ pub struct RunArgs {
     /// Suites run concurrently [default: number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// Print only the JWT, e.g. for `curl -H "Authorization: Bearer $(smokegate token --raw)"`.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CallArgs {
+    /// HTTP method, e.g. GET.
+    pub method: String,
+    /// Path on the gateway, e.g. /api/orders (absolute URLs must be on the gateway's origin).
+    pub path: String,
+    /// JSON request body.
+    #[arg(long, value_name = "BODY")]
+    pub json: Option<String>,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub header: Vec<String>,
+    /// Send without a token (and without logging in).
+    #[arg(long)]
+    pub anon: bool,
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]

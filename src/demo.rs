@@ -40,15 +40,15 @@ pub async fn run(args: DemoArgs, verbosity: Verbosity) -> Result<i32, Failure> {
         refgate::start(opts.clone()).await.map_err(|e| Failure::new(exit::USAGE, format!("cannot start the reference gateway: {e}")))?;
     let quiet = verbosity == Verbosity::Quiet;
     if !quiet {
-        println!(
+        crate::outln!(
             "reference gateway on {} (JWT-verifying edge) → service on {} (never called directly)",
             gate.gateway_url(),
             gate.service_url()
         );
         if !opts.faults.is_empty() {
-            println!("faults switched on: {}", args.fault.join(", "));
+            crate::outln!("faults switched on: {}", args.fault.join(", "));
         }
-        println!();
+        crate::outln!();
     }
     let run_args = RunArgs {
         paths: paths.clone(),
@@ -79,29 +79,29 @@ async fn inspect(service: &str) -> Option<(usize, usize)> {
 }
 
 fn explain(code: i32, probes: bool, left: Option<&(usize, usize)>, paths: &[PathBuf]) {
-    println!();
-    println!("What just happened:");
-    println!("  1. A disposable user was created and logged in through the gateway; its JWT was kept for the run.");
-    println!(
+    crate::outln!();
+    crate::outln!("What just happened:");
+    crate::outln!("  1. A disposable user was created and logged in through the gateway; its JWT was kept for the run.");
+    crate::outln!(
         "  2. The suites in {} ran through the gateway only;",
         paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     );
-    println!("     every request carried an X-Request-Id (UUIDv7) and a traceparent, authenticated steps the Bearer token.");
+    crate::outln!("     every request carried an X-Request-Id (UUIDv7) and a traceparent, authenticated steps the Bearer token.");
     if probes {
-        println!("  3. Each authenticated read was replayed without a token, with a forged signature and with alg=none;");
-        println!("     the gateway had to refuse all three, or the step fails as `auth-not-enforced`.");
+        crate::outln!("  3. Each authenticated read was replayed without a token, with a forged signature and with alg=none;");
+        crate::outln!("     the gateway had to refuse all three, or the step fails as `auth-not-enforced`.");
     }
-    println!("  4. Teardown deleted the records, and the user was deleted through the gateway with its own token.");
+    crate::outln!("  4. Teardown deleted the records, and the user was deleted through the gateway with its own token.");
     match left {
-        Some((0, 0)) => println!("  The service reports nothing left behind: 0 users, 0 records."),
-        Some((u, r)) => println!("  The service reports {u} user(s) and {r} record(s) left behind."),
-        None => println!("  (the service's inspection endpoint did not answer)"),
+        Some((0, 0)) => crate::outln!("  The service reports nothing left behind: 0 users, 0 records."),
+        Some((u, r)) => crate::outln!("  The service reports {u} user(s) and {r} record(s) left behind."),
+        None => crate::outln!("  (the service's inspection endpoint did not answer)"),
     }
-    println!();
+    crate::outln!();
     if code == exit::OK {
-        println!("Now break the path and watch it turn red: smokegate demo --fault stub");
-        println!("  (faults: {})", Fault::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "));
+        crate::outln!("Now break the path and watch it turn red: smokegate demo --fault stub");
+        crate::outln!("  (faults: {})", Fault::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "));
     } else {
-        println!("exit code {code}: see the failure class on the ✗ line; `smokegate --help` lists exit codes.");
+        crate::outln!("exit code {code}: see the failure class on the ✗ line; `smokegate --help` lists exit codes.");
     }
 }

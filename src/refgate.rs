@@ -265,7 +265,7 @@ async fn gateway_handler(State(shared): State<Arc<Shared>>, req: Request) -> Res
         h.insert("date", v);
     }
     if shared.opts.access_log {
-        println!(
+        crate::outln!(
             "refgate reqId={rid} {method} {path} status={} upstream={} {:.1}ms",
             resp.status().as_u16(),
             upstream.as_deref().unwrap_or("-"),
@@ -509,8 +509,8 @@ pub async fn serve_forever(args: crate::cli::RefgateArgs) -> Result<i32, crate::
     if faults.is_empty() {
         faults.push("none");
     }
-    println!("refgate gateway={} service={} faults={}", gate.gateway_url(), gate.service_url(), faults.join(","));
-    println!("inspect: curl {}/__inspect   (service listener only)", gate.service_url());
+    crate::outln!("refgate gateway={} service={} faults={}", gate.gateway_url(), gate.service_url(), faults.join(","));
+    crate::outln!("inspect: curl {}/__inspect   (service listener only)", gate.service_url());
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;

@@ -213,7 +213,7 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
     outcome
 }
 
-fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
+pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
     let identity = match ctx.config.auth.mode {
         crate::config::AuthModeKind::Disposable => Auth::disposable_identity(ctx)?,
         crate::config::AuthModeKind::ServiceAccount => {
@@ -311,18 +311,10 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Sui
     }
 
     // Teardown always runs; only the abort token (deadline, second signal) stops it.
-    let captured: Vec<&str> = suite.steps.iter().flat_map(|s| s.capture.iter().map(|c| c.name.as_str())).collect();
     for step in &suite.teardown {
         if ctx.cancel.abort.is_cancelled() {
             emit(skipped(suite, step, StepKind::Teardown, "aborted before teardown"), &mut results);
             continue;
-        }
-        // A teardown that needs a capture the steps never made has nothing to tear down.
-        if let Err(e) = step::render_request(step, &ctx.templates, &scope) {
-            if let Some(var) = e.variable.filter(|v| captured.contains(&v.as_str())) {
-                emit(skipped(suite, step, StepKind::Teardown, &format!("nothing to tear down: `{var}` was never captured")), &mut results);
-                continue;
-            }
         }
         let r = exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await;
         emit(r, &mut results);
@@ -361,6 +353,12 @@ async fn exec(
     let mut out = match step::render_request(step, &ctx.templates, scope) {
         Ok(o) => o,
         Err(e) => {
+            // A teardown that needs a capture the steps never made has nothing to tear down.
+            let never_captured = |v: &String| suite.steps.iter().any(|s| s.capture.iter().any(|c| &c.name == v));
+            if let Some(var) = e.variable.filter(|v| kind == StepKind::Teardown && never_captured(v)) {
+                r.message = Some(format!("nothing to tear down: `{var}` was never captured"));
+                return r;
+            }
             fail(&mut r, FailureClass::Template, e.message);
             return r;
         }

@@ -13,14 +13,14 @@ pub fn install(cancel: Cancel, deadline: Duration) {
         signals.recv().await;
         cancel.interrupt.cancel();
         cancel.stop_new.cancel();
-        eprintln!("interrupted: cancelling steps; teardown and cleanup get {}s (press Ctrl-C again to exit now)", deadline.as_secs());
+        crate::errln!("interrupted: cancelling steps; teardown and cleanup get {}s (press Ctrl-C again to exit now)", deadline.as_secs());
         let abort = cancel.abort.clone();
         tokio::spawn(async move {
             tokio::time::sleep(deadline).await;
             abort.cancel();
         });
         signals.recv().await;
-        eprintln!("interrupted twice: exiting now; test users may be left (see `smokegate cleanup`)");
+        crate::errln!("interrupted twice: exiting now; test users may be left (see `smokegate cleanup`)");
         std::process::exit(crate::exit::INTERRUPTED);
     });
 }

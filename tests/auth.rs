@@ -295,3 +295,50 @@ async fn sigint_during_a_step_still_deletes_the_user_and_exits_130() {
     assert!(p.journal_files().is_empty());
     assert_no_secrets(&o, &[&token, &sent_password(&server).await.unwrap()]);
 }
+
+/// The contract: a token that expires mid-run is renewed by exactly one login at a time, however
+/// many suites need it, and no request ever goes out with a token the gateway would call stale.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_expiring_mid_run_is_renewed_single_flight_under_8_parallel_suites() {
+    let server = MockServer::start().await;
+    // 2 s tokens; each login takes 200 ms, so logins that raced would arrive within 200 ms of each other.
+    let minter = Minter::new(2, 200);
+    let api = Guarded { minted: Some(minter.clone()), delay: std::time::Duration::from_millis(250), ..Guarded::default() };
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(minter.clone()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(api.clone()).mount(&server).await;
+    Mock::given(method("GET")).and(path("/api/data")).respond_with(api.clone()).mount(&server).await;
+    let p = Project::new();
+    // 8 suites × 8 steps × 250 ms: about 2 s of steps, past the first token's refresh point.
+    let steps: String = (0..8).map(|i| format!("  - name: s{i}\n    request: {{ path: /api/data }}\n")).collect();
+    for n in 0..8 {
+        p.write(&format!("smoke-suites/s{n}.yaml"), &format!("name: suite {n}\nsteps:\n{steps}"));
+    }
+    let o = output(p.run(&server.uri(), &["--jobs", "8"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("64 passed, 0 failed"), "{out}");
+    assert_eq!(api.stale.load(std::sync::atomic::Ordering::SeqCst), 0, "no request carried a stale token");
+    let arrivals = minter.arrivals();
+    assert!(arrivals.len() >= 2, "the token was renewed mid-run ({} logins)", arrivals.len());
+    // Without single-flight, the 8 waiting suites would each log in at the first expiry alone.
+    assert!(arrivals.len() <= 6, "{} logins for a ~2 s run with 2 s tokens", arrivals.len());
+    for pair in arrivals.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).unwrap_or_default();
+        assert!(gap >= std::time::Duration::from_millis(190), "two logins overlapped ({gap:?} apart): not single-flight");
+    }
+    // Every renewal was due: the previous token had at most the refresh margin left (half its
+    // 2 s lifetime, as 30 s is capped at half) when the next login went out.
+    let tokens = minter.tokens();
+    for (i, at) in arrivals.iter().enumerate().skip(1) {
+        let exp = std::time::UNIX_EPOCH + std::time::Duration::from_secs(exp_of(&tokens[i - 1]).unwrap() as u64);
+        let left = exp.duration_since(*at).unwrap_or_default();
+        assert!(left <= std::time::Duration::from_millis(1050), "login {i} came {left:?} before the previous token expired: not due yet");
+    }
+    assert!(!api.used.lock().unwrap().is_empty());
+    assert_eq!(hits(&server, "POST", CREATE).await.len(), 1, "one user for all suites");
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1);
+    let mut secrets = minter.tokens();
+    secrets.push(sent_password(&server).await.unwrap());
+    assert_no_secrets(&o, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
+}

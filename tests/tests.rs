@@ -7,3 +7,4 @@ mod auth;
 mod classes;
 mod core;
 mod demo;
+mod session;

@@ -44,6 +44,12 @@ impl Console {
         }
     }
 
+    /// Sends everything to stderr, for commands whose stdout is their result (`token --raw`).
+    pub fn all_to_stderr(mut self) -> Self {
+        self.out = Box::new(std::io::stderr());
+        self
+    }
+
     fn paint(&self, style: &str, text: &str) -> String {
         if self.color { format!("{style}{text}{RESET}") } else { text.to_owned() }
     }

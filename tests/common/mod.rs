@@ -128,3 +128,78 @@ pub fn assert_no_secrets(o: &Output, secrets: &[&str]) {
         assert!(!all.contains(s), "a secret leaked into the output:\n{all}");
     }
 }
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// The `exp` claim of a JWT made by [`jwt`] (or any JWT with JSON claims).
+pub fn exp_of(token: &str) -> Option<i64> {
+    let claims = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&claims).ok()?["exp"].as_i64()
+}
+
+/// A login route that mints a fresh token (lifetime `ttl` s) per call, after `delay`, and
+/// remembers when each call arrived and what it handed out.
+#[derive(Clone)]
+pub struct Minter {
+    pub ttl: i64,
+    pub delay: std::time::Duration,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<(std::time::SystemTime, String)>>>,
+}
+
+impl Minter {
+    pub fn new(ttl: i64, delay_ms: u64) -> Self {
+        Minter { ttl, delay: std::time::Duration::from_millis(delay_ms), log: Default::default() }
+    }
+
+    pub fn tokens(&self) -> Vec<String> {
+        self.log.lock().unwrap().iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    pub fn arrivals(&self) -> Vec<std::time::SystemTime> {
+        self.log.lock().unwrap().iter().map(|(at, _)| *at).collect()
+    }
+}
+
+impl wiremock::Respond for Minter {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let token = jwt(self.ttl);
+        self.log.lock().unwrap().push((std::time::SystemTime::now(), token.clone()));
+        ResponseTemplate::new(200).set_body_json(json!({"token": token})).set_delay(self.delay)
+    }
+}
+
+/// An API route that accepts only a bearer token our [`Minter`] issued and that has not
+/// expired yet (by `exp`, in whole seconds, as a gateway would judge it); counts stale tokens.
+#[derive(Clone, Default)]
+pub struct Guarded {
+    pub minted: Option<Minter>,
+    pub delay: std::time::Duration,
+    pub stale: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub used: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl wiremock::Respond for Guarded {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let bearer =
+            req.headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned);
+        let known = |t: &str| self.minted.as_ref().is_none_or(|m| m.tokens().iter().any(|x| x == t));
+        match bearer {
+            Some(t) if known(&t) && exp_of(&t).is_some_and(|exp| now_secs() < exp) => {
+                self.used.lock().unwrap().push(t);
+                ResponseTemplate::new(200).set_body_json(json!({"ok": true})).set_delay(self.delay)
+            }
+            _ => {
+                self.stale.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ResponseTemplate::new(401)
+            }
+        }
+    }
+}
+
+/// The file's permission bits (unix).
+pub fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}

@@ -18,6 +18,7 @@ use crate::http::{ClientSettings, HttpClient};
 use crate::journal::{self, Journal};
 use crate::policy::{self, Gateway, GatewayUrlError};
 use crate::report::console::{Console, Verbosity};
+use crate::report::files::{FileReports, GithubOut, LogFile, Outputs};
 use crate::runner::{self, Cancel, RunCtx, RunOptions};
 use crate::secret::Redactor;
 use crate::suite::{self, Suite};
@@ -58,6 +59,7 @@ pub fn main(cli: Cli) -> i32 {
     } else {
         Verbosity::Normal
     };
+    init_tracing();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -75,6 +77,20 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
+/// `RUST_LOG` turns on library and harness logs on stderr, through the redacting writer.
+fn init_tracing() {
+    let Some(filter) = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()) else { return };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        crate::errln!("warning: RUST_LOG `{filter}` is not a valid filter ({e}); using `info`");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(crate::secret::RedactingMakeWriter(Redactor::global()))
+        .try_init();
+}
+
 async fn dispatch(cmd: Command, verbosity: Verbosity) -> Result<i32, Failure> {
     match cmd {
         Command::Run(args) => cmd_run(args, verbosity).await,
@@ -85,6 +101,12 @@ async fn dispatch(cmd: Command, verbosity: Verbosity) -> Result<i32, Failure> {
         Command::Token(args) => crate::session::cmd_token(args, verbosity).await,
         Command::Call(args) => crate::session::cmd_call(args, verbosity).await,
         Command::Logout(args) => crate::session::cmd_logout(args, verbosity).await,
+        Command::Merge(args) => cmd_merge(args),
+        Command::Schema { kind } => {
+            let schema = crate::schema::generate(&kind).ok_or_else(|| Failure::new(exit::USAGE, format!("no schema `{kind}`")))?;
+            crate::outln!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            Ok(exit::OK)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "smokegate", &mut std::io::stdout());
@@ -186,6 +208,17 @@ fn select(mut suites: Vec<Suite>, tags: &[String], filter: Option<&str>) -> Vec<
     suites
 }
 
+/// The 1-based shard a suite file belongs to: a hash of its path as given (`./` and `\`
+/// normalised), so every runner of a CI matrix computes the same split.
+pub fn shard_of(file: &std::path::Path, n: u32) -> u32 {
+    use sha2::Digest;
+    let text = file.to_string_lossy().replace('\\', "/");
+    let text = text.trim_start_matches("./");
+    let h = sha2::Sha256::digest(text.as_bytes());
+    let v = u64::from_be_bytes(h[..8].try_into().unwrap_or_default());
+    (v % u64::from(n)) as u32 + 1
+}
+
 /// `run.*` for templates.
 pub fn run_fields(run_id: &str, gateway: &Gateway) -> serde_json::Map<String, J> {
     let now = chrono::Utc::now();
@@ -279,14 +312,41 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure
     let setup = gateway_setup(&args.gateway, &paths)?;
     let suites = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
     check_suite_origins(&suites, &setup.gateway)?;
-    let suites = select(suites, &args.tag, args.filter.as_deref());
+    let mut suites = select(suites, &args.tag, args.filter.as_deref());
+    if let Some((k, n)) = args.shard {
+        suites.retain(|s| shard_of(&s.file, n) == k);
+    }
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
-    let redactor = Redactor::default();
+    let redactor = Redactor::global();
     let live = jobs == 1 || suites.len() <= 1;
-    let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), live))];
+    let color = color_enabled() && env_get(&setup.env, "CI").is_none();
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(color, verbosity, redactor.clone(), live))];
+    let outputs = Outputs {
+        json: args.reports.json.clone(),
+        junit: args.reports.junit.clone(),
+        github: (env_get(&setup.env, "GITHUB_ACTIONS") == Some("true")).then(|| GithubOut {
+            summary_file: env_get(&setup.env, "GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            workspace: env_get(&setup.env, "GITHUB_WORKSPACE").map(str::to_owned),
+        }),
+    };
+    if outputs.any() {
+        reporters.push(Box::new(FileReports::new(outputs, redactor.clone())));
+    }
+    if let Some(p) = &args.reports.log_file {
+        let log =
+            LogFile::create(p, redactor.clone()).map_err(|e| Failure::new(exit::USAGE, format!("--log-file {}: {e}", p.display())))?;
+        reporters.push(Box::new(log));
+    }
     let sink = EventSink::new(reporters);
     let warnings = setup.warnings.clone();
-    let opts = RunOptions { fail_fast: args.fail_fast, auth_probes: args.auth_probes, keep_user: args.keep_user, jobs };
+    let opts = RunOptions {
+        shard: args.shard,
+        wait_ready: args.wait_ready,
+        fail_fast: args.fail_fast,
+        auth_probes: args.auth_probes,
+        keep_user: args.keep_user,
+        jobs,
+    };
     let ctx = build_ctx(setup, sink.clone(), redactor, opts)?;
     Ok(execute(ctx, suites, warnings).await)
 }
@@ -302,19 +362,35 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         suites: suites.len(),
         version: env!("CARGO_PKG_VERSION"),
     });
+    sink.emit(Event::SuitesPlanned(suites.iter().map(|s| s.file.display().to_string()).collect()));
     for w in warnings {
         sink.emit(Event::Warning(w));
     }
     let n_suites = suites.len();
-    let outcome = if suites.iter().map(|s| s.steps.len()).sum::<usize>() == 0 {
-        runner::RunOutcome::default()
-    } else {
+    let no_steps = suites.iter().map(|s| s.steps.len()).sum::<usize>() == 0;
+    if !no_steps {
         crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
-        runner::run(ctx.clone(), suites).await
-    };
-    let code = outcome.exit_code();
-    let error = if let Some(e) = &outcome.bootstrap_error {
+    }
+    let mut not_ready = None;
+    if let (Some(timeout), false) = (ctx.opts.wait_ready, no_steps) {
+        match runner::wait_ready(&ctx, timeout).await {
+            Ok(took) => sink.emit(Event::Info(format!("gateway ready after {:.1} s", took.as_secs_f64()))),
+            Err(e) => not_ready = Some(e),
+        }
+    }
+    let outcome = if no_steps || not_ready.is_some() { runner::RunOutcome::default() } else { runner::run(ctx.clone(), suites).await };
+    let mut code = outcome.exit_code();
+    if not_ready.is_some() {
+        code = if ctx.cancel.interrupt.is_cancelled() { exit::INTERRUPTED } else { exit::GATEWAY_UNREACHABLE };
+    }
+    let error = if let Some(e) = &not_ready {
+        Some(format!("--wait-ready: the gateway is {e}"))
+    } else if let Some(e) = &outcome.bootstrap_error {
         Some(format!("auth bootstrap failed: {e}"))
+    } else if n_suites == 0 && ctx.opts.shard.is_some() {
+        // A shard can legitimately be empty when there are fewer suites than runners.
+        code = exit::OK;
+        None
     } else if outcome.passed + outcome.failed == 0 && !outcome.interrupted {
         Some("no steps ran: nothing was tested (check the paths, --tag and --filter)".into())
     } else {
@@ -482,7 +558,7 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
         crate::errln!("warning: unreadable journal entry {b} (left in place)");
     }
     let origin = setup.gateway.origin();
-    let redactor = Redactor::default();
+    let redactor = Redactor::global();
     let sink = EventSink::new(vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), true))]);
     let ctx = build_ctx(setup, sink, redactor, RunOptions { jobs: 1, ..RunOptions::default() })?;
     let mut left = 0;
@@ -516,4 +592,64 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     let store = crate::session::SessionStore::new(&state_dir);
     let session_code = crate::session::logout(&ctx, &store, false).await?;
     Ok(if left > 0 || session_code != exit::OK { exit::CLEANUP_FAILED } else { exit::OK })
+}
+
+/// `smokegate merge`: shard reports in, one JUnit file, one JSON report and one summary out.
+fn cmd_merge(args: crate::cli::MergeArgs) -> Result<i32, Failure> {
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path).map_err(|e| Failure::new(exit::USAGE, format!("{}: {e}", path.display())))?;
+        let v: J = serde_json::from_str(&text)
+            .map_err(|e| Failure::new(exit::USAGE, format!("{}:{}:{}: not a JSON report: {e}", path.display(), e.line(), e.column())))?;
+        if v.get("schema_version") != Some(&J::from(crate::report::model::SCHEMA_VERSION)) {
+            return Err(Failure::new(
+                exit::USAGE,
+                format!("{}: expected a smokegate report with schema_version {}", path.display(), crate::report::model::SCHEMA_VERSION),
+            ));
+        }
+        let r: crate::report::model::Report =
+            serde_json::from_value(v).map_err(|e| Failure::new(exit::USAGE, format!("{}: not a smokegate report: {e}", path.display())))?;
+        reports.push(r);
+    }
+    let merged = crate::report::model::merge(reports).ok_or_else(|| Failure::new(exit::USAGE, "no reports to merge"))?;
+    let redactor = Redactor::global();
+    crate::report::files::write_report(&merged, args.json.as_ref(), args.junit.as_ref(), &redactor)
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot write the merged report: {e}")))?;
+    let r = &merged.run;
+    for f in merged.failures() {
+        crate::outln!(
+            "✗ {} › {} · {} · reqId {} · at {}:{}",
+            f.suite,
+            f.name,
+            f.failure_class.map_or("failed", |c| c.as_str()),
+            f.request_id().unwrap_or("-"),
+            f.file,
+            f.line
+        );
+    }
+    for l in &merged.cleanup.left {
+        crate::outln!("cleanup failed: test user {} was left behind: {}", l.identity, l.reason);
+    }
+    crate::outln!(
+        "merged {} reports: {} passed, {} failed, {} skipped · {} suites · exit {}",
+        args.reports.len(),
+        r.passed,
+        r.failed,
+        r.skipped,
+        r.suites,
+        r.exit_code
+    );
+    let env = env_snapshot();
+    if env_get(&env, "GITHUB_ACTIONS") == Some("true") {
+        if let Some(p) = env_get(&env, "GITHUB_STEP_SUMMARY") {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| Failure::new(exit::USAGE, format!("GITHUB_STEP_SUMMARY {p}: {e}")))?;
+            let _ = f.write_all(redactor.redact(&crate::report::github::summary(&merged)).as_bytes());
+        }
+    }
+    Ok(r.exit_code)
 }

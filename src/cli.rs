@@ -42,6 +42,13 @@ pub enum Command {
     Call(CallArgs),
     /// Delete the cached session's user and the cache (idempotent).
     Logout(GatewayArgs),
+    /// Combine the --json reports of shards into one JUnit file, one JSON report and one summary.
+    Merge(MergeArgs),
+    /// Print the JSON Schema of suite files, the config file or the JSON report.
+    Schema {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::schema::KINDS))]
+        kind: String,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -105,6 +112,53 @@ pub struct RunArgs {
     /// Suites run concurrently [default: number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run only shard K of N (e.g. 2/4): suites are assigned by a hash of their path, so every
+    /// suite lands in exactly one shard and adding a suite never moves the others.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// Before anything else, poll the readiness route (gateway.ready_path, default /health/ready)
+    /// until it answers 2xx; exit 4 if it never does [default: 60s when given without a value].
+    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "60s", value_parser = humantime::parse_duration)]
+    pub wait_ready: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// Report files; GitHub Actions output is automatic when `GITHUB_ACTIONS=true`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportArgs {
+    /// Write the machine-readable report (schema_version 1; schemas/report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Stream every request's breadcrumb (and step results) as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 1/4")?;
+    let k: u32 = k.trim().parse().map_err(|_| format!("`{k}` is not a shard number"))?;
+    let n: u32 = n.trim().parse().map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n}: K must be between 1 and N"));
+    }
+    Ok((k, n))
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct MergeArgs {
+    /// JSON reports written by `smokegate run --json` (one per shard).
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Write the combined JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the combined JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -82,9 +82,10 @@ pub const DEFAULT_UPSTREAM_HEADERS: &[&str] = &["x-upstream", "x-served-by", "vi
 pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access_token", "$.jwt", "$.id_token"];
 pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented"];
 
-const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "vars", "max_body"];
-const GATEWAY_KEYS: &[&str] = &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
-const AUTH_KEYS: &[&str] = &[
+pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "vars", "max_body"];
+pub const GATEWAY_KEYS: &[&str] =
+    &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
+pub const AUTH_KEYS: &[&str] = &[
     "mode",
     "scope",
     "identity",

@@ -3,10 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Which part of a run a request belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Phase {
     #[serde(rename = "ready")]
     Ready,
@@ -45,7 +46,7 @@ impl Phase {
 }
 
 /// Why a step failed. Each class names a different way the real path is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureClass {
     /// A status, header, body or JSON assertion did not hold (including empty data).
@@ -97,7 +98,7 @@ impl FailureClass {
 }
 
 /// One HTTP request as the harness saw it. Durations in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Breadcrumb {
     /// RFC 3339 UTC time the request was sent.
     pub time: String,
@@ -134,7 +135,7 @@ pub struct Breadcrumb {
     pub failure_class: Option<FailureClass>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AssertionResult {
     /// What was checked: `status`, `$.id`, `header content-type`, `max_ms`, `stub`.
     pub what: String,
@@ -146,7 +147,7 @@ pub struct AssertionResult {
     pub line: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Passed,
@@ -154,7 +155,7 @@ pub enum Outcome {
     Skipped,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
     Step,
@@ -162,7 +163,7 @@ pub enum StepKind {
     Probe,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct StepResult {
     pub suite: String,
     pub file: String,
@@ -196,7 +197,7 @@ impl StepResult {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SuiteResult {
     pub name: String,
     pub file: String,
@@ -205,7 +206,7 @@ pub struct SuiteResult {
 }
 
 /// What happened to the run's test user(s) and teardown.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct CleanupReport {
     /// Identities deleted (emails).
     pub deleted: Vec<String>,
@@ -217,13 +218,13 @@ pub struct CleanupReport {
     pub teardown_failures: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeftBehind {
     pub identity: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunSummary {
     pub run_id: String,
     pub gateway: String,
@@ -242,7 +243,14 @@ pub struct RunSummary {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    RunStarted { run_id: String, gateway: String, suites: usize, version: &'static str },
+    RunStarted {
+        run_id: String,
+        gateway: String,
+        suites: usize,
+        version: &'static str,
+    },
+    /// The suite files about to run, in the order given (reports keep this order under `--jobs`).
+    SuitesPlanned(Vec<String>),
     Info(String),
     Warning(String),
     Breadcrumb(Breadcrumb),

@@ -251,10 +251,12 @@ impl HttpClient {
         };
         let built = self.build(method, url, req, body, &request_id, &span_id);
         let start = Instant::now();
+        // The status line and headers, kept even when the body then fails, stalls or overflows.
+        let head: std::sync::Mutex<Option<(u16, HeaderMap, Duration)>> = std::sync::Mutex::new(None);
         let result = match built {
             Err(e) => Err(e),
             Ok(rb) => {
-                let fut = self.execute(rb, url.clone(), start);
+                let fut = self.execute(rb, url.clone(), start, &head);
                 tokio::select! {
                     r = tokio::time::timeout(timeout, fut) => r.unwrap_or(Err(SendError::Timeout(timeout))),
                     _ = cancel.cancelled() => Err(SendError::Cancelled),
@@ -262,18 +264,21 @@ impl HttpClient {
             }
         };
         crumb.total_ms = ms(start.elapsed());
+        if let Some((status, headers, ttfb)) = head.lock().ok().and_then(|mut h| h.take()) {
+            let header = |name: &str| {
+                let values: Vec<String> =
+                    headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+                (!values.is_empty()).then(|| values.join(", "))
+            };
+            crumb.status = Some(status);
+            crumb.ttfb_ms = ms(ttfb);
+            crumb.echoed_request_id = header(self.rid_header.as_str()).filter(|echo| *echo != request_id);
+            crumb.upstream = self.settings.upstream_headers.iter().find_map(|h| header(h).map(|v| format!("{h}: {v}")));
+        }
         match &result {
             Ok(resp) => {
-                crumb.status = Some(resp.status);
-                crumb.ttfb_ms = ms(resp.ttfb);
                 crumb.total_ms = ms(resp.total);
                 crumb.outcome = "ok".into();
-                if let Some(echo) = resp.header(self.rid_header.as_str()) {
-                    if echo != request_id {
-                        crumb.echoed_request_id = Some(echo);
-                    }
-                }
-                crumb.upstream = self.settings.upstream_headers.iter().find_map(|h| resp.header(h).map(|v| format!("{h}: {v}")));
             }
             Err(e) => crumb.failure_class = Some(e.class()),
         }
@@ -317,11 +322,20 @@ impl HttpClient {
         Ok(rb.headers(headers))
     }
 
-    async fn execute(&self, rb: reqwest::RequestBuilder, url: Url, start: Instant) -> Result<Response, SendError> {
+    async fn execute(
+        &self,
+        rb: reqwest::RequestBuilder,
+        url: Url,
+        start: Instant,
+        head: &std::sync::Mutex<Option<(u16, HeaderMap, Duration)>>,
+    ) -> Result<Response, SendError> {
         let mut resp = rb.send().await.map_err(classify)?;
         let ttfb = start.elapsed();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
+        if let Ok(mut h) = head.lock() {
+            *h = Some((status, headers.clone(), ttfb));
+        }
         let date = headers.get(reqwest::header::DATE).and_then(|d| d.to_str().ok()).and_then(|d| httpdate::parse_http_date(d).ok());
         let cap = self.settings.max_body_bytes;
         if resp.content_length().is_some_and(|l| l as usize > cap) {

@@ -40,6 +40,7 @@ pub mod policy;
 pub mod refgate;
 pub mod report;
 pub mod runner;
+pub mod schema;
 pub mod secret;
 pub mod session;
 pub mod signal;

@@ -36,6 +36,9 @@ pub struct Cancel {
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// `--shard K/N`.
+    pub shard: Option<(u32, u32)>,
+    pub wait_ready: Option<std::time::Duration>,
     pub fail_fast: bool,
     pub auth_probes: bool,
     pub keep_user: bool,
@@ -71,6 +74,17 @@ impl RunCtx {
             }
         }
         for c in &crumbs {
+            tracing::debug!(
+                phase = c.phase.as_str(),
+                method = %c.method,
+                path = %c.path,
+                status = ?c.status,
+                request_id = %c.request_id,
+                upstream = ?c.upstream,
+                total_ms = c.total_ms,
+                outcome = %c.outcome,
+                "request"
+            );
             self.sink.emit(Event::Breadcrumb(c.clone()));
         }
         crumbs
@@ -106,6 +120,45 @@ impl RunOutcome {
         } else {
             exit::OK
         }
+    }
+}
+
+/// Polls the readiness route until it answers 2xx, with backoff (100 ms doubling to 2 s), for at
+/// most `timeout`. Returns how long it took, or the last thing that went wrong.
+pub async fn wait_ready(ctx: &RunCtx, timeout: std::time::Duration) -> Result<std::time::Duration, String> {
+    let start = Instant::now();
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut req = Outgoing::new("GET", &ctx.config.gateway.ready_path);
+        // One probe may not outlive the whole wait.
+        req.timeout =
+            Some(ctx.http.settings.timeout.min(timeout.saturating_sub(start.elapsed()).max(std::time::Duration::from_millis(50))));
+        let cc = CrumbCtx { suite: None, step: Some("ready".into()), phase: Phase::Ready, attempt };
+        let ex = ctx.http.send(&req, &cc, &ctx.cancel.interrupt).await;
+        let last = match &ex.result {
+            Ok(r) if (200..300).contains(&r.status) => {
+                ctx.emit_crumbs(ex.crumbs, None);
+                return Ok(start.elapsed());
+            }
+            Ok(r) => format!("GET {} answered {}", ctx.config.gateway.ready_path, r.status),
+            Err(e) => format!("GET {}: {e}", ctx.config.gateway.ready_path),
+        };
+        let class = match &ex.result {
+            Err(e) => e.class(),
+            Ok(_) => FailureClass::ServerError,
+        };
+        ctx.emit_crumbs(ex.crumbs, Some(class));
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() || ctx.cancel.interrupt.is_cancelled() {
+            return Err(format!("not ready after {attempt} attempts in {:.1} s; last: {last}", start.elapsed().as_secs_f64()));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay.min(left)) => {}
+            _ = ctx.cancel.interrupt.cancelled() => {}
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
     }
 }
 
@@ -388,6 +441,8 @@ async fn exec(
     match ex.result {
         Err(e) => {
             let class = e.class();
+            // A body that broke or overflowed still came with a status line worth showing.
+            r.status = ex.crumbs.last().and_then(|c| c.status);
             r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, Some(class));
             let msg = match &e {
                 SendError::Timeout(d) if d.is_zero() => "no response within the timeout".to_owned(),

@@ -58,6 +58,13 @@ impl fmt::Debug for Redactor {
 }
 
 impl Redactor {
+    /// The process's redactor: the one every command and the `RUST_LOG` writer share, so a
+    /// secret learned anywhere is masked everywhere.
+    pub fn global() -> Redactor {
+        static GLOBAL: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(Redactor::default).clone()
+    }
+
     /// Registers a value to mask. Very short values are ignored: masking every "a" would make
     /// output unreadable and they are not secrets worth the name.
     pub fn add(&self, secret: &Secret) {
@@ -134,5 +141,42 @@ mod tests {
     fn secret_names() {
         assert!(is_secret_name("access_token") && is_secret_name("apiKey") && is_secret_name("user_password"));
         assert!(!is_secret_name("order_id"));
+    }
+}
+
+/// A `tracing` writer that masks the run's secrets in every log line (`RUST_LOG=trace` included).
+pub struct RedactingWriter {
+    redactor: Redactor,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for RedactingWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactingWriter {
+    fn drop(&mut self) {
+        // One event is one writer: redact the whole line at once, so no secret is split.
+        let text = self.redactor.redact(&String::from_utf8_lossy(&self.buf));
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    }
+}
+
+/// Makes a [`RedactingWriter`] per log event.
+#[derive(Clone)]
+pub struct RedactingMakeWriter(pub Redactor);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingMakeWriter {
+    type Writer = RedactingWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter { redactor: self.0.clone(), buf: Vec::new() }
     }
 }

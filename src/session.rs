@@ -92,7 +92,7 @@ impl SessionStore {
 fn local_ctx(args: &GatewayArgs, verbosity: Verbosity) -> Result<(Arc<RunCtx>, SessionStore), Failure> {
     let setup = app::gateway_setup(args, &[PathBuf::from("smoke-suites")])?;
     let store = SessionStore::new(&setup.state_dir);
-    let redactor = Redactor::default();
+    let redactor = Redactor::global();
     let console = Console::new(false, verbosity.min(Verbosity::Normal), redactor.clone(), true).all_to_stderr();
     let warnings = setup.warnings.clone();
     let ctx = app::build_ctx(setup, EventSink::new(vec![Box::new(console)]), redactor, RunOptions { jobs: 1, ..RunOptions::default() })?;

@@ -173,10 +173,10 @@ pub enum CaptureSource {
     Header(String),
 }
 
-const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "$schema"];
+pub const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "$schema"];
 pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth", "auth_probe", "follow_redirects"];
-const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "follow_redirects", "timeout"];
-const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub"];
+pub const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "follow_redirects", "timeout"];
+pub const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub"];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Files in a suite folder that are not suites.

@@ -7,4 +7,6 @@ mod auth;
 mod classes;
 mod core;
 mod demo;
+mod reports;
+mod scale;
 mod session;

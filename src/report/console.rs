@@ -160,6 +160,7 @@ impl Reporter for Console {
                     self.line(&t);
                 }
             }
+            Event::SuitesPlanned(_) => {}
             Event::Info(msg) => {
                 if self.verbosity > Verbosity::Quiet {
                     let t = self.paint(DIM, &format!("  · {msg}"));

@@ -1,4 +1,9 @@
-//! Reporters: they consume run events and render them (console now; JSON, JUnit and GitHub
-//! annotations alongside). None of them reaches back into the runner.
+//! Reporters: they consume run events and render them — the console, the JSON report, JUnit,
+//! GitHub Actions annotations and summary, and the JSON-lines log. None of them reaches back
+//! into the runner.
 
 pub mod console;
+pub mod files;
+pub mod github;
+pub mod junit;
+pub mod model;

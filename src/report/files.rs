@@ -1,0 +1,154 @@
+//! Reporters that write files or CI integrations from the collected [`Report`]: `--json`,
+//! `--junit`, and GitHub Actions annotations and job summary; plus the streaming `--log-file`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::event::{Event, Reporter};
+use crate::report::model::{Collector, Report};
+use crate::secret::Redactor;
+
+/// Where the collected report goes. Every byte written passes through the run's redactor as a
+/// last line of defence (secrets are already kept out by type).
+#[derive(Default)]
+pub struct Outputs {
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    /// GitHub Actions: annotations on stdout, and the summary file (`$GITHUB_STEP_SUMMARY`).
+    pub github: Option<GithubOut>,
+}
+
+pub struct GithubOut {
+    pub summary_file: Option<PathBuf>,
+    pub workspace: Option<String>,
+}
+
+impl Outputs {
+    pub fn any(&self) -> bool {
+        self.json.is_some() || self.junit.is_some() || self.github.is_some()
+    }
+}
+
+pub struct FileReports {
+    collector: Collector,
+    outputs: Outputs,
+    redactor: Redactor,
+}
+
+impl FileReports {
+    pub fn new(outputs: Outputs, redactor: Redactor) -> Self {
+        FileReports { collector: Collector::default(), outputs, redactor }
+    }
+}
+
+fn write_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Writes the JSON and JUnit renderings of a report (shared with `merge`).
+pub fn write_report(report: &Report, json: Option<&PathBuf>, junit: Option<&PathBuf>, redactor: &Redactor) -> anyhow::Result<()> {
+    if let Some(p) = json {
+        write_file(p, &redactor.redact(&serde_json::to_string_pretty(report)?))?;
+    }
+    if let Some(p) = junit {
+        write_file(p, &redactor.redact(&crate::report::junit::render(report)?))?;
+    }
+    Ok(())
+}
+
+impl Reporter for FileReports {
+    fn handle(&mut self, event: &Event) {
+        self.collector.handle(event);
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let Some(report) = self.collector.report() else { return Ok(()) };
+        write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor)?;
+        if let Some(gh) = &self.outputs.github {
+            let mut out = std::io::stdout().lock();
+            for line in crate::report::github::annotations(&report, gh.workspace.as_deref()) {
+                let _ = writeln!(out, "{}", self.redactor.redact(&line));
+            }
+            if let Some(p) = &gh.summary_file {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", p.display()))?;
+                f.write_all(self.redactor.redact(&crate::report::github::summary(&report)).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `--log-file`: one JSON object per line, written as it happens (nothing is held back), so
+/// the log survives a killed run and memory stays flat however long the run is.
+pub struct LogFile {
+    out: std::io::LineWriter<std::fs::File>,
+    redactor: Redactor,
+    error: Option<std::io::Error>,
+}
+
+impl LogFile {
+    pub fn create(path: &PathBuf, redactor: Redactor) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(LogFile { out: std::io::LineWriter::new(std::fs::File::create(path)?), redactor, error: None })
+    }
+
+    fn write(&mut self, v: serde_json::Value) {
+        let line = self.redactor.redact(&v.to_string());
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Reporter for LogFile {
+    fn handle(&mut self, event: &Event) {
+        let line = match event {
+            Event::RunStarted { run_id, gateway, suites, version } => {
+                json!({"time": now(), "level": "info", "event": "run_started", "run_id": run_id, "gateway": gateway, "suites": suites, "version": version})
+            }
+            Event::Breadcrumb(c) => {
+                let mut v = serde_json::to_value(c).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("level".into(), json!(if c.failure_class.is_some() { "error" } else { "info" }));
+                    o.insert("event".into(), json!("request"));
+                }
+                v
+            }
+            Event::Warning(w) => json!({"time": now(), "level": "warn", "event": "warning", "message": w}),
+            Event::StepFinished(s) => json!({
+                "time": now(), "level": if s.outcome == crate::event::Outcome::Failed { "error" } else { "info" }, "event": "step",
+                "suite": s.suite, "step": s.name, "kind": s.kind, "outcome": s.outcome, "failure_class": s.failure_class,
+                "message": s.message, "request_id": s.request_id(), "file": s.file, "line": s.line, "duration_ms": s.duration_ms,
+            }),
+            Event::Cleanup(c) => {
+                json!({"time": now(), "level": if c.left.is_empty() { "info" } else { "error" }, "event": "cleanup", "cleanup": c})
+            }
+            Event::RunFinished(s) => json!({"time": now(), "level": "info", "event": "run_finished", "summary": s}),
+            _ => return,
+        };
+        self.write(line);
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.out.flush()?;
+        match self.error.take() {
+            Some(e) => Err(anyhow::anyhow!("--log-file: {e}")),
+            None => Ok(()),
+        }
+    }
+}

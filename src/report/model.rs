@@ -1,0 +1,139 @@
+//! The machine-readable report (`--json`, `schema_version` 1) and the collector that builds it
+//! from run events. JUnit, the GitHub summary and `merge` are all rendered from this one
+//! document, so every format tells the same story.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, RunSummary, StepKind, SuiteResult};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A smokegate run, as written by `--json`. Durations are in milliseconds, times RFC 3339 UTC.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "smokegate run report")]
+pub struct Report {
+    /// The layout of this document; 1 for now, bumped on incompatible changes.
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub run: RunSummary,
+    /// One entry per suite file that ran, in the order they were given.
+    pub suites: Vec<SuiteResult>,
+    pub cleanup: CleanupReport,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Requests made outside suite steps: readiness, bootstrap, token refresh, user deletion.
+    #[serde(default)]
+    pub breadcrumbs: Vec<Breadcrumb>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Report {
+    /// (passed, failed, skipped) over suite steps and probes (teardowns count under cleanup).
+    pub fn counts(suite: &SuiteResult) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for s in suite.steps.iter().filter(|s| s.kind != StepKind::Teardown) {
+            match s.outcome {
+                Outcome::Passed => c.0 += 1,
+                Outcome::Failed => c.1 += 1,
+                Outcome::Skipped => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &crate::event::StepResult> {
+        self.suites.iter().flat_map(|s| s.steps.iter()).filter(|s| s.outcome == Outcome::Failed)
+    }
+}
+
+/// Accumulates events into a [`Report`]; complete once `RunFinished` has been seen.
+#[derive(Default)]
+pub struct Collector {
+    suites: Vec<SuiteResult>,
+    cleanup: CleanupReport,
+    warnings: Vec<String>,
+    breadcrumbs: Vec<Breadcrumb>,
+    summary: Option<RunSummary>,
+    /// Suite names in the order the run announced them, to keep reports stable under `--jobs`.
+    order: Vec<String>,
+}
+
+impl Collector {
+    pub fn handle(&mut self, event: &Event) {
+        match event {
+            Event::Warning(w) => self.warnings.push(w.clone()),
+            Event::Breadcrumb(c) if !matches!(c.phase, Phase::Step | Phase::Probe | Phase::Teardown) => self.breadcrumbs.push(c.clone()),
+            Event::SuiteFinished(s) => self.suites.push(s.clone()),
+            Event::Cleanup(c) => self.cleanup = c.clone(),
+            Event::RunFinished(s) => self.summary = Some(s.clone()),
+            Event::SuitesPlanned(names) => self.order = names.clone(),
+            _ => {}
+        }
+    }
+
+    pub fn report(&self) -> Option<Report> {
+        let mut suites = self.suites.clone();
+        suites.sort_by_key(|s| self.order.iter().position(|n| n == &s.file).unwrap_or(usize::MAX));
+        Some(Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool { name: "smokegate".into(), version: env!("CARGO_PKG_VERSION").into() },
+            run: self.summary.clone()?,
+            suites,
+            cleanup: self.cleanup.clone(),
+            warnings: self.warnings.clone(),
+            breadcrumbs: self.breadcrumbs.clone(),
+        })
+    }
+}
+
+/// Combines shard reports into one: suites concatenated, counts summed, the worst exit code.
+pub fn merge(reports: Vec<Report>) -> Option<Report> {
+    let mut it = reports.into_iter();
+    let mut out = it.next()?;
+    for r in it {
+        out.run.passed += r.run.passed;
+        out.run.failed += r.run.failed;
+        out.run.skipped += r.run.skipped;
+        out.run.suites += r.run.suites;
+        out.run.duration_ms = out.run.duration_ms.max(r.run.duration_ms);
+        out.run.interrupted |= r.run.interrupted;
+        out.run.exit_code = worst_exit(out.run.exit_code, r.run.exit_code);
+        if out.run.started_at > r.run.started_at {
+            out.run.started_at = r.run.started_at;
+        }
+        out.run.error = match (out.run.error.take(), r.run.error) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        out.run.run_id = format!("{}+{}", out.run.run_id, r.run.run_id);
+        out.suites.extend(r.suites);
+        out.cleanup.deleted.extend(r.cleanup.deleted);
+        out.cleanup.left.extend(r.cleanup.left);
+        out.cleanup.kept.extend(r.cleanup.kept);
+        out.cleanup.teardown_failures += r.cleanup.teardown_failures;
+        out.warnings.extend(r.warnings);
+        out.breadcrumbs.extend(r.breadcrumbs);
+    }
+    out.suites.sort_by(|a, b| a.file.cmp(&b.file));
+    Some(out)
+}
+
+/// The exit code that wins when runs are combined, in the run's own priority order.
+pub fn worst_exit(a: i32, b: i32) -> i32 {
+    use crate::exit::*;
+    let rank = |c: i32| match c {
+        OK => 0,
+        CLEANUP_FAILED => 1,
+        STEP_FAILED => 2,
+        AUTH_BOOTSTRAP | GATEWAY_UNREACHABLE => 3,
+        INTERRUPTED => 5,
+        _ => 4,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}

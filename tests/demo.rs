@@ -11,3 +11,84 @@ fn the_demo_is_green_and_leaves_nothing_behind() {
     assert!(out.contains("probe: forged signature · 401"), "{out}");
     assert!(out.contains("0 users, 0 records"), "{out}");
 }
+
+/// One row of the fault matrix: what the bundled suites must say when the path breaks this way.
+struct Row {
+    fault: &'static str,
+    exit: i32,
+    class: Option<&'static str>,
+    /// Users and records the service may still hold afterwards.
+    left: (usize, usize),
+}
+
+const MATRIX: &[Row] = &[
+    Row { fault: "none", exit: 0, class: None, left: (0, 0) },
+    Row { fault: "auth-off", exit: 1, class: Some("auth-not-enforced"), left: (0, 0) },
+    Row { fault: "stub", exit: 1, class: Some("stub"), left: (0, 0) },
+    Row { fault: "empty", exit: 1, class: Some("assertion"), left: (0, 0) },
+    Row { fault: "slow", exit: 1, class: Some("timeout"), left: (0, 0) },
+    Row { fault: "5xx", exit: 1, class: Some("server-error"), left: (0, 0) },
+    Row { fault: "redirect-to-service", exit: 1, class: Some("off-gateway"), left: (0, 0) },
+    Row { fault: "drop", exit: 1, class: Some("connect"), left: (0, 0) },
+    Row { fault: "short-ttl", exit: 0, class: None, left: (0, 0) },
+    // The gateway refuses to delete the user: it is left, named, and kept in the journal.
+    Row { fault: "no-delete", exit: 5, class: None, left: (1, 0) },
+    Row { fault: "skew", exit: 0, class: None, left: (0, 0) },
+];
+
+/// The "no false green" matrix: the real binary, the bundled suites and `--auth-probes`
+/// against the reference gateway, healthy and with each fault switched on.
+#[test]
+fn fault_matrix_every_broken_path_turns_red_with_the_right_class() {
+    let suites = concat!(env!("CARGO_MANIFEST_DIR"), "/smoke-suites");
+    let mut table =
+        vec!["| fault | exit | first failed step | class | left behind (users, records) |".to_owned(), "|---|---|---|---|---|".to_owned()];
+    let mut problems = Vec::new();
+    for row in MATRIX {
+        let p = Project::new();
+        let fault_args = ["--faults", row.fault];
+        let gate = Refgate::start(&p, if row.fault == "none" { &[] } else { &fault_args });
+        let report = p.path().join("r.json");
+        let o = p
+            .std_cmd()
+            .args(["run", suites, "--auth-probes", "--jobs", "1", "--timeout", "2s", "--gateway", &gate.gateway])
+            .arg("--state-dir")
+            .arg(p.state())
+            .arg("--json")
+            .arg(&report)
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let first = r["suites"].as_array().unwrap().iter().flat_map(|s| s["steps"].as_array().unwrap()).find(|s| s["outcome"] == "failed");
+        let class = first.and_then(|s| s["failure_class"].as_str());
+        let step = first.map_or("-".to_owned(), |s| format!("{} › {}", s["suite"].as_str().unwrap(), s["name"].as_str().unwrap()));
+        let left = gate.inspect();
+        let journal = p.journal_files().len();
+        table.push(format!(
+            "| `{}` | {} | {step} | {} | {}, {} |",
+            row.fault,
+            o.status.code().unwrap_or(-1),
+            class.unwrap_or("-"),
+            left.0,
+            left.1
+        ));
+        if o.status.code() != Some(row.exit) || class != row.class || left != row.left || journal != row.left.0 {
+            problems.push(format!(
+                "{}: exit {:?} class {class:?} left {left:?} journal {journal}, wanted exit {} class {:?} left {:?}\n{}",
+                row.fault,
+                o.status.code(),
+                row.exit,
+                row.class,
+                row.left,
+                text(&o)
+            ));
+        }
+        if row.fault == "skew" {
+            assert!(text(&o).contains("clock skew"), "skew is reported: {}", text(&o));
+        }
+    }
+    // Shown in every `cargo test` run (written past the test harness's capture), and kept in the README.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\nfault matrix (bundled suites, --auth-probes, reference gateway):\n{}\n", table.join("\n"));
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}

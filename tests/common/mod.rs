@@ -203,3 +203,56 @@ pub fn mode_of(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
+
+/// `smokegate refgate` as a child process on free loopback ports; killed (by its own PID) on drop.
+pub struct Refgate {
+    child: std::process::Child,
+    pub gateway: String,
+    pub service: String,
+}
+
+impl Refgate {
+    pub fn start(p: &Project, args: &[&str]) -> Refgate {
+        use std::io::BufRead;
+        let mut child = p
+            .std_cmd()
+            .args(["refgate", "--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let field = |name: &str| first.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap().to_owned();
+        let (gateway, service) = (field("gateway="), field("service="));
+        // Keep draining the access log so the gateway never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Refgate { child, gateway, service }
+    }
+
+    /// What the service still holds: (users, records).
+    pub fn inspect(&self) -> (usize, usize) {
+        let v = get_json(&format!("{}/__inspect", self.service));
+        (v["users"].as_array().unwrap().len(), v["records"].as_array().unwrap().len())
+    }
+}
+
+impl Drop for Refgate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking GET of a JSON document, on a throwaway runtime (callable from sync and async tests).
+pub fn get_json(url: &str) -> serde_json::Value {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        smokegate::http::install_crypto();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async { reqwest::get(url).await.unwrap().json::<serde_json::Value>().await.unwrap() })
+    })
+    .join()
+    .unwrap()
+}

@@ -7,6 +7,7 @@ mod auth;
 mod classes;
 mod core;
 mod demo;
+mod hostile;
 mod policy;
 mod reports;
 mod scale;

@@ -8,6 +8,7 @@ mod classes;
 mod core;
 mod demo;
 mod hostile;
+mod kill;
 mod policy;
 mod reports;
 mod scale;

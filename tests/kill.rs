@@ -1,0 +1,98 @@
+//! Kill tests: the real binary against the reference gateway, interrupted at 20 points of a run
+//! (bootstrap, steps, teardown, cleanup), and killed outright. Afterwards the gateway's service
+//! must hold nothing — or every identity left must be in the journal, and `smokegate cleanup`
+//! must then remove it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::common::*;
+
+const SUITES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/smoke-suites");
+
+fn users(gate: &Refgate) -> BTreeSet<String> {
+    get_json(&format!("{}/__inspect", gate.service))["users"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect()
+}
+
+fn journalled(p: &Project) -> BTreeSet<String> {
+    p.journal_files()
+        .iter()
+        .filter_map(|f| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(f).ok()?).ok())
+        .map(|e| e["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Starts a run (every /api request takes 120 ms, so the run lasts about 950 ms), waits
+/// `after`, sends `signal`, and returns the exit code.
+fn interrupted_run(p: &Project, gate: &Refgate, after: Duration, signal: &str) -> Option<i32> {
+    let mut child = p
+        .std_cmd()
+        .args(["run", SUITES, "--jobs", "1", "--gateway", &gate.gateway])
+        .arg("--state-dir")
+        .arg(p.state())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    // Only our own child, by its PID.
+    std::process::Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap().code()
+}
+
+fn cleanup(p: &Project, gate: &Refgate) -> Option<i32> {
+    p.std_cmd().args(["cleanup", "--gateway", &gate.gateway]).arg("--state-dir").arg(p.state()).output().unwrap().status.code()
+}
+
+#[test]
+fn sigint_and_sigterm_at_20_points_leave_nothing_behind() {
+    let points: Vec<(u64, &str)> = (0..20).map(|i| (30 + i * 45, if i % 2 == 0 { "-INT" } else { "-TERM" })).collect();
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = points
+            .chunks(5)
+            .map(|chunk| {
+                s.spawn(move || {
+                    let mut bad = Vec::new();
+                    for &(ms, sig) in chunk {
+                        let p = Project::new();
+                        let gate = Refgate::start(&p, &["--latency", "120ms"]);
+                        let code = interrupted_run(&p, &gate, Duration::from_millis(ms), sig);
+                        let (left_users, left_records) = gate.inspect();
+                        let journal = journalled(&p);
+                        let leftover = users(&gate);
+                        let explained = leftover.is_subset(&journal);
+                        let after_cleanup = if journal.is_empty() { left_users } else {
+                            cleanup(&p, &gate);
+                            gate.inspect().0
+                        };
+                        let ok_code = matches!(code, Some(130) | Some(0)) || (code.is_none() && left_users == 0);
+                        if !ok_code || left_records != 0 || !explained || after_cleanup != 0 {
+                            bad.push(format!(
+                                "{sig} at {ms} ms: exit {code:?}, left {left_users} users / {left_records} records, journal {journal:?}, after cleanup {after_cleanup}"
+                            ));
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn sigkill_leaves_every_created_user_in_the_journal_and_cleanup_removes_them() {
+    for ms in [150u64, 300, 500, 700, 900] {
+        let p = Project::new();
+        let gate = Refgate::start(&p, &["--latency", "120ms"]);
+        let code = interrupted_run(&p, &gate, Duration::from_millis(ms), "-KILL");
+        assert_eq!(code, None, "killed by the signal");
+        let leftover = users(&gate);
+        let journal = journalled(&p);
+        assert!(leftover.is_subset(&journal), "at {ms} ms: users {leftover:?} not all in the journal {journal:?}");
+        assert_eq!(cleanup(&p, &gate), Some(0), "at {ms} ms");
+        assert!(users(&gate).is_empty(), "at {ms} ms: `smokegate cleanup` removed every user");
+        assert!(journalled(&p).is_empty(), "and emptied the journal");
+    }
+}

@@ -7,6 +7,7 @@ mod auth;
 mod classes;
 mod core;
 mod demo;
+mod fuzz;
 mod hostile;
 mod kill;
 mod policy;

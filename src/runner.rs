@@ -98,7 +98,6 @@ impl RunCtx {
 /// What the run came to.
 #[derive(Debug, Default)]
 pub struct RunOutcome {
-    pub suites: Vec<SuiteResult>,
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
@@ -108,6 +107,18 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    fn tally(&mut self, suite: &SuiteResult) {
+        for st in &suite.steps {
+            match (st.kind, st.outcome) {
+                (StepKind::Teardown, Outcome::Failed) => self.cleanup.teardown_failures += 1,
+                (StepKind::Teardown, _) => {}
+                (_, Outcome::Passed) => self.passed += 1,
+                (_, Outcome::Failed) => self.failed += 1,
+                (_, Outcome::Skipped) => self.skipped += 1,
+            }
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         if self.interrupted {
             exit::INTERRUPTED
@@ -162,8 +173,8 @@ pub async fn wait_ready(ctx: &RunCtx, timeout: std::time::Duration) -> Result<st
     }
 }
 
-/// A finished suite: its index, result, its own user (`auth.scope: suite`) and bootstrap error.
-type SuiteRun = (usize, SuiteResult, Option<Arc<Auth>>, Option<AuthError>);
+/// A finished suite: its index, counts, its own user (`auth.scope: suite`) and bootstrap error.
+type SuiteRun = (usize, RunOutcome, Option<Arc<Auth>>, Option<AuthError>);
 
 /// Runs the suites with the auth lifecycle around them.
 pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
@@ -214,7 +225,11 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
                         None => run_suite(&ctx, suite, auth.as_deref()).await,
                         Some(e) => bootstrap_failed_suite(&ctx, suite, e),
                     };
-                    (i, result, if per_suite { auth } else { None }, err)
+                    // Counted, then dropped: results (and their breadcrumbs) live on only in
+                    // reporters that asked for them, so memory stays flat in the number of steps.
+                    let mut counts = RunOutcome::default();
+                    counts.tally(&result);
+                    (i, counts, if per_suite { auth } else { None }, err)
                 }
             })
             .buffer_unordered(jobs)
@@ -222,26 +237,17 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
             .await;
         let mut results = results;
         results.sort_by_key(|r| r.0);
-        for (_, result, auth, err) in results {
+        for (_, counts, auth, err) in results {
             if let Some(a) = auth {
                 users.push(a);
             }
             if let (Some(e), None) = (err, &outcome.bootstrap_error) {
                 outcome.bootstrap_error = Some(e);
             }
-            outcome.suites.push(result);
-        }
-    }
-
-    for s in &outcome.suites {
-        for st in &s.steps {
-            match (st.kind, st.outcome) {
-                (StepKind::Teardown, Outcome::Failed) => outcome.cleanup.teardown_failures += 1,
-                (StepKind::Teardown, _) => {}
-                (_, Outcome::Passed) => outcome.passed += 1,
-                (_, Outcome::Failed) => outcome.failed += 1,
-                (_, Outcome::Skipped) => outcome.skipped += 1,
-            }
+            outcome.passed += counts.passed;
+            outcome.failed += counts.failed;
+            outcome.skipped += counts.skipped;
+            outcome.cleanup.teardown_failures += counts.cleanup.teardown_failures;
         }
     }
 

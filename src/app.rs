@@ -320,7 +320,9 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure
     let redactor = Redactor::global();
     let live = jobs == 1 || suites.len() <= 1;
     let color = color_enabled() && env_get(&setup.env, "CI").is_none();
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Console::new(color, verbosity, redactor.clone(), live))];
+    let progress = !live && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal() && env_get(&setup.env, "CI").is_none();
+    let console = Console::new(color, verbosity, redactor.clone(), live).with_progress(progress);
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(console)];
     let outputs = Outputs {
         json: args.reports.json.clone(),
         junit: args.reports.junit.clone(),

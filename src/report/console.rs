@@ -22,6 +22,17 @@ pub struct Console {
     /// Print steps as they finish (one suite at a time) or whole suites (parallel runs).
     live: bool,
     current_suite: Option<String>,
+    /// Parallel runs on a terminal: a one-line progress display on stderr, redrawn in place.
+    progress: Option<Progress>,
+}
+
+#[derive(Default)]
+struct Progress {
+    suites_total: usize,
+    suites_done: usize,
+    steps: usize,
+    failed: usize,
+    shown: bool,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -41,6 +52,32 @@ impl Console {
             redactor,
             live,
             current_suite: None,
+            progress: None,
+        }
+    }
+
+    /// Turns on the in-place progress line (only sensible when stderr is a terminal).
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on.then(Progress::default);
+        self
+    }
+
+    fn clear_progress(&mut self) {
+        if let Some(p) = self.progress.as_mut().filter(|p| p.shown) {
+            p.shown = false;
+            let _ = write!(self.err, "\r\x1b[K");
+        }
+    }
+
+    fn draw_progress(&mut self) {
+        if let Some(p) = self.progress.as_mut() {
+            p.shown = true;
+            let _ = write!(
+                self.err,
+                "\r\x1b[K  running: {}/{} suites done · {} steps · {} failed",
+                p.suites_done, p.suites_total, p.steps, p.failed
+            );
+            let _ = self.err.flush();
         }
     }
 
@@ -150,6 +187,7 @@ impl Console {
 
 impl Reporter for Console {
     fn handle(&mut self, event: &Event) {
+        self.clear_progress();
         match event {
             Event::RunStarted { run_id, gateway, suites, version } => {
                 if self.verbosity > Verbosity::Quiet {
@@ -160,7 +198,11 @@ impl Reporter for Console {
                     self.line(&t);
                 }
             }
-            Event::SuitesPlanned(_) => {}
+            Event::SuitesPlanned(files) => {
+                if let Some(p) = self.progress.as_mut() {
+                    p.suites_total = files.len();
+                }
+            }
             Event::Info(msg) => {
                 if self.verbosity > Verbosity::Quiet {
                     let t = self.paint(DIM, &format!("  · {msg}"));
@@ -188,6 +230,10 @@ impl Reporter for Console {
                 }
             }
             Event::StepFinished(s) => {
+                if let Some(p) = self.progress.as_mut() {
+                    p.steps += 1;
+                    p.failed += usize::from(s.outcome == Outcome::Failed);
+                }
                 if self.live {
                     if self.current_suite.as_deref() != Some(&s.suite) {
                         self.current_suite = Some(s.suite.clone());
@@ -200,6 +246,9 @@ impl Reporter for Console {
                 }
             }
             Event::SuiteFinished(s) => {
+                if let Some(p) = self.progress.as_mut() {
+                    p.suites_done += 1;
+                }
                 if !self.live {
                     self.suite_block(s);
                 }
@@ -260,5 +309,45 @@ impl Reporter for Console {
             }
         }
         let _ = self.out.flush();
+        if !matches!(event, Event::RunFinished(_) | Event::Cleanup(_)) {
+            self.draw_progress();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SuiteResult;
+
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn progress_line_counts_suites_and_is_cleared_before_output() {
+        let (out, err) = (Buf::default(), Buf::default());
+        let mut c = Console::new(false, Verbosity::Normal, Redactor::default(), false).with_progress(true);
+        c.out = Box::new(out.clone());
+        c.err = Box::new(err.clone());
+        c.handle(&Event::SuitesPlanned(vec!["a.yaml".into(), "b.yaml".into()]));
+        c.handle(&Event::SuiteFinished(SuiteResult { name: "a".into(), file: "a.yaml".into(), duration_ms: 1.0, steps: vec![] }));
+        let e = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        assert!(e.contains("running: 1/2 suites done"), "{e:?}");
+        assert!(e.ends_with("0 failed"), "drawn last, after the suite block: {e:?}");
+        let o = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(o.contains("a  a.yaml"), "{o:?}");
+
+        let plain = Console::new(false, Verbosity::Normal, Redactor::default(), false);
+        assert!(plain.progress.is_none(), "off unless asked for (not a terminal, or CI)");
     }
 }

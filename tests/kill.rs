@@ -22,7 +22,7 @@ fn journalled(p: &Project) -> BTreeSet<String> {
         .collect()
 }
 
-/// Starts a run (every /api request takes 120 ms, so the run lasts about 950 ms), waits
+/// Starts a run (every /api request takes 150 ms: 7 of them, so the run lasts over a second), waits
 /// `after`, sends `signal`, and returns the exit code.
 fn interrupted_run(p: &Project, gate: &Refgate, after: Duration, signal: &str) -> Option<i32> {
     let mut child = p
@@ -55,7 +55,7 @@ fn sigint_and_sigterm_at_20_points_leave_nothing_behind() {
                     let mut bad = Vec::new();
                     for &(ms, sig) in chunk {
                         let p = Project::new();
-                        let gate = Refgate::start(&p, &["--latency", "120ms"]);
+                        let gate = Refgate::start(&p, &["--latency", "150ms"]);
                         let code = interrupted_run(&p, &gate, Duration::from_millis(ms), sig);
                         let (left_users, left_records) = gate.inspect();
                         let journal = journalled(&p);
@@ -83,9 +83,9 @@ fn sigint_and_sigterm_at_20_points_leave_nothing_behind() {
 
 #[test]
 fn sigkill_leaves_every_created_user_in_the_journal_and_cleanup_removes_them() {
-    for ms in [150u64, 300, 500, 700, 900] {
+    for ms in [100u64, 250, 400, 550, 700] {
         let p = Project::new();
-        let gate = Refgate::start(&p, &["--latency", "120ms"]);
+        let gate = Refgate::start(&p, &["--latency", "150ms"]);
         let code = interrupted_run(&p, &gate, Duration::from_millis(ms), "-KILL");
         assert_eq!(code, None, "killed by the signal");
         let leftover = users(&gate);

@@ -31,7 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a reference gateway and prints its gateway URL.
+# Starts a reference gateway; its URL is left in $REPLY. (Not a $(…) substitution: that would
+# run in a subshell, and the PID would never reach the EXIT trap.)
 start_refgate() {
   local log="$WORK/refgate-$1.log"; shift
   "$BIN" refgate --port 0 "$@" >"$log" 2>&1 &
@@ -40,15 +41,17 @@ start_refgate() {
     grep -q '^refgate gateway=' "$log" 2>/dev/null && break
     sleep 0.05
   done
-  sed -n 's/^refgate gateway=\([^ ]*\).*/\1/p' "$log" | head -1
+  REPLY=$(sed -n 's/^refgate gateway=\([^ ]*\).*/\1/p' "$log" | head -1)
 }
 
 peak_rss_mib() { # command… → peak RSS of the command in MiB
   /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}'
 }
 
-GW=$(start_refgate fast)
-GW_SLOW=$(start_refgate slow --latency 20ms)
+start_refgate fast
+GW=$REPLY
+start_refgate slow --latency 20ms
+GW_SLOW=$REPLY
 STATE="$WORK/state"
 export GATEWAY_BASE_URL="$GW"
 

@@ -71,7 +71,9 @@ pub fn main(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(f) => {
-            crate::errln!("{}", if f.message.starts_with("error") { f.message } else { format!("error: {}", f.message) });
+            // The last line of defence: a server's words in an error may echo a secret this run learned.
+            let message = Redactor::global().redact(&f.message);
+            crate::errln!("{}", if message.starts_with("error") { message } else { format!("error: {message}") });
             f.code
         }
     }

@@ -360,10 +360,11 @@ fn auth_step_from<'a>(ctx: Ctx<'a>, node: &'a Node, default: &Step, extra: &[&st
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const CONTRACT: &str = r#"
+    /// The issue's auth config contract, verbatim (the schema tests validate it too).
+    pub(crate) const CONTRACT: &str = r#"
 auth:
   mode: disposable            # or service-account
   identity:

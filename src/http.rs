@@ -82,10 +82,23 @@ pub struct Response {
     pub total: Duration,
 }
 
+/// A header's values joined with `, ` (lossy UTF-8), if it is present.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<String> = headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    if values.is_empty() { None } else { Some(values.join(", ")) }
+}
+
+/// The breadcrumb's facts from a response head.
+struct Head {
+    status: u16,
+    ttfb: Duration,
+    echoed_id: Option<String>,
+    upstream: Option<String>,
+}
+
 impl Response {
     pub fn header(&self, name: &str) -> Option<String> {
-        let values: Vec<String> = self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
-        if values.is_empty() { None } else { Some(values.join(", ")) }
+        header_text(&self.headers, name)
     }
 }
 
@@ -251,8 +264,9 @@ impl HttpClient {
         };
         let built = self.build(method, url, req, body, &request_id, &span_id);
         let start = Instant::now();
-        // The status line and headers, kept even when the body then fails, stalls or overflows.
-        let head: std::sync::Mutex<Option<(u16, HeaderMap, Duration)>> = std::sync::Mutex::new(None);
+        // What the breadcrumb needs from the status line and headers, noted as soon as they arrive
+        // so that it survives a body that then fails, stalls or overflows.
+        let head: std::sync::Mutex<Option<Head>> = std::sync::Mutex::new(None);
         let result = match built {
             Err(e) => Err(e),
             Ok(rb) => {
@@ -264,16 +278,11 @@ impl HttpClient {
             }
         };
         crumb.total_ms = ms(start.elapsed());
-        if let Some((status, headers, ttfb)) = head.lock().ok().and_then(|mut h| h.take()) {
-            let header = |name: &str| {
-                let values: Vec<String> =
-                    headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
-                (!values.is_empty()).then(|| values.join(", "))
-            };
-            crumb.status = Some(status);
-            crumb.ttfb_ms = ms(ttfb);
-            crumb.echoed_request_id = header(self.rid_header.as_str()).filter(|echo| *echo != request_id);
-            crumb.upstream = self.settings.upstream_headers.iter().find_map(|h| header(h).map(|v| format!("{h}: {v}")));
+        if let Some(h) = head.lock().ok().and_then(|mut h| h.take()) {
+            crumb.status = Some(h.status);
+            crumb.ttfb_ms = ms(h.ttfb);
+            crumb.echoed_request_id = h.echoed_id.filter(|echo| *echo != request_id);
+            crumb.upstream = h.upstream;
         }
         match &result {
             Ok(resp) => {
@@ -327,14 +336,21 @@ impl HttpClient {
         rb: reqwest::RequestBuilder,
         url: Url,
         start: Instant,
-        head: &std::sync::Mutex<Option<(u16, HeaderMap, Duration)>>,
+        head: &std::sync::Mutex<Option<Head>>,
     ) -> Result<Response, SendError> {
         let mut resp = rb.send().await.map_err(classify)?;
         let ttfb = start.elapsed();
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        // Moved out, not cloned: the body is read from `resp` afterwards, its headers are not.
+        let headers = std::mem::take(resp.headers_mut());
         if let Ok(mut h) = head.lock() {
-            *h = Some((status, headers.clone(), ttfb));
+            let header = |name: &str| header_text(&headers, name);
+            *h = Some(Head {
+                status,
+                ttfb,
+                echoed_id: header(self.rid_header.as_str()),
+                upstream: self.settings.upstream_headers.iter().find_map(|n| header(n).map(|v| format!("{n}: {v}"))),
+            });
         }
         let date = headers.get(reqwest::header::DATE).and_then(|d| d.to_str().ok()).and_then(|d| httpdate::parse_http_date(d).ok());
         let cap = self.settings.max_body_bytes;

@@ -99,11 +99,17 @@ fn local_ctx(args: &GatewayArgs, verbosity: Verbosity) -> Result<(Arc<RunCtx>, S
     for w in warnings {
         ctx.sink.emit(crate::event::Event::Warning(w));
     }
+    // Ctrl-C while a user is being created still deletes it (as in `run`).
+    crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
     Ok((ctx, store))
 }
 
 fn auth_failure(e: AuthError) -> Failure {
-    let code = if e.unreachable() { exit::GATEWAY_UNREACHABLE } else { exit::AUTH_BOOTSTRAP };
+    let code = match &e {
+        AuthError::Cancelled => exit::INTERRUPTED,
+        e if e.unreachable() => exit::GATEWAY_UNREACHABLE,
+        _ => exit::AUTH_BOOTSTRAP,
+    };
     Failure::new(code, format!("auth bootstrap failed: {e}"))
 }
 
@@ -249,7 +255,11 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity) -> Result<i32, Failu
     let resp = match ex.result {
         Ok(r) => r,
         Err(e) => {
-            let code = if e.class() == crate::event::FailureClass::Connect { exit::GATEWAY_UNREACHABLE } else { exit::STEP_FAILED };
+            let code = match e.class() {
+                crate::event::FailureClass::Connect => exit::GATEWAY_UNREACHABLE,
+                crate::event::FailureClass::Cancelled => exit::INTERRUPTED,
+                _ => exit::STEP_FAILED,
+            };
             let rid = crumb.map(|c| c.request_id).unwrap_or_default();
             return Err(Failure::new(code, ctx.redactor.redact(&format!("{method} {}: {e} (reqId {rid})", args.path))));
         }

@@ -87,12 +87,7 @@ async fn token_is_found_by_the_default_list() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_404_counts_as_deleted() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-        .mount(&server)
-        .await;
+    create_and_login(&server).await;
     Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(404)).mount(&server).await;
     me(&server).await;
     let (o, p) = run_user_suite(&server, &[]).await;
@@ -103,20 +98,8 @@ async fn cleanup_404_counts_as_deleted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_503_twice_then_204_succeeds() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(DELETE_USER))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).with_priority(2).mount(&server).await;
+    create_and_login(&server).await;
+    delete_fails_then_succeeds(&server, 503, 2).await;
     me(&server).await;
     let (o, p) = run_user_suite(&server, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -127,12 +110,7 @@ async fn cleanup_503_twice_then_204_succeeds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_never_succeeding_exits_5_and_names_the_identity() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-        .mount(&server)
-        .await;
+    create_and_login(&server).await;
     Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(500)).mount(&server).await;
     me(&server).await;
     let (o, p) = run_user_suite(&server, &[]).await;

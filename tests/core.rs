@@ -265,3 +265,15 @@ async fn header_matchers_and_header_captures() {
     assert!(text(&o).contains("header x-count: expected \"8\", got \"7\""), "{}", text(&o));
     let _ = header("x", "y");
 }
+
+#[test]
+fn the_schema_command_prints_the_committed_schemas() {
+    let p = Project::new();
+    for kind in ["suite", "config", "report"] {
+        let o = p.cmd().args(["schema", kind]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        let committed = std::fs::read_to_string(format!("{}/schemas/{kind}.schema.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), committed, "{kind}");
+    }
+    assert_eq!(p.cmd().args(["schema", "nope"]).output().unwrap().status.code(), Some(2));
+}

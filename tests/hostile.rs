@@ -188,12 +188,7 @@ async fn gateway_errors_at_bootstrap_mid_run_and_cleanup() {
 
         // At cleanup, for good: retried, then exit 5 with the identity named and journalled.
         let server = MockServer::start().await;
-        Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-        Mock::given(method("POST"))
-            .and(path(LOGIN))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-            .mount(&server)
-            .await;
+        create_and_login(&server).await;
         Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(status)).mount(&server).await;
         Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
         let o = output(p.run(&server.uri(), &[])).await;

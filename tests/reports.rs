@@ -212,20 +212,8 @@ async fn no_secret_reaches_any_output_at_any_verbosity() {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_retry_gets_a_new_request_id_under_the_configured_header() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(DELETE_USER))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).with_priority(2).mount(&server).await;
+    create_and_login(&server).await;
+    delete_fails_then_succeeds(&server, 503, 2).await;
     Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
     let p = Project::new();
     p.write("smoke-suites/me.yaml", "steps:\n  - request: { path: /api/me }\n");

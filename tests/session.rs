@@ -165,3 +165,63 @@ async fn cleanup_also_removes_the_cached_session_user() {
     assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1);
     assert!(session_files(&p).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_token_logs_in_still_deletes_the_new_user() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    // The first login hangs (the signal lands during it); the one cleanup makes is answered.
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})).set_delay(std::time::Duration::from_secs(30)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let p = Project::new();
+    let mut c = p.std_cmd();
+    c.args(["token", "--gateway", &server.uri(), "--timeout", "60s"]).arg("--state-dir").arg(p.state());
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let mut waited = 0;
+    while hits(&server, "POST", LOGIN).await.is_empty() {
+        assert!(waited < 200, "the login never started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1, "the created user was deleted: {}", text(&o));
+    assert!(p.journal_files().is_empty() && session_files(&p).is_empty(), "nothing cached, nothing journalled");
+    assert_no_secrets(&o, &[&sent_password(&server).await.unwrap()]);
+}
+
+/// Echoes the request body back, as some error pages do.
+struct EchoBody(u16);
+
+impl wiremock::Respond for EchoBody {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        ResponseTemplate::new(self.0).set_body_raw(req.body.clone(), "application/json")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_error_that_echoes_the_password_does_not_print_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(EchoBody(422)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let p = Project::new();
+    let o = output(cmd(&p, &server, &["token", "-v"])).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("auth bootstrap failed"), "{}", text(&o));
+    assert_no_secrets(&o, &[&sent_password(&server).await.unwrap()]);
+}

@@ -91,8 +91,8 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// create 201 → login 200 (with `token`) → delete 204. Returns the token.
-pub async fn auth_ok(server: &MockServer) -> String {
+/// create 201 → login 200 (with `token`), no delete route. Returns the token.
+pub async fn create_and_login(server: &MockServer) -> String {
     let token = jwt(300);
     Mock::given(method("POST"))
         .and(path(CREATE))
@@ -104,8 +104,26 @@ pub async fn auth_ok(server: &MockServer) -> String {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": token})))
         .mount(server)
         .await;
+    token
+}
+
+/// create 201 → login 200 (with `token`) → delete 204. Returns the token.
+pub async fn auth_ok(server: &MockServer) -> String {
+    let token = create_and_login(server).await;
     Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(server).await;
     token
+}
+
+/// The user's deletion answers `status` `n` times, then 204.
+pub async fn delete_fails_then_succeeds(server: &MockServer, status: u16, n: u64) {
+    Mock::given(method("DELETE"))
+        .and(path(DELETE_USER))
+        .respond_with(ResponseTemplate::new(status))
+        .up_to_n_times(n)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).with_priority(2).mount(server).await;
 }
 
 /// Requests the server received for a method and path.

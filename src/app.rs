@@ -19,6 +19,7 @@ use crate::journal::{self, Journal};
 use crate::policy::{self, Gateway, GatewayUrlError};
 use crate::report::console::{Console, Verbosity};
 use crate::report::files::{FileReports, GithubOut, LogFile, Outputs};
+use crate::report::live::Live;
 use crate::runner::{self, Cancel, RunCtx, RunOptions};
 use crate::secret::Redactor;
 use crate::suite::{self, Suite};
@@ -322,8 +323,12 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure
     let redactor = Redactor::global();
     let live = jobs == 1 || suites.len() <= 1;
     let color = color_enabled() && env_get(&setup.env, "CI").is_none();
-    let progress = !live && verbosity != Verbosity::Quiet && std::io::stderr().is_terminal() && env_get(&setup.env, "CI").is_none();
-    let console = Console::new(color, verbosity, redactor.clone(), live).with_progress(progress);
+    let view = (verbosity != Verbosity::Quiet
+        && std::io::stderr().is_terminal()
+        && env_get(&setup.env, "CI").is_none()
+        && env_get(&setup.env, "TERM") != Some("dumb"))
+    .then(Live::stderr);
+    let console = Console::new(color, verbosity, redactor.clone(), live).with_live_view(view);
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(console)];
     let outputs = Outputs {
         json: args.reports.json.clone(),

@@ -254,6 +254,18 @@ pub enum Event {
     Info(String),
     Warning(String),
     Breadcrumb(Breadcrumb),
+    /// A suite began (for live views); `steps` counts its steps and teardown steps.
+    SuiteStarted {
+        name: String,
+        file: String,
+        steps: usize,
+    },
+    /// A step (or teardown step) is about to send its request.
+    StepStarted {
+        file: String,
+        name: String,
+        kind: StepKind,
+    },
     StepFinished(StepResult),
     SuiteFinished(SuiteResult),
     Cleanup(CleanupReport),

@@ -315,6 +315,9 @@ fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult 
 
 async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> SuiteResult {
     let start = Instant::now();
+    let file = suite.file.display().to_string();
+    ctx.sink.emit(Event::SuiteStarted { name: suite.name.clone(), file: file.clone(), steps: suite.steps.len() + suite.teardown.len() });
+    let started = |step: &Step, kind: StepKind| ctx.sink.emit(Event::StepStarted { file: file.clone(), name: step.name.clone(), kind });
     let mut results = Vec::new();
     let mut scope = ctx.base_scope.clone();
     if let Some(a) = auth {
@@ -347,6 +350,7 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Sui
             emit(skipped(suite, step, StepKind::Step, "interrupted"), &mut results);
             continue;
         }
+        started(step, StepKind::Step);
         let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, &ctx.cancel.interrupt).await;
         let mut probes = Vec::new();
         if r.outcome == Outcome::Passed && wants_probes(ctx, suite, step) {
@@ -375,11 +379,11 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Sui
             emit(skipped(suite, step, StepKind::Teardown, "aborted before teardown"), &mut results);
             continue;
         }
+        started(step, StepKind::Teardown);
         let r = exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await;
         emit(r, &mut results);
     }
-    let result =
-        SuiteResult { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: ms(start.elapsed()), steps: results };
+    let result = SuiteResult { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()), steps: results };
     ctx.sink.emit(Event::SuiteFinished(result.clone()));
     result
 }

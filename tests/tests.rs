@@ -14,3 +14,4 @@ mod policy;
 mod reports;
 mod scale;
 mod session;
+mod tty;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use super::live::Live;
 use crate::event::{Event, Outcome, Reporter, StepKind, StepResult, SuiteResult};
 use crate::secret::Redactor;
 
@@ -22,17 +23,16 @@ pub struct Console {
     /// Print steps as they finish (one suite at a time) or whole suites (parallel runs).
     live: bool,
     current_suite: Option<String>,
-    /// Parallel runs on a terminal: a one-line progress display on stderr, redrawn in place.
-    progress: Option<Progress>,
+    /// On a terminal: the live view of running suites on stderr.
+    view: Option<Live>,
+    /// Lines of the event being handled, written in one go (with the live view suspended).
+    pending: Vec<(Stream, String)>,
 }
 
-#[derive(Default)]
-struct Progress {
-    suites_total: usize,
-    suites_done: usize,
-    steps: usize,
-    failed: usize,
-    shown: bool,
+#[derive(Clone, Copy)]
+enum Stream {
+    Out,
+    Err,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -52,32 +52,55 @@ impl Console {
             redactor,
             live,
             current_suite: None,
-            progress: None,
+            view: None,
+            pending: Vec::new(),
         }
     }
 
-    /// Turns on the in-place progress line (only sensible when stderr is a terminal).
-    pub fn with_progress(mut self, on: bool) -> Self {
-        self.progress = on.then(Progress::default);
+    /// Turns on the live view (only sensible when stderr is a terminal).
+    pub fn with_live_view(mut self, view: Option<Live>) -> Self {
+        self.view = view;
         self
     }
 
-    fn clear_progress(&mut self) {
-        if let Some(p) = self.progress.as_mut().filter(|p| p.shown) {
-            p.shown = false;
-            let _ = write!(self.err, "\r\x1b[K");
+    /// Writes the pending lines; with a live view, hidden while they are written.
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.pending);
+        let (out, err) = (&mut self.out, &mut self.err);
+        let mut write = || {
+            for (stream, text) in &lines {
+                let w = match stream {
+                    Stream::Out => &mut *out,
+                    Stream::Err => &mut *err,
+                };
+                let _ = writeln!(w, "{text}");
+            }
+            let _ = out.flush();
+            let _ = err.flush();
+        };
+        match &self.view {
+            Some(v) => v.suspend(write),
+            None => write(),
         }
     }
 
-    fn draw_progress(&mut self) {
-        if let Some(p) = self.progress.as_mut() {
-            p.shown = true;
-            let _ = write!(
-                self.err,
-                "\r\x1b[K  running: {}/{} suites done · {} steps · {} failed",
-                p.suites_done, p.suites_total, p.steps, p.failed
-            );
-            let _ = self.err.flush();
+    /// Feeds the live view; it draws itself.
+    fn update_view(&mut self, event: &Event) {
+        let Some(v) = self.view.as_mut() else { return };
+        match event {
+            Event::SuitesPlanned(files) => v.planned(files.len()),
+            Event::SuiteStarted { name, file, steps } => v.suite_started(name, file, *steps),
+            Event::StepStarted { file, name, kind } => match kind {
+                StepKind::Teardown => v.step_started(file, &format!("teardown {name}")),
+                _ => v.step_started(file, name),
+            },
+            Event::StepFinished(s) => v.step_finished(&s.file, s.outcome == Outcome::Failed),
+            Event::SuiteFinished(s) => v.suite_finished(&s.file),
+            Event::Cleanup(_) | Event::RunFinished(_) => v.clear(),
+            _ => {}
         }
     }
 
@@ -93,12 +116,12 @@ impl Console {
 
     fn line(&mut self, text: &str) {
         let text = self.redactor.redact(text);
-        let _ = writeln!(self.out, "{text}");
+        self.pending.push((Stream::Out, text));
     }
 
     fn eline(&mut self, text: &str) {
         let text = self.redactor.redact(text);
-        let _ = writeln!(self.err, "{text}");
+        self.pending.push((Stream::Err, text));
     }
 
     fn suite_header(&mut self, name: &str, file: &str) {
@@ -187,7 +210,10 @@ impl Console {
 
 impl Reporter for Console {
     fn handle(&mut self, event: &Event) {
-        self.clear_progress();
+        // Cleared before the cleanup lines and the summary, which stay on the screen.
+        if matches!(event, Event::Cleanup(_) | Event::RunFinished(_)) {
+            self.update_view(event);
+        }
         match event {
             Event::RunStarted { run_id, gateway, suites, version } => {
                 if self.verbosity > Verbosity::Quiet {
@@ -196,11 +222,6 @@ impl Reporter for Console {
                         if *suites == 1 { "" } else { "s" }
                     );
                     self.line(&t);
-                }
-            }
-            Event::SuitesPlanned(files) => {
-                if let Some(p) = self.progress.as_mut() {
-                    p.suites_total = files.len();
                 }
             }
             Event::Info(msg) => {
@@ -230,10 +251,6 @@ impl Reporter for Console {
                 }
             }
             Event::StepFinished(s) => {
-                if let Some(p) = self.progress.as_mut() {
-                    p.steps += 1;
-                    p.failed += usize::from(s.outcome == Outcome::Failed);
-                }
                 if self.live {
                     if self.current_suite.as_deref() != Some(&s.suite) {
                         self.current_suite = Some(s.suite.clone());
@@ -246,9 +263,6 @@ impl Reporter for Console {
                 }
             }
             Event::SuiteFinished(s) => {
-                if let Some(p) = self.progress.as_mut() {
-                    p.suites_done += 1;
-                }
                 if !self.live {
                     self.suite_block(s);
                 }
@@ -307,10 +321,11 @@ impl Reporter for Console {
                 let t = self.paint(style, &t);
                 self.line(&t);
             }
+            Event::SuitesPlanned(_) | Event::SuiteStarted { .. } | Event::StepStarted { .. } => {}
         }
-        let _ = self.out.flush();
-        if !matches!(event, Event::RunFinished(_) | Event::Cleanup(_)) {
-            self.draw_progress();
+        self.flush_pending();
+        if !matches!(event, Event::Cleanup(_) | Event::RunFinished(_)) {
+            self.update_view(event);
         }
     }
 }
@@ -334,20 +349,20 @@ mod tests {
     }
 
     #[test]
-    fn progress_line_counts_suites_and_is_cleared_before_output() {
+    fn lines_are_written_per_event_and_the_view_is_off_unless_asked_for() {
         let (out, err) = (Buf::default(), Buf::default());
-        let mut c = Console::new(false, Verbosity::Normal, Redactor::default(), false).with_progress(true);
+        let mut c = Console::new(false, Verbosity::Normal, Redactor::default(), false);
+        assert!(c.view.is_none(), "off unless asked for (not a terminal, or CI)");
         c.out = Box::new(out.clone());
         c.err = Box::new(err.clone());
         c.handle(&Event::SuitesPlanned(vec!["a.yaml".into(), "b.yaml".into()]));
+        c.handle(&Event::SuiteStarted { name: "a".into(), file: "a.yaml".into(), steps: 0 });
+        c.handle(&Event::Warning("careful".into()));
         c.handle(&Event::SuiteFinished(SuiteResult { name: "a".into(), file: "a.yaml".into(), duration_ms: 1.0, steps: vec![] }));
-        let e = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
-        assert!(e.contains("running: 1/2 suites done"), "{e:?}");
-        assert!(e.ends_with("0 failed"), "drawn last, after the suite block: {e:?}");
         let o = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        assert!(o.contains("a  a.yaml"), "{o:?}");
-
-        let plain = Console::new(false, Verbosity::Normal, Redactor::default(), false);
-        assert!(plain.progress.is_none(), "off unless asked for (not a terminal, or CI)");
+        assert_eq!(o, "a  a.yaml\n");
+        let e = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(e, "warning: careful\n");
+        assert!(c.pending.is_empty());
     }
 }

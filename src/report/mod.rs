@@ -6,4 +6,5 @@ pub mod console;
 pub mod files;
 pub mod github;
 pub mod junit;
+pub mod live;
 pub mod model;

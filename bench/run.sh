@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
-# Benchmark: is the harness the bottleneck? Builds the release binary, starts the reference
-# gateway on loopback, and measures three workloads with hyperfine (medians), plus peak RSS.
-#   W1  bootstrap + 500 sequential authenticated GETs with 3 JSON assertions each,
+# Benchmark: is the harness the bottleneck? Builds the release binary, starts nginx answering
+# canned JSON and the reference gateway on loopback, and measures with hyperfine (medians):
+#   W1  bootstrap + 500 sequential authenticated GETs with 3 JSON assertions each (nginx),
 #       against a floor: the same 500 GETs by curl over one keep-alive connection.
-#   W2  one health request (process start, config and suite parse, one request, exit).
-#   W3  50 suites × 10 steps, --jobs 1 vs --jobs 8, with 20 ms added upstream latency.
-# Not yet scripted: the same workloads under Hurl (see the README's Performance section).
-# Usage: bench/run.sh [--runs N]      (loopback only; nothing leaves 127.0.0.1)
+#   W2  one health request: process start, config and suite parse, one request, exit (nginx).
+#   W3  50 suites × 10 steps: --jobs 1 vs --jobs 8 with 20 ms upstream latency (reference
+#       gateway), and --jobs 1 vs --jobs 8 with no latency (nginx: only the harness's cost).
+#   peak RSS of each.
+# When Hurl is on PATH (or HURL=/path/to/hurl), the same workloads run under Hurl too, written
+# as .hurl files doing the same requests and assertions, and both tools are measured
+# alternately: ROUNDS rounds, each timing every command of a workload RUNS times, the order
+# flipped every round, so drift on a noisy machine hits both alike. Medians over all rounds.
+# Usage: bench/run.sh [--rounds N] [--runs N]    (loopback only; nothing leaves 127.0.0.1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=10
-[[ "${1:-}" == "--runs" ]] && RUNS="$2"
+ROUNDS=5
+RUNS=2
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    *) echo "usage: bench/run.sh [--rounds N] [--runs N]" >&2; exit 2 ;;
+  esac
+done
 
-if ! command -v hyperfine >/dev/null; then
+need() { # command debian-package
+  command -v "$1" >/dev/null && return
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
-    apt-get install -y -qq hyperfine >/dev/null
+    apt-get install -y -qq "$2" >/dev/null
   else
-    echo "hyperfine is required (Debian: apt-get install hyperfine)" >&2
+    echo "$1 is required (Debian: apt-get install $2)" >&2
     exit 1
   fi
-fi
+}
+need hyperfine hyperfine
+need curl curl
+PATH="$PATH:/usr/sbin" need nginx nginx-light
+NGINX=$(PATH="$PATH:/usr/sbin" command -v nginx)
+HURL=${HURL:-$(command -v hurl || true)}
 
 cargo build --release --quiet
 BIN="$PWD/target/release/smokegate"
@@ -30,6 +48,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Starts a reference gateway; its URL is left in $REPLY. (Not a $(…) substitution: that would
 # run in a subshell, and the PID would never reach the EXIT trap.)
@@ -44,19 +64,75 @@ start_refgate() {
   REPLY=$(sed -n 's/^refgate gateway=\([^ ]*\).*/\1/p' "$log" | head -1)
 }
 
+# nginx answering the gateway's routes with canned JSON: the cheapest server there is, so what
+# is measured above the curl floor is the client's own cost. The token is a JWT-shaped string
+# with a real `exp` (smokegate reads the claims; nginx checks nothing).
+start_nginx() {
+  local port token
+  port=$(free_port)
+  token=$(python3 - <<'PY'
+import base64, json, os, time
+b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+now = int(time.time())
+print(b({"alg": "HS256", "typ": "JWT"}) + "." + b({"sub": "bench", "iat": now, "exp": now + 1800}) + "."
+      + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())
+PY
+)
+  mkdir -p "$WORK/nginx"
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  keepalive_requests 100000;
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$port;
+    location = /health/live { return 200 '{"status":"ok"}'; }
+    location = /health/ready { return 200 '{"status":"ok"}'; }
+    location = /api/auth/V1/auth/create { return 201 '{"user":{"id":"u1"}}'; }
+    location = /api/auth/V1/auth/login { return 200 '{"token":"$token"}'; }
+    location = /api/auth/V1/auth/user { return 204; }
+    location = /api/orders {
+      if (\$request_method = POST) { return 201 '{"id":"o1","sku":"bench","qty":1}'; }
+      return 200 '[{"id":"o1","sku":"bench","qty":1}]';
+    }
+    location = /api/orders/o1 {
+      if (\$request_method = DELETE) { return 204; }
+      return 200 '{"id":"o1","sku":"bench","qty":1}';
+    }
+  }
+}
+EOF
+  "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" -g 'daemon off;' &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break
+    sleep 0.05
+  done
+  REPLY="http://127.0.0.1:$port"
+  NGINX_TOKEN=$token
+}
+
 peak_rss_mib() { # command… → peak RSS of the command in MiB
   /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}'
 }
 
-start_refgate fast
-GW=$REPLY
+start_nginx
+NG=$REPLY
 start_refgate slow --latency 20ms
 GW_SLOW=$REPLY
 STATE="$WORK/state"
-export GATEWAY_BASE_URL="$GW"
+mkdir -p "$WORK"/{w1,w2,w3,h1,h2,h3}
 
-# W1 suite: one create, 500 reads with 3 assertions each, one teardown.
-mkdir -p "$WORK/w1" "$WORK/w2" "$WORK/w3"
+# --- smokegate suites -------------------------------------------------------------------------
 {
   echo 'name: w1'
   echo 'steps:'
@@ -85,56 +161,135 @@ for s in $(seq -w 50); do
   } >"$WORK/w3/s$s.yaml"
 done
 
-# The floor for W1: curl, one process, one keep-alive connection, the same 500 GETs.
-TOKEN=$("$BIN" token --raw --state-dir "$STATE")
-ORDER=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  -d '{"sku":"bench","qty":1}' "$GW/api/orders" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
-URLS=()
-for _ in $(seq 500); do URLS+=("$GW/api/orders/$ORDER"); done
-printf '%s\n' "${URLS[@]/#/url = }" >"$WORK/curl.cfg"
-printf 'header = "Authorization: Bearer %s"\noutput = /dev/null\n' "$TOKEN" >>"$WORK/curl.cfg"
-# (the token is in a file of this run's temp dir only, never on a command line)
+# --- the same work as Hurl files ----------------------------------------------------------------
+# W1 also does the user's create, login and deletion, which smokegate does as its bootstrap and
+# cleanup. W3's token comes from a variables file (one login for all files, as smokegate shares
+# one login); smokegate additionally creates, logs in and deletes its user inside the timing.
+{
+  printf 'POST {{gw}}/api/auth/V1/auth/create\n{"email":"bench@example.test","password":"bench-pass"}\nHTTP 201\n\n'
+  printf 'POST {{gw}}/api/auth/V1/auth/login\n{"email":"bench@example.test","password":"bench-pass"}\nHTTP 200\n[Captures]\ntoken: jsonpath "$.token"\n\n'
+  printf 'POST {{gw}}/api/orders\nAuthorization: Bearer {{token}}\n{"sku":"bench","qty":1}\nHTTP 201\n[Captures]\nid: jsonpath "$.id"\n\n'
+  for _ in $(seq 500); do
+    printf 'GET {{gw}}/api/orders/{{id}}\nAuthorization: Bearer {{token}}\nHTTP 200\n[Asserts]\njsonpath "$.id" == "{{id}}"\njsonpath "$.sku" == "bench"\njsonpath "$.qty" == 1\n\n'
+  done
+  printf 'DELETE {{gw}}/api/orders/{{id}}\nAuthorization: Bearer {{token}}\nHTTP 204\n\n'
+  printf 'DELETE {{gw}}/api/auth/V1/auth/user\nAuthorization: Bearer {{token}}\nHTTP 204\n'
+} >"$WORK/h1/w1.hurl"
+printf 'GET {{gw}}/health/live\nHTTP 200\n' >"$WORK/h2/w2.hurl"
+for s in $(seq -w 50); do
+  for _ in $(seq 10); do
+    printf 'GET {{gw}}/api/orders\nAuthorization: Bearer {{token}}\nHTTP 200\n[Asserts]\njsonpath "$" isCollection\n\n'
+  done >"$WORK/h3/s$s.hurl"
+done
 
-RUN="$BIN run --state-dir $STATE -q"
-HF=(hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$WORK/hf.json")
+# --- floors and tokens --------------------------------------------------------------------------
+# W1 floor: curl, one process, one keep-alive connection, the same 500 GETs.
+for _ in $(seq 500); do echo "url = $NG/api/orders/o1"; done >"$WORK/curl.cfg"
+printf 'header = "Authorization: Bearer %s"\noutput = /dev/null\n' "$NGINX_TOKEN" >>"$WORK/curl.cfg"
+# Hurl's variables: in files of this run's temp dir, never on a command line.
+printf 'gw=%s\ntoken=%s\n' "$NG" "$NGINX_TOKEN" >"$WORK/vars-ng"
+SLOW_TOKEN=$("$BIN" token --raw --gateway "$GW_SLOW" --state-dir "$STATE")
+printf 'gw=%s\ntoken=%s\n' "$GW_SLOW" "$SLOW_TOKEN" >"$WORK/vars-slow"
 
-echo "== W1: bootstrap + 500 authenticated GETs (3 JSON assertions each)"
-"${HF[@]}" -n curl-floor "curl -s -K $WORK/curl.cfg" -n smokegate "$RUN $WORK/w1" >"$WORK/w1.txt"
-W1=$(python3 - "$WORK/hf.json" <<'PY'
-import json, sys
-r = {x["command"]: sorted(x["times"])[len(x["times"]) // 2] for x in json.load(open(sys.argv[1]))["results"]}
-floor, sg = r["curl-floor"], r["smokegate"]
-print(f"floor {floor*1000:.1f} ms · smokegate {sg*1000:.1f} ms · overhead {(sg-floor)/500*1e6:.0f} µs/request · ratio {sg/floor:.2f}×")
+SG="$BIN run --state-dir $STATE -q"
+H="$HURL --no-output"
+HT="$HURL --test --no-output"
+
+# measure LABEL name cmd [name cmd]… : ROUNDS × hyperfine --runs RUNS over all commands, the
+# order flipped every other round; raw times land in $WORK/LABEL-*.json.
+measure() {
+  local label=$1; shift
+  local -a pairs=("$@") args
+  for r in $(seq "$ROUNDS"); do
+    args=()
+    local n=$(( ${#pairs[@]} / 2 ))
+    for k in $(seq 0 $((n - 1))); do
+      local i=$k
+      (( r % 2 == 0 )) && i=$(( n - 1 - k ))
+      args+=(-n "${pairs[$((2 * i))]}" "${pairs[$((2 * i + 1))]}")
+    done
+    local warm=0
+    (( r == 1 )) && warm=1
+    hyperfine --style none --warmup "$warm" --runs "$RUNS" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null
+  done
+}
+
+median() { # LABEL name → median seconds over all rounds
+  python3 - "$WORK" "$1" "$2" <<'PY'
+import glob, json, statistics, sys
+work, label, name = sys.argv[1:]
+t = [x for f in glob.glob(f"{work}/{label}-*.json") for r in json.load(open(f))["results"] if r["command"] == name for x in r["times"]]
+print(statistics.median(t))
 PY
-)
-echo "$W1"
+}
+ms() { python3 -c "print(f'{$1*1000:.1f} ms')"; }
 
-echo "== W2: one health request"
-"${HF[@]}" -n smokegate "$RUN $WORK/w2" >"$WORK/w2.txt"
-W2=$(python3 -c "import json;r=json.load(open('$WORK/hf.json'))['results'][0];t=sorted(r['times']);print(f'{t[len(t)//2]*1000:.1f} ms')")
-echo "median $W2"
+W1_ARGS=(floor "curl -s -K $WORK/curl.cfg" smokegate "$SG --gateway $NG $WORK/w1")
+W2_ARGS=(floor "curl -s -o /dev/null $NG/health/live" smokegate "$SG --gateway $NG $WORK/w2")
+W3F_ARGS=(smokegate-j1 "$SG --gateway $NG --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $NG --jobs 8 $WORK/w3")
+W3S_ARGS=(smokegate-j1 "$SG --gateway $GW_SLOW --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $GW_SLOW --jobs 8 $WORK/w3")
+if [[ -n "$HURL" ]]; then
+  W1_ARGS+=(hurl "$H --variables-file $WORK/vars-ng $WORK/h1/w1.hurl")
+  W2_ARGS+=(hurl "$H --variables-file $WORK/vars-ng $WORK/h2/w2.hurl")
+  W3F_ARGS+=(hurl-j1 "$HT --jobs 1 --variables-file $WORK/vars-ng $WORK/h3" hurl-j8 "$HT --jobs 8 --variables-file $WORK/vars-ng $WORK/h3")
+  W3S_ARGS+=(hurl-j8 "$HT --jobs 8 --variables-file $WORK/vars-slow $WORK/h3")
+  # Both tools must pass the workloads they are timed on.
+  for w in h1/w1.hurl h2/w2.hurl; do $H --variables-file "$WORK/vars-ng" "$WORK/$w" >/dev/null; done
+  $HT --variables-file "$WORK/vars-ng" "$WORK/h3" >/dev/null 2>&1
+  $HT --variables-file "$WORK/vars-slow" "$WORK/h3" >/dev/null 2>&1
+fi
+$SG --gateway "$NG" "$WORK/w1" "$WORK/w2" "$WORK/w3" >/dev/null
+$SG --gateway "$GW_SLOW" "$WORK/w3" >/dev/null
 
-echo "== W3: 50 suites × 10 steps, 20 ms upstream latency"
-"${HF[@]}" -n jobs1 "$BIN run --gateway $GW_SLOW --state-dir $STATE -q --jobs 1 $WORK/w3" \
-  -n jobs8 "$BIN run --gateway $GW_SLOW --state-dir $STATE -q --jobs 8 $WORK/w3" >"$WORK/w3.txt"
-W3=$(python3 - "$WORK/hf.json" <<'PY'
-import json, sys
-r = {x["command"]: sorted(x["times"])[len(x["times"]) // 2] for x in json.load(open(sys.argv[1]))["results"]}
-print(f"--jobs 1 {r['jobs1']*1000:.0f} ms · --jobs 8 {r['jobs8']*1000:.0f} ms · speed-up {r['jobs1']/r['jobs8']:.1f}×")
-PY
-)
-echo "$W3"
+echo "== W1: bootstrap + 500 authenticated GETs, 3 JSON assertions each (nginx, canned JSON)"
+measure w1 "${W1_ARGS[@]}"
+echo "== W2: one health request (nginx)"
+measure w2 "${W2_ARGS[@]}"
+echo "== W3: 50 suites × 10 steps, no latency (nginx)"
+measure w3f "${W3F_ARGS[@]}"
+echo "== W3: 50 suites × 10 steps, 20 ms upstream latency (reference gateway)"
+measure w3s "${W3S_ARGS[@]}"
 
 echo "== peak RSS"
-RSS1=$(peak_rss_mib $RUN "$WORK/w1")
-RSS2=$(peak_rss_mib $RUN "$WORK/w2")
-RSS3=$(peak_rss_mib "$BIN" run --gateway "$GW_SLOW" --state-dir "$STATE" -q --jobs 8 "$WORK/w3")
-echo "W1 ${RSS1} MiB · W2 ${RSS2} MiB · W3 (--jobs 8) ${RSS3} MiB"
+RSS_SG="W1 $(peak_rss_mib $SG --gateway "$NG" "$WORK/w1") MiB · W2 $(peak_rss_mib $SG --gateway "$NG" "$WORK/w2") MiB · W3 (--jobs 8, 20 ms) $(peak_rss_mib $SG --gateway "$GW_SLOW" --jobs 8 "$WORK/w3") MiB"
+if [[ -n "$HURL" ]]; then
+  RSS_H="W1 $(peak_rss_mib $H --variables-file "$WORK/vars-ng" "$WORK/h1/w1.hurl") MiB · W2 $(peak_rss_mib $H --variables-file "$WORK/vars-ng" "$WORK/h2/w2.hurl") MiB · W3 (--jobs 8, 20 ms) $(peak_rss_mib $HT --jobs 8 --variables-file "$WORK/vars-slow" "$WORK/h3") MiB"
+fi
+# What smokegate does in W3 that the Hurl files do not: create, log in and delete its user.
+$SG --gateway "$GW_SLOW" --jobs 8 --json "$WORK/report-w3s.json" "$WORK/w3" >/dev/null
+AUTH_S=$(python3 -c "import json,sys; print(sum(b['total_ms'] for b in json.load(open(sys.argv[1]))['breadcrumbs'])/1000)" "$WORK/report-w3s.json")
+"$BIN" logout --gateway "$GW_SLOW" --state-dir "$STATE" >/dev/null
 
-"$BIN" logout --state-dir "$STATE" >/dev/null
+# --- report -------------------------------------------------------------------------------------
+w1f=$(median w1 floor); w1s=$(median w1 smokegate)
+w2f=$(median w2 floor); w2s=$(median w2 smokegate)
+w3f1=$(median w3f smokegate-j1); w3f8=$(median w3f smokegate-j8)
+w3s1=$(median w3s smokegate-j1); w3s8=$(median w3s smokegate-j8)
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
-echo "W1: $W1"
-echo "W2: median $W2"
-echo "W3: $W3"
-echo "peak RSS: W1 ${RSS1} MiB · W2 ${RSS2} MiB · W3 ${RSS3} MiB"
+echo "rounds: $ROUNDS × $RUNS runs per command, alternating; medians"
+python3 - "$w1f" "$w1s" "$w2f" "$w2s" "$w3f1" "$w3f8" "$w3s1" "$w3s8" <<'PY'
+import sys
+w1f, w1s, w2f, w2s, f1, f8, s1, s8 = map(float, sys.argv[1:])
+print(f"W1 smokegate: {w1s*1e3:.1f} ms vs curl floor {w1f*1e3:.1f} ms: overhead {(w1s-w1f)/500*1e6:.0f} µs/request")
+print(f"W2 smokegate: {w2s*1e3:.1f} ms (curl {w2f*1e3:.1f} ms)")
+print(f"W3 smokegate, no latency: --jobs 1 {f1*1e3:.0f} ms, --jobs 8 {f8*1e3:.0f} ms")
+print(f"W3 smokegate, 20 ms latency: --jobs 1 {s1*1e3:.0f} ms, --jobs 8 {s8*1e3:.0f} ms: speed-up {s1/s8:.1f}×")
+PY
+echo "peak RSS smokegate: $RSS_SG"
+if [[ -n "$HURL" ]]; then
+  h1=$(median w1 hurl); h2=$(median w2 hurl); hf1=$(median w3f hurl-j1); hf8=$(median w3f hurl-j8); hs8=$(median w3s hurl-j8)
+  python3 - "$w1f" "$w1s" "$h1" "$w2s" "$h2" "$w3f1" "$hf1" "$w3f8" "$hf8" "$w3s8" "$hs8" "$AUTH_S" <<'PY'
+import sys
+w1f, w1s, h1, w2s, h2, f1, hf1, f8, hf8, s8, hs8, auth = map(float, sys.argv[1:])
+print(f"W1 hurl: {h1*1e3:.1f} ms: overhead {(h1-w1f)/500*1e6:.0f} µs/request · smokegate/hurl {w1s/h1:.2f}")
+print(f"W2 hurl: {h2*1e3:.1f} ms · smokegate/hurl {w2s/h2:.2f}")
+print(f"W3 hurl, no latency: --jobs 1 {hf1*1e3:.0f} ms (smokegate/hurl {f1/hf1:.2f}), --jobs 8 {hf8*1e3:.0f} ms (smokegate/hurl {f8/hf8:.2f})")
+print(f"W3 hurl, 20 ms latency: --jobs 8 {hs8*1e3:.0f} ms · smokegate/hurl {s8/hs8:.2f}"
+      f" (smokegate's user create/login/delete took {auth*1e3:.0f} ms of its time; without it {(s8-auth)/hs8:.2f})")
+PY
+  echo "peak RSS hurl: $RSS_H"
+  echo "hurl: $($HURL --version | head -1)"
+else
+  echo "hurl: not installed (cargo install hurl --version 8.0.1 --locked), not compared"
+fi

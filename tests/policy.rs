@@ -83,59 +83,12 @@ fn insecure_is_warned_about_on_every_run() {
     assert!(text(&o).contains("--insecure: TLS certificates are NOT verified"), "{}", text(&o));
 }
 
-/// An HTTPS gateway on loopback whose certificate is signed by a private CA: answers every
-/// request with `200 {"status":"ok"}`. Returns its `https://localhost:PORT` URL and the CA's PEM.
-async fn tls_gateway() -> (String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    smokegate::http::install_crypto();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                // A failed handshake (the client refusing our certificate) just ends the connection.
-                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tls.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let body = r#"{"status":"ok"}"#;
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.write_all(resp.as_bytes()).await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
-    (format!("https://localhost:{port}"), ca_pem)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cacert_trusts_a_private_ca_and_without_it_the_certificate_is_refused() {
-    let (gateway, ca_pem) = tls_gateway().await;
+    let tls = TlsGateway::start(&[b"http/1.1"]).await;
+    let gateway = tls.url.clone();
     let p = Project::new();
-    p.write("ca.pem", &ca_pem);
+    p.write("ca.pem", &tls.ca_pem);
     p.write("s.yaml", "name: tls\nauth: none\nsteps:\n  - name: live over TLS\n    request: { path: /health/live }\n    expect: { json: { $.status: ok } }\n");
 
     let trusted = output(p.run(&gateway, &["s.yaml", "--cacert", "ca.pem"])).await;

@@ -200,3 +200,40 @@ async fn bodies_beyond_the_cap_fail_the_step_with_body_too_large() {
     assert!(text(&o).contains("✓ small") && text(&o).contains("✗ big · 200"), "{}", text(&o));
     assert!(text(&o).contains("body-too-large"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_keep_alive_connection_and_http2_when_the_gateway_offers_it() {
+    let h2: &[&[u8]] = &[b"h2", b"http/1.1"];
+    let h1: &[&[u8]] = &[b"http/1.1"];
+    // (ALPN offered, --jobs, --wait-ready, version expected, requests, most connections allowed)
+    let cases = [
+        // Once a connection is up (here the readiness probe's), HTTP/2 multiplexes every suite on it.
+        (h2, "4", true, hyper::Version::HTTP_2, 21, 1),
+        // Without a first request, the suites' first requests race and may each open one; with
+        // HTTP/1.1 a suite's next request can also start before its connection is back in the
+        // pool. Reuse still has to show: at most half as many connections as requests.
+        (h2, "4", false, hyper::Version::HTTP_2, 20, 10),
+        (h1, "1", false, hyper::Version::HTTP_11, 20, 1),
+        (h1, "4", false, hyper::Version::HTTP_11, 20, 10),
+    ];
+    for (alpn, jobs, ready, version, requests, max_connections) in cases {
+        let tls = TlsGateway::start(alpn).await;
+        let p = Project::new();
+        p.write("ca.pem", &tls.ca_pem);
+        for i in 0..4 {
+            let steps = "  - request: { path: /health/live }\n".repeat(5);
+            p.write(&format!("suites/s{i}.yaml"), &format!("name: s{i}\nauth: none\nsteps:\n{steps}"));
+        }
+        let mut args = vec!["suites", "--cacert", "ca.pem", "--jobs", jobs];
+        if ready {
+            args.extend(["--wait-ready", "5s"]);
+        }
+        let o = output(p.run(&tls.url, &args)).await;
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let versions = tls.versions.lock().unwrap().clone();
+        assert_eq!(versions.len(), requests, "{versions:?}");
+        assert!(versions.iter().all(|v| *v == version), "{alpn:?}: {versions:?}");
+        let conns = tls.connections.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=max_connections).contains(&conns), "{alpn:?} --jobs {jobs} ready {ready}: {conns} connections");
+    }
+}

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -273,4 +275,60 @@ pub fn get_json(url: &str) -> serde_json::Value {
     })
     .join()
     .unwrap()
+}
+
+/// An HTTPS gateway on loopback (`https://localhost:PORT`) whose certificate is signed by a
+/// private CA. Speaks HTTP/1.1 and HTTP/2 (offered by ALPN as `alpn` says), answers every
+/// request `200 {"status":"ok"}`, and records each TLS connection and each request's version.
+pub struct TlsGateway {
+    pub url: String,
+    pub ca_pem: String,
+    pub connections: Arc<AtomicUsize>,
+    pub versions: Arc<Mutex<Vec<hyper::Version>>>,
+}
+
+impl TlsGateway {
+    pub async fn start(alpn: &[&[u8]]) -> TlsGateway {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        smokegate::http::install_crypto();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
+        let mut config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let versions = Arc::new(Mutex::new(Vec::new()));
+        let (conns, vers) = (connections.clone(), versions.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, conns, vers) = (acceptor.clone(), conns.clone(), vers.clone());
+                tokio::spawn(async move {
+                    // A refused handshake (the client distrusting our certificate) just ends here.
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    conns.fetch_add(1, Ordering::SeqCst);
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        vers.lock().unwrap().push(req.version());
+                        async {
+                            let body = http_body_util::Full::new(hyper::body::Bytes::from_static(br#"{"status":"ok"}"#));
+                            hyper::Response::builder().header("content-type", "application/json").body(body)
+                        }
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                });
+            }
+        });
+        TlsGateway { url: format!("https://localhost:{port}"), ca_pem, connections, versions }
+    }
 }

@@ -135,6 +135,34 @@ pub struct Breadcrumb {
     pub failure_class: Option<FailureClass>,
 }
 
+impl Breadcrumb {
+    /// One line for people: `phase METHOD path -> status · reqId … · N ms`, then the upstream,
+    /// the gateway's own id and the failure class when there are any. `full` (JUnit) adds the
+    /// time, trace id, time to headers and attempt; the console's `-v` uses the short form.
+    pub fn line(&self, full: bool) -> String {
+        let status = self.status.map_or_else(|| self.outcome.clone(), |s| s.to_string());
+        let mut t = format!("{} {} {} -> {status} · reqId {}", self.phase.as_str(), self.method, self.path, self.request_id);
+        if full {
+            t = format!(
+                "{} {t} · trace {} · {:.1} ms (headers {:.1} ms) · attempt {}",
+                self.time, self.trace_id, self.total_ms, self.ttfb_ms, self.attempt
+            );
+        } else {
+            t.push_str(&format!(" · {:.1} ms", self.total_ms));
+        }
+        if let Some(u) = &self.upstream {
+            t.push_str(&format!(" · upstream {u}"));
+        }
+        if let Some(e) = &self.echoed_request_id {
+            t.push_str(&format!(" · gateway id {e}"));
+        }
+        if let Some(f) = self.failure_class {
+            t.push_str(&format!(" · {}", f.as_str()));
+        }
+        t
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AssertionResult {
     /// What was checked: `status`, `$.id`, `header content-type`, `max_ms`, `stub`.
@@ -313,5 +341,51 @@ impl EventSink {
             }
         }
         first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crumb() -> Breadcrumb {
+        Breadcrumb {
+            time: "2026-11-23T21:00:00Z".into(),
+            run_id: "run".into(),
+            request_id: "rid-1".into(),
+            echoed_request_id: Some("gw-9".into()),
+            trace_id: "t".repeat(32),
+            span_id: "s".repeat(16),
+            suite: Some("orders".into()),
+            step: Some("read".into()),
+            phase: Phase::Step,
+            method: "GET".into(),
+            path: "/api/orders/1".into(),
+            status: Some(404),
+            upstream: Some("x-upstream: orders-svc".into()),
+            ttfb_ms: 1.25,
+            total_ms: 2.5,
+            attempt: 2,
+            outcome: "failed".into(),
+            failure_class: Some(FailureClass::Assertion),
+        }
+    }
+
+    #[test]
+    fn a_breadcrumb_line_short_for_the_console_full_for_junit() {
+        let c = crumb();
+        assert_eq!(
+            c.line(false),
+            "step GET /api/orders/1 -> 404 · reqId rid-1 · 2.5 ms · upstream x-upstream: orders-svc · gateway id gw-9 · assertion"
+        );
+        let full = c.line(true);
+        assert!(full.starts_with("2026-11-23T21:00:00Z step GET /api/orders/1 -> 404 · reqId rid-1 · trace tttt"), "{full}");
+        assert!(
+            full.contains("· 2.5 ms (headers 1.2 ms) · attempt 2 · upstream x-upstream: orders-svc · gateway id gw-9 · assertion"),
+            "{full}"
+        );
+
+        let bare = Breadcrumb { status: None, outcome: "error".into(), upstream: None, echoed_request_id: None, failure_class: None, ..c };
+        assert_eq!(bare.line(false), "step GET /api/orders/1 -> error · reqId rid-1 · 2.5 ms");
     }
 }

@@ -16,7 +16,10 @@ use crate::yaml::{Ctx, Node, Value};
 pub const MATCHER_KEYS: &[&str] =
     &["exists", "equals", "contains", "matches", "type", "min_items", "max_items", "gt", "gte", "lt", "lte", "one_of", "not"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// The `type:` matcher's names; the suite schema lists them from this enum (`bool` is also
+// accepted as an alias by the loader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum JsonType {
     String,
     Number,

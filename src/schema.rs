@@ -163,7 +163,7 @@ struct MatcherDoc {
     /// Regular expression.
     matches: Option<String>,
     #[serde(rename = "type")]
-    ty: Option<JsonType>,
+    ty: Option<crate::matcher::JsonType>,
     min_items: Option<u64>,
     max_items: Option<u64>,
     gt: Option<Value>,
@@ -172,18 +172,6 @@ struct MatcherDoc {
     lte: Option<Value>,
     one_of: Option<Vec<Value>>,
     not: Option<Box<ValueMatcher>>,
-}
-
-#[derive(JsonSchema, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum JsonType {
-    String,
-    Number,
-    Integer,
-    Boolean,
-    Array,
-    Object,
-    Null,
 }
 
 /// The project config file (`smoke-suites/smokegate.yaml` or `--config`).

@@ -236,16 +236,7 @@ impl Reporter for Console {
             }
             Event::Breadcrumb(c) => {
                 if self.verbosity >= Verbosity::Verbose {
-                    let t = format!(
-                        "    ↳ {} {} {} · {} · reqId {} · {:.1} ms{}",
-                        c.phase.as_str(),
-                        c.method,
-                        c.path,
-                        c.status.map_or_else(|| c.outcome.clone(), |s| s.to_string()),
-                        c.request_id,
-                        c.total_ms,
-                        c.upstream.as_deref().map(|u| format!(" · {u}")).unwrap_or_default()
-                    );
+                    let t = format!("    ↳ {}", c.line(false));
                     let t = self.paint(DIM, &t);
                     self.line(&t);
                 }

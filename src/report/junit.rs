@@ -14,33 +14,6 @@ fn secs(ms: f64) -> Duration {
     Duration::from_secs_f64((ms / 1000.0).max(0.0))
 }
 
-/// One line per request: what an engineer greps the gateway logs with.
-pub fn crumb_line(c: &Breadcrumb) -> String {
-    let mut t = format!(
-        "{} {} {} {} -> {} · reqId {} · trace {} · {:.1} ms (headers {:.1} ms) · attempt {}",
-        c.time,
-        c.phase.as_str(),
-        c.method,
-        c.path,
-        c.status.map_or_else(|| c.outcome.clone(), |s| s.to_string()),
-        c.request_id,
-        c.trace_id,
-        c.total_ms,
-        c.ttfb_ms,
-        c.attempt
-    );
-    if let Some(u) = &c.upstream {
-        t.push_str(&format!(" · upstream {u}"));
-    }
-    if let Some(e) = &c.echoed_request_id {
-        t.push_str(&format!(" · gateway id {e}"));
-    }
-    if let Some(f) = c.failure_class {
-        t.push_str(&format!(" · {}", f.as_str()));
-    }
-    t
-}
-
 /// The failure's details: each failed assertion, then where to look.
 pub fn failure_details(s: &StepResult) -> String {
     let mut lines: Vec<String> =
@@ -87,7 +60,7 @@ fn case(s: &StepResult) -> TestCase {
     tc.set_time(secs(s.duration_ms));
     tc.set_assertions(s.assertions.len());
     if !s.breadcrumbs.is_empty() {
-        tc.set_system_out(s.breadcrumbs.iter().map(crumb_line).collect::<Vec<_>>().join("\n"));
+        tc.set_system_out(s.breadcrumbs.iter().map(|c| c.line(true)).collect::<Vec<_>>().join("\n"));
     }
     tc
 }
@@ -105,7 +78,7 @@ fn run_case(name: &str, failure: Option<(&str, String)>, crumbs: &[&Breadcrumb])
     let mut tc = TestCase::new(name, status);
     tc.set_classname("smokegate");
     if !crumbs.is_empty() {
-        tc.set_system_out(crumbs.iter().map(|c| crumb_line(c)).collect::<Vec<_>>().join("\n"));
+        tc.set_system_out(crumbs.iter().map(|c| c.line(true)).collect::<Vec<_>>().join("\n"));
     }
     tc
 }

@@ -233,6 +233,14 @@ pub struct SuiteResult {
     pub steps: Vec<StepResult>,
 }
 
+/// A suite's end; its steps came before it as `StepFinished` events.
+#[derive(Debug, Clone)]
+pub struct SuiteEnd {
+    pub name: String,
+    pub file: String,
+    pub duration_ms: f64,
+}
+
 /// What happened to the run's test user(s) and teardown.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct CleanupReport {
@@ -295,7 +303,7 @@ pub enum Event {
         kind: StepKind,
     },
     StepFinished(StepResult),
-    SuiteFinished(SuiteResult),
+    SuiteFinished(SuiteEnd),
     Cleanup(CleanupReport),
     RunFinished(RunSummary),
 }

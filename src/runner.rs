@@ -11,9 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Auth, AuthError};
 use crate::config::{AuthScope, Config};
-use crate::event::{
-    Breadcrumb, CleanupReport, Event, EventSink, FailureClass, LeftBehind, Outcome, Phase, StepKind, StepResult, SuiteResult,
-};
+use crate::event::{Breadcrumb, CleanupReport, Event, EventSink, FailureClass, LeftBehind, Outcome, Phase, StepKind, StepResult, SuiteEnd};
 use crate::exit;
 use crate::http::{CrumbCtx, HttpClient, Outgoing, SendError, ms};
 use crate::journal::Journal;
@@ -107,15 +105,13 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    fn tally(&mut self, suite: &SuiteResult) {
-        for st in &suite.steps {
-            match (st.kind, st.outcome) {
-                (StepKind::Teardown, Outcome::Failed) => self.cleanup.teardown_failures += 1,
-                (StepKind::Teardown, _) => {}
-                (_, Outcome::Passed) => self.passed += 1,
-                (_, Outcome::Failed) => self.failed += 1,
-                (_, Outcome::Skipped) => self.skipped += 1,
-            }
+    fn tally(&mut self, st: &StepResult) {
+        match (st.kind, st.outcome) {
+            (StepKind::Teardown, Outcome::Failed) => self.cleanup.teardown_failures += 1,
+            (StepKind::Teardown, _) => {}
+            (_, Outcome::Passed) => self.passed += 1,
+            (_, Outcome::Failed) => self.failed += 1,
+            (_, Outcome::Skipped) => self.skipped += 1,
         }
     }
 
@@ -221,14 +217,13 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
                     } else {
                         (shared, None)
                     };
-                    let result = match &err {
+                    // Steps are counted and handed to the reporters as they finish, never kept
+                    // here: they live on only in reporters that asked for them (JSON, JUnit), so
+                    // memory stays flat in the number of steps.
+                    let counts = match &err {
                         None => run_suite(&ctx, suite, auth.as_deref()).await,
                         Some(e) => bootstrap_failed_suite(&ctx, suite, e),
                     };
-                    // Counted, then dropped: results (and their breadcrumbs) live on only in
-                    // reporters that asked for them, so memory stays flat in the number of steps.
-                    let mut counts = RunOutcome::default();
-                    counts.tally(&result);
                     (i, counts, if per_suite { auth } else { None }, err)
                 }
             })
@@ -283,15 +278,15 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
     Ok(Auth::new(ctx.clone(), identity, label))
 }
 
-fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> SuiteResult {
-    let steps: Vec<StepResult> =
-        suite.steps.iter().map(|s| skipped(suite, s, StepKind::Step, &format!("the suite's user could not be set up: {e}"))).collect();
-    let result = SuiteResult { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: 0.0, steps };
-    for s in &result.steps {
-        ctx.sink.emit(Event::StepFinished(s.clone()));
+fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> RunOutcome {
+    let mut counts = RunOutcome::default();
+    for step in &suite.steps {
+        let r = skipped(suite, step, StepKind::Step, &format!("the suite's user could not be set up: {e}"));
+        counts.tally(&r);
+        ctx.sink.emit(Event::StepFinished(r));
     }
-    ctx.sink.emit(Event::SuiteFinished(result.clone()));
-    result
+    ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: 0.0 }));
+    counts
 }
 
 fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult {
@@ -313,12 +308,13 @@ fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult 
     }
 }
 
-async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> SuiteResult {
+/// Runs one suite's steps and teardown, emitting each result; returns the counts.
+async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> RunOutcome {
     let start = Instant::now();
     let file = suite.file.display().to_string();
     ctx.sink.emit(Event::SuiteStarted { name: suite.name.clone(), file: file.clone(), steps: suite.steps.len() + suite.teardown.len() });
     let started = |step: &Step, kind: StepKind| ctx.sink.emit(Event::StepStarted { file: file.clone(), name: step.name.clone(), kind });
-    let mut results = Vec::new();
+    let mut counts = RunOutcome::default();
     let mut scope = ctx.base_scope.clone();
     if let Some(a) = auth {
         a.extend_scope(&mut scope);
@@ -335,19 +331,19 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Sui
             }
         }
     }
-    let emit = |r: StepResult, results: &mut Vec<StepResult>| {
-        ctx.sink.emit(Event::StepFinished(r.clone()));
-        results.push(r);
+    let emit = |r: StepResult, counts: &mut RunOutcome| {
+        counts.tally(&r);
+        ctx.sink.emit(Event::StepFinished(r));
     };
 
     for step in &suite.steps {
         if let Some(why) = &stop {
-            emit(skipped(suite, step, StepKind::Step, why), &mut results);
+            emit(skipped(suite, step, StepKind::Step, why), &mut counts);
             continue;
         }
         if ctx.cancel.interrupt.is_cancelled() {
             stop = Some("interrupted".into());
-            emit(skipped(suite, step, StepKind::Step, "interrupted"), &mut results);
+            emit(skipped(suite, step, StepKind::Step, "interrupted"), &mut counts);
             continue;
         }
         started(step, StepKind::Step);
@@ -367,25 +363,24 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Sui
                 ctx.cancel.stop_new.cancel();
             }
         }
-        emit(r, &mut results);
+        emit(r, &mut counts);
         for p in probes {
-            emit(p, &mut results);
+            emit(p, &mut counts);
         }
     }
 
     // Teardown always runs; only the abort token (deadline, second signal) stops it.
     for step in &suite.teardown {
         if ctx.cancel.abort.is_cancelled() {
-            emit(skipped(suite, step, StepKind::Teardown, "aborted before teardown"), &mut results);
+            emit(skipped(suite, step, StepKind::Teardown, "aborted before teardown"), &mut counts);
             continue;
         }
         started(step, StepKind::Teardown);
         let r = exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await;
-        emit(r, &mut results);
+        emit(r, &mut counts);
     }
-    let result = SuiteResult { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()), steps: results };
-    ctx.sink.emit(Event::SuiteFinished(result.clone()));
-    result
+    ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()) }));
+    counts
 }
 
 fn wants_probes(ctx: &RunCtx, suite: &Suite, step: &Step) -> bool {

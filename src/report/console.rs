@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::live::Live;
+use super::model::OpenSuites;
 use crate::event::{Event, Outcome, Reporter, StepKind, StepResult, SuiteResult};
 use crate::secret::Redactor;
 
@@ -23,6 +24,8 @@ pub struct Console {
     /// Print steps as they finish (one suite at a time) or whole suites (parallel runs).
     live: bool,
     current_suite: Option<String>,
+    /// Parallel runs: the steps of suites still running, printed as a block when each ends.
+    open: OpenSuites,
     /// On a terminal: the live view of running suites on stderr.
     view: Option<Live>,
     /// Lines of the event being handled, written in one go (with the live view suspended).
@@ -52,6 +55,7 @@ impl Console {
             redactor,
             live,
             current_suite: None,
+            open: OpenSuites::default(),
             view: None,
             pending: Vec::new(),
         }
@@ -251,11 +255,15 @@ impl Reporter for Console {
                         }
                     }
                     self.step(s);
+                } else if self.verbosity > Verbosity::Quiet || s.outcome == Outcome::Failed {
+                    // Kept for the suite's block (under `-q`, only failures are printed).
+                    self.open.push(s);
                 }
             }
-            Event::SuiteFinished(s) => {
+            Event::SuiteFinished(end) => {
                 if !self.live {
-                    self.suite_block(s);
+                    let suite = self.open.finish(end);
+                    self.suite_block(&suite);
                 }
             }
             Event::Cleanup(c) => {
@@ -324,7 +332,7 @@ impl Reporter for Console {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::SuiteResult;
+    use crate::event::SuiteEnd;
 
     #[derive(Clone, Default)]
     struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -349,7 +357,7 @@ mod tests {
         c.handle(&Event::SuitesPlanned(vec!["a.yaml".into(), "b.yaml".into()]));
         c.handle(&Event::SuiteStarted { name: "a".into(), file: "a.yaml".into(), steps: 0 });
         c.handle(&Event::Warning("careful".into()));
-        c.handle(&Event::SuiteFinished(SuiteResult { name: "a".into(), file: "a.yaml".into(), duration_ms: 1.0, steps: vec![] }));
+        c.handle(&Event::SuiteFinished(SuiteEnd { name: "a".into(), file: "a.yaml".into(), duration_ms: 1.0 }));
         let o = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(o, "a  a.yaml\n");
         let e = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();

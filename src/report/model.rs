@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, RunSummary, StepKind, SuiteResult};
+use crate::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, RunSummary, StepKind, StepResult, SuiteEnd, SuiteResult};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -52,10 +52,34 @@ impl Report {
     }
 }
 
+/// The steps of suites still running (several at once under `--jobs`), for reporters that
+/// show or keep a suite as a whole: steps arrive one by one, the suite's end closes its result.
+#[derive(Default)]
+pub struct OpenSuites(Vec<SuiteResult>);
+
+impl OpenSuites {
+    pub fn push(&mut self, st: &StepResult) {
+        match self.0.iter_mut().find(|s| s.file == st.file) {
+            Some(s) => s.steps.push(st.clone()),
+            None => self.0.push(SuiteResult { name: st.suite.clone(), file: st.file.clone(), duration_ms: 0.0, steps: vec![st.clone()] }),
+        }
+    }
+
+    pub fn finish(&mut self, end: &SuiteEnd) -> SuiteResult {
+        let mut suite = match self.0.iter().position(|s| s.file == end.file) {
+            Some(i) => self.0.swap_remove(i),
+            None => SuiteResult { name: end.name.clone(), file: end.file.clone(), duration_ms: 0.0, steps: Vec::new() },
+        };
+        suite.duration_ms = end.duration_ms;
+        suite
+    }
+}
+
 /// Accumulates events into a [`Report`]; complete once `RunFinished` has been seen.
 #[derive(Default)]
 pub struct Collector {
     suites: Vec<SuiteResult>,
+    open: OpenSuites,
     cleanup: CleanupReport,
     warnings: Vec<String>,
     breadcrumbs: Vec<Breadcrumb>,
@@ -69,7 +93,8 @@ impl Collector {
         match event {
             Event::Warning(w) => self.warnings.push(w.clone()),
             Event::Breadcrumb(c) if !matches!(c.phase, Phase::Step | Phase::Probe | Phase::Teardown) => self.breadcrumbs.push(c.clone()),
-            Event::SuiteFinished(s) => self.suites.push(s.clone()),
+            Event::StepFinished(st) => self.open.push(st),
+            Event::SuiteFinished(end) => self.suites.push(self.open.finish(end)),
             Event::Cleanup(c) => self.cleanup = c.clone(),
             Event::RunFinished(s) => self.summary = Some(s.clone()),
             Event::SuitesPlanned(names) => self.order = names.clone(),
@@ -136,4 +161,45 @@ pub fn worst_exit(a: i32, b: i32) -> i32 {
         _ => 4,
     };
     if rank(b) > rank(a) { b } else { a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(suite: &str, name: &str) -> StepResult {
+        StepResult {
+            suite: suite.into(),
+            file: format!("{suite}.yaml"),
+            line: 1,
+            name: name.into(),
+            kind: StepKind::Step,
+            outcome: Outcome::Passed,
+            failure_class: None,
+            message: None,
+            method: "GET".into(),
+            path: "/".into(),
+            status: Some(200),
+            duration_ms: 1.0,
+            assertions: Vec::new(),
+            breadcrumbs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn interleaved_suites_are_assembled_by_file_and_closed_by_their_end() {
+        let mut open = OpenSuites::default();
+        for (s, n) in [("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2"), ("a", "a3")] {
+            open.push(&step(s, n));
+        }
+        let b = open.finish(&SuiteEnd { name: "b".into(), file: "b.yaml".into(), duration_ms: 7.0 });
+        assert_eq!((b.name.as_str(), b.duration_ms), ("b", 7.0));
+        assert_eq!(b.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b1", "b2"]);
+        let a = open.finish(&SuiteEnd { name: "a".into(), file: "a.yaml".into(), duration_ms: 9.0 });
+        assert_eq!(a.steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a1", "a2", "a3"]);
+        // A suite that ended without a step (all filtered out, or none) still has its result.
+        let c = open.finish(&SuiteEnd { name: "c".into(), file: "c.yaml".into(), duration_ms: 0.0 });
+        assert!(c.steps.is_empty() && c.name == "c");
+        assert!(open.0.is_empty(), "nothing left open");
+    }
 }

@@ -272,13 +272,8 @@ struct IdentityDoc {
 #[derive(JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 struct LoginStepDoc {
-    name: Option<String>,
-    request: RequestDoc,
-    expect: Option<ExpectDoc>,
-    capture: Option<BTreeMap<String, CaptureDoc>>,
-    auth: Option<AuthMode>,
-    auth_probe: Option<bool>,
-    follow_redirects: Option<bool>,
+    #[serde(flatten)]
+    step: StepDoc,
     /// JSONPath(s) to the JWT in the login response; the first present wins.
     token: Option<TokenPaths>,
 }

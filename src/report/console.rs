@@ -94,14 +94,16 @@ impl Console {
     /// Feeds the live view; it draws itself.
     fn update_view(&mut self, event: &Event) {
         let Some(v) = self.view.as_mut() else { return };
+        // Names reach the terminal through the view too: masked like every other console line.
+        let redact = |t: &str| self.redactor.redact(t);
         match event {
             Event::SuitesPlanned(files) => v.planned(files.len()),
-            Event::SuiteStarted { name, file, steps } => v.suite_started(name, file, *steps),
+            Event::SuiteStarted { name, file, steps } => v.suite_started(&redact(name), file, *steps),
             Event::StepStarted { file, name, kind } => match kind {
-                StepKind::Teardown => v.step_started(file, &format!("teardown {name}")),
-                _ => v.step_started(file, name),
+                StepKind::Teardown => v.step_started(file, &redact(&format!("teardown {name}"))),
+                _ => v.step_started(file, &redact(name)),
             },
-            Event::StepFinished(s) => v.step_finished(&s.file, s.outcome == Outcome::Failed),
+            Event::StepFinished(s) => v.step_finished(&s.file, s.outcome == Outcome::Failed, s.kind != StepKind::Probe),
             Event::SuiteFinished(s) => v.suite_finished(&s.file),
             Event::Cleanup(_) | Event::RunFinished(_) => v.clear(),
             _ => {}
@@ -363,5 +365,22 @@ mod tests {
         let e = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
         assert_eq!(e, "warning: careful\n");
         assert!(c.pending.is_empty());
+    }
+
+    #[test]
+    fn the_live_view_masks_secrets_in_the_names_it_shows() {
+        use indicatif::{InMemoryTerm, ProgressDrawTarget};
+        let term = InMemoryTerm::new(10, 100);
+        let redactor = Redactor::default();
+        redactor.add(&crate::secret::Secret::new("hunter2-secret"));
+        let live = Live::new(ProgressDrawTarget::term_like(Box::new(term.clone())), None);
+        let mut c = Console::new(false, Verbosity::Normal, redactor, false).with_live_view(Some(live));
+        c.out = Box::new(Buf::default());
+        c.err = Box::new(Buf::default());
+        c.handle(&Event::SuiteStarted { name: "suite hunter2-secret".into(), file: "a.yaml".into(), steps: 2 });
+        c.handle(&Event::StepStarted { file: "a.yaml".into(), name: "send hunter2-secret".into(), kind: StepKind::Teardown });
+        let screen = term.contents();
+        assert!(screen.contains("› teardown send "), "{screen}");
+        assert!(!screen.contains("hunter2-secret"), "{screen}");
     }
 }

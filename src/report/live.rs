@@ -90,10 +90,12 @@ impl Live {
         }
     }
 
-    pub fn step_finished(&mut self, file: &str, failed: bool) {
+    /// A result came in; `advances` is false for a probe, which replays a step already counted
+    /// in the suite's position (the header counts every result, as the summary does).
+    pub fn step_finished(&mut self, file: &str, failed: bool, advances: bool) {
         self.steps += 1;
         self.failed += usize::from(failed);
-        if let Some(bar) = self.bar(file) {
+        if let Some(bar) = self.bar(file).filter(|_| advances) {
             bar.inc(1);
         }
         self.update_header();
@@ -153,13 +155,14 @@ mod tests {
         live.suite_started("orders", "orders.yaml", 2);
         live.step_started("users.yaml", "create user");
         live.step_started("orders.yaml", "list orders");
-        live.step_finished("orders.yaml", true);
+        live.step_finished("orders.yaml", true, true);
+        live.step_finished("orders.yaml", false, false);
         let s = screen(&term);
         assert!(s.contains("users 0/4"), "{s}");
         assert!(s.contains("s › create user"), "{s}");
         assert!(s.contains("orders 1/2"), "{s}");
         assert!(s.contains("s › list orders"), "{s}");
-        assert!(s.contains("running · 0/3 suites done · 1 steps · 1 failed"), "{s}");
+        assert!(s.contains("running · 0/3 suites done · 2 steps · 1 failed"), "{s}");
 
         live.suite_finished("orders.yaml");
         let s = screen(&term);

@@ -59,19 +59,23 @@ pub struct OpenSuites(Vec<SuiteResult>);
 
 impl OpenSuites {
     pub fn push(&mut self, st: &StepResult) {
-        match self.0.iter_mut().find(|s| s.file == st.file) {
-            Some(s) => s.steps.push(st.clone()),
-            None => self.0.push(SuiteResult { name: st.suite.clone(), file: st.file.clone(), duration_ms: 0.0, steps: vec![st.clone()] }),
-        }
+        let i = self.position(&st.suite, &st.file);
+        self.0[i].steps.push(st.clone());
     }
 
     pub fn finish(&mut self, end: &SuiteEnd) -> SuiteResult {
-        let mut suite = match self.0.iter().position(|s| s.file == end.file) {
-            Some(i) => self.0.swap_remove(i),
-            None => SuiteResult { name: end.name.clone(), file: end.file.clone(), duration_ms: 0.0, steps: Vec::new() },
-        };
+        let i = self.position(&end.name, &end.file);
+        let mut suite = self.0.swap_remove(i);
         suite.duration_ms = end.duration_ms;
         suite
+    }
+
+    /// The open suite for `file`, opened (empty) if it is not yet.
+    fn position(&mut self, name: &str, file: &str) -> usize {
+        self.0.iter().position(|s| s.file == file).unwrap_or_else(|| {
+            self.0.push(SuiteResult { name: name.to_owned(), file: file.to_owned(), duration_ms: 0.0, steps: Vec::new() });
+            self.0.len() - 1
+        })
     }
 }
 

@@ -321,6 +321,7 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure
     let suites = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
     check_suite_origins(&suites, &setup.gateway)?;
     let mut suites = select(suites, &args.tag, args.filter.as_deref());
+    let selected_steps = suites.iter().map(|s| s.steps.len()).sum();
     if let Some((k, n)) = args.shard {
         suites.retain(|s| shard_of(&s.file, n) == k);
     }
@@ -355,6 +356,7 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure
     let warnings = setup.warnings.clone();
     let opts = RunOptions {
         shard: args.shard,
+        selected_steps,
         wait_ready: args.wait_ready,
         fail_fast: args.fail_fast,
         auth_probes: args.auth_probes,
@@ -401,7 +403,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         Some(format!("--wait-ready: the gateway is {e}"))
     } else if let Some(e) = &outcome.bootstrap_error {
         Some(format!("auth bootstrap failed: {e}"))
-    } else if n_suites == 0 && ctx.opts.shard.is_some() {
+    } else if n_suites == 0 && ctx.opts.shard.is_some() && ctx.opts.selected_steps > 0 {
         // A shard can legitimately be empty when there are fewer suites than runners.
         code = exit::OK;
         None
@@ -491,10 +493,14 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
                     (!template::USER_FIELDS.contains(&a))
                         .then(|| (format!("`user.{a}` does not exist"), format!("user has: {}", template::USER_FIELDS.join(", "))))
                 } else if let (Some(a), "env") = (attr, top) {
-                    if env_get(&env, a).is_none() {
-                        crate::errln!("warning: {}:{}:{}: environment variable `{a}` is not set here", s.file.display(), pos.line, pos.col);
-                    }
-                    None
+                    // An unset variable fails the run (the step or the whole suite, for `vars`):
+                    // say so now, unless the template gives a default.
+                    (env_get(&env, a).is_none() && !text.contains("default")).then(|| {
+                        (
+                            format!("environment variable `{a}` is not set here; the run would fail as `template`"),
+                            format!("set {a}, or give a default: `{{{{ env.{a} | default('…') }}}}`"),
+                        )
+                    })
                 } else {
                     None
                 };
@@ -534,8 +540,8 @@ fn suite_templates(s: &Suite) -> Vec<(String, crate::diag::Pos)> {
             _ => {}
         }
     }
-    for (_, v) in &s.vars {
-        walk(v, crate::diag::Pos { line: 1, col: 1 }, &mut out);
+    for ((_, v), pos) in s.vars.iter().zip(&s.vars_pos) {
+        walk(v, *pos, &mut out);
     }
     for st in s.steps.iter().chain(&s.teardown) {
         walk(&J::String(st.request.path.clone()), st.request.path_pos, &mut out);

@@ -244,7 +244,7 @@ impl Auth {
         };
         let settings =
             EvalSettings { stub_phrases: &self.ctx.config.stub_phrases, fingerprint: self.ctx.config.gateway.fingerprint.as_ref() };
-        let verdict = step::evaluate(step, &resp, &self.ctx.templates, &scope, &settings);
+        let verdict = step::evaluate(step, &resp, &self.ctx.templates, &scope, &settings, out.body.as_ref().map(|b| b.0.as_slice()));
         self.ctx.emit_crumbs(ex.crumbs, verdict.class);
         if let Some(class) = verdict.class {
             return Err(fail(class, verdict.message.unwrap_or_default()));
@@ -302,7 +302,7 @@ impl Auth {
             .cfg
             .token_paths
             .iter()
-            .find_map(|(text, path)| step::select(path, text, &body).and_then(|v| v.as_str().map(str::to_owned)))
+            .find_map(|(text, path)| step::select(path, text, &body).into_value().and_then(|v| v.as_str().map(str::to_owned)))
             .ok_or_else(|| AuthError::TokenMissing(self.cfg.token_paths.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")))?;
         let secret = Secret::new(token);
         self.ctx.redactor.add(&secret);

@@ -80,7 +80,9 @@ pub struct AuthConfig {
 pub const DEFAULT_DENY_ENV: &[&str] = &["*_SERVICE_URL", "*_SVC_URL", "*_SERVICE_HOST", "*_UPSTREAM_URL"];
 pub const DEFAULT_UPSTREAM_HEADERS: &[&str] = &["x-upstream", "x-served-by", "via", "server-timing"];
 pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access_token", "$.jwt", "$.id_token"];
-pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented"];
+/// Matched as words (see `step::words`): "not_implemented", "NotImplementedError" and
+/// "Not yet implemented." all match.
+pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented", "not yet implemented", "unimplemented", "notimplemented"];
 
 pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "vars", "max_body"];
 pub const GATEWAY_KEYS: &[&str] =

@@ -75,6 +75,12 @@ pub enum FailureClass {
     BodyTooLarge,
     /// The run was interrupted before or during this step.
     Cancelled,
+    /// The step was selected but never sent (an earlier step of its suite failed, its suite
+    /// could not start, `--fail-fast` stopped the run). Not verified is never passed.
+    NotRun,
+    /// Auth enforcement was asked for (`--auth-probes`, `auth_probe`), but nothing could be
+    /// replayed to prove it: no safe authenticated request, or the replay could not be built.
+    Unprobed,
 }
 
 impl FailureClass {
@@ -93,6 +99,8 @@ impl FailureClass {
             FailureClass::InvalidResponse => "invalid-response",
             FailureClass::BodyTooLarge => "body-too-large",
             FailureClass::Cancelled => "cancelled",
+            FailureClass::NotRun => "not-run",
+            FailureClass::Unprobed => "unprobed",
         }
     }
 }

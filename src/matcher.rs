@@ -268,6 +268,11 @@ impl Matcher {
                 Some(a) if options.iter().any(|o| json_eq(a, o)) => Ok(()),
                 _ => fail(format!("one of {}", options.iter().map(short).collect::<Vec<_>>().join(", "))),
             },
+            // `not` negates a judgement of a value that is there: over nothing it verified
+            // nothing (write `exists: false` to assert absence), except `not: { exists: … }`.
+            Matcher::Not(inner) if actual.is_none() && !matches!(**inner, Matcher::Exists(_)) => {
+                fail(format!("a value that is not {}", inner.describe()))
+            }
             Matcher::Not(inner) => match inner.check(actual) {
                 Ok(()) => fail(format!("not {}", inner.describe())),
                 Err(_) => Ok(()),
@@ -278,6 +283,29 @@ impl Matcher {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Judges what a multi-node JSONPath (wildcard, filter, slice, descendants) selected: the
+    /// array of the selected nodes. On an empty selection only the matchers that speak about
+    /// emptiness can hold (`exists: false`, `max_items`, `min_items: 0`, `equals: []`, and
+    /// `not: { exists: true }`); every other matcher fails, because it verified nothing.
+    pub fn check_nodes(&self, nodes: &J) -> Result<(), Mismatch> {
+        let empty = matches!(nodes, J::Array(a) if a.is_empty());
+        if !empty {
+            return self.check(Some(nodes));
+        }
+        let fail = |expected: String| Err(Mismatch { expected, actual: "nothing selected (0 nodes)".into() });
+        match self {
+            Matcher::Exists(true) => fail("at least one node".into()),
+            Matcher::Exists(false) | Matcher::MaxItems(_) | Matcher::MinItems(0) => Ok(()),
+            Matcher::Equals(J::Array(a)) if a.is_empty() => Ok(()),
+            Matcher::Not(inner) => match &**inner {
+                Matcher::Exists(b) => Matcher::Exists(!*b).check_nodes(nodes),
+                other => fail(format!("a selected value that is not {}", other.describe())),
+            },
+            Matcher::All(ms) => ms.iter().try_for_each(|m| m.check_nodes(nodes)),
+            other => fail(other.describe()),
         }
     }
 
@@ -383,6 +411,44 @@ mod tests {
         assert!(m("{ exists: true }").check(None).is_err());
         assert!(m("{ exists: false }").check(None).is_ok());
         assert!(m("{ exists: false }").check(Some(&json!(1))).is_err());
+    }
+
+    /// An empty multi-node selection verifies nothing: only emptiness matchers hold.
+    #[test]
+    fn empty_selection_rule() {
+        let empty = json!([]);
+        for src in ["{ exists: false }", "{ max_items: 0 }", "{ min_items: 0 }", "{ equals: [] }", "{ not: { exists: true } }"] {
+            assert!(m(src).check_nodes(&empty).is_ok(), "{src} holds on an empty selection");
+        }
+        for src in [
+            "{ exists: true }",
+            "{ type: array }",
+            "{ type: string }",
+            "x",
+            "{ contains: x }",
+            "{ matches: '.*' }",
+            "{ min_items: 1 }",
+            "{ gt: 0 }",
+            "{ one_of: [a] }",
+            "{ not: { equals: x } }",
+            "{ not: { exists: false } }",
+            "{ exists: true, max_items: 3 }",
+        ] {
+            let mis = m(src).check_nodes(&empty).expect_err(src);
+            assert_eq!(mis.actual, "nothing selected (0 nodes)", "{src}");
+        }
+        // A non-empty selection is judged as the array of nodes.
+        assert!(m("{ exists: true }").check_nodes(&json!([1])).is_ok());
+        assert!(m("{ contains: 1 }").check_nodes(&json!([1, 2])).is_ok());
+        assert!(m("{ contains: 3 }").check_nodes(&json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn not_over_nothing_is_not_a_pass() {
+        assert!(m("{ not: { equals: failed } }").check(None).is_err());
+        assert!(m("{ not: { equals: failed } }").check(Some(&json!("done"))).is_ok());
+        assert!(m("{ not: { exists: true } }").check(None).is_ok());
+        assert!(m("{ not: { exists: false } }").check(None).is_err());
     }
 
     #[test]

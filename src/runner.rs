@@ -36,6 +36,9 @@ pub struct Cancel {
 pub struct RunOptions {
     /// `--shard K/N`.
     pub shard: Option<(u32, u32)>,
+    /// Steps selected (paths, `--tag`, `--filter`) before sharding: an empty shard of a
+    /// non-empty selection is fine, an empty selection is red on every shard.
+    pub selected_steps: usize,
     pub wait_ready: Option<std::time::Duration>,
     pub fail_fast: bool,
     pub auth_probes: bool,
@@ -280,8 +283,9 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
 
 fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> RunOutcome {
     let mut counts = RunOutcome::default();
+    let why = format!("the suite's user could not be set up: {e}");
     for step in &suite.steps {
-        let r = skipped(suite, step, StepKind::Step, &format!("the suite's user could not be set up: {e}"));
+        let r = not_run(suite, step, StepKind::Step, FailureClass::NotRun, &why);
         counts.tally(&r);
         ctx.sink.emit(Event::StepFinished(r));
     }
@@ -289,7 +293,8 @@ fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> RunOutc
     counts
 }
 
-fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult {
+/// A step's result before anything is known: the one shape every verdict below starts from.
+fn blank(suite: &Suite, step: &Step, kind: StepKind) -> StepResult {
     StepResult {
         suite: suite.name.clone(),
         file: suite.file.display().to_string(),
@@ -298,7 +303,7 @@ fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult 
         kind,
         outcome: Outcome::Skipped,
         failure_class: None,
-        message: Some(why.to_owned()),
+        message: None,
         method: step.request.method.clone(),
         path: step.request.path.clone(),
         status: None,
@@ -306,6 +311,23 @@ fn skipped(suite: &Suite, step: &Step, kind: StepKind, why: &str) -> StepResult 
         assertions: Vec::new(),
         breadcrumbs: Vec::new(),
     }
+}
+
+/// A selected step that was never sent: a failure with its reason, never a skip. (Skipped is
+/// only for what nothing needed doing, such as a teardown whose record was never created.)
+fn not_run(suite: &Suite, step: &Step, kind: StepKind, class: FailureClass, why: &str) -> StepResult {
+    let mut r = blank(suite, step, kind);
+    r.outcome = Outcome::Failed;
+    r.failure_class = Some(class);
+    r.message = Some(why.to_owned());
+    r
+}
+
+/// Why the rest of a suite does not run: the first step it hits fails with `class`, the ones
+/// after it as `not-run`.
+struct Stop {
+    class: FailureClass,
+    why: String,
 }
 
 /// Runs one suite's steps and teardown, emitting each result; returns the counts.
@@ -319,15 +341,16 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
     if let Some(a) = auth {
         a.extend_scope(&mut scope);
     }
-    let mut stop: Option<String> = None;
+    let mut stop: Option<Stop> = None;
     if ctx.cancel.stop_new.is_cancelled() {
-        stop = Some("not started: --fail-fast after an earlier failure".into());
+        stop = Some(Stop { class: FailureClass::NotRun, why: "not started: --fail-fast after an earlier failure".into() });
     }
     for (name, value) in &suite.vars {
         match ctx.templates.render_json(value, &scope) {
             Ok(v) => scope.set_json(name.clone(), &v),
             Err(e) => {
-                stop.get_or_insert(format!("var `{name}`: {e}"));
+                let why = ctx.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
+                stop.get_or_insert(Stop { class: FailureClass::Template, why });
             }
         }
     }
@@ -335,22 +358,39 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
         counts.tally(&r);
         ctx.sink.emit(Event::StepFinished(r));
     };
+    let probes_wanted = suite.auth_probe || ctx.opts.auth_probes;
+    let mut probed = 0usize;
+    let mut authed_passed = false;
 
     for step in &suite.steps {
-        if let Some(why) = &stop {
-            emit(skipped(suite, step, StepKind::Step, why), &mut counts);
-            continue;
+        if stop.is_none() && ctx.cancel.interrupt.is_cancelled() {
+            stop = Some(Stop { class: FailureClass::Cancelled, why: "interrupted before it was sent".into() });
         }
-        if ctx.cancel.interrupt.is_cancelled() {
-            stop = Some("interrupted".into());
-            emit(skipped(suite, step, StepKind::Step, "interrupted"), &mut counts);
+        if let Some(st) = &mut stop {
+            emit(not_run(suite, step, StepKind::Step, st.class, &st.why), &mut counts);
+            if st.class != FailureClass::NotRun && st.class != FailureClass::Cancelled {
+                *st = Stop { class: FailureClass::NotRun, why: format!("not run: {}", st.why) };
+            }
             continue;
         }
         started(step, StepKind::Step);
         let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, &ctx.cancel.interrupt).await;
+        let user = step.auth.unwrap_or(suite.auth) == AuthMode::User;
         let mut probes = Vec::new();
-        if r.outcome == Outcome::Passed && wants_probes(ctx, suite, step) {
-            probes = run_probes(ctx, suite, step, &scope, auth).await;
+        if r.outcome == Outcome::Passed && user {
+            authed_passed = true;
+            match probe_plan(ctx, suite, step) {
+                ProbePlan::No => {}
+                ProbePlan::Replay => {
+                    probes = run_probes(ctx, suite, step, &scope, auth).await;
+                    probed += probes.len();
+                }
+                ProbePlan::Unsafe => probes.push(unprobed(
+                    suite,
+                    step,
+                    format!("`auth_probe: true` on a {} step: writes are never replayed without credentials (a gateway that does not enforce auth would perform them); probe a GET of what it created", step.request.method),
+                )),
+            }
             if let Some(bad) = probes.iter().find(|p| p.outcome == Outcome::Failed) {
                 r.outcome = Outcome::Failed;
                 r.failure_class = bad.failure_class;
@@ -358,7 +398,7 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
             }
         }
         if r.outcome == Outcome::Failed {
-            stop = Some(format!("an earlier step failed: {}", r.name));
+            stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
             if ctx.opts.fail_fast {
                 ctx.cancel.stop_new.cancel();
             }
@@ -368,11 +408,31 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
             emit(p, &mut counts);
         }
     }
+    // A run asked to prove auth enforcement that proved nothing is not green.
+    if probes_wanted && authed_passed && probed == 0 && stop.is_none() {
+        let first = suite.steps.iter().find(|s| s.auth.unwrap_or(suite.auth) == AuthMode::User).unwrap_or(&suite.steps[0]);
+        let mut r = unprobed(
+            suite,
+            first,
+            "auth probes were asked for, but this suite has no passing GET/HEAD/OPTIONS step with `auth: user` to replay without credentials; add one (e.g. a GET of what it created), or set `auth_probe: false` on the suite".into(),
+        );
+        r.name = "auth probes".into();
+        emit(r, &mut counts);
+    }
 
     // Teardown always runs; only the abort token (deadline, second signal) stops it.
     for step in &suite.teardown {
         if ctx.cancel.abort.is_cancelled() {
-            emit(skipped(suite, step, StepKind::Teardown, "aborted before teardown"), &mut counts);
+            emit(
+                not_run(
+                    suite,
+                    step,
+                    StepKind::Teardown,
+                    FailureClass::Cancelled,
+                    "aborted before teardown: what it deletes may be left behind",
+                ),
+                &mut counts,
+            );
             continue;
         }
         started(step, StepKind::Teardown);
@@ -383,11 +443,31 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
     counts
 }
 
-fn wants_probes(ctx: &RunCtx, suite: &Suite, step: &Step) -> bool {
+enum ProbePlan {
+    /// Not asked for, or not an authenticated step.
+    No,
+    /// A safe method: replay it without and with forged credentials.
+    Replay,
+    /// Asked for explicitly on a write, which is never replayed.
+    Unsafe,
+}
+
+fn probe_plan(ctx: &RunCtx, suite: &Suite, step: &Step) -> ProbePlan {
     let safe = matches!(step.request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
-    let user = step.auth.unwrap_or(suite.auth) == AuthMode::User;
-    let on = step.auth_probe.unwrap_or(suite.auth_probe || ctx.opts.auth_probes);
-    safe && user && on
+    match (step.auth_probe, safe) {
+        (Some(false), _) => ProbePlan::No,
+        (Some(true), false) => ProbePlan::Unsafe,
+        (Some(true), true) => ProbePlan::Replay,
+        (None, true) if suite.auth_probe || ctx.opts.auth_probes => ProbePlan::Replay,
+        (None, _) => ProbePlan::No,
+    }
+}
+
+/// A probe that could not prove anything: a failure of its own class.
+fn unprobed(suite: &Suite, step: &Step, why: String) -> StepResult {
+    let mut r = not_run(suite, step, StepKind::Probe, FailureClass::Unprobed, &why);
+    r.name = format!("{} · probe", step.name);
+    r
 }
 
 /// Runs one step: render → token → send → evaluate, and records captures into `scope`.
@@ -401,8 +481,7 @@ async fn exec(
     cancel: &CancellationToken,
 ) -> StepResult {
     let start = Instant::now();
-    let mut r = skipped(suite, step, kind, "");
-    r.message = None;
+    let mut r = blank(suite, step, kind);
     let fail = |r: &mut StepResult, class: FailureClass, msg: String| {
         r.outcome = Outcome::Failed;
         r.failure_class = Some(class);
@@ -457,7 +536,7 @@ async fn exec(
         }
         Ok(resp) => {
             r.status = Some(resp.status);
-            let v = step::evaluate(step, &resp, &ctx.templates, scope, &ctx.eval_settings());
+            let v = step::evaluate(step, &resp, &ctx.templates, scope, &ctx.eval_settings(), out.body.as_ref().map(|b| b.0.as_slice()));
             r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, v.class);
             for (k, val) in &v.captures {
                 if crate::secret::is_secret_name(k) {
@@ -484,12 +563,21 @@ async fn exec(
 
 /// Replays a passing step without valid credentials; each replay must be refused with 401/403.
 async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, auth: Option<&Auth>) -> Vec<StepResult> {
-    let Ok(base) = step::render_request(step, &ctx.templates, scope) else { return Vec::new() };
-    let token = match auth {
-        Some(a) => a.bearer(&ctx.cancel.interrupt).await.ok(),
-        None => None,
+    let base = match step::render_request(step, &ctx.templates, scope) {
+        Ok(b) => b,
+        Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("the replay could not be rendered: {}", e.message)))],
     };
-    let Some(token) = token else { return Vec::new() };
+    let token = match auth {
+        Some(a) => a.bearer(&ctx.cancel.interrupt).await,
+        None => Err(AuthError::Credentials("no user was set up".into())),
+    };
+    let token = match token {
+        Ok(t) => t,
+        Err(AuthError::Cancelled) => {
+            return vec![not_run(suite, step, StepKind::Probe, FailureClass::Cancelled, "interrupted before the probes")];
+        }
+        Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("no token to forge the probes from: {e}")))],
+    };
     let probes: [(&str, Option<Secret>); 3] = [
         ("no token", None),
         ("forged signature", Some(Secret::new(jwt::tamper_signature(token.expose())))),
@@ -506,9 +594,8 @@ async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, aut
         let name = format!("{} · probe: {label}", step.name);
         let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(name.clone()), phase: Phase::Probe, attempt: 1 };
         let ex = ctx.http.send(&req, &cc, &ctx.cancel.interrupt).await;
-        let mut r = skipped(suite, step, StepKind::Probe, "");
+        let mut r = blank(suite, step, StepKind::Probe);
         r.name = name;
-        r.message = None;
         r.duration_ms = ms(start.elapsed());
         r.path = crate::secret::redact_query(&base.path);
         let (class, msg) = match &ex.result {

@@ -137,6 +137,8 @@ enum CaptureDoc {
 struct CaptureSource {
     json: Option<String>,
     header: Option<String>,
+    /// Accept a JSON `null` as the captured value (otherwise `null` fails the step as `capture`).
+    nullable: Option<bool>,
 }
 
 /// A literal (scalar or list: equality) or a matcher mapping (every key must hold).

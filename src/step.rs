@@ -86,7 +86,9 @@ pub struct EvalSettings<'a> {
     pub fingerprint: Option<&'a Fingerprint>,
 }
 
-pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &EvalSettings<'_>) -> Verdict {
+/// `sent` is the request body the step sent: a stub phrase found in data the step itself sent
+/// (a created order's own `note`) is data, never a stub.
+pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &EvalSettings<'_>, sent: Option<&[u8]>) -> Verdict {
     let mut v = Verdict::default();
     let e = &step.expect;
     let line = Some(step.pos.line);
@@ -95,8 +97,8 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     if !e.allow_stub {
         if resp.status == 501 {
             v.fail(FailureClass::Stub, "stub", "a real handler", "501 Not Implemented", line);
-        } else if let Some(phrase) = stub_phrase(&resp.body, s.stub_phrases) {
-            v.fail(FailureClass::Stub, "stub", "a real handler", format!("a body saying \"{phrase}\""), line);
+        } else if let Some(phrase) = stub_phrase(&resp.body, s.stub_phrases, sent) {
+            v.fail(FailureClass::Stub, "stub", "a real handler", format!("an error body saying \"{phrase}\""), line);
         }
     }
 
@@ -126,17 +128,28 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
 
     for c in &step.capture {
         let (what, value) = match &c.source {
-            CaptureSource::Json(text, path) => (format!("capture {} ({text})", c.name), doc.and_then(|d| select(path, text, d))),
-            CaptureSource::Header(h) => (format!("capture {} (header {h})", c.name), resp.header(h).map(J::String)),
+            CaptureSource::Json(text, path) => {
+                (format!("capture {} ({text})", c.name), doc.map(|d| select(path, text, d)).unwrap_or(Selected::Nothing))
+            }
+            CaptureSource::Header(h) => {
+                (format!("capture {} (header {h})", c.name), resp.header(h).map_or(Selected::Nothing, |x| Selected::Value(J::String(x))))
+            }
         };
+        let expected = if c.nullable { "a value (null allowed)" } else { "a value" };
         match value {
-            Some(val) => {
-                v.pass(what, "a value", "captured", Some(c.pos.line));
+            // Nothing to report twice when the body was not JSON at all.
+            _ if doc.is_none() && matches!(c.source, CaptureSource::Json(..)) => {}
+            Selected::Value(J::Null) if !c.nullable => {
+                v.fail(FailureClass::Capture, what, "a value (add `nullable: true` to accept null)", "null", Some(c.pos.line))
+            }
+            Selected::Nodes(J::Array(a)) if a.is_empty() => {
+                v.fail(FailureClass::Capture, what, expected, "nothing selected (0 nodes)", Some(c.pos.line))
+            }
+            Selected::Value(val) | Selected::Nodes(val) => {
+                v.pass(what, expected, "captured", Some(c.pos.line));
                 v.captures.push((c.name.clone(), val));
             }
-            // Nothing to report twice when the body was not JSON at all.
-            None if doc.is_none() && matches!(c.source, CaptureSource::Json(..)) => {}
-            None => v.fail(FailureClass::Capture, what, "a value", "nothing", Some(c.pos.line)),
+            Selected::Nothing => v.fail(FailureClass::Capture, what, expected, "nothing", Some(c.pos.line)),
         }
     }
 
@@ -157,10 +170,12 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
 
     if let Some(d) = doc {
         for check in &e.json {
-            let actual = select(&check.path, &check.path_text, d);
+            let selected = select(&check.path, &check.path_text, d);
             match check.matcher.render(t, &scope) {
-                Ok(m) => match m.check(actual.as_ref()) {
-                    Ok(()) => v.pass(&check.path_text, m.describe(), actual.as_ref().map_or("nothing".into(), short), Some(check.pos.line)),
+                Ok(m) => match selected.judge(&m) {
+                    Ok(()) => {
+                        v.pass(&check.path_text, m.describe(), selected.value().map_or("nothing".into(), short), Some(check.pos.line))
+                    }
                     Err(mis) => v.fail(FailureClass::Assertion, &check.path_text, mis.expected, mis.actual, Some(check.pos.line)),
                 },
                 Err(err) => v.fail(FailureClass::Template, &check.path_text, "a renderable value", err.message, Some(check.pos.line)),
@@ -212,11 +227,54 @@ pub fn parse_json(body: &[u8]) -> Result<J, String> {
         .map_err(|e| if std::str::from_utf8(body).is_err() { "invalid UTF-8".to_owned() } else { format!("invalid JSON ({e})") })
 }
 
+/// What a JSONPath selected.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selected {
+    /// A singular path found nothing there.
+    Nothing,
+    /// A singular path's node.
+    Value(J),
+    /// A path that can select several nodes (wildcards, filters, slices, descendants): the array
+    /// of what it selected, possibly empty.
+    Nodes(J),
+}
+
+impl Selected {
+    /// The selected value as a matcher sees it (`None`: nothing there).
+    pub fn value(&self) -> Option<&J> {
+        match self {
+            Selected::Nothing => None,
+            Selected::Value(v) | Selected::Nodes(v) => Some(v),
+        }
+    }
+
+    /// A matcher's judgement; multi-node selections follow the empty-selection rule.
+    pub fn judge(&self, m: &Matcher) -> Result<(), crate::matcher::Mismatch> {
+        match self {
+            Selected::Nodes(nodes) => m.check_nodes(nodes),
+            other => m.check(other.value()),
+        }
+    }
+
+    /// A value worth using (a token, a capture): not nothing, not `null`, not an empty selection.
+    pub fn into_value(self) -> Option<J> {
+        match self {
+            Selected::Value(J::Null) | Selected::Nothing => None,
+            Selected::Nodes(J::Array(a)) if a.is_empty() => None,
+            Selected::Value(v) | Selected::Nodes(v) => Some(v),
+        }
+    }
+}
+
 /// Evaluates a JSONPath. A singular path yields its node; a path that can select several nodes
 /// (wildcards, filters, slices, descendants) yields the array of what it selected.
-pub fn select(path: &serde_json_path::JsonPath, text: &str, doc: &J) -> Option<J> {
+pub fn select(path: &serde_json_path::JsonPath, text: &str, doc: &J) -> Selected {
     let nodes = path.query(doc).all();
-    if is_singular(text) { nodes.first().map(|n| (*n).clone()) } else { Some(J::Array(nodes.into_iter().cloned().collect())) }
+    if is_singular(text) {
+        nodes.first().map_or(Selected::Nothing, |n| Selected::Value((*n).clone()))
+    } else {
+        Selected::Nodes(J::Array(nodes.into_iter().cloned().collect()))
+    }
 }
 
 /// RFC 9535 singular queries use only name and index selectors.
@@ -239,14 +297,75 @@ fn is_singular(path: &str) -> bool {
     true
 }
 
-fn stub_phrase<'a>(body: &[u8], phrases: &'a [String]) -> Option<&'a str> {
+/// Looks for a stub's answer: the whole body when it is text, or, when it is JSON, a bare string
+/// or the error-shaped fields of the top-level object (`error`, `message`, `detail`, `code`,
+/// `status`, …, and everything beneath them). Never other data fields, and never a string the
+/// step itself sent. Matching is case- and punctuation-insensitive and splits camelCase, so
+/// "Not yet implemented", `not_implemented` and `NotImplementedError` all read as words.
+fn stub_phrase<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
     if body.is_empty() || phrases.is_empty() {
         return None;
     }
-    // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
-    let head = &body[..body.len().min(64 * 1024)];
-    let text = String::from_utf8_lossy(head).to_lowercase();
-    phrases.iter().find(|p| text.contains(p.as_str())).map(String::as_str)
+    let sent = sent.map(String::from_utf8_lossy).unwrap_or_default();
+    let mut candidates: Vec<String> = Vec::new();
+    match serde_json::from_slice::<J>(body) {
+        Ok(J::String(s)) => candidates.push(s),
+        Ok(J::Object(map)) => {
+            for (k, v) in &map {
+                if is_error_key(k) {
+                    collect_strings(v, &mut candidates);
+                }
+            }
+        }
+        Ok(_) => {}
+        // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
+        Err(_) => candidates.push(String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).into_owned()),
+    }
+    let phrases_norm: Vec<String> = phrases.iter().map(|p| format!(" {} ", words(p))).collect();
+    for c in candidates {
+        if !sent.is_empty() && (sent.contains(&c) || sent.contains(&J::String(c.clone()).to_string())) {
+            continue;
+        }
+        let text = format!(" {} ", words(&c));
+        if let Some(i) = phrases_norm.iter().position(|p| text.contains(p.as_str())) {
+            return Some(&phrases[i]);
+        }
+    }
+    None
+}
+
+/// Keys that hold an error's words (problem+json, framework error envelopes, gRPC gateways).
+fn is_error_key(key: &str) -> bool {
+    let k: String = key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    ["error", "exception", "fault"].iter().any(|w| k.contains(w))
+        || ["message", "msg", "detail", "details", "title", "reason", "status", "statusmessage", "code", "type"].contains(&k.as_str())
+}
+
+fn collect_strings(v: &J, out: &mut Vec<String>) {
+    match v {
+        J::String(s) => out.push(s.clone()),
+        J::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        J::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Lower-case words: camelCase split, every run of non-alphanumerics one space.
+pub fn words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if prev.is_some_and(|p| p.is_lowercase() && c.is_uppercase()) {
+                out.push(' ');
+            }
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with(' ') && !out.is_empty() {
+            out.push(' ');
+        }
+        prev = Some(c);
+    }
+    out.trim_end().to_owned()
 }
 
 /// A short excerpt of an error body, to show next to an unexpected status.
@@ -272,10 +391,41 @@ mod tests {
     }
 
     #[test]
-    fn stub_phrases_match_case_insensitively() {
-        let phrases = vec!["not implemented".to_owned()];
-        assert_eq!(stub_phrase(br#"{"error":"Not Implemented yet"}"#, &phrases), Some("not implemented"));
-        assert_eq!(stub_phrase(b"{\"ok\":true}", &phrases), None);
+    fn stub_phrases_match_error_shaped_bodies_in_any_spelling() {
+        let phrases: Vec<String> = crate::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect();
+        for body in [
+            &br#"{"error":"Not Implemented yet"}"#[..],
+            br#"{"message":"Not yet implemented"}"#,
+            br#"{"code":"not_implemented"}"#,
+            br#"{"error":{"type":"NotImplementedError","detail":"x"}}"#,
+            br#"{"errors":[{"msg":"NOT_IMPLEMENTED"}]}"#,
+            br#""notImplemented""#,
+            b"501: Unimplemented",
+            b"<h1>Not Implemented</h1>",
+            br#"{"title":"Method not implemented."}"#,
+        ] {
+            assert!(stub_phrase(body, &phrases, None).is_some(), "{}", String::from_utf8_lossy(body));
+        }
+        for body in [
+            &br#"{"ok":true}"#[..],
+            br#"{"id":"ord-1","note":"gift wrap not implemented in v1"}"#,
+            br#"[{"message":"not implemented"}]"#,
+            br#"{"items":[{"error":"not implemented"}]}"#,
+            b"implemented nothing",
+        ] {
+            assert_eq!(stub_phrase(body, &phrases, None), None, "{}", String::from_utf8_lossy(body));
+        }
+        // Words the step sent itself are data, even in a message field.
+        let sent = br#"{"message":"gift wrap not implemented in v1"}"#;
+        assert_eq!(stub_phrase(br#"{"message":"gift wrap not implemented in v1"}"#, &phrases, Some(sent)), None);
+        assert!(stub_phrase(br#"{"message":"not implemented"}"#, &phrases, Some(b"{}")).is_some());
+    }
+
+    #[test]
+    fn words_split_camel_case_and_punctuation() {
+        assert_eq!(words("NotImplementedError"), "not implemented error");
+        assert_eq!(words("NOT_IMPLEMENTED"), "not implemented");
+        assert_eq!(words("  Not-yet   implemented!! "), "not yet implemented");
     }
 
     #[test]

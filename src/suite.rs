@@ -47,6 +47,8 @@ pub struct Suite {
     pub auth_probe: bool,
     /// In file order: later vars may use earlier ones.
     pub vars: Vec<(String, J)>,
+    /// Where each of `vars` is written, for `check`.
+    pub vars_pos: Vec<Pos>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Step>,
 }
@@ -165,6 +167,9 @@ pub struct Capture {
     pub name: String,
     pub source: CaptureSource,
     pub pos: Pos,
+    /// `nullable: true`: a JSON `null` is a value worth keeping. Otherwise `null`, nothing, or an
+    /// empty multi-node selection fails the step as `capture`.
+    pub nullable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -249,9 +254,9 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
     };
     let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?.unwrap_or(AuthMode::User);
     let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?.unwrap_or(false);
-    let vars = match m.get("vars") {
-        Some(n) => decode_vars(ctx, n)?,
-        None => Vec::new(),
+    let (vars, vars_pos): (Vec<(String, J)>, Vec<Pos>) = match m.get("vars") {
+        Some(n) => decode_vars_at(ctx, n)?.into_iter().map(|(k, v, p)| ((k, v), p)).unzip(),
+        None => Default::default(),
     };
     let steps_node =
         m.get("steps").ok_or_else(|| ctx.err(&root, "the suite has no `steps`").with_help("add `steps:` with at least one step"))?;
@@ -265,10 +270,15 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
     };
     m.get("$schema");
     m.finish(SUITE_KEYS)?;
-    Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, steps, teardown })
+    Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, vars_pos, steps, teardown })
 }
 
 pub fn decode_vars(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J)>, SourceError> {
+    Ok(decode_vars_at(ctx, node)?.into_iter().map(|(k, v, _)| (k, v)).collect())
+}
+
+/// `vars` with the position of each value, for `check`'s messages.
+pub fn decode_vars_at(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J, Pos)>, SourceError> {
     let mut m = ctx.map(node, "`vars`")?;
     let mut out = Vec::new();
     for (k, knode, v) in m.rest() {
@@ -280,7 +290,7 @@ pub fn decode_vars(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J)>, Source
         if crate::template::BUILTINS.contains(&k) {
             return Err(ctx.err(knode, format!("`{k}` is a built-in name and cannot be a variable")));
         }
-        out.push((k.to_owned(), v.to_json()));
+        out.push((k.to_owned(), v.to_json(), v.pos));
     }
     Ok(out)
 }
@@ -452,10 +462,14 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
         if !is_identifier(name) {
             return Err(ctx.err(knode, format!("`{name}` is not a valid capture name")));
         }
+        let mut nullable = false;
         let source = match &v.value {
             Value::Str(p) => CaptureSource::Json(p.clone(), parse_jsonpath(ctx, v, p)?),
             Value::Map(_) => {
                 let mut cm = ctx.map(v, "a capture")?;
+                if let Some(n) = cm.get("nullable") {
+                    nullable = ctx.bool(n, "`nullable`")?;
+                }
                 let src = match (cm.get("json"), cm.get("header")) {
                     (Some(j), None) => {
                         let p = ctx.str(j, "`json`")?;
@@ -464,12 +478,12 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
                     (None, Some(h)) => CaptureSource::Header(ctx.str(h, "`header`")?.to_ascii_lowercase()),
                     _ => return Err(ctx.err(v, "a capture takes one of `json: $.path` or `header: Name`")),
                 };
-                cm.finish(&["json", "header"])?;
+                cm.finish(&["json", "header", "nullable"])?;
                 src
             }
             _ => return Err(ctx.err(v, "a capture is a JSONPath like `$.id` or `{ header: Location }`")),
         };
-        out.push(Capture { name: name.to_owned(), source, pos: knode.pos });
+        out.push(Capture { name: name.to_owned(), source, pos: knode.pos, nullable });
     }
     Ok(out)
 }

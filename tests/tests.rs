@@ -15,3 +15,4 @@ mod reports;
 mod scale;
 mod session;
 mod tty;
+mod verdicts;

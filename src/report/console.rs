@@ -168,6 +168,15 @@ impl Console {
         }
         self.line(&text);
         match s.outcome {
+            Outcome::Failed if s.breadcrumbs.is_empty() && s.assertions.is_empty() => {
+                // Never sent: the reason is all there is to say.
+                if let Some(m) = &s.message {
+                    self.line(&format!("      {m}"));
+                }
+                let at = format!("      at {}:{}", s.file, s.line);
+                let at = self.paint(DIM, &at);
+                self.line(&at);
+            }
             Outcome::Failed => {
                 for a in s.assertions.iter().filter(|a| !a.passed) {
                     let detail = format!("      {}: expected {}, got {}", a.what, a.expected, a.actual);

@@ -150,6 +150,11 @@ pub fn merge(reports: Vec<Report>) -> Option<Report> {
         out.breadcrumbs.extend(r.breadcrumbs);
     }
     out.suites.sort_by(|a, b| a.file.cmp(&b.file));
+    // Shards that together ran no step tested nothing: each may be green alone, the whole is not.
+    if out.run.passed + out.run.failed == 0 && !out.run.interrupted {
+        out.run.exit_code = worst_exit(out.run.exit_code, crate::exit::STEP_FAILED);
+        out.run.error.get_or_insert_with(|| "no steps ran in any shard: nothing was tested".into());
+    }
     Some(out)
 }
 

@@ -277,6 +277,14 @@ pub fn gateway_setup(args: &GatewayArgs, suite_paths: &[PathBuf]) -> Result<Gate
 
 /// Builds the shared run context (templates, client, base scope).
 pub fn build_ctx(setup: GatewaySetup, sink: EventSink, redactor: Redactor, opts: RunOptions) -> Result<Arc<RunCtx>, Failure> {
+    // Secrets known before the first request: credential-named environment values and the
+    // config's `secrets:` names.
+    redactor.add_env(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for name in &setup.config.secrets {
+        if let Some(v) = env_get(&setup.env, name) {
+            redactor.add(&crate::secret::Secret::new(v));
+        }
+    }
     let run_id = uuid::Uuid::now_v7().to_string();
     let http = HttpClient::new(setup.gateway.clone(), setup.client, &run_id).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
     let templates = Templates::new();
@@ -287,6 +295,9 @@ pub fn build_ctx(setup: GatewaySetup, sink: EventSink, redactor: Redactor, opts:
     let mut vars = serde_json::Map::new();
     for (name, value) in &setup.config.vars {
         let v = templates.render_json(value, &scope).map_err(|e| Failure::new(exit::USAGE, format!("config var `{name}`: {e}")))?;
+        if let (true, Some(text)) = (setup.config.secrets.contains(name), v.as_str()) {
+            redactor.add(&crate::secret::Secret::new(text));
+        }
         scope.set_json(name.clone(), &v);
         vars.insert(name.clone(), v);
     }

@@ -223,6 +223,9 @@ impl Auth {
         let scope = self.scope();
         let fail = |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail };
         let mut out = step::render_request(step, &self.ctx.templates, &scope).map_err(|e| fail(FailureClass::Template, e.message))?;
+        for (k, v) in &out.headers {
+            self.ctx.redactor.add_header(k, v);
+        }
         if step.auth == Some(AuthMode::User) {
             out.bearer = Some(self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?);
         }

@@ -22,6 +22,9 @@ pub struct Config {
     pub connect_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
     pub stub_phrases: Vec<String>,
+    /// Names whose values are secrets, masked in every output like the token: environment
+    /// variables, config and suite vars, captures.
+    pub secrets: Vec<String>,
     pub vars: Vec<(String, serde_json::Value)>,
     /// Largest response body kept for assertions, in bytes.
     pub max_body_bytes: usize,
@@ -84,7 +87,7 @@ pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access
 /// "Not yet implemented." all match.
 pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented", "not yet implemented", "unimplemented", "notimplemented"];
 
-pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "vars", "max_body"];
+pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "secrets", "vars", "max_body"];
 pub const GATEWAY_KEYS: &[&str] =
     &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
 pub const AUTH_KEYS: &[&str] = &[
@@ -164,6 +167,7 @@ impl Default for Config {
             connect_timeout: None,
             timeout: None,
             stub_phrases: DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect(),
+            secrets: Vec::new(),
             vars: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
         }
@@ -213,6 +217,9 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
             .iter()
             .map(|n| ctx.text(n, "a stub phrase").map(|p| p.to_lowercase()))
             .collect::<Result<_, _>>()?;
+    }
+    if let Some(s) = m.get("secrets") {
+        cfg.secrets = ctx.seq(s, "`secrets`")?.iter().map(|n| ctx.text(n, "a secret's name")).collect::<Result<_, _>>()?;
     }
     if let Some(v) = m.get("vars") {
         cfg.vars = suite::decode_vars(ctx, v)?;

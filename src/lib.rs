@@ -5,22 +5,38 @@
 //! (`report`). `auth` and `journal` own the test user's lifecycle; `runner` drives a run;
 //! `app` turns flags into settings and commands; `refgate` is the reference gateway.
 
-/// `println!` that never panics: a closed stdout (`smokegate token | head -1`) must not abort a
-/// command before its cleanup has run; the output is dropped instead.
+/// `println!` that never panics and never prints a secret: a closed stdout (`smokegate token |
+/// head -1`) must not abort a command before its cleanup has run, and every line goes through
+/// the process's sanitizer ([`secret::Redactor`]) first.
 #[macro_export]
 macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let line = $crate::secret::Redactor::global().redact(&format!($($arg)*));
+        let _ = writeln!(std::io::stdout(), "{line}");
     }};
 }
 
-/// `eprintln!` that never panics, for the same reason as [`outln!`].
+/// `eprintln!` through the sanitizer, for the same reasons as [`outln!`].
 #[macro_export]
 macro_rules! errln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let line = $crate::secret::Redactor::global().redact(&format!($($arg)*));
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }};
+}
+
+/// The one unsanitized print: `smokegate token --raw`, which exists to hand the token over.
+#[macro_export]
+macro_rules! outln_unmasked {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
 

@@ -347,7 +347,14 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
     }
     for (name, value) in &suite.vars {
         match ctx.templates.render_json(value, &scope) {
-            Ok(v) => scope.set_json(name.clone(), &v),
+            Ok(v) => {
+                if ctx.config.secrets.contains(name) {
+                    if let Some(text) = v.as_str() {
+                        ctx.redactor.add(&Secret::new(text));
+                    }
+                }
+                scope.set_json(name.clone(), &v)
+            }
             Err(e) => {
                 let why = ctx.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
                 stop.get_or_insert(Stop { class: FailureClass::Template, why });
@@ -500,6 +507,9 @@ async fn exec(
             return r;
         }
     };
+    for (k, v) in &out.headers {
+        ctx.redactor.add_header(k, v);
+    }
     r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
     if step.auth.unwrap_or(suite.auth) == AuthMode::User {
         let Some(a) = auth else {
@@ -539,7 +549,7 @@ async fn exec(
             let v = step::evaluate(step, &resp, &ctx.templates, scope, &ctx.eval_settings(), out.body.as_ref().map(|b| b.0.as_slice()));
             r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, v.class);
             for (k, val) in &v.captures {
-                if crate::secret::is_secret_name(k) {
+                if crate::secret::is_secret_name(k) || ctx.config.secrets.contains(k) {
                     if let Some(s) = val.as_str() {
                         ctx.redactor.add(&Secret::new(s));
                     }

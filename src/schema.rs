@@ -186,8 +186,12 @@ pub struct ConfigDoc {
     gateway: Option<GatewayDoc>,
     auth: Option<AuthDoc>,
     timeouts: Option<TimeoutsDoc>,
-    /// Body phrases that mark a stub (default: "not implemented").
+    /// Phrases that mark a stub's answer, matched as words (case, punctuation and camelCase
+    /// ignored) in a text body or the error-shaped fields of a JSON body.
     stub_phrases: Option<Vec<String>>,
+    /// Names of environment variables, vars and captures whose values are secrets: masked in
+    /// every output like the token.
+    secrets: Option<Vec<String>>,
     vars: Option<BTreeMap<String, Value>>,
     /// Largest response body kept for assertions, e.g. `10MiB`, or bytes.
     max_body: Option<SizeDoc>,

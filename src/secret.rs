@@ -45,16 +45,77 @@ impl fmt::Display for Secret {
     }
 }
 
-/// The set of secret values known to this run; every line of output passes through `redact`.
+/// The sanitizer every byte of output passes through: the console, the live view, every
+/// report, log lines, annotations, summaries and top-level errors. In this order it
+/// 1. masks every secret the run knows (tokens, passwords, credential-header values,
+///    secret-named environment values, the config's `secrets:`) in its plain, JSON-escaped,
+///    percent-encoded and base64 forms, and any fragment of 12 or more characters of them, so
+///    a value shortened by a message, a column or a byte cap is still masked;
+/// 2. escapes control bytes (ESC, CR, C1, bidi overrides) so a response body cannot move the
+///    cursor or forge a line;
+/// 3. truncates, when asked ([`Redactor::clean`]), after masking.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<RwLock<Vec<Secret>>>,
+    inner: Arc<RwLock<Known>>,
+}
+
+/// Fragments of at least this many characters of a secret are masked wherever they appear.
+pub const FRAGMENT: usize = 12;
+
+#[derive(Default)]
+struct Known {
+    /// Every form of every secret, longest first (so a secret containing another masks whole).
+    forms: Vec<String>,
+    /// Every `FRAGMENT`-byte window of every ASCII form at least that long.
+    windows: std::collections::HashSet<[u8; FRAGMENT]>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.read().map(|s| s.len()).unwrap_or(0))
+        write!(f, "Redactor({} forms)", self.inner.read().map(|s| s.forms.len()).unwrap_or(0))
     }
+}
+
+/// The encoded forms a secret can take in output: as it is, inside a JSON string, percent-
+/// encoded (form and path style), and base64 (standard and URL-safe, at each of the three byte
+/// alignments, so `base64("user:" + password)` in a Basic header is caught too).
+fn forms_of(value: &str) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut out = vec![value.to_owned()];
+    let json = serde_json::to_string(value).unwrap_or_default();
+    out.push(json.trim_matches('"').to_owned());
+    out.push(url::form_urlencoded::byte_serialize(value.as_bytes()).collect());
+    let (mut upper, mut lower) = (String::new(), String::new());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            upper.push(b as char);
+            lower.push(b as char);
+        } else {
+            upper.push_str(&format!("%{b:02X}"));
+            lower.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out.push(upper);
+    out.push(lower);
+    for k in 0..3usize {
+        let mut bytes = vec![0u8; k];
+        bytes.extend_from_slice(value.as_bytes());
+        let bits = bytes.len() * 8;
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let enc = engine.encode(&bytes);
+            // Drop the characters that carry bits of the unknown bytes around the secret.
+            let skip = (k * 8).div_ceil(6);
+            let end = if bits % 6 == 0 { enc.len() } else { enc.len() - 1 };
+            if end > skip {
+                out.push(enc[skip..end].to_owned());
+            }
+        }
+    }
+    out.retain(|f| f.len() >= 4);
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl Redactor {
@@ -68,33 +129,148 @@ impl Redactor {
     /// Registers a value to mask. Very short values are ignored: masking every "a" would make
     /// output unreadable and they are not secrets worth the name.
     pub fn add(&self, secret: &Secret) {
-        if secret.expose().len() < 4 {
+        self.add_value(secret.expose());
+    }
+
+    fn add_value(&self, value: &str) {
+        if value.len() < 4 {
             return;
         }
-        if let Ok(mut s) = self.secrets.write() {
-            if !s.iter().any(|x| x.expose() == secret.expose()) {
-                s.push(secret.clone());
-                // Longest first, so a secret containing another is masked whole.
-                s.sort_by_key(|x| std::cmp::Reverse(x.expose().len()));
+        let Ok(mut k) = self.inner.write() else { return };
+        if k.forms.iter().any(|f| f == value) {
+            return;
+        }
+        for form in forms_of(value) {
+            if form.is_ascii() && form.len() >= FRAGMENT {
+                for w in form.as_bytes().windows(FRAGMENT) {
+                    k.windows.insert(w.try_into().expect("window length"));
+                }
+            }
+            if !k.forms.contains(&form) {
+                k.forms.push(form);
+            }
+        }
+        k.forms.sort_by_key(|x| std::cmp::Reverse(x.len()));
+    }
+
+    /// Registers the value of a header when it carries credentials (`Authorization`, `Cookie`,
+    /// `X-Api-Key`, anything secret-named): an upstream that echoes it back prints nothing.
+    pub fn add_header(&self, name: &str, value: &str) {
+        if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name) {
+            self.add_value(value);
+            // `Bearer xyz`, `Basic xyz`: the credential itself too.
+            if let Some((_, cred)) = value.split_once(' ') {
+                self.add_value(cred.trim());
             }
         }
     }
 
-    pub fn redact(&self, text: &str) -> String {
-        let Ok(secrets) = self.secrets.read() else { return text.to_owned() };
-        let mut out = text.to_owned();
-        for s in secrets.iter() {
-            if out.contains(s.expose()) {
-                out = out.replace(s.expose(), MASK);
+    /// Registers the values of secret-named environment variables (`*_TOKEN`, `*_API_KEY`,
+    /// `*_PASSWORD`, …) that are long enough to be secrets.
+    pub fn add_env<'a>(&self, env: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (k, v) in env {
+            if is_secret_env_name(k) && v.len() >= 8 {
+                self.add_value(v);
             }
         }
-        out
+    }
+
+    /// Masks, then escapes control bytes. Newlines and tabs are kept.
+    pub fn redact(&self, text: &str) -> String {
+        escape_controls(&self.mask(text))
+    }
+
+    /// [`Redactor::redact`], then truncates to `max` characters (with `…`).
+    pub fn clean(&self, text: &str, max: usize) -> String {
+        let t = self.redact(text);
+        if t.chars().count() <= max { t } else { format!("{}…", t.chars().take(max).collect::<String>()) }
+    }
+
+    /// Masks every known secret form and every fragment of `FRAGMENT`+ characters of one.
+    pub fn mask(&self, text: &str) -> String {
+        let Ok(k) = self.inner.read() else { return text.to_owned() };
+        let mut out = text.to_owned();
+        for f in &k.forms {
+            if out.contains(f.as_str()) {
+                out = out.replace(f.as_str(), MASK);
+            }
+        }
+        if k.windows.is_empty() || out.len() < FRAGMENT {
+            return out;
+        }
+        let bytes = out.as_bytes();
+        let mut hit = vec![false; bytes.len()];
+        let mut any = false;
+        for (i, w) in bytes.windows(FRAGMENT).enumerate() {
+            if k.windows.contains(<&[u8; FRAGMENT]>::try_from(w).expect("window length")) {
+                hit[i..i + FRAGMENT].iter_mut().for_each(|h| *h = true);
+                any = true;
+            }
+        }
+        if !any {
+            return out;
+        }
+        // Windows are ASCII, so every run of hits starts and ends on a character boundary.
+        let mut masked = String::with_capacity(out.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if hit[i] {
+                masked.push_str(MASK);
+                while i < bytes.len() && hit[i] {
+                    i += 1;
+                }
+            } else {
+                let start = i;
+                while i < bytes.len() && !hit[i] {
+                    i += 1;
+                }
+                masked.push_str(&out[start..i]);
+            }
+        }
+        masked
     }
 
     /// Masks a header value when the header is a credential header.
     pub fn header_value(&self, name: &str, value: &str) -> String {
-        if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) { MASK.to_owned() } else { self.redact(value) }
+        if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name) {
+            MASK.to_owned()
+        } else {
+            self.redact(value)
+        }
     }
+}
+
+/// Environment variable names whose values are secrets: the last `_`-separated part (or the
+/// last two, `API_KEY`) names a credential.
+pub fn is_secret_env_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    let last = n.rsplit('_').next().unwrap_or("");
+    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "PWD", "KEY", "APIKEY", "JWT", "COOKIE", "CREDENTIALS", "CREDENTIAL", "AUTH"]
+        .contains(&last)
+        || n.contains("SECRET")
+        || n.contains("PASSWORD")
+        || n.contains("TOKEN")
+}
+
+/// Control bytes as visible escapes: a body cannot clear the screen, move the cursor, rewrite
+/// a line (`\r`) or reorder text (bidi overrides). Newline and tab stay.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(is_dangerous) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_dangerous(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_dangerous(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Masks the values of secret-looking query parameters in a path: `/x?token=abc` → `/x?token=***`.
@@ -119,6 +295,105 @@ mod tests {
         let s = Secret::new("eyJ-very-secret");
         assert_eq!(format!("{s} {s:?}"), "*** ***");
         assert_eq!(s.expose(), "eyJ-very-secret");
+    }
+
+    #[test]
+    fn fragments_and_encodings_are_masked() {
+        let r = Redactor::default();
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzbW9rZSJ9.c2lnLXZlcnktc2VjcmV0LXNpZ25hdHVyZQ";
+        r.add(&Secret::new(token));
+        // Cut by a message width: the fragment is still masked.
+        let cut = &token[..40];
+        assert_eq!(r.redact(&format!("got \"Bearer {cut}…\"")), "got \"Bearer ***…\"");
+        // The tail of a token at the start of a text.
+        assert!(!r.redact(&token[30..]).contains(&token[40..52]));
+        let pw = "p%ss:w\"rd/with+symbols=ok";
+        r.add(&Secret::new(pw));
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("smoke@example.test:{pw}"));
+        for text in [
+            pw.to_owned(),
+            serde_json::to_string(pw).unwrap(),
+            url::form_urlencoded::byte_serialize(pw.as_bytes()).collect::<String>(),
+            format!("Authorization: Basic {basic}"),
+        ] {
+            let out = r.redact(&text);
+            assert!(out.contains(MASK), "{text} → {out}");
+            assert!(!out.contains("with+symbols") && !out.contains("with%2Bsymbols"), "{out}");
+        }
+    }
+
+    #[test]
+    fn control_bytes_are_escaped_after_masking() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.redact("a\x1b[2J\x1b[1A✓ all good\rX\u{202e}z\nnext\tcol"),
+            "a\\u{1b}[2J\\u{1b}[1A✓ all good\\u{d}X\\u{202e}z\nnext\tcol"
+        );
+        assert_eq!(r.clean("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn secret_env_names() {
+        for n in ["SMOKE_API_KEY", "GITHUB_TOKEN", "DB_PASSWORD", "CLIENT_SECRET", "SMOKE_CLIENT_SECRET_V2", "BASIC_AUTH"] {
+            assert!(is_secret_env_name(n), "{n}");
+        }
+        for n in ["SMOKE_AUTH_MODE", "PATH", "HOME", "KEYBOARD_LAYOUT"] {
+            assert!(!is_secret_env_name(n), "{n}");
+        }
+        let r = Redactor::default();
+        r.add_env([("SMOKE_API_KEY", "k-1234567890abcdef"), ("USE_TOKEN", "true"), ("SMOKE_AUTH_MODE", "disposable")]);
+        assert_eq!(r.redact("k-1234567890abcdef true disposable"), "*** true disposable");
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn windows(s: &str) -> Vec<String> {
+            let b = s.as_bytes();
+            if b.len() < FRAGMENT {
+                vec![s.to_owned()]
+            } else {
+                b.windows(FRAGMENT).map(|w| String::from_utf8_lossy(w).into_owned()).collect()
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+            /// For random secrets, embedded in any encoding and cut at every width, before or
+            /// after the sanitizer runs, no 12-character window of any form survives.
+            #[test]
+            fn no_window_of_a_secret_survives_any_truncation(
+                secret in "[A-Za-z0-9%\"\\/+=:._~ -]{12,60}",
+                before in "[a-z \":{]{0,20}",
+                after in "[a-z \"}]{0,20}",
+                enc in 0usize..5,
+            ) {
+                use base64::Engine;
+                let r = Redactor::default();
+                r.add(&Secret::new(secret.clone()));
+                let shown = match enc {
+                    0 => secret.clone(),
+                    1 => serde_json::to_string(&secret).unwrap(),
+                    2 => url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+                    3 => base64::engine::general_purpose::STANDARD.encode(format!("user:{secret}")),
+                    _ => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&secret),
+                };
+                let text = format!("{before}{shown}{after}");
+                let forbidden: Vec<String> = forms_of(&secret).iter().filter(|f| f.len() >= FRAGMENT).flat_map(|f| windows(f)).collect();
+                let n = text.chars().count();
+                for width in 0..=n {
+                    let cut: String = text.chars().take(width).collect();
+                    let tail: String = text.chars().skip(width).collect();
+                    for out in [r.redact(&cut), r.clean(&text, width), r.redact(&tail)] {
+                        for w in &forbidden {
+                            prop_assert!(!out.contains(w.as_str()), "window {w:?} of {shown:?} survived in {out:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

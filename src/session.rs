@@ -190,7 +190,7 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity) -> Result<i32, Fai
     let token = token.ok_or_else(|| Failure::new(exit::AUTH_BOOTSTRAP, "no token after login"))?;
     if args.raw {
         // The one place a token is printed, on request, for `curl -H "Authorization: Bearer $(…)"`.
-        crate::outln!("{}", token.expose());
+        crate::outln_unmasked!("{}", token.expose());
         return Ok(exit::OK);
     }
     let Some((alg, left, lifetime, claims)) = auth.token_facts().await else {
@@ -243,6 +243,9 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity) -> Result<i32, Failu
     // The path is checked against the gateway before any login happens.
     ctx.http.gateway.resolve(&args.path).map_err(|e| Failure::new(exit::POLICY, format!("gateway-only policy: {e}")))?;
     let mut out = Outgoing::new(&method, &args.path);
+    for (k, v) in &headers {
+        ctx.redactor.add_header(k, v);
+    }
     out.headers = headers;
     out.body = body;
     if !args.anon {
@@ -267,7 +270,13 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity) -> Result<i32, Failu
     let r = &ctx.redactor;
     crate::outln!("{} {}", resp.status, reqwest::StatusCode::from_u16(resp.status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""));
     if let Some(c) = &crumb {
-        crate::errln!("reqId {} · {:.1} ms · upstream {}", c.request_id, c.total_ms, c.upstream.as_deref().unwrap_or("none reported"));
+        // The upstream header is the server's word: it may echo a credential.
+        crate::errln!(
+            "reqId {} · {:.1} ms · upstream {}",
+            c.request_id,
+            c.total_ms,
+            r.redact(c.upstream.as_deref().unwrap_or("none reported"))
+        );
     }
     for (name, value) in &resp.headers {
         let v =

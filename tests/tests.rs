@@ -13,6 +13,7 @@ mod kill;
 mod policy;
 mod reports;
 mod scale;
+mod secrets;
 mod session;
 mod tty;
 mod verdicts;

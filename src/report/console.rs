@@ -38,12 +38,37 @@ enum Stream {
     Err,
 }
 
-const GREEN: &str = "\x1b[32m";
-const RED: &str = "\x1b[31m";
-const YELLOW: &str = "\x1b[33m";
-const DIM: &str = "\x1b[2m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+// Styles are written as private-use placeholders and turned into escape sequences only after
+// the line went through the sanitizer, which escapes every control byte a response brought in.
+const GREEN: &str = "\u{e001}";
+const RED: &str = "\u{e002}";
+const YELLOW: &str = "\u{e003}";
+const DIM: &str = "\u{e004}";
+const BOLD: &str = "\u{e005}";
+const RESET: &str = "\u{e000}";
+const STYLES: [(char, &str); 6] = [
+    ('\u{e000}', "\x1b[0m"),
+    ('\u{e001}', "\x1b[32m"),
+    ('\u{e002}', "\x1b[31m"),
+    ('\u{e003}', "\x1b[33m"),
+    ('\u{e004}', "\x1b[2m"),
+    ('\u{e005}', "\x1b[1m"),
+];
+
+/// The sanitized line with its style placeholders made real (or dropped without colour).
+fn styled(text: &str) -> String {
+    if !text.contains(|c: char| ('\u{e000}'..='\u{e005}').contains(&c)) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match STYLES.iter().find(|(k, _)| *k == c) {
+            Some((_, esc)) => out.push_str(esc),
+            None => out.push(c),
+        }
+    }
+    out
+}
 
 impl Console {
     pub fn new(color: bool, verbosity: Verbosity, redactor: Redactor, live: bool) -> Self {
@@ -121,12 +146,12 @@ impl Console {
     }
 
     fn line(&mut self, text: &str) {
-        let text = self.redactor.redact(text);
+        let text = styled(&self.redactor.redact(text));
         self.pending.push((Stream::Out, text));
     }
 
     fn eline(&mut self, text: &str) {
-        let text = self.redactor.redact(text);
+        let text = styled(&self.redactor.redact(text));
         self.pending.push((Stream::Err, text));
     }
 

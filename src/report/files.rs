@@ -71,8 +71,8 @@ impl Reporter for FileReports {
         write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor)?;
         if let Some(gh) = &self.outputs.github {
             let mut out = std::io::stdout().lock();
-            for line in crate::report::github::annotations(&report, gh.workspace.as_deref()) {
-                let _ = writeln!(out, "{}", self.redactor.redact(&line));
+            for line in crate::report::github::annotations(&report, gh.workspace.as_deref(), &self.redactor) {
+                let _ = writeln!(out, "{line}");
             }
             if let Some(p) = &gh.summary_file {
                 let mut f = std::fs::OpenOptions::new()

@@ -3,6 +3,7 @@
 
 use crate::event::StepResult;
 use crate::report::model::Report;
+use crate::secret::Redactor;
 
 /// Escapes a workflow command's message (GitHub's `escapeData`).
 fn data(s: &str) -> String {
@@ -22,28 +23,29 @@ fn rel(file: &str, workspace: Option<&str>) -> String {
     }
 }
 
-fn step_annotation(s: &StepResult, workspace: Option<&str>) -> String {
+fn step_annotation(s: &StepResult, workspace: Option<&str>, r: &Redactor) -> String {
     let class = s.failure_class.map_or("failed", |c| c.as_str());
-    let title = format!("{} › {} ({class})", s.suite, s.name);
-    let msg = format!("{}\n{}", s.message.as_deref().unwrap_or(class), crate::report::junit::failure_details(s));
+    let title = r.redact(&format!("{} › {} ({class})", s.suite, s.name));
+    let msg = r.redact(&format!("{}\n{}", s.message.as_deref().unwrap_or(class), crate::report::junit::failure_details(s)));
     format!("::error file={},line={},title={}::{}", prop(&rel(&s.file, workspace)), s.line, prop(&title), data(&msg))
 }
 
-/// Every annotation line for a run: failed steps, run errors, cleanup problems, warnings.
-pub fn annotations(report: &Report, workspace: Option<&str>) -> Vec<String> {
-    let mut out: Vec<String> = report.failures().map(|s| step_annotation(s, workspace)).collect();
+/// Every annotation line for a run: failed steps, run errors, cleanup problems, warnings. Text
+/// is sanitized before it is escaped: escaping first (`%` → `%25`) would hide a secret from the mask.
+pub fn annotations(report: &Report, workspace: Option<&str>, r: &Redactor) -> Vec<String> {
+    let mut out: Vec<String> = report.failures().map(|s| step_annotation(s, workspace, r)).collect();
     if let Some(e) = &report.run.error {
-        out.push(format!("::error title={}::{}", prop("smokegate run"), data(e)));
+        out.push(format!("::error title={}::{}", prop("smokegate run"), data(&r.redact(e))));
     }
     for l in &report.cleanup.left {
         out.push(format!(
             "::error title={}::{}",
             prop("smokegate cleanup"),
-            data(&format!("test user {} was left behind: {} (run `smokegate cleanup`)", l.identity, l.reason))
+            data(&r.redact(&format!("test user {} was left behind: {} (run `smokegate cleanup`)", l.identity, l.reason)))
         ));
     }
     for w in &report.warnings {
-        out.push(format!("::warning title=smokegate::{}", data(w)));
+        out.push(format!("::warning title=smokegate::{}", data(&r.redact(w))));
     }
     out
 }

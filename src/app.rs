@@ -388,6 +388,11 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         gateway: ctx.http.gateway.base_url(),
         suites: suites.len(),
         version: env!("CARGO_PKG_VERSION"),
+        config: ctx
+            .config
+            .file
+            .as_ref()
+            .map_or_else(|| "built-in routes (no smokegate.yaml)".to_owned(), |f| format!("config {}", f.display())),
     });
     sink.emit(Event::SuitesPlanned(suites.iter().map(|s| s.file.display().to_string()).collect()));
     for w in warnings {
@@ -530,7 +535,7 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
         "ok: {} suite{}, {steps} steps{}",
         suites.len(),
         if suites.len() == 1 { "" } else { "s" },
-        config.file.as_ref().map(|f| format!(", config {}", f.display())).unwrap_or_default()
+        config.file.as_ref().map_or_else(|| ", built-in routes (no smokegate.yaml)".to_owned(), |f| format!(", config {}", f.display()))
     );
     Ok(exit::OK)
 }
@@ -578,31 +583,57 @@ fn suite_templates(s: &Suite) -> Vec<(String, crate::diag::Pos)> {
     out
 }
 
-/// `smokegate cleanup`: log in as and delete every identity left in the journal.
+/// `smokegate cleanup`: replays the teardown of every journaled record, then deletes (and
+/// proves deleted) every journaled identity. An unreadable entry is left in place and makes the
+/// command fail: what it described may still exist.
 async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Failure> {
     let paths = default_paths(&[]);
     let setup = gateway_setup(&args, &paths)?;
     let journal = Journal::new(&setup.state_dir);
     let state_dir = setup.state_dir.clone();
     let (entries, bad) = journal.entries();
-    for b in &bad {
-        crate::errln!("warning: unreadable journal entry {b} (left in place)");
+    let (records, bad_records) = journal.records();
+    let mut left = 0;
+    for b in bad.iter().chain(&bad_records) {
+        left += 1;
+        crate::errln!("error: unreadable journal entry {b}: what it records may still exist (left in place; inspect or delete it by hand)");
     }
     let origin = setup.gateway.origin();
     let redactor = Redactor::global();
     let sink = EventSink::new(vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), true))]);
     let ctx = build_ctx(setup, sink, redactor, RunOptions { jobs: 1, ..RunOptions::default() })?;
-    let mut left = 0;
+    crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
     let mut done = 0;
+    let here = |gw: &str, what: &str| {
+        if gw != origin {
+            crate::outln!("skipped {what} (created behind {gw}, not {origin})");
+        }
+        gw == origin
+    };
+    let mut records: Vec<_> = records.into_iter().filter(|r| here(&r.gateway, &r.describe())).collect();
     for entry in entries {
-        if entry.gateway != origin {
-            crate::outln!("skipped {} (created behind {}, not {origin})", entry.email, entry.gateway);
+        if !here(&entry.gateway, &entry.email) {
             continue;
         }
         let identity = crate::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
         let auth = crate::auth::Auth::new(ctx.clone(), identity, None);
         let email = entry.email.clone();
         auth.adopt(entry);
+        // What the user owns first: deleting it needs the user's token.
+        let (owned, rest): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.owner.as_deref() == Some(email.as_str()));
+        records = rest;
+        let mut owned_left = 0;
+        for rec in owned {
+            match runner::replay_record(&ctx, &rec, Some(&auth)).await {
+                Ok(()) => done += 1,
+                Err(_) => owned_left += 1,
+            }
+        }
+        if owned_left > 0 {
+            left += owned_left + 1;
+            crate::errln!("left {email}: kept until the {owned_left} record(s) it owns are deleted");
+            continue;
+        }
         match auth.cleanup(&ctx.cancel.abort).await {
             Ok(Some(_)) => {
                 done += 1;
@@ -610,7 +641,7 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
             }
             Ok(None) => {
                 done += 1;
-                crate::outln!("dropped {email}: login refused, so it was never created or is already gone");
+                crate::outln!("dropped {email}: its login is refused, so it was never created or is already gone");
             }
             Err(reason) => {
                 left += 1;
@@ -618,10 +649,30 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
             }
         }
     }
-    crate::outln!("cleanup: {done} removed, {left} left");
+    // Records of anonymous teardowns, or of a service account.
+    let service = match ctx.config.auth.mode {
+        config::AuthModeKind::ServiceAccount => runner::make_auth(&ctx, None).ok(),
+        config::AuthModeKind::Disposable => None,
+    };
+    for rec in records {
+        let auth = match (&rec.owner, &service) {
+            (None, _) => None,
+            (Some(o), Some(svc)) if *o == svc.identity.email => Some(svc),
+            (Some(o), _) => {
+                left += 1;
+                crate::errln!("left {}: it needs the token of {o}, which is not in the journal", rec.describe());
+                continue;
+            }
+        };
+        match runner::replay_record(&ctx, &rec, auth).await {
+            Ok(()) => done += 1,
+            Err(_) => left += 1,
+        }
+    }
     // The cached session of `smokegate token` is a test user too.
     let store = crate::session::SessionStore::new(&state_dir);
     let session_code = crate::session::logout(&ctx, &store, false).await?;
+    crate::outln!("cleanup: {done} removed, {left} left");
     Ok(if left > 0 || session_code != exit::OK { exit::CLEANUP_FAILED } else { exit::OK })
 }
 
@@ -659,7 +710,7 @@ fn cmd_merge(args: crate::cli::MergeArgs) -> Result<i32, Failure> {
         );
     }
     for l in &merged.cleanup.left {
-        crate::outln!("cleanup failed: test user {} was left behind: {}", l.identity, l.reason);
+        crate::outln!("cleanup failed: {} was left behind: {}", l.what(), l.reason);
     }
     crate::outln!(
         "merged {} reports: {} passed, {} failed, {} skipped · {} suites · exit {}",
@@ -671,16 +722,16 @@ fn cmd_merge(args: crate::cli::MergeArgs) -> Result<i32, Failure> {
         r.exit_code
     );
     let env = env_snapshot();
-    if env_get(&env, "GITHUB_ACTIONS") == Some("true") {
-        if let Some(p) = env_get(&env, "GITHUB_STEP_SUMMARY") {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| Failure::new(exit::USAGE, format!("GITHUB_STEP_SUMMARY {p}: {e}")))?;
-            let _ = f.write_all(redactor.redact(&crate::report::github::summary(&merged)).as_bytes());
-        }
+    if env_get(&env, "GITHUB_ACTIONS") == Some("true")
+        && let Some(p) = env_get(&env, "GITHUB_STEP_SUMMARY")
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| Failure::new(exit::USAGE, format!("GITHUB_STEP_SUMMARY {p}: {e}")))?;
+        let _ = f.write_all(redactor.redact(&crate::report::github::summary(&merged)).as_bytes());
     }
     Ok(r.exit_code)
 }

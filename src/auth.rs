@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{AuthConfig, AuthModeKind};
 use crate::event::{Event, FailureClass, Phase};
 use crate::http::{CrumbCtx, Response, SendError};
-use crate::journal::{self, Entry};
+use crate::journal::{self, CreateState, Entry};
 use crate::jwt::{self, JwtInfo};
 use crate::runner::RunCtx;
 use crate::secret::Secret;
@@ -24,8 +24,12 @@ use crate::template::Scope;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
+    /// An auth request failed: `status` is the gateway's answer if there was one, `sent` false
+    /// when the request never left (no connection, invalid request).
     #[error("{step} failed ({class}): {detail}", class = class.as_str())]
-    Step { step: String, class: FailureClass, detail: String },
+    Step { step: String, class: FailureClass, detail: String, status: Option<u16>, sent: bool },
+    #[error("cannot journal the test user before creating it, so nothing was created: {0}")]
+    Journal(String),
     #[error("no token in the login response (looked at {0})")]
     TokenMissing(String),
     #[error("the login response's token is malformed: {0}")]
@@ -40,6 +44,30 @@ impl AuthError {
     /// True when the gateway could not be reached at all (exit 4 rather than 3).
     pub fn unreachable(&self) -> bool {
         matches!(self, AuthError::Step { class: FailureClass::Connect, .. })
+    }
+
+    /// The gateway's status, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            AuthError::Step { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// A login refused with 401/403: these credentials do not (or no longer) log in. The only
+    /// answer taken as proof that an identity is absent; 404, 429 and 5xx prove nothing.
+    pub fn login_refused(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+
+    /// Nothing can have been created: the request never left, or the gateway refused it with a
+    /// 4xx that is not a "try again" (408, 425, 429).
+    fn definitive_refusal(&self) -> bool {
+        match self {
+            AuthError::Step { sent: false, .. } => true,
+            AuthError::Step { status: Some(s), .. } => (400..500).contains(s) && !matches!(s, 408 | 425 | 429),
+            _ => false,
+        }
     }
 }
 
@@ -71,6 +99,8 @@ pub struct Auth {
     captures: StdMutex<serde_json::Map<String, J>>,
     token: Mutex<Option<Token>>,
     created: StdMutex<Created>,
+    /// Until when an unanswered create may still complete upstream (`None`: it was answered).
+    settle_by: StdMutex<Option<SystemTime>>,
     /// Gateway clock minus ours, in seconds (from the login response's `Date`).
     skew_secs: StdMutex<i64>,
     pub logins: AtomicU32,
@@ -158,6 +188,7 @@ impl Auth {
             captures: StdMutex::new(Default::default()),
             token: Mutex::new(None),
             created: StdMutex::new(Created::No),
+            settle_by: StdMutex::new(None),
             skew_secs: StdMutex::new(0),
             logins: AtomicU32::new(0),
             journal_entry: StdMutex::new(None),
@@ -177,6 +208,8 @@ impl Auth {
             step: "identity".into(),
             class: FailureClass::Template,
             detail: e.message,
+            status: None,
+            sent: false,
         })?;
         Ok(Identity { email, password: random_password() })
     }
@@ -221,7 +254,8 @@ impl Auth {
     /// Sends one auth step and evaluates it like a suite step.
     async fn call(&self, step: &Step, phase: Phase, attempt: u32, cancel: &CancellationToken) -> Result<Response, AuthError> {
         let scope = self.scope();
-        let fail = |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail };
+        let fail =
+            |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail, status: None, sent: false };
         let mut out = step::render_request(step, &self.ctx.templates, &scope).map_err(|e| fail(FailureClass::Template, e.message))?;
         for (k, v) in &out.headers {
             self.ctx.redactor.add_header(k, v);
@@ -241,8 +275,10 @@ impl Auth {
             }
             Err(e) => {
                 let class = e.class();
+                let status = ex.crumbs.last().and_then(|c| c.status);
                 self.ctx.emit_crumbs(ex.crumbs, Some(class));
-                return Err(fail(class, e.to_string()));
+                let sent = !matches!(e, SendError::Connect(_) | SendError::Invalid(_));
+                return Err(AuthError::Step { step: step.name.clone(), class, detail: e.to_string(), status, sent });
             }
         };
         let settings =
@@ -250,7 +286,8 @@ impl Auth {
         let verdict = step::evaluate(step, &resp, &self.ctx.templates, &scope, &settings, out.body.as_ref().map(|b| b.0.as_slice()));
         self.ctx.emit_crumbs(ex.crumbs, verdict.class);
         if let Some(class) = verdict.class {
-            return Err(fail(class, verdict.message.unwrap_or_default()));
+            let detail = verdict.message.unwrap_or_default();
+            return Err(AuthError::Step { step: step.name.clone(), class, detail, status: Some(resp.status), sent: true });
         }
         if let Ok(mut caps) = self.captures.lock() {
             for (k, v) in verdict.captures {
@@ -264,24 +301,34 @@ impl Auth {
         self.token.lock().await.as_ref().map(|t| t.secret.clone())
     }
 
-    /// Create (disposable mode) then login. On failure after a create, the caller still runs
-    /// `cleanup`, which tries to log in and delete.
+    /// Create (disposable mode) then login. The identity is journaled before its create is
+    /// sent (no journal, no create); afterwards only a definitive refusal removes it. On failure
+    /// the caller still runs `cleanup`, which logs in, deletes and proves the deletion.
     pub async fn bootstrap(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
         if self.is_disposable() {
-            self.journal_write();
+            let timeout = self.cfg.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
+            *self.settle_by.lock().unwrap() = Some(SystemTime::now() + timeout);
+            self.journal_write(CreateState::Pending).map_err(AuthError::Journal)?;
             // Until the gateway answers, assume the user may exist: a timeout can hide a create.
             *self.created.lock().unwrap() = Created::Maybe;
             match self.call(&self.cfg.create, Phase::BootstrapCreate, 1, cancel).await {
                 Ok(_) => {
-                    *self.created.lock().unwrap() = Created::Yes;
-                    self.journal_write();
+                    self.mark_created();
                     self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.email)));
                 }
                 Err(e) => {
-                    if matches!(&e, AuthError::Step { class, .. } if !matches!(class, FailureClass::Connect | FailureClass::Timeout)) {
-                        // The gateway answered with a refusal: nothing was created.
+                    if e.definitive_refusal() {
                         *self.created.lock().unwrap() = Created::No;
                         self.journal_remove();
+                    } else if matches!(e.status(), Some(200..=299)) {
+                        // Created, though its answer failed a check (a capture, a stub phrase).
+                        self.mark_created();
+                    } else {
+                        if e.status().is_some() {
+                            // Answered (a 5xx): whatever the upstream did, it has finished.
+                            *self.settle_by.lock().unwrap() = None;
+                        }
+                        self.journal_write_or_warn(CreateState::Unknown);
                     }
                     return Err(e);
                 }
@@ -293,6 +340,12 @@ impl Auth {
         Ok(())
     }
 
+    fn mark_created(&self) {
+        *self.created.lock().unwrap() = Created::Yes;
+        *self.settle_by.lock().unwrap() = None;
+        self.journal_write_or_warn(CreateState::Created);
+    }
+
     async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
         let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
         self.logins.fetch_add(1, Ordering::SeqCst);
@@ -300,6 +353,8 @@ impl Auth {
             step: self.cfg.login.name.clone(),
             class: FailureClass::InvalidResponse,
             detail: format!("login response is {why}"),
+            status: Some(resp.status),
+            sent: true,
         })?;
         let token = self
             .cfg
@@ -375,10 +430,10 @@ impl Auth {
     /// expires within the refresh margin.
     pub async fn bearer(&self, cancel: &CancellationToken) -> Result<Secret, AuthError> {
         let mut guard = self.token.lock().await;
-        if let Some(t) = guard.as_ref() {
-            if !self.needs_refresh(t) {
-                return Ok(t.secret.clone());
-            }
+        if let Some(t) = guard.as_ref()
+            && !self.needs_refresh(t)
+        {
+            return Ok(t.secret.clone());
         }
         let t = self.login(Phase::Refresh, cancel).await?;
         let s = t.secret.clone();
@@ -394,30 +449,54 @@ impl Auth {
         Some((t.info.alg.clone(), r.map(|x| x.0), r.map(|x| x.1), t.info.claims.clone()))
     }
 
-    /// Deletes the user (disposable mode). `Ok(None)`: nothing to do; `Ok(Some(email))`:
-    /// deleted; `Err(reason)`: left behind (and still in the journal).
+    /// Deletes the user (disposable mode) and proves it. `Ok(None)`: nothing to do (never
+    /// created, or proven absent); `Ok(Some(email))`: deleted, and its login is now refused;
+    /// `Err(reason)`: it may still exist, and stays in the journal.
     pub async fn cleanup(&self, cancel: &CancellationToken) -> Result<Option<String>, String> {
         let created = *self.created.lock().unwrap();
         if !self.is_disposable() || created == Created::No {
             return Ok(None);
         }
         // The delete goes out with the user's own token: log in again first if it has expired.
-        match self.bearer(cancel).await {
-            Ok(_) => {}
-            Err(AuthError::Step { class: FailureClass::Auth | FailureClass::Assertion, .. }) if created == Created::Maybe => {
-                // Login refused and we never saw the create succeed: there is no such user.
-                self.journal_remove();
-                return Ok(None);
+        let mut waited = false;
+        loop {
+            match self.bearer(cancel).await {
+                Ok(_) => break,
+                Err(AuthError::Cancelled) => return Err("interrupted before the user could be deleted".into()),
+                Err(e) if !e.login_refused() => return Err(format!("could not log in to delete it: {e}")),
+                Err(e) if created == Created::Yes => {
+                    return Err(format!("it was created, but its login is refused now ({e}), so it cannot be deleted with its own token"));
+                }
+                Err(_) => {
+                    // Never seen created and its login is refused: proof of absence, once no
+                    // unanswered create can still be completing upstream.
+                    let unsettled = self.settle_by.lock().unwrap().filter(|at| *at > SystemTime::now());
+                    match unsettled {
+                        Some(at) if !waited => {
+                            let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+                            self.ctx.sink.emit(Event::Info(format!(
+                                "{}: its create was never answered; waiting {:.1} s for it to settle before trusting a refused login",
+                                self.identity.email,
+                                wait.as_secs_f64()
+                            )));
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = cancel.cancelled() => return Err("interrupted while an unanswered create settled; it may exist".into()),
+                            }
+                            waited = true;
+                        }
+                        _ => {
+                            self.journal_remove();
+                            return Ok(None);
+                        }
+                    }
+                }
             }
-            Err(e) => return Err(format!("could not log in to delete it: {e}")),
         }
         let mut last = String::new();
         for attempt in 1..=4u32 {
             match self.call(&self.cfg.cleanup, Phase::Cleanup, attempt, cancel).await {
-                Ok(_) => {
-                    self.journal_remove();
-                    return Ok(Some(self.identity.email.clone()));
-                }
+                Ok(resp) => return self.verify_deleted(resp.status, cancel).await,
                 Err(AuthError::Cancelled) => return Err("interrupted before the user could be deleted".into()),
                 Err(e @ AuthError::Step { class: FailureClass::ServerError | FailureClass::Connect | FailureClass::Timeout, .. }) => {
                     last = e.to_string();
@@ -435,21 +514,48 @@ impl Auth {
         Err(format!("{last} (after 3 retries)"))
     }
 
+    /// A delete's answer is not proof (a 404 from a wrong route looks like success): the user
+    /// is gone when its login is refused with 401/403.
+    async fn verify_deleted(&self, status: u16, cancel: &CancellationToken) -> Result<Option<String>, String> {
+        let routes = self.ctx.config.file.as_ref().map_or_else(|| "the built-in routes".to_owned(), |f| f.display().to_string());
+        match self.call(&self.cfg.login, Phase::Verify, 1, cancel).await {
+            Err(e) if e.login_refused() => {
+                self.journal_remove();
+                Ok(Some(self.identity.email.clone()))
+            }
+            Ok(_) => Err(format!(
+                "the delete answered {status}, but the user can still log in: it was not deleted (check `auth.cleanup` in {routes})"
+            )),
+            Err(AuthError::Cancelled) => Err(format!("the delete answered {status}; interrupted before it could be verified")),
+            Err(e) => Err(format!("the delete answered {status}, but whether the user is gone could not be verified: {e}")),
+        }
+    }
+
+    /// Leaves the user in the journal, as it is, for `smokegate cleanup`.
+    pub fn keep_for_cleanup(&self) {
+        self.journal_write_or_warn(match *self.created.lock().unwrap() {
+            Created::Yes => CreateState::Created,
+            _ => CreateState::Unknown,
+        });
+    }
+
     /// Marks the journal entry as kept (`--keep-user`).
     pub fn keep(&self) {
-        if let Ok(mut e) = self.journal_entry.lock() {
-            if let Some(entry) = e.as_mut() {
-                entry.kept = true;
-                if let Some(j) = &self.ctx.journal {
-                    let _ = j.write(entry);
-                }
+        if let Ok(mut e) = self.journal_entry.lock()
+            && let Some(entry) = e.as_mut()
+        {
+            entry.kept = true;
+            if let Some(j) = &self.ctx.journal {
+                let _ = j.write(entry);
             }
         }
     }
 
-    fn journal_write(&self) {
-        let Some(j) = &self.ctx.journal else { return };
+    /// Writes the identity's journal entry with what is known of its create.
+    fn journal_write(&self, state: CreateState) -> Result<(), String> {
+        let Some(j) = &self.ctx.journal else { return Ok(()) };
         let captures = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
+        let settle_by = self.settle_by.lock().unwrap().map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
         let mut guard = self.journal_entry.lock().unwrap();
         let entry = guard.get_or_insert_with(|| Entry {
             version: 1,
@@ -460,10 +566,19 @@ impl Auth {
             captures: Default::default(),
             created_at: chrono::Utc::now().to_rfc3339(),
             kept: false,
+            state,
+            settle_by: None,
         });
         entry.captures = captures;
-        if let Err(e) = j.write(entry) {
-            self.ctx.sink.emit(Event::Warning(format!("cannot write the cleanup journal in {}: {e}", j.dir.display())));
+        entry.state = state;
+        entry.settle_by = settle_by;
+        j.write(entry).map(|_| ()).map_err(|e| format!("{}: {e}", j.dir.display()))
+    }
+
+    /// After the create was sent the entry exists already; a failed update keeps the older one.
+    fn journal_write_or_warn(&self, state: CreateState) {
+        if let Err(e) = self.journal_write(state) {
+            self.ctx.sink.emit(Event::Warning(format!("cannot update the cleanup journal: {e}")));
         }
     }
 
@@ -506,7 +621,18 @@ impl Auth {
         if let Ok(mut c) = self.captures.lock() {
             *c = entry.captures.clone();
         }
-        *self.created.lock().unwrap() = Created::Maybe;
+        *self.created.lock().unwrap() = if entry.state == CreateState::Created { Created::Yes } else { Created::Maybe };
+        *self.settle_by.lock().unwrap() = match entry.state {
+            CreateState::Created => None,
+            // A killed run's create may be in flight until its request deadline.
+            _ => {
+                entry.settle_by.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(SystemTime::from).or_else(|| {
+                    chrono::DateTime::parse_from_rfc3339(&entry.created_at)
+                        .ok()
+                        .map(|t| SystemTime::from(t) + self.ctx.http.settings.timeout)
+                })
+            }
+        };
         *self.journal_entry.lock().unwrap() = Some(entry);
     }
 }

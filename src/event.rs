@@ -25,6 +25,9 @@ pub enum Phase {
     Teardown,
     #[serde(rename = "cleanup")]
     Cleanup,
+    /// The login after a user's deletion that proves it gone (refused with 401/403).
+    #[serde(rename = "cleanup.verify")]
+    Verify,
     #[serde(rename = "call")]
     Call,
 }
@@ -40,6 +43,7 @@ impl Phase {
             Phase::Probe => "probe",
             Phase::Teardown => "teardown",
             Phase::Cleanup => "cleanup",
+            Phase::Verify => "cleanup.verify",
             Phase::Call => "call",
         }
     }
@@ -264,8 +268,37 @@ pub struct CleanupReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeftBehind {
+    /// The identity's email, or the record as `record METHOD path (suite › teardown)`.
     pub identity: String,
     pub reason: String,
+    #[serde(default)]
+    pub kind: LeftKind,
+    /// For a record: the identity whose token its teardown needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+impl LeftBehind {
+    pub fn user(email: &str, reason: String) -> Self {
+        LeftBehind { identity: email.to_owned(), reason, kind: LeftKind::User, owner: None }
+    }
+
+    /// `test user a@b` or `record DELETE /x (suite › step)`, for messages.
+    pub fn what(&self) -> String {
+        match self.kind {
+            LeftKind::User => format!("test user {}", self.identity),
+            LeftKind::Record => self.identity.clone(),
+        }
+    }
+}
+
+/// What was left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LeftKind {
+    #[default]
+    User,
+    Record,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -292,6 +325,8 @@ pub enum Event {
         gateway: String,
         suites: usize,
         version: &'static str,
+        /// The config file in use, or `built-in routes` when there is none.
+        config: String,
     },
     /// The suite files about to run, in the order given (reports keep this order under `--jobs`).
     SuitesPlanned(Vec<String>),
@@ -349,10 +384,10 @@ impl EventSink {
         let mut first = Ok(());
         if let Ok(mut rs) = self.reporters.lock() {
             for r in rs.iter_mut() {
-                if let Err(e) = r.finish() {
-                    if first.is_ok() {
-                        first = Err(e);
-                    }
+                if let Err(e) = r.finish()
+                    && first.is_ok()
+                {
+                    first = Err(e);
                 }
             }
         }

@@ -1,10 +1,18 @@
-//! The journal of identities a run created: written (mode 0600) before the create request, so a
-//! killed run still leaves a record `smokegate cleanup` can act on; removed after a successful
-//! deletion. One file per identity, so concurrent runs never contend for a file.
+//! The write-ahead journal of everything a run may have created. It owns each identity and
+//! record until it is proven gone:
+//! - an identity is written (mode 0600) *before* its create request goes out; a run that cannot
+//!   write it creates nothing. Every outcome but a definitive refusal keeps it as "may exist";
+//!   it is removed only once the identity is proven gone (deleted, and it can no longer log in).
+//! - a record (what a suite's teardown deletes) is written as soon as its teardown step can be
+//!   rendered, and removed when that teardown passed; `smokegate cleanup` replays what is left.
+//!
+//! One file per identity and per record, written to a unique temporary name and renamed, so
+//! concurrent runs never contend for a file and a crash never leaves half an entry.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
@@ -22,6 +30,65 @@ pub struct Entry {
     /// Set by `--keep-user`.
     #[serde(default)]
     pub kept: bool,
+    /// What the create request came to.
+    #[serde(default)]
+    pub state: CreateState,
+    /// Until when (RFC 3339) an unanswered create may still complete upstream: a refused login
+    /// before then proves nothing. Absent once the create was answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_by: Option<String>,
+}
+
+/// What is known of an identity's create request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CreateState {
+    /// Journaled, the create about to be sent or in flight (what a killed run leaves).
+    #[default]
+    Pending,
+    /// The gateway answered 2xx: the identity exists.
+    Created,
+    /// Answered with an error, timed out or broke off: it may exist.
+    Unknown,
+}
+
+/// A record a suite created, journaled as the teardown request that deletes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordEntry {
+    pub version: u32,
+    pub run_id: String,
+    pub gateway: String,
+    /// Unique within the run: suite file and teardown index.
+    pub key: String,
+    /// `suite › teardown step`, for messages.
+    pub label: String,
+    /// The identity whose token the teardown needs (`auth: user`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The body as text (teardown bodies are JSON or text) and its content type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<(String, String)>,
+    /// Statuses that mean "deleted" (the teardown's own `expect.status`; 2xx when it has none).
+    pub accept: Vec<String>,
+    pub created_at: String,
+}
+
+impl RecordEntry {
+    /// True when `status` is one the teardown accepts.
+    pub fn accepts(&self, status: u16) -> bool {
+        self.accept.iter().any(|p| match p.strip_suffix("xx") {
+            Some(class) => class.parse::<u16>().is_ok_and(|c| status / 100 == c),
+            None => p.parse::<u16>().is_ok_and(|c| c == status),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        format!("record {} {} ({})", self.method, self.path, self.label)
+    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -59,10 +126,40 @@ impl Journal {
         std::fs::create_dir_all(&self.dir)?;
         restrict_dir(&self.dir);
         let path = self.path_for(&entry.run_id, &entry.email);
-        let tmp = path.with_extension("tmp");
-        write_private(&tmp, &serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&tmp, &path)?;
+        write_atomic(&path, &serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?)?;
         Ok(path)
+    }
+
+    fn records_dir(&self) -> PathBuf {
+        self.dir.join("records")
+    }
+
+    fn record_path(&self, r: &RecordEntry) -> PathBuf {
+        let hash = sha2::Sha256::digest(format!("{}\n{}", r.run_id, r.key).as_bytes());
+        let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        self.records_dir().join(format!("{}-{hex}.json", r.run_id))
+    }
+
+    pub fn write_record(&self, r: &RecordEntry) -> std::io::Result<()> {
+        let dir = self.records_dir();
+        std::fs::create_dir_all(&dir)?;
+        restrict_dir(&self.dir);
+        restrict_dir(&dir);
+        write_atomic(&self.record_path(r), &serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?)
+    }
+
+    pub fn remove_record(&self, r: &RecordEntry) -> std::io::Result<()> {
+        match std::fs::remove_file(self.record_path(r)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every record entry, oldest first; unreadable files are returned as errors by name.
+    pub fn records(&self) -> (Vec<RecordEntry>, Vec<String>) {
+        let (mut ok, bad) = read_entries::<RecordEntry>(&self.records_dir());
+        ok.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        (ok, bad)
     }
 
     pub fn remove(&self, entry: &Entry) -> std::io::Result<()> {
@@ -72,23 +169,41 @@ impl Journal {
         }
     }
 
-    /// Every entry, oldest first; unreadable files are returned as errors by name.
+    /// Every identity entry, oldest first; unreadable files are returned as errors by name.
     pub fn entries(&self) -> (Vec<Entry>, Vec<String>) {
-        let mut ok = Vec::new();
-        let mut bad = Vec::new();
-        let Ok(rd) = std::fs::read_dir(&self.dir) else { return (ok, bad) };
-        let mut paths: Vec<PathBuf> =
-            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-        paths.sort();
-        for p in paths {
-            match std::fs::read(&p).ok().and_then(|b| serde_json::from_slice::<Entry>(&b).ok()) {
-                Some(e) => ok.push(e),
-                None => bad.push(p.display().to_string()),
-            }
-        }
+        let (mut ok, bad) = read_entries::<Entry>(&self.dir);
         ok.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         (ok, bad)
     }
+}
+
+fn read_entries<T: serde::de::DeserializeOwned>(dir: &Path) -> (Vec<T>, Vec<String>) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return (ok, bad) };
+    let mut paths: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file()).collect();
+    paths.sort();
+    for p in paths {
+        match std::fs::read(&p).ok().and_then(|b| serde_json::from_slice::<T>(&b).ok()) {
+            Some(e) => ok.push(e),
+            None => bad.push(p.display().to_string()),
+        }
+    }
+    (ok, bad)
+}
+
+/// Writes `bytes` to a unique temporary file beside `path` (0600, synced) and renames it over
+/// `path`: readers see the old file or the new one, never half of either, and two writers
+/// never share a temporary file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.{}.tmp", std::process::id(), uuid::Uuid::new_v4().simple()));
+    if let Err(e) = write_private(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Writes a file readable by its owner only.
@@ -136,6 +251,8 @@ mod tests {
             captures: Default::default(),
             created_at: "2026-01-01T00:00:00Z".into(),
             kept: false,
+            state: CreateState::Pending,
+            settle_by: None,
         };
         let path = j.write(&e).unwrap();
         #[cfg(unix)]

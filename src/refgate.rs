@@ -255,10 +255,10 @@ async fn gateway_handler(State(shared): State<Arc<Shared>>, req: Request) -> Res
     let h = resp.headers_mut();
     h.insert("x-request-id", HeaderValue::from_str(&rid).unwrap_or(HeaderValue::from_static("invalid")));
     h.insert("x-gateway", HeaderValue::from_static("smokegate-refgate"));
-    if let Some(u) = &upstream {
-        if let Ok(v) = HeaderValue::from_str(u) {
-            h.insert("x-upstream", v);
-        }
+    if let Some(u) = &upstream
+        && let Ok(v) = HeaderValue::from_str(u)
+    {
+        h.insert("x-upstream", v);
     }
     let date = UNIX_EPOCH + Duration::from_secs(shared.now().max(0) as u64);
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(date)) {

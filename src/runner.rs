@@ -11,10 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Auth, AuthError};
 use crate::config::{AuthScope, Config};
-use crate::event::{Breadcrumb, CleanupReport, Event, EventSink, FailureClass, LeftBehind, Outcome, Phase, StepKind, StepResult, SuiteEnd};
+use crate::event::{
+    Breadcrumb, CleanupReport, Event, EventSink, FailureClass, LeftBehind, LeftKind, Outcome, Phase, StepKind, StepResult, SuiteEnd,
+};
 use crate::exit;
 use crate::http::{CrumbCtx, HttpClient, Outgoing, SendError, ms};
-use crate::journal::Journal;
+use crate::journal::{Journal, RecordEntry};
 use crate::jwt;
 use crate::secret::{Redactor, Secret};
 use crate::step::{self, EvalSettings};
@@ -246,6 +248,7 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
             outcome.failed += counts.failed;
             outcome.skipped += counts.skipped;
             outcome.cleanup.teardown_failures += counts.cleanup.teardown_failures;
+            outcome.cleanup.left.extend(counts.cleanup.left);
         }
     }
 
@@ -259,10 +262,20 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
             outcome.cleanup.kept.push(user.identity.email.clone());
             continue;
         }
+        let email = &user.identity.email;
+        if outcome.cleanup.left.iter().any(|l| l.owner.as_ref() == Some(email)) {
+            // Deleting it would orphan them: only its token can delete what it owns.
+            user.keep_for_cleanup();
+            outcome.cleanup.left.push(LeftBehind::user(
+                email,
+                "kept: records it owns were left behind, and deleting them needs its token; `smokegate cleanup` deletes them, then the user".into(),
+            ));
+            continue;
+        }
         match user.cleanup(&ctx.cancel.abort).await {
             Ok(Some(email)) => outcome.cleanup.deleted.push(email),
             Ok(None) => {}
-            Err(reason) => outcome.cleanup.left.push(LeftBehind { identity: user.identity.email.clone(), reason }),
+            Err(reason) => outcome.cleanup.left.push(LeftBehind::user(email, reason)),
         }
     }
     outcome.interrupted = ctx.cancel.interrupt.is_cancelled();
@@ -348,10 +361,10 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
     for (name, value) in &suite.vars {
         match ctx.templates.render_json(value, &scope) {
             Ok(v) => {
-                if ctx.config.secrets.contains(name) {
-                    if let Some(text) = v.as_str() {
-                        ctx.redactor.add(&Secret::new(text));
-                    }
+                if ctx.config.secrets.contains(name)
+                    && let Some(text) = v.as_str()
+                {
+                    ctx.redactor.add(&Secret::new(text));
                 }
                 scope.set_json(name.clone(), &v)
             }
@@ -366,6 +379,7 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
         ctx.sink.emit(Event::StepFinished(r));
     };
     let probes_wanted = suite.auth_probe || ctx.opts.auth_probes;
+    let mut records: Vec<Option<RecordEntry>> = vec![None; suite.teardown.len()];
     let mut probed = 0usize;
     let mut authed_passed = false;
 
@@ -382,6 +396,10 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
         }
         started(step, StepKind::Step);
         let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, &ctx.cancel.interrupt).await;
+        if !r.breadcrumbs.is_empty() {
+            // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
+            journal_records(ctx, suite, &scope, auth, &mut records);
+        }
         let user = step.auth.unwrap_or(suite.auth) == AuthMode::User;
         let mut probes = Vec::new();
         if r.outcome == Outcome::Passed && user {
@@ -428,26 +446,114 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
     }
 
     // Teardown always runs; only the abort token (deadline, second signal) stops it.
-    for step in &suite.teardown {
-        if ctx.cancel.abort.is_cancelled() {
-            emit(
-                not_run(
-                    suite,
-                    step,
-                    StepKind::Teardown,
-                    FailureClass::Cancelled,
-                    "aborted before teardown: what it deletes may be left behind",
-                ),
-                &mut counts,
-            );
-            continue;
+    for (i, step) in suite.teardown.iter().enumerate() {
+        let r = if ctx.cancel.abort.is_cancelled() {
+            not_run(suite, step, StepKind::Teardown, FailureClass::Cancelled, "aborted before teardown: what it deletes may be left behind")
+        } else {
+            started(step, StepKind::Teardown);
+            exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await
+        };
+        if let Some(rec) = records[i].take() {
+            settle_record(ctx, rec, &r, &mut counts);
         }
-        started(step, StepKind::Teardown);
-        let r = exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await;
         emit(r, &mut counts);
     }
     ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()) }));
     counts
+}
+
+/// Journals (or re-journals, when its rendering changed) every teardown of the suite that can
+/// be rendered now: the record it deletes may exist from here on.
+fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Auth>, records: &mut [Option<RecordEntry>]) {
+    let Some(j) = &ctx.journal else { return };
+    for (i, t) in suite.teardown.iter().enumerate() {
+        let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
+        let owner = (t.auth.unwrap_or(suite.auth) == AuthMode::User).then(|| auth.map(|a| a.identity.email.clone())).flatten();
+        let rec = RecordEntry {
+            version: 1,
+            run_id: ctx.run_id.clone(),
+            gateway: ctx.http.gateway.origin(),
+            key: format!("{}#{i}", suite.file.display()),
+            label: format!("{} › {}", suite.name, t.name),
+            owner,
+            method: out.method,
+            path: out.path,
+            headers: out.headers,
+            body: out.body.map(|(b, ct)| (String::from_utf8_lossy(&b).into_owned(), ct.to_owned())),
+            accept: t.expect.status.as_ref().map_or_else(|| vec!["2xx".to_owned()], |p| p.iter().map(|p| p.text()).collect()),
+            created_at: chrono::Utc::now().to_rfc3339(),
+        };
+        let same = records[i]
+            .as_ref()
+            .is_some_and(|o| (&o.method, &o.path, &o.headers, &o.body) == (&rec.method, &rec.path, &rec.headers, &rec.body));
+        if same {
+            continue;
+        }
+        match j.write_record(&rec) {
+            Ok(()) => records[i] = Some(rec),
+            Err(e) => ctx.sink.emit(Event::Warning(format!(
+                "cannot journal {}: {e}; if this run is killed, `smokegate cleanup` will not know about it",
+                rec.describe()
+            ))),
+        }
+    }
+}
+
+/// A record's teardown ran (or could not): gone from the journal when it passed, else left
+/// behind, kept, and reported.
+fn settle_record(ctx: &RunCtx, rec: RecordEntry, r: &StepResult, counts: &mut RunOutcome) {
+    match r.outcome {
+        Outcome::Failed => counts.cleanup.left.push(LeftBehind {
+            identity: rec.describe(),
+            reason: r.message.clone().unwrap_or_else(|| "its teardown failed".into()),
+            kind: LeftKind::Record,
+            owner: rec.owner.clone(),
+        }),
+        _ => {
+            if let Some(j) = &ctx.journal {
+                let _ = j.remove_record(&rec);
+            }
+        }
+    }
+}
+
+/// `smokegate cleanup`: sends a journaled record's teardown again (with its owner's token) and
+/// removes it from the journal when the answer is one the teardown accepts.
+pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>) -> Result<(), String> {
+    let mut out = Outgoing::new(&rec.method, &rec.path);
+    out.headers = rec.headers.clone();
+    out.body = rec.body.as_ref().map(|(b, ct)| {
+        (b.clone().into_bytes(), if ct.starts_with("application/json") { "application/json" } else { "text/plain; charset=utf-8" })
+    });
+    let result = async {
+        if let Some(a) = owner {
+            out.bearer = Some(a.bearer(&ctx.cancel.abort).await.map_err(|e| format!("could not log in as its owner: {e}"))?);
+        }
+        let cc = CrumbCtx { suite: None, step: Some(rec.label.clone()), phase: Phase::Cleanup, attempt: 1 };
+        let ex = ctx.http.send(&out, &cc, &ctx.cancel.abort).await;
+        let status = ex.result.as_ref().ok().map(|r| r.status);
+        ctx.emit_crumbs(ex.crumbs, None);
+        match (ex.result, status) {
+            (Ok(_), Some(s)) if rec.accepts(s) => Ok(s),
+            (Ok(_), Some(s)) => Err(format!("its teardown answered {s}, expected {}", rec.accept.join(" or "))),
+            (Err(e), _) => Err(e.to_string()),
+            _ => Err("no answer".into()),
+        }
+    }
+    .await;
+    match result {
+        Ok(status) => {
+            if let Some(j) = &ctx.journal {
+                let _ = j.remove_record(rec);
+            }
+            crate::outln!("deleted {} ({status})", rec.describe());
+            Ok(())
+        }
+        Err(reason) => {
+            crate::errln!("left {}: {reason}", rec.describe());
+            Err(reason)
+        }
+    }
 }
 
 enum ProbePlan {
@@ -549,10 +655,10 @@ async fn exec(
             let v = step::evaluate(step, &resp, &ctx.templates, scope, &ctx.eval_settings(), out.body.as_ref().map(|b| b.0.as_slice()));
             r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, v.class);
             for (k, val) in &v.captures {
-                if crate::secret::is_secret_name(k) || ctx.config.secrets.contains(k) {
-                    if let Some(s) = val.as_str() {
-                        ctx.redactor.add(&Secret::new(s));
-                    }
+                if (crate::secret::is_secret_name(k) || ctx.config.secrets.contains(k))
+                    && let Some(s) = val.as_str()
+                {
+                    ctx.redactor.add(&Secret::new(s));
                 }
                 scope.set_json(k.clone(), val);
             }

@@ -73,10 +73,19 @@ impl SessionStore {
         std::fs::create_dir_all(&self.dir)?;
         journal::restrict_dir(&self.dir);
         let path = self.path(&s.gateway);
-        let tmp = path.with_extension("tmp");
-        journal::write_private(&tmp, &serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&tmp, &path)?;
+        journal::write_atomic(&path, &serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?)?;
         Ok(path)
+    }
+
+    /// Holds this origin's session for one command: `token`, `call` and `logout` running at
+    /// once take turns, so exactly one of them creates the user and the others reuse it.
+    pub async fn lock(&self, origin: &str) -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.dir)?;
+        journal::restrict_dir(&self.dir);
+        let path = self.path(origin).with_extension("lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        // Waiting for another process blocks a thread: not the runtime's (signals still land).
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await.map_err(std::io::Error::other)?
     }
 
     pub fn remove(&self, origin: &str) -> std::io::Result<()> {
@@ -131,6 +140,7 @@ fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token
 async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore) -> Result<(Arc<Auth>, bool), Failure> {
     let origin = ctx.http.gateway.origin();
     let cancel = ctx.cancel.interrupt.clone();
+    let _held = lock(store, &origin).await?;
     if let Some(s) = store.load(&origin).map_err(|m| Failure::new(exit::USAGE, m))? {
         let auth = Arc::new(Auth::new(ctx.clone(), Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) }, None));
         auth.restore(s.captures.clone(), s.token.clone().map(Secret::new)).await;
@@ -139,7 +149,7 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore) -> Result<(Arc<Auth>, b
                 save(ctx, store, &auth).await?;
                 return Ok((auth, true));
             }
-            Err(AuthError::Step { class: crate::event::FailureClass::Auth | crate::event::FailureClass::Assertion, .. }) => {
+            Err(e) if e.login_refused() => {
                 // The gateway no longer knows this user: forget it and mint a new one.
                 ctx.sink.emit(crate::event::Event::Info(format!("cached user {} was refused; creating a new one", s.email)));
                 store.remove(&origin).map_err(|e| Failure::new(exit::USAGE, format!("cannot remove the session cache: {e}")))?;
@@ -162,6 +172,13 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore) -> Result<(Arc<Auth>, b
     // The session file now records the user; the journal entry would make `cleanup` delete it.
     auth.release_from_journal();
     Ok((auth, false))
+}
+
+async fn lock(store: &SessionStore, origin: &str) -> Result<std::fs::File, Failure> {
+    store
+        .lock(origin)
+        .await
+        .map_err(|e| Failure::new(exit::USAGE, format!("cannot lock the session cache in {}: {e}", store.dir.display())))
 }
 
 async fn save(ctx: &RunCtx, store: &SessionStore, auth: &Auth) -> Result<PathBuf, Failure> {
@@ -303,6 +320,7 @@ pub async fn cmd_logout(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, 
 /// Shared by `logout` and `cleanup`.
 pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) -> Result<i32, Failure> {
     let origin = ctx.http.gateway.origin();
+    let _held = lock(store, &origin).await?;
     let Some(s) = store.load(&origin).map_err(|m| Failure::new(exit::USAGE, m))? else {
         if say_if_none {
             crate::outln!("no cached session for {origin}");

@@ -71,12 +71,8 @@ async fn token_is_found_by_the_default_list() {
     let server = MockServer::start().await;
     let token = jwt(300);
     Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": token})))
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::fixed(&token).field("access_token")).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     me(&server).await;
     let (o, _) = run_user_suite(&server, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -84,15 +80,31 @@ async fn token_is_found_by_the_default_list() {
     assert_eq!(got[0].headers.get("authorization").unwrap().to_str().unwrap(), format!("Bearer {token}"));
 }
 
+/// A 404 from the delete route is not proof: a wrong route answers 404 too. The user counts as
+/// deleted only when its login is refused afterwards.
 #[tokio::test(flavor = "multi_thread")]
-async fn cleanup_404_counts_as_deleted() {
+async fn a_404_on_deletion_is_deleted_only_when_the_login_is_refused_after_it() {
+    // The user was really deleted (the service answers 404 for "already gone").
     let server = MockServer::start().await;
     create_and_login(&server).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser { status: 404, ..DeleteUser::ok() }).mount(&server).await;
     me(&server).await;
     let (o, p) = run_user_suite(&server, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(p.journal_files().is_empty());
+
+    // No such route (the built-in default against a gateway that routes elsewhere): 404, and
+    // the user still logs in. Left behind, named, journalled, exit 5.
+    let server = MockServer::start().await;
+    create_and_login(&server).await;
+    me(&server).await;
+    let (o, p) = run_user_suite(&server, &[]).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(out.contains("the delete answered 404, but the user can still log in"), "{out}");
+    assert!(out.contains("the built-in routes"), "the routes in use are named: {out}");
+    assert!(!out.contains("deleted test user"), "{out}");
+    assert_eq!(p.journal_files().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,12 +137,8 @@ async fn cleanup_never_succeeding_exits_5_and_names_the_identity() {
 
     // `smokegate cleanup` retries later; once the gateway deletes, the journal empties.
     server.reset().await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     let mut c = p.cmd();
     c.args(["cleanup", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
     let o = output(c).await;
@@ -197,16 +205,8 @@ async fn the_auth_config_contract_works_as_written() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accessToken": "x", "user": {"id": "user-77"}})))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accessToken": token})))
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path("/api/auth/V1/auth/users/user-77"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::fixed(&token).field("accessToken")).mount(&server).await;
+    Mock::given(method("DELETE")).and(path("/api/auth/V1/auth/users/user-77")).respond_with(DeleteUser::ok()).mount(&server).await;
     me(&server).await;
     let p = Project::new();
     p.write("smoke-suites/me.yaml", USER_SUITE);

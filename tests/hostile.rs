@@ -167,15 +167,28 @@ async fn control_bytes_in_headers_never_crash_the_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gateway_errors_at_bootstrap_mid_run_and_cleanup() {
     for status in [502u16, 503, 504] {
-        // At bootstrap: the create is answered with a gateway error → exit 3, nothing left.
+        // At bootstrap: the create is answered with a gateway error → exit 3. The upstream may
+        // have committed it: the user's login decides. Refused → it does not exist, nothing left.
         let server = MockServer::start().await;
         Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(status)).mount(&server).await;
+        Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
         let p = Project::new();
         p.write("smoke-suites/me.yaml", "steps:\n  - request: { path: /api/me }\n");
         let o = output(p.run(&server.uri(), &[])).await;
         assert_eq!(o.status.code(), Some(3), "{status} at bootstrap: {}", text(&o));
         assert!(text(&o).contains("server-error"), "{}", text(&o));
-        assert!(p.journal_files().is_empty());
+        assert!(p.journal_files().is_empty(), "{}", text(&o));
+        assert!(hits(&server, "DELETE", DELETE_USER).await.is_empty());
+
+        // Committed, then answered with the gateway error: the user logs in, so it is deleted.
+        let server = MockServer::start().await;
+        Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(status)).mount(&server).await;
+        Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
+        Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
+        let o = output(p.run(&server.uri(), &[])).await;
+        assert_eq!(o.status.code(), Some(3), "{status} at bootstrap, committed: {}", text(&o));
+        assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1, "{}", text(&o));
+        assert!(p.journal_files().is_empty(), "{}", text(&o));
 
         // Mid-run: a step answered with it → server-error, exit 1, user deleted.
         let server = MockServer::start().await;

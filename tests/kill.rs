@@ -93,6 +93,7 @@ fn sigkill_leaves_every_created_user_in_the_journal_and_cleanup_removes_them() {
         assert!(leftover.is_subset(&journal), "at {ms} ms: users {leftover:?} not all in the journal {journal:?}");
         assert_eq!(cleanup(&p, &gate), Some(0), "at {ms} ms");
         assert!(users(&gate).is_empty(), "at {ms} ms: `smokegate cleanup` removed every user");
-        assert!(journalled(&p).is_empty(), "and emptied the journal");
+        assert_eq!(gate.inspect().1, 0, "at {ms} ms: and every record the killed run created (its teardown replayed)");
+        assert!(journalled(&p).is_empty() && p.record_files().is_empty(), "and emptied the journal");
     }
 }

@@ -110,7 +110,7 @@ async fn json_report_is_versioned_complete_and_valid_against_the_shipped_schema(
     assert_eq!(steps[2]["kind"], "teardown");
     assert_eq!(steps[2]["outcome"], "passed");
     let phases: Vec<&str> = report["breadcrumbs"].as_array().unwrap().iter().map(|c| c["phase"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["bootstrap.create", "bootstrap.login", "cleanup"]);
+    assert_eq!(phases, ["bootstrap.create", "bootstrap.login", "cleanup", "cleanup.verify"]);
     assert_eq!(report["cleanup"]["deleted"].as_array().unwrap().len(), 1);
 }
 
@@ -164,7 +164,7 @@ async fn junit_log_file_and_github_outputs_parse_back() {
     let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let requests: Vec<&Value> = lines.iter().filter(|l| l["event"] == "request").collect();
     let phases: Vec<&str> = requests.iter().map(|r| r["phase"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["bootstrap.create", "bootstrap.login", "step", "step", "teardown", "cleanup"]);
+    assert_eq!(phases, ["bootstrap.create", "bootstrap.login", "step", "step", "teardown", "cleanup", "cleanup.verify"]);
     assert!(requests.iter().all(|r| uuid::Uuid::parse_str(r["request_id"].as_str().unwrap()).unwrap().get_version_num() == 7));
     assert_eq!(lines.last().unwrap()["event"], "run_finished");
 

@@ -40,26 +40,20 @@ async fn concurrent_suites_share_one_user_and_one_login() {
     let o = output(p.run(&server.uri(), &["--jobs", "4"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(hits(&server, "POST", CREATE).await.len(), 1);
-    assert_eq!(hits(&server, "POST", LOGIN).await.len(), 1);
+    // One login for the run; the second one, after the delete, proves the user is gone.
+    let logins = hits(&server, "POST", LOGIN).await;
+    assert_eq!(logins.len(), 2);
+    let order: Vec<String> = server.received_requests().await.unwrap().iter().map(|r| format!("{} {}", r.method, r.url.path())).collect();
+    assert_eq!(order.iter().rev().take(2).collect::<Vec<_>>(), [&format!("POST {LOGIN}"), &format!("DELETE {DELETE_USER}")], "{order:?}");
     assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1);
-}
-
-/// A gateway that hands each user its own token and deletes the caller's own user.
-struct PerUser;
-
-impl wiremock::Respond for PerUser {
-    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-        ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300), "email": body["email"]}))
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scope_suite_creates_and_deletes_one_user_per_suite() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    Mock::given(method("POST")).and(path(LOGIN)).respond_with(PerUser).mount(&server).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     any_get_ok(&server).await;
     let p = Project::new();
     write_suites(&p, 3, "user");

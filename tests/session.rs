@@ -24,8 +24,11 @@ fn cmd(p: &Project, server: &MockServer, args: &[&str]) -> assert_cmd::Command {
     c
 }
 
+/// Cached sessions (the `.lock` files beside them hold no data).
 fn session_files(p: &Project) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(p.state().join("sessions")).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+    std::fs::read_dir(p.state().join("sessions"))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,7 +128,7 @@ async fn call_refuses_other_origins_and_bad_input_before_sending() {
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_deletes_the_cached_user_and_is_idempotent() {
     let (server, minter) = gateway(300).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     let p = Project::new();
     assert_eq!(output(cmd(&p, &server, &["token"])).await.status.code(), Some(0));
     let o = output(cmd(&p, &server, &["logout"])).await;
@@ -157,7 +160,7 @@ async fn logout_that_cannot_delete_exits_5_and_keeps_the_cache() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_also_removes_the_cached_session_user() {
     let (server, _) = gateway(300).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     let p = Project::new();
     assert_eq!(output(cmd(&p, &server, &["token"])).await.status.code(), Some(0));
     let o = output(cmd(&p, &server, &["cleanup"])).await;
@@ -178,13 +181,8 @@ async fn ctrl_c_while_token_logs_in_still_deletes_the_new_user() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)})))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).with_priority(2).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     let p = Project::new();
     let mut c = p.std_cmd();
     c.args(["token", "--gateway", &server.uri(), "--timeout", "60s"]).arg("--state-dir").arg(p.state());
@@ -218,7 +216,7 @@ async fn a_login_error_that_echoes_the_password_does_not_print_it() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
     Mock::given(method("POST")).and(path(LOGIN)).respond_with(EchoBody(422)).mount(&server).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     let p = Project::new();
     let o = output(cmd(&p, &server, &["token", "-v"])).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));

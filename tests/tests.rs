@@ -9,6 +9,7 @@ mod core;
 mod demo;
 mod fuzz;
 mod hostile;
+mod journal;
 mod kill;
 mod policy;
 mod reports;

@@ -207,10 +207,10 @@ impl Console {
                     let detail = format!("      {}: expected {}, got {}", a.what, a.expected, a.actual);
                     self.line(&detail);
                 }
-                if s.assertions.iter().all(|a| a.passed) {
-                    if let Some(m) = &s.message {
-                        self.line(&format!("      {m}"));
-                    }
+                if s.assertions.iter().all(|a| a.passed)
+                    && let Some(m) = &s.message
+                {
+                    self.line(&format!("      {m}"));
                 }
                 let crumb = s.breadcrumbs.last();
                 let rid = s.request_id().unwrap_or("-");
@@ -255,10 +255,10 @@ impl Reporter for Console {
             self.update_view(event);
         }
         match event {
-            Event::RunStarted { run_id, gateway, suites, version } => {
+            Event::RunStarted { run_id, gateway, suites, version, config } => {
                 if self.verbosity > Verbosity::Quiet {
                     let t = format!(
-                        "smokegate {version} · gateway {gateway} · run {run_id} · {suites} suite{}",
+                        "smokegate {version} · gateway {gateway} · run {run_id} · {suites} suite{} · {config}",
                         if *suites == 1 { "" } else { "s" }
                     );
                     self.line(&t);
@@ -318,9 +318,9 @@ impl Reporter for Console {
                 }
                 for l in &c.left {
                     let t = format!(
-                        "{} test user {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
+                        "{} {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
                         self.paint(RED, "cleanup failed:"),
-                        l.identity,
+                        l.what(),
                         l.reason
                     );
                     self.eline(&t);

@@ -41,7 +41,7 @@ pub fn annotations(report: &Report, workspace: Option<&str>, r: &Redactor) -> Ve
         out.push(format!(
             "::error title={}::{}",
             prop("smokegate cleanup"),
-            data(&r.redact(&format!("test user {} was left behind: {} (run `smokegate cleanup`)", l.identity, l.reason)))
+            data(&r.redact(&format!("{} was left behind: {} (run `smokegate cleanup`)", l.what(), l.reason)))
         ));
     }
     for w in &report.warnings {
@@ -111,7 +111,7 @@ pub fn summary(report: &Report) -> String {
         md.push_str(&format!("- ⚠️ kept test user `{k}` (`--keep-user`); run `smokegate cleanup`\n"));
     }
     for l in &c.left {
-        md.push_str(&format!("- ❌ test user `{}` was left behind: {} (run `smokegate cleanup`)\n", l.identity, cell(&l.reason)));
+        md.push_str(&format!("- ❌ {} was left behind: {} (run `smokegate cleanup`)\n", cell(&l.what()), cell(&l.reason)));
     }
     if c.teardown_failures > 0 {
         md.push_str(&format!("- ❌ {} teardown step(s) failed: records may be left behind\n", c.teardown_failures));

@@ -104,7 +104,7 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     }
     let c = &report.cleanup;
     if !c.deleted.is_empty() || !c.left.is_empty() || !c.kept.is_empty() || c.teardown_failures > 0 {
-        let mut problems: Vec<String> = c.left.iter().map(|l| format!("test user {} was left behind: {}", l.identity, l.reason)).collect();
+        let mut problems: Vec<String> = c.left.iter().map(|l| format!("{} was left behind: {}", l.what(), l.reason)).collect();
         if c.teardown_failures > 0 {
             problems.push(format!("{} teardown step(s) failed: records may be left behind", c.teardown_failures));
         }

@@ -79,9 +79,19 @@ impl Project {
         assert_cmd::Command::from_std(self.spawnable_run(gateway, extra))
     }
 
+    /// The identities in the journal (one file each).
     pub fn journal_files(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.state().join("journal")).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default()
+        files_in(&self.state().join("journal"))
     }
+
+    /// The records in the journal (one file each).
+    pub fn record_files(&self) -> Vec<PathBuf> {
+        files_in(&self.state().join("journal").join("records"))
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()).unwrap_or_default()
 }
 
 /// Runs a command off the async runtime (wiremock serves from its own thread).
@@ -93,7 +103,111 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// create 201 → login 200 (with `token`), no delete route. Returns the token.
+/// What the fake auth service knows, as a real one would: which user each token belongs to,
+/// and which users were deleted. Keyed by token and email (both unique per run), so it holds
+/// across servers and resets.
+#[derive(Default)]
+struct Accounts {
+    owners: std::collections::HashMap<String, String>,
+    deleted: std::collections::HashSet<String>,
+}
+
+fn accounts() -> std::sync::MutexGuard<'static, Accounts> {
+    static A: std::sync::OnceLock<Mutex<Accounts>> = std::sync::OnceLock::new();
+    A.get_or_init(Default::default).lock().unwrap()
+}
+
+fn email_of(req: &wiremock::Request) -> String {
+    serde_json::from_slice::<serde_json::Value>(&req.body).ok().and_then(|v| v["email"].as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn bearer_of(req: &wiremock::Request) -> Option<String> {
+    req.headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::to_owned)
+}
+
+/// Marks the owner of the request's token deleted; false when the token is unknown.
+fn delete_owner(req: &wiremock::Request) -> bool {
+    let mut a = accounts();
+    match bearer_of(req).and_then(|t| a.owners.get(&t).cloned()) {
+        Some(email) => {
+            a.deleted.insert(email);
+            true
+        }
+        None => false,
+    }
+}
+
+/// True when the user logging in with this request was deleted.
+fn login_is_deleted(req: &wiremock::Request) -> bool {
+    accounts().deleted.contains(&email_of(req))
+}
+
+fn own_token(req: &wiremock::Request, token: &str) {
+    accounts().owners.insert(token.to_owned(), email_of(req));
+}
+
+/// The login route of a fake auth service: 200 with a token (a fixed one, or a fresh one per
+/// login) under `field`, until the user is deleted; then 401, as a real service answers.
+#[derive(Clone)]
+pub struct Login {
+    pub token: Option<String>,
+    pub field: &'static str,
+}
+
+impl Login {
+    pub fn fixed(token: &str) -> Self {
+        Login { token: Some(token.to_owned()), field: "token" }
+    }
+
+    pub fn minting() -> Self {
+        Login { token: None, field: "token" }
+    }
+
+    pub fn field(mut self, field: &'static str) -> Self {
+        self.field = field;
+        self
+    }
+}
+
+impl wiremock::Respond for Login {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        if login_is_deleted(req) {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid credentials"}));
+        }
+        let token = self.token.clone().unwrap_or_else(|| jwt(300));
+        own_token(req, &token);
+        ResponseTemplate::new(200).set_body_json(json!({ self.field: token }))
+    }
+}
+
+/// The user-delete route: answers `faults` first (deleting nothing), then deletes the user the
+/// bearer token belongs to and answers `status`.
+#[derive(Clone)]
+pub struct DeleteUser {
+    pub faults: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    pub status: u16,
+}
+
+impl DeleteUser {
+    pub fn ok() -> Self {
+        DeleteUser { faults: Default::default(), status: 204 }
+    }
+
+    pub fn failing(status: u16, n: usize) -> Self {
+        DeleteUser { faults: Arc::new(Mutex::new(std::iter::repeat_n(status, n).collect())), status: 204 }
+    }
+}
+
+impl wiremock::Respond for DeleteUser {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        if let Some(f) = self.faults.lock().unwrap().pop_front() {
+            return ResponseTemplate::new(f);
+        }
+        if delete_owner(req) { ResponseTemplate::new(self.status) } else { ResponseTemplate::new(401) }
+    }
+}
+
+/// create 201 → login 200 (with `token`, until the user is deleted), no delete route. Returns the token.
 pub async fn create_and_login(server: &MockServer) -> String {
     let token = jwt(300);
     Mock::given(method("POST"))
@@ -101,31 +215,21 @@ pub async fn create_and_login(server: &MockServer) -> String {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user": {"id": "u1"}})))
         .mount(server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(LOGIN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": token})))
-        .mount(server)
-        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::fixed(&token)).mount(server).await;
     token
 }
 
-/// create 201 → login 200 (with `token`) → delete 204. Returns the token.
+/// create 201 → login 200 (with `token`) → delete 204, after which the login is refused.
+/// Returns the token.
 pub async fn auth_ok(server: &MockServer) -> String {
     let token = create_and_login(server).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(server).await;
     token
 }
 
-/// The user's deletion answers `status` `n` times, then 204.
+/// The user's deletion answers `status` `n` times (deleting nothing), then deletes it (204).
 pub async fn delete_fails_then_succeeds(server: &MockServer, status: u16, n: u64) {
-    Mock::given(method("DELETE"))
-        .and(path(DELETE_USER))
-        .respond_with(ResponseTemplate::new(status))
-        .up_to_n_times(n)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).with_priority(2).mount(server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::failing(status, n as usize)).mount(server).await;
 }
 
 /// Requests the server received for a method and path.
@@ -183,8 +287,12 @@ impl Minter {
 }
 
 impl wiremock::Respond for Minter {
-    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        if login_is_deleted(req) {
+            return ResponseTemplate::new(401);
+        }
         let token = jwt(self.ttl);
+        own_token(req, &token);
         self.log.lock().unwrap().push((std::time::SystemTime::now(), token.clone()));
         ResponseTemplate::new(200).set_body_json(json!({"token": token})).set_delay(self.delay)
     }
@@ -207,6 +315,9 @@ impl wiremock::Respond for Guarded {
         let known = |t: &str| self.minted.as_ref().is_none_or(|m| m.tokens().iter().any(|x| x == t));
         match bearer {
             Some(t) if known(&t) && exp_of(&t).is_some_and(|exp| now_secs() < exp) => {
+                if req.method.as_str() == "DELETE" && req.url.path() == DELETE_USER {
+                    delete_owner(req);
+                }
                 self.used.lock().unwrap().push(t);
                 ResponseTemplate::new(200).set_body_json(json!({"ok": true})).set_delay(self.delay)
             }

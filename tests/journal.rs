@@ -1,0 +1,278 @@
+//! Issue 13 §2: nothing lost. The journal owns every identity and record until it is proven
+//! gone: written before the create, kept on every answer but a definitive refusal, removed only
+//! when the deleted user can no longer log in, and replayed by `smokegate cleanup`.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::*;
+
+const USER_SUITE: &str = "steps:\n  - request: { path: /api/me }\n";
+
+async fn me(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .mount(server)
+        .await;
+}
+
+fn cleanup_cmd(p: &Project, server: &MockServer) -> assert_cmd::Command {
+    let mut c = p.cmd();
+    c.args(["cleanup", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_names_its_config_or_says_it_uses_built_in_routes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let p = Project::new();
+    p.write("elsewhere/s.yaml", "auth: none\nsteps:\n  - request: { path: /x }\n");
+    let o = output(p.run(&server.uri(), &["elsewhere/s.yaml"])).await;
+    assert!(text(&o).contains("built-in routes (no smokegate.yaml)"), "{}", text(&o));
+    p.write("elsewhere/smokegate.yaml", "timeouts: { total: 5s }\n");
+    let o = output(p.run(&server.uri(), &["elsewhere/s.yaml"])).await;
+    assert!(text(&o).contains("config elsewhere/smokegate.yaml"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_keeps_an_identity_whose_login_is_refused_for_any_reason_but_401() {
+    // A run whose user could not be deleted leaves it journaled.
+    let server = MockServer::start().await;
+    create_and_login(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    me(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let o = output(p.run(&server.uri(), &[])).await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(p.journal_files().len(), 1);
+    // 429, 404 and 503 on the login prove nothing: the entry stays, `cleanup` fails.
+    for status in [429u16, 404, 503] {
+        server.reset().await;
+        Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(status)).mount(&server).await;
+        let o = output(cleanup_cmd(&p, &server)).await;
+        assert_eq!(o.status.code(), Some(5), "login {status}: {}", text(&o));
+        assert!(!text(&o).contains("dropped"), "{}", text(&o));
+        assert_eq!(p.journal_files().len(), 1, "login {status} kept the entry");
+    }
+    // A 401 is proof that the identity is gone... but this one was seen created, and its login
+    // worked: a refusal now means it cannot be deleted with its own token. Still kept.
+    server.reset().await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    let o = output(cleanup_cmd(&p, &server)).await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert_eq!(p.journal_files().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_that_commits_and_then_times_out_is_deleted() {
+    let server = MockServer::start().await;
+    // The upstream commits the user at once and answers after the harness gave up.
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
+    me(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let o = output(p.run(&server.uri(), &["--timeout", "1s"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1, "the committed user was deleted: {out}");
+    assert!(p.journal_files().is_empty(), "{out}");
+
+    // Never committed: the login is refused after the create's own deadline passed, which is
+    // taken as proof (a create the harness stopped waiting for is settled at its timeout).
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    let o = output(p.run(&server.uri(), &["--timeout", "1s"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(p.journal_files().is_empty(), "{out}");
+    assert!(hits(&server, "DELETE", DELETE_USER).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_slow_create_still_deletes_what_it_created() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let mut c = p.spawnable_run(&server.uri(), &["--timeout", "60s"]);
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let mut waited = 0;
+    while hits(&server, "POST", CREATE).await.is_empty() {
+        assert!(waited < 200, "the create never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert_eq!(hits(&server, "DELETE", DELETE_USER).await.len(), 1, "{}", text(&o));
+    assert!(p.journal_files().is_empty(), "{}", text(&o));
+}
+
+/// Interrupted mid-create, the create may still complete until its deadline: a refused login
+/// before then proves nothing, so the run waits for the deadline (within the cleanup deadline).
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_create_that_never_commits_waits_for_its_deadline_before_dropping_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let mut c = p.spawnable_run(&server.uri(), &["--timeout", "3s"]);
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    while hits(&server, "POST", CREATE).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{out}");
+    assert!(out.contains("waiting") && out.contains("to settle"), "{out}");
+    let logins = hits(&server, "POST", LOGIN).await;
+    assert_eq!(logins.len(), 2, "refused once at once, once after the deadline: {out}");
+    assert!(sent.elapsed() >= Duration::from_millis(2500), "it waited for the create's deadline");
+    assert!(p.journal_files().is_empty(), "then the refusal is proof: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unwritable_state_dir_refuses_to_create_anything() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    me(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let not_a_dir = p.write("state-is-a-file", "x");
+    let mut c = p.cmd();
+    c.args(["run", "--gateway", &server.uri(), "--state-dir"]).arg(&not_a_dir);
+    let o = output(c).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("cannot journal the test user before creating it") && out.contains("state-is-a-file"), "{out}");
+    assert!(hits(&server, "POST", CREATE).await.is_empty(), "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_calls_at_once_share_one_user_and_lose_none() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    me(&server).await;
+    let p = Project::new();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = p.std_cmd();
+            c.args(["call", "GET", "/api/me", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+            c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let outs =
+        tokio::task::spawn_blocking(move || calls.into_iter().map(|c| c.wait_with_output().unwrap()).collect::<Vec<_>>()).await.unwrap();
+    for o in &outs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    }
+    assert_eq!(hits(&server, "POST", CREATE).await.len(), 1, "one user for all four");
+    assert!(p.journal_files().is_empty(), "the session cache records the user");
+    let mut c = p.cmd();
+    c.args(["logout", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("deleted test user"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_from_another_directory_with_no_delete_route_keeps_the_user() {
+    let server = MockServer::start().await;
+    create_and_login(&server).await; // no delete route: the gateway answers 404
+    let p = Project::new();
+    let mut c = p.cmd();
+    c.args(["token", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    assert_eq!(output(c).await.status.code(), Some(0));
+    let mut c = p.cmd();
+    c.current_dir(std::env::temp_dir()).args(["logout", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("still log in"), "{}", text(&o));
+    assert!(std::fs::read_dir(p.state().join("sessions")).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "json")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_journal_entry_fails_cleanup_and_is_named() {
+    let server = MockServer::start().await;
+    let p = Project::new();
+    std::fs::create_dir_all(p.state().join("journal")).unwrap();
+    let bad = p.state().join("journal").join("r1-smoke_x.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let o = output(cleanup_cmd(&p, &server)).await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("r1-smoke_x.json"), "{}", text(&o));
+    assert!(bad.exists(), "left in place");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_are_journaled_until_torn_down_and_a_failed_teardown_keeps_its_owner() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "o-9"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path("/api/orders/o-9")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/o.yaml",
+        "steps:\n  - request: { method: POST, path: /api/orders, json: {} }\n    expect: { status: 201 }\n    capture: { order_id: $.id }\nteardown:\n  - name: delete the order\n    request: { method: DELETE, path: \"/api/orders/{{ order_id }}\" }\n",
+    );
+    let o = output(p.run(&server.uri(), &[])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(out.contains("record DELETE /api/orders/o-9") && out.contains("left behind"), "{out}");
+    assert_eq!(p.record_files().len(), 1, "the record stays journaled");
+    assert_eq!(p.journal_files().len(), 1, "and its owner is kept to delete it: {out}");
+    assert!(hits(&server, "DELETE", DELETE_USER).await.is_empty(), "{out}");
+
+    // Later the gateway works: `cleanup` deletes the record with the owner's token, then the owner.
+    server.reset().await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path("/api/orders/o-9")).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let o = output(cleanup_cmd(&p, &server)).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("deleted record DELETE /api/orders/o-9"), "{out}");
+    assert!(p.record_files().is_empty() && p.journal_files().is_empty(), "{out}");
+    let order: Vec<String> = server.received_requests().await.unwrap().iter().map(|r| format!("{} {}", r.method, r.url.path())).collect();
+    let rec = order.iter().position(|x| x == "DELETE /api/orders/o-9").unwrap();
+    let user = order.iter().position(|x| x == &format!("DELETE {DELETE_USER}")).unwrap();
+    assert!(rec < user, "the record before its owner: {order:?}");
+}

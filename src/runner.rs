@@ -701,6 +701,7 @@ async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, aut
     ];
     let mut out = Vec::new();
     for (label, bearer) in probes {
+        // A forgery is deterministic per token (added once) and reversible to the real signature.
         if let Some(b) = &bearer {
             ctx.redactor.add(b);
         }

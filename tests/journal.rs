@@ -20,6 +20,15 @@ async fn me(server: &MockServer) {
         .await;
 }
 
+/// A create route that commits at once (the fake service knows no users) and answers after `secs`.
+async fn slow_create(server: &MockServer, secs: u64) {
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(secs)))
+        .mount(server)
+        .await;
+}
+
 fn cleanup_cmd(p: &Project, server: &MockServer) -> assert_cmd::Command {
     let mut c = p.cmd();
     c.args(["cleanup", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
@@ -73,11 +82,7 @@ async fn cleanup_keeps_an_identity_whose_login_is_refused_for_any_reason_but_401
 async fn a_create_that_commits_and_then_times_out_is_deleted() {
     let server = MockServer::start().await;
     // The upstream commits the user at once and answers after the harness gave up.
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    slow_create(&server, 3).await;
     Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
     Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     me(&server).await;
@@ -92,11 +97,7 @@ async fn a_create_that_commits_and_then_times_out_is_deleted() {
     // Never committed: the login is refused after the create's own deadline passed, which is
     // taken as proof (a create the harness stopped waiting for is settled at its timeout).
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    slow_create(&server, 3).await;
     Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
     let o = output(p.run(&server.uri(), &["--timeout", "1s"])).await;
     let out = text(&o);
@@ -108,11 +109,7 @@ async fn a_create_that_commits_and_then_times_out_is_deleted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_a_slow_create_still_deletes_what_it_created() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(30)))
-        .mount(&server)
-        .await;
+    slow_create(&server, 30).await;
     Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::minting()).mount(&server).await;
     Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
     let p = Project::new();
@@ -138,11 +135,7 @@ async fn ctrl_c_during_a_slow_create_still_deletes_what_it_created() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_a_create_that_never_commits_waits_for_its_deadline_before_dropping_it() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})).set_delay(Duration::from_secs(30)))
-        .mount(&server)
-        .await;
+    slow_create(&server, 30).await;
     Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
     let p = Project::new();
     p.write("smoke-suites/me.yaml", USER_SUITE);

@@ -43,9 +43,27 @@ impl Failure {
     }
 }
 
-/// The environment as UTF-8 pairs (other entries are skipped rather than panicking).
+/// The environment as UTF-8 pairs, for templates and settings. Entries that are not UTF-8 are
+/// not dropped silently: [`env_raw`] keeps them for the policy, and a setting read from one is
+/// an error naming the variable.
 pub fn env_snapshot() -> Vec<(String, String)> {
     std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
+}
+
+/// Every variable, names and values as raw bytes read lossily: what the deny list decides on,
+/// so a non-UTF-8 `*_SERVICE_URL` is refused like any other.
+pub fn env_raw() -> Vec<(String, String)> {
+    std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned())).collect()
+}
+
+/// Refuses a setting whose variable is set but not UTF-8 (instead of calling it missing).
+fn require_utf8(name: &str) -> Result<(), Failure> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Failure::new(exit::USAGE, format!("{name} is set but is not valid UTF-8; set it to a URL of plain text")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn env_get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -174,16 +192,22 @@ fn check_suite_origins(suites: &[Suite], gw: &Gateway) -> Result<(), Failure> {
     for s in suites {
         for st in s.steps.iter().chain(&s.teardown) {
             let p = &st.request.path;
-            if p.starts_with('/') || template::is_template(p) {
+            if template::is_template(p) {
+                // Checked when rendered: a rendered path that leaves the gateway fails as `off-gateway`.
                 continue;
             }
             if let Err(e) = gw.resolve(p) {
+                let help = if p.starts_with('/') {
+                    "smoke requests stay under the gateway's base path; remove the `..` segments".to_owned()
+                } else {
+                    format!(
+                        "smoke requests go through the gateway only; write the path relative to it, e.g. `{}`",
+                        url::Url::parse(p).map(|u| u.path().to_owned()).unwrap_or_else(|_| "/api/…".into())
+                    )
+                };
                 errors.push(
                     SourceError::new(&s.file, st.request.path_pos, format!("gateway-only policy: step `{}` targets {}", st.name, e))
-                        .with_help(format!(
-                            "smoke requests go through the gateway only; write the path relative to it, e.g. `{}`",
-                            url::Url::parse(p).map(|u| u.path().to_owned()).unwrap_or_else(|_| "/api/…".into())
-                        ))
+                        .with_help(help)
                         .with_source(&std::fs::read_to_string(&s.file).unwrap_or_default()),
                 );
             }
@@ -253,8 +277,11 @@ pub struct GatewaySetup {
 pub fn gateway_setup(args: &GatewayArgs, suite_paths: &[PathBuf]) -> Result<GatewaySetup, Failure> {
     let env = env_snapshot();
     let config = load_config(args.config.as_ref(), suite_paths)?;
+    if args.gateway.is_none() {
+        require_utf8("GATEWAY_BASE_URL")?;
+    }
     let gateway = resolve_gateway(args.gateway.as_deref(), &env, &config, args.allow_http)?;
-    check_env(&env, &config, &args.allow_env)?;
+    check_env(&env_raw(), &config, &args.allow_env)?;
     let mut warnings = Vec::new();
     for name in &args.allow_env {
         warnings.push(format!("--allow-env {name}: this variable is allowed despite the gateway-only policy"));
@@ -328,8 +355,9 @@ pub fn default_jobs() -> usize {
 /// `smokegate run`, and the shared body of `smokegate demo`.
 pub async fn cmd_run(args: RunArgs, verbosity: Verbosity) -> Result<i32, Failure> {
     let paths = default_paths(&args.paths);
-    let setup = gateway_setup(&args.gateway, &paths)?;
-    let suites = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    let mut setup = gateway_setup(&args.gateway, &paths)?;
+    let (suites, skipped) = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    setup.warnings.extend(skipped.into_iter().map(|s| format!("skipped {s}")));
     check_suite_origins(&suites, &setup.gateway)?;
     let mut suites = select(suites, &args.tag, args.filter.as_deref());
     let selected_steps = suites.iter().map(|s| s.steps.len()).sum();
@@ -442,8 +470,10 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         error,
     }));
     if let Err(e) = sink.finish() {
-        crate::errln!("error: cannot write a report: {e}");
-        return if code == exit::OK { exit::USAGE } else { code };
+        for line in e.to_string().lines() {
+            crate::errln!("error: cannot write a report: {line}");
+        }
+        return if code == exit::OK { exit::REPORT_FAILED } else { code };
     }
     code
 }
@@ -452,7 +482,10 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
 fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
     let paths = default_paths(&args.paths);
     let config = load_config(args.config.as_ref(), &paths)?;
-    let suites = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    let (suites, skipped) = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    for s in &skipped {
+        crate::errln!("warning: skipped {s}");
+    }
     let env = env_snapshot();
     let gw_raw =
         args.gateway.clone().or_else(|| env_get(&env, "GATEWAY_BASE_URL").map(str::to_owned)).or_else(|| config.gateway.base_url.clone());
@@ -695,8 +728,7 @@ fn cmd_merge(args: crate::cli::MergeArgs) -> Result<i32, Failure> {
     }
     let merged = crate::report::model::merge(reports).ok_or_else(|| Failure::new(exit::USAGE, "no reports to merge"))?;
     let redactor = Redactor::global();
-    crate::report::files::write_report(&merged, args.json.as_ref(), args.junit.as_ref(), &redactor)
-        .map_err(|e| Failure::new(exit::USAGE, format!("cannot write the merged report: {e}")))?;
+    let written = crate::report::files::write_report(&merged, args.json.as_ref(), args.junit.as_ref(), &redactor);
     let r = &merged.run;
     for f in merged.failures() {
         crate::outln!(
@@ -732,6 +764,12 @@ fn cmd_merge(args: crate::cli::MergeArgs) -> Result<i32, Failure> {
             .open(p)
             .map_err(|e| Failure::new(exit::USAGE, format!("GITHUB_STEP_SUMMARY {p}: {e}")))?;
         let _ = f.write_all(redactor.redact(&crate::report::github::summary(&merged)).as_bytes());
+    }
+    if let Err(e) = written {
+        for line in e.to_string().lines() {
+            crate::errln!("error: cannot write the merged report: {line}");
+        }
+        return Ok(if r.exit_code == exit::OK { exit::REPORT_FAILED } else { r.exit_code });
     }
     Ok(r.exit_code)
 }

@@ -137,8 +137,11 @@ pub fn random_password() -> Secret {
 /// Errors name the variable, file and field, never a value.
 pub fn service_credentials(env: &[(String, String)], file: Option<&std::path::Path>) -> Result<Identity, AuthError> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| AuthError::Credentials(format!("cannot read credentials file {}: {e}", path.display())))?;
+        let text = crate::suite::read_regular(path)
+            .map_err(|e| AuthError::Credentials(format!("cannot read credentials file {}: {e}", path.display())))
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| AuthError::Credentials(format!("credentials file {} is not valid UTF-8", path.display())))
+            })?;
         let v: J = serde_json::from_str(&text).map_err(|e| {
             AuthError::Credentials(format!(
                 "credentials file {} is not valid JSON (line {}, column {})",

@@ -189,7 +189,8 @@ pub fn find_default(suite_paths: &[PathBuf]) -> Option<PathBuf> {
 }
 
 pub fn load(path: &Path) -> Result<Config, SourceError> {
-    let source = std::fs::read_to_string(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read config: {e}")))?;
+    let bytes = suite::read_regular(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read config: {e}")))?;
+    let source = String::from_utf8(bytes).map_err(|_| SourceError::new(path, Pos::default(), "config is not valid UTF-8"))?;
     parse(path, &source).map_err(|e| e.with_source(&source))
 }
 

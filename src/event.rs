@@ -71,6 +71,8 @@ pub enum FailureClass {
     Capture,
     /// The request or a redirect would leave the gateway, or the response lacks its fingerprint.
     OffGateway,
+    /// Same-origin redirects that loop, or a chain longer than 5.
+    TooManyRedirects,
     /// The gateway answered a request without valid credentials with something else than 401/403.
     AuthNotEnforced,
     /// The body could not be read as what the step asserts on (invalid JSON, invalid UTF-8).
@@ -99,6 +101,7 @@ impl FailureClass {
             FailureClass::Template => "template",
             FailureClass::Capture => "capture",
             FailureClass::OffGateway => "off-gateway",
+            FailureClass::TooManyRedirects => "too-many-redirects",
             FailureClass::AuthNotEnforced => "auth-not-enforced",
             FailureClass::InvalidResponse => "invalid-response",
             FailureClass::BodyTooLarge => "body-too-large",
@@ -380,18 +383,18 @@ impl EventSink {
     }
 
     /// Lets every reporter write its files; returns the first error.
+    /// Finishes every reporter, even after one failed; the error names everything that could
+    /// not be written.
     pub fn finish(&self) -> anyhow::Result<()> {
-        let mut first = Ok(());
+        let mut errors = Vec::new();
         if let Ok(mut rs) = self.reporters.lock() {
             for r in rs.iter_mut() {
-                if let Err(e) = r.finish()
-                    && first.is_ok()
-                {
-                    first = Err(e);
+                if let Err(e) = r.finish() {
+                    errors.push(e.to_string());
                 }
             }
         }
-        first
+        if errors.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("{}", errors.join("\n"))) }
     }
 }
 

@@ -14,6 +14,9 @@ pub const GATEWAY_UNREACHABLE: i32 = 4;
 pub const CLEANUP_FAILED: i32 = 5;
 /// The gateway-only policy refused the run (foreign origin, direct service URL in the env).
 pub const POLICY: i32 = 6;
+/// The run was green, but a report (`--json`, `--junit`, `--log-file`, the job summary) could
+/// not be written; every other report was. A red run keeps its own code and names the file.
+pub const REPORT_FAILED: i32 = 7;
 /// Interrupted by SIGINT/SIGTERM (after teardown and cleanup ran).
 pub const INTERRUPTED: i32 = 130;
 
@@ -27,4 +30,5 @@ Exit codes:
   4    gateway unreachable or not ready
   5    steps passed but cleanup failed (something was left behind)
   6    the gateway-only policy refused the run
+  7    the run was green, but a report could not be written
   130  interrupted (teardown and cleanup still ran)";

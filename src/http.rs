@@ -107,14 +107,15 @@ impl Response {
 pub enum SendError {
     #[error("could not connect to the gateway: {0}")]
     Connect(String),
-    #[error("no response within {0:?}")]
+    #[error("no response within {}", human(*.0))]
     Timeout(Duration),
     #[error("connection broke mid-response: {0}")]
     Broken(String),
     #[error("refused to leave the gateway: {0}")]
     OffGateway(#[from] OffGateway),
-    #[error("more than {0} redirects")]
-    TooManyRedirects(usize),
+    /// A chain longer than the limit, or one that comes back to a URL it visited.
+    #[error("{0}")]
+    TooManyRedirects(String),
     #[error("response body larger than the {0}-byte cap")]
     BodyTooLarge(usize),
     #[error("invalid request: {0}")]
@@ -128,7 +129,8 @@ impl SendError {
         match self {
             SendError::Connect(_) | SendError::Broken(_) => FailureClass::Connect,
             SendError::Timeout(_) => FailureClass::Timeout,
-            SendError::OffGateway(_) | SendError::TooManyRedirects(_) => FailureClass::OffGateway,
+            SendError::OffGateway(_) => FailureClass::OffGateway,
+            SendError::TooManyRedirects(_) => FailureClass::TooManyRedirects,
             SendError::BodyTooLarge(_) => FailureClass::BodyTooLarge,
             SendError::Invalid(_) => FailureClass::Template,
             SendError::Cancelled => FailureClass::Cancelled,
@@ -193,6 +195,7 @@ impl HttpClient {
         let mut url = url;
         let mut method = req.method.clone();
         let mut body = req.body.clone();
+        let mut visited = vec![url.clone()];
         for hop in 0..=MAX_REDIRECTS {
             let (result, crumb) = self.send_once(&method, &url, req, body.as_ref(), ctx, timeout, cancel).await;
             crumbs.push(crumb);
@@ -213,16 +216,23 @@ impl HttpClient {
             if let Err(e) = self.gateway.check(&next) {
                 return Exchange { result: Err(SendError::OffGateway(e)), crumbs };
             }
+            if visited.contains(&next) {
+                let chain: Vec<&str> = visited.iter().chain(std::iter::once(&next)).map(Url::path).collect();
+                let msg = format!("redirect loop: {}", chain.join(" → "));
+                return Exchange { result: Err(SendError::TooManyRedirects(msg)), crumbs };
+            }
             if hop == MAX_REDIRECTS {
                 break;
             }
+            visited.push(next.clone());
             if matches!(resp.status, 301..=303) && method != "HEAD" {
                 method = "GET".into();
                 body = None;
             }
             url = next;
         }
-        Exchange { result: Err(SendError::TooManyRedirects(MAX_REDIRECTS)), crumbs }
+        let msg = format!("more than {MAX_REDIRECTS} redirects: {}", visited.iter().map(Url::path).collect::<Vec<_>>().join(" → "));
+        Exchange { result: Err(SendError::TooManyRedirects(msg)), crumbs }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -389,6 +399,21 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     }
     let msg = cur.to_string();
     if msg.is_empty() { "unknown error".into() } else { msg }
+}
+
+/// A duration for people: `250 ms`, `3s`, `2.5s` (rounded to the millisecond first, so a
+/// deadline's remainder never prints as `2.999999229s`).
+pub fn human(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    let ms = ms.round() as u64;
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        let s = format!("{:.2}", ms as f64 / 1000.0);
+        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
+    }
 }
 
 pub fn ms(d: Duration) -> f64 {

@@ -65,12 +65,49 @@ impl Gateway {
     /// origin it would go to.
     pub fn resolve(&self, path: &str) -> Result<Url, OffGateway> {
         if path.starts_with('/') && !path.starts_with("//") {
+            if self.escapes_base(path) {
+                return Err(OffGateway {
+                    target: path.to_owned(),
+                    reason: format!("a path that climbs out of the gateway's base path {} (`..`, encoded or not)", self.base_path),
+                });
+            }
             let joined = format!("{}{}{}", self.origin(), self.base_path, path);
-            return Url::parse(&joined).map_err(|_| OffGateway { target: path.to_owned(), reason: "not a valid path".into() });
+            let url = Url::parse(&joined).map_err(|_| OffGateway { target: path.to_owned(), reason: "not a valid path".into() })?;
+            self.check(&url)?;
+            return Ok(url);
         }
         let url = Url::parse(path).map_err(|_| OffGateway { target: path.to_owned(), reason: "not a gateway-relative path".into() })?;
         self.check(&url)?;
         Ok(url)
+    }
+
+    /// True when a gateway-relative path climbs above the base path through `..` segments in
+    /// any spelling a server on the way might decode: plain, percent-encoded (`%2e%2e`), double-
+    /// encoded (`%252e`), or with encoded or backslash separators (`..%2f`, `..\`).
+    fn escapes_base(&self, path: &str) -> bool {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let mut text = path.to_owned();
+        for _ in 0..3 {
+            let mut depth: i64 = 0;
+            for seg in text.split(['/', '\\']) {
+                match seg {
+                    "" | "." => {}
+                    ".." => {
+                        depth -= 1;
+                        if depth < 0 {
+                            return true;
+                        }
+                    }
+                    _ => depth += 1,
+                }
+            }
+            let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy().into_owned();
+            if decoded == text {
+                break;
+            }
+            text = decoded;
+        }
+        false
     }
 
     /// Accepts only URLs on the gateway's origin and under its base path.
@@ -138,6 +175,18 @@ pub fn denied_env<'a>(env: impl IntoIterator<Item = (&'a str, &'a str)>, pattern
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_that_climb_out_of_the_base_path_are_refused() {
+        let g = Gateway::parse("http://127.0.0.1:1/edge", false).unwrap();
+        for p in ["/../health/live", "/%2e%2e/health/ready", "/%2E%2e/x", "/a/../../x", "/..%2fx", "/%252e%252e/x", "/..\\x", "/.%2e/x"] {
+            assert!(g.resolve(p).is_err(), "{p} escapes /edge");
+        }
+        for p in ["/health/live", "/a/../b", "/a/%2e%2e/b", "/x?q=../..", "/v1..2/x"] {
+            let u = g.resolve(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+            assert!(u.path().starts_with("/edge/"), "{p} → {u}");
+        }
+    }
 
     #[test]
     fn gateway_urls_are_validated() {

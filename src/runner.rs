@@ -287,7 +287,14 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
     let identity = match ctx.config.auth.mode {
         crate::config::AuthModeKind::Disposable => Auth::disposable_identity(ctx)?,
         crate::config::AuthModeKind::ServiceAccount => {
-            let env: Vec<(String, String)> = std::env::vars().collect();
+            for name in ["SMOKE_USERNAME", "SMOKE_PASSWORD"] {
+                if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
+                    return Err(AuthError::Credentials(format!("{name} is set but is not valid UTF-8")));
+                }
+            }
+            // Other variables may hold any bytes: only these two are read.
+            let env: Vec<(String, String)> =
+                ["SMOKE_USERNAME", "SMOKE_PASSWORD"].iter().filter_map(|n| Some((n.to_string(), std::env::var(n).ok()?))).collect();
             crate::auth::service_credentials(&env, ctx.config.auth.credentials_file.as_deref())?
         }
     };

@@ -195,21 +195,46 @@ fn is_suite_file(path: &Path) -> bool {
 }
 
 /// Expands files and folders (recursively, sorted) into suite files.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out).map_err(|e| SourceError::new(p, Pos::default(), format!("cannot read folder: {e}")))?;
-        } else if p.is_file() {
-            out.push(p.clone());
-        } else {
-            return Err(SourceError::new(p, Pos::default(), "no such file or folder"));
-        }
-    }
-    Ok(out)
+/// What discovery found: suite files in order, and what it passed over and why.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<String>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Finds suite files. Only regular files are read (a FIFO or a device would block or never
+/// end); each real folder is walked once and each real file loaded once, however many links
+/// lead to them, so link loops end. A path given by name that is not a file or folder is an error.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovered, SourceError> {
+    let mut d = Discovered::default();
+    let mut seen_dirs = std::collections::HashSet::new();
+    let mut seen_files = std::collections::HashSet::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|_| SourceError::new(p, Pos::default(), "no such file or folder"))?;
+        if meta.is_dir() {
+            walk(p, &mut d, &mut seen_dirs, &mut seen_files)
+                .map_err(|e| SourceError::new(p, Pos::default(), format!("cannot read folder: {e}")))?;
+        } else if meta.is_file() {
+            if seen_files.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())) {
+                d.files.push(p.clone());
+            }
+        } else {
+            return Err(SourceError::new(p, Pos::default(), "not a regular file (a FIFO, socket or device is never read)"));
+        }
+    }
+    Ok(d)
+}
+
+fn walk(
+    dir: &Path,
+    d: &mut Discovered,
+    seen_dirs: &mut std::collections::HashSet<PathBuf>,
+    seen_files: &mut std::collections::HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    if !seen_dirs.insert(std::fs::canonicalize(dir)?) {
+        d.skipped.push(format!("{}: a link to a folder already read", dir.display()));
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -217,18 +242,40 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         if hidden {
             continue;
         }
-        if p.is_dir() {
-            walk(&p, out)?;
+        let Ok(meta) = std::fs::metadata(&p) else {
+            if is_suite_file(&p) {
+                d.skipped.push(format!("{}: a broken link", p.display()));
+            }
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&p, d, seen_dirs, seen_files)?;
         } else if is_suite_file(&p) {
-            out.push(p);
+            if !meta.is_file() {
+                d.skipped.push(format!("{}: not a regular file (a FIFO, socket or device is never read)", p.display()));
+            } else if !seen_files.insert(std::fs::canonicalize(&p)?) {
+                d.skipped.push(format!("{}: a link to a suite already loaded", p.display()));
+            } else {
+                d.files.push(p);
+            }
         }
     }
     Ok(())
 }
 
+/// Reads a file only when it is a regular one: a FIFO given as `--config` or a credentials
+/// file would block forever.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file (a FIFO, socket or device is never read)"));
+    }
+    std::fs::read(path)
+}
+
 /// Reads and decodes one suite file.
 pub fn load_file(path: &Path) -> Result<Suite, SourceError> {
-    let bytes = std::fs::read(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read suite: {e}")))?;
+    let bytes = read_regular(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read suite: {e}")))?;
     let source = String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
@@ -488,18 +535,19 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
     Ok(out)
 }
 
-/// Loads every suite under `paths`; returns all errors, one per bad file.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Suite>, Vec<SourceError>> {
-    let files = discover(paths).map_err(|e| vec![e])?;
+/// Loads every suite under `paths`; returns all errors, one per bad file, and what discovery
+/// passed over (for warnings).
+pub fn load_all(paths: &[PathBuf]) -> Result<(Vec<Suite>, Vec<String>), Vec<SourceError>> {
+    let found = discover(paths).map_err(|e| vec![e])?;
     let mut suites = Vec::new();
     let mut errors = Vec::new();
-    for f in files {
+    for f in found.files {
         match load_file(&f) {
             Ok(s) => suites.push(s),
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() { Ok(suites) } else { Err(errors) }
+    if errors.is_empty() { Ok((suites, found.skipped)) } else { Err(errors) }
 }
 
 #[cfg(test)]

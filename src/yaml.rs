@@ -17,6 +17,9 @@ use crate::diag::{Pos, SourceError, did_you_mean};
 pub const MAX_DEPTH: usize = 64;
 /// Upper bound on nodes, counting alias expansions (defuses "billion laughs").
 pub const MAX_NODES: usize = 200_000;
+/// Upper bound on the text of all scalars, counting alias expansions: few nodes can still be
+/// gigabytes when one long string is aliased many times.
+pub const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -111,17 +114,25 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Node>,
-    anchors: std::collections::HashMap<usize, Node>,
+    /// Each anchor's node with its size (nodes, text bytes), so an alias is priced before it is copied.
+    anchors: std::collections::HashMap<usize, (Node, usize, usize)>,
+    /// Text bytes of every scalar so far, aliases expanded.
+    bytes: usize,
     nodes: usize,
     error: Option<(Pos, String)>,
     done: bool,
 }
 
-fn count(n: &Node) -> usize {
+/// (nodes, scalar text bytes) of a subtree.
+fn size(n: &Node) -> (usize, usize) {
     match &n.value {
-        Value::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
-        _ => 1,
+        Value::Seq(items) => items.iter().map(size).fold((1, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+        Value::Map(entries) => entries.iter().fold((1, 0), |a, (k, v)| {
+            let (k, v) = (size(k), size(v));
+            (a.0 + k.0 + v.0, a.1 + k.1 + v.1)
+        }),
+        Value::Str(s) => (1, s.len()),
+        _ => (1, 8),
     }
 }
 
@@ -134,7 +145,8 @@ impl Builder {
 
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, bytes) = size(&node);
+            self.anchors.insert(anchor, (node.clone(), nodes, bytes));
         }
         match self.stack.last_mut() {
             None => {
@@ -173,6 +185,11 @@ impl MarkedEventReceiver for Builder {
         }
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
+                self.bytes += text.len();
+                if self.bytes > MAX_TEXT_BYTES {
+                    self.fail(p, format!("document too large: more than {} MiB of text", MAX_TEXT_BYTES >> 20));
+                    return;
+                }
                 let value = if style == TScalarStyle::Plain {
                     match yaml_rust2::Yaml::from_str(&text) {
                         yaml_rust2::Yaml::Null => Value::Null,
@@ -201,13 +218,20 @@ impl MarkedEventReceiver for Builder {
                 Some(Frame::Seq(node, anchor)) | Some(Frame::Map(node, _, anchor)) => self.push_value(node, anchor),
                 None => self.fail(p, "unbalanced YAML structure"),
             },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => {
-                    self.nodes += count(&node);
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((node, nodes, bytes)) => {
+                    // Priced before it is copied: the copy is what would exhaust memory.
+                    self.nodes += nodes;
+                    self.bytes += bytes;
                     if self.nodes > MAX_NODES {
                         self.fail(p, format!("document too large: aliases expand to more than {MAX_NODES} nodes"));
                         return;
                     }
+                    if self.bytes > MAX_TEXT_BYTES {
+                        self.fail(p, format!("document too large: aliases expand to more than {} MiB of text", MAX_TEXT_BYTES >> 20));
+                        return;
+                    }
+                    let node = node.clone();
                     self.push_value(node, 0);
                 }
                 None => self.fail(p, "alias to an unknown anchor"),
@@ -416,6 +440,16 @@ mod tests {
         }
         let e = p(&src).unwrap_err();
         assert!(e.message.contains("too large"), "{e}");
+    }
+
+    #[test]
+    fn a_long_string_aliased_many_times_is_refused_by_its_text() {
+        let mut src = format!("a: &a \"{}\"\nb: [", "x".repeat(100 * 1024));
+        src.push_str(&vec!["*a"; 60_000].join(", "));
+        src.push_str("]\n");
+        let e = p(&src).unwrap_err();
+        assert!(e.message.contains("MiB of text"), "{e}");
+        assert!(e.pos.line == 2, "located at the alias that crossed the budget: {e}");
     }
 
     #[test]

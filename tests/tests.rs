@@ -8,6 +8,7 @@ mod classes;
 mod core;
 mod demo;
 mod fuzz;
+mod hardening;
 mod hostile;
 mod journal;
 mod kill;

@@ -44,21 +44,37 @@ impl FileReports {
 }
 
 fn write_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
+    let named = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(named)?;
     }
-    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    std::fs::write(path, text).map_err(named)
 }
 
-/// Writes the JSON and JUnit renderings of a report (shared with `merge`).
+/// Joins what could not be written into one error naming each file, after trying every one.
+fn all_written(errors: Vec<anyhow::Error>) -> anyhow::Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!("{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+}
+
+/// Writes the JSON and JUnit renderings of a report (shared with `merge`): each that can be
+/// written is, whatever happened to the other.
 pub fn write_report(report: &Report, json: Option<&PathBuf>, junit: Option<&PathBuf>, redactor: &Redactor) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
     if let Some(p) = json {
-        write_file(p, &redactor.redact(&serde_json::to_string_pretty(report)?))?;
+        let text = serde_json::to_string_pretty(report).map_err(anyhow::Error::from);
+        if let Err(e) = text.and_then(|t| write_file(p, &redactor.redact(&t))) {
+            errors.push(anyhow::anyhow!("--json {e}"));
+        }
     }
-    if let Some(p) = junit {
-        write_file(p, &redactor.redact(&crate::report::junit::render(report)?))?;
+    if let Some(p) = junit
+        && let Err(e) = crate::report::junit::render(report).and_then(|t| write_file(p, &redactor.redact(&t)))
+    {
+        errors.push(anyhow::anyhow!("--junit {e}"));
     }
-    Ok(())
+    all_written(errors)
 }
 
 impl Reporter for FileReports {
@@ -68,10 +84,22 @@ impl Reporter for FileReports {
 
     fn finish(&mut self) -> anyhow::Result<()> {
         let Some(report) = self.collector.report() else { return Ok(()) };
-        write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor)?;
+        let mut errors = Vec::new();
+        if let Err(e) = write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor) {
+            errors.push(e);
+        }
+        if let Err(e) = self.write_github(&report) {
+            errors.push(e);
+        }
+        all_written(errors)
+    }
+}
+
+impl FileReports {
+    fn write_github(&self, report: &Report) -> anyhow::Result<()> {
         if let Some(gh) = &self.outputs.github {
             let mut out = std::io::stdout().lock();
-            for line in crate::report::github::annotations(&report, gh.workspace.as_deref(), &self.redactor) {
+            for line in crate::report::github::annotations(report, gh.workspace.as_deref(), &self.redactor) {
                 let _ = writeln!(out, "{line}");
             }
             if let Some(p) = &gh.summary_file {
@@ -80,7 +108,7 @@ impl Reporter for FileReports {
                     .append(true)
                     .open(p)
                     .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", p.display()))?;
-                f.write_all(self.redactor.redact(&crate::report::github::summary(&report)).as_bytes())?;
+                f.write_all(self.redactor.redact(&crate::report::github::summary(report)).as_bytes())?;
             }
         }
         Ok(())

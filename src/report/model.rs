@@ -166,6 +166,7 @@ pub fn worst_exit(a: i32, b: i32) -> i32 {
         CLEANUP_FAILED => 1,
         STEP_FAILED => 2,
         AUTH_BOOTSTRAP | GATEWAY_UNREACHABLE => 3,
+        REPORT_FAILED => 1,
         INTERRUPTED => 5,
         _ => 4,
     };

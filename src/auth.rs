@@ -101,6 +101,8 @@ pub struct Auth {
     created: StdMutex<Created>,
     /// Until when an unanswered create may still complete upstream (`None`: it was answered).
     settle_by: StdMutex<Option<SystemTime>>,
+    /// It has logged in at least once (here, or in the run that journaled it).
+    logged_in: std::sync::atomic::AtomicBool,
     /// Gateway clock minus ours, in seconds (from the login response's `Date`).
     skew_secs: StdMutex<i64>,
     pub logins: AtomicU32,
@@ -192,6 +194,7 @@ impl Auth {
             token: Mutex::new(None),
             created: StdMutex::new(Created::No),
             settle_by: StdMutex::new(None),
+            logged_in: Default::default(),
             skew_secs: StdMutex::new(0),
             logins: AtomicU32::new(0),
             journal_entry: StdMutex::new(None),
@@ -340,6 +343,10 @@ impl Auth {
         let mut guard = self.token.lock().await;
         let t = self.login(Phase::BootstrapLogin, cancel).await?;
         *guard = Some(t);
+        if self.is_disposable() {
+            self.logged_in.store(true, Ordering::SeqCst);
+            self.journal_write_or_warn(CreateState::Created);
+        }
         Ok(())
     }
 
@@ -467,8 +474,14 @@ impl Auth {
                 Ok(_) => break,
                 Err(AuthError::Cancelled) => return Err("interrupted before the user could be deleted".into()),
                 Err(e) if !e.login_refused() => return Err(format!("could not log in to delete it: {e}")),
+                Err(_) if created == Created::Yes && self.logged_in.load(Ordering::SeqCst) => {
+                    // It logged in before and is refused now: it is gone (a killed run deleted it
+                    // before it could update the journal, or someone else did).
+                    self.journal_remove();
+                    return Ok(None);
+                }
                 Err(e) if created == Created::Yes => {
-                    return Err(format!("it was created, but its login is refused now ({e}), so it cannot be deleted with its own token"));
+                    return Err(format!("it was created, but its login is refused ({e}), so it cannot be deleted with its own token"));
                 }
                 Err(_) => {
                     // Never seen created and its login is refused: proof of absence, once no
@@ -571,10 +584,12 @@ impl Auth {
             kept: false,
             state,
             settle_by: None,
+            logged_in: false,
         });
         entry.captures = captures;
         entry.state = state;
         entry.settle_by = settle_by;
+        entry.logged_in = self.logged_in.load(Ordering::SeqCst);
         j.write(entry).map(|_| ()).map_err(|e| format!("{}: {e}", j.dir.display()))
     }
 
@@ -604,8 +619,9 @@ impl Auth {
         if let Ok(mut c) = self.captures.lock() {
             *c = captures;
         }
-        // "Maybe": if the gateway refuses this login, the user is already gone.
+        // A cached session logged in before: if the gateway refuses this login, it is gone.
         *self.created.lock().unwrap() = if self.is_disposable() { Created::Maybe } else { Created::No };
+        self.logged_in.store(true, Ordering::SeqCst);
         if let Some(secret) = token {
             self.ctx.redactor.add(&secret);
             if let Ok(info) = jwt::decode(secret.expose()) {
@@ -625,6 +641,7 @@ impl Auth {
             *c = entry.captures.clone();
         }
         *self.created.lock().unwrap() = if entry.state == CreateState::Created { Created::Yes } else { Created::Maybe };
+        self.logged_in.store(entry.logged_in, Ordering::SeqCst);
         *self.settle_by.lock().unwrap() = match entry.state {
             CreateState::Created => None,
             // A killed run's create may be in flight until its request deadline.

@@ -367,7 +367,8 @@ impl HttpClient {
         if resp.content_length().is_some_and(|l| l as usize > cap) {
             return Err(SendError::BodyTooLarge(cap));
         }
-        let mut body = Vec::new();
+        // Sized once from Content-Length (already under the cap): no doubling past the body.
+        let mut body = Vec::with_capacity(resp.content_length().map_or(0, |l| l as usize));
         while let Some(chunk) = resp.chunk().await.map_err(|e| SendError::Broken(root_cause(&e)))? {
             if body.len() + chunk.len() > cap {
                 return Err(SendError::BodyTooLarge(cap));

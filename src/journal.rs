@@ -37,6 +37,10 @@ pub struct Entry {
     /// before then proves nothing. Absent once the create was answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle_by: Option<String>,
+    /// It has logged in once: a refused login later means it is gone, not that it never
+    /// could (a service that refuses a login right after the create proves nothing).
+    #[serde(default)]
+    pub logged_in: bool,
 }
 
 /// What is known of an identity's create request.
@@ -75,6 +79,10 @@ pub struct RecordEntry {
     /// Statuses that mean "deleted" (the teardown's own `expect.status`; 2xx when it has none).
     pub accept: Vec<String>,
     pub created_at: String,
+    /// Set when the record may exist but its teardown could not be rendered yet (the run died
+    /// between sending its create and capturing its id): nothing can replay it; it is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 impl RecordEntry {
@@ -87,7 +95,10 @@ impl RecordEntry {
     }
 
     pub fn describe(&self) -> String {
-        format!("record {} {} ({})", self.method, self.path, self.label)
+        match self.pending {
+            None => format!("record {} {} ({})", self.method, self.path, self.label),
+            Some(_) => format!("a record created by {} {} ({})", self.method, self.path, self.label),
+        }
     }
 }
 
@@ -253,6 +264,7 @@ mod tests {
             kept: false,
             state: CreateState::Pending,
             settle_by: None,
+            logged_in: false,
         };
         let path = j.write(&e).unwrap();
         #[cfg(unix)]

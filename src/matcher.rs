@@ -287,26 +287,47 @@ impl Matcher {
     }
 
     /// Judges what a multi-node JSONPath (wildcard, filter, slice, descendants) selected: the
-    /// array of the selected nodes. On an empty selection only the matchers that speak about
-    /// emptiness can hold (`exists: false`, `max_items`, `min_items: 0`, `equals: []`, and
-    /// `not: { exists: true }`); every other matcher fails, because it verified nothing.
-    pub fn check_nodes(&self, nodes: &J) -> Result<(), Mismatch> {
-        let empty = matches!(nodes, J::Array(a) if a.is_empty());
-        if !empty {
-            return self.check(Some(nodes));
+    /// array of the selected nodes, judged in place (a 10 MB body is never copied to be judged).
+    /// On an empty selection only the matchers that speak about emptiness can hold
+    /// (`exists: false`, `max_items`, `min_items: 0`, `equals: []`, and `not: { exists: true }`);
+    /// every other matcher fails, because it verified nothing.
+    pub fn check_nodes(&self, nodes: &[&J]) -> Result<(), Mismatch> {
+        let fail = |expected: String| {
+            let actual = if nodes.is_empty() { "nothing selected (0 nodes)".to_owned() } else { describe_nodes(nodes) };
+            Err(Mismatch { expected, actual })
+        };
+        let arrays_eq = |want: &[J]| want.len() == nodes.len() && want.iter().zip(nodes).all(|(w, n)| json_eq(n, w));
+        if nodes.is_empty() {
+            return match self {
+                Matcher::Exists(true) => fail("at least one node".into()),
+                Matcher::Exists(false) | Matcher::MaxItems(_) | Matcher::MinItems(0) => Ok(()),
+                Matcher::Equals(J::Array(a)) if a.is_empty() => Ok(()),
+                Matcher::Not(inner) => match &**inner {
+                    Matcher::Exists(b) => Matcher::Exists(!*b).check_nodes(nodes),
+                    other => fail(format!("a selected value that is not {}", other.describe())),
+                },
+                Matcher::All(ms) => ms.iter().try_for_each(|m| m.check_nodes(nodes)),
+                other => fail(other.describe()),
+            };
         }
-        let fail = |expected: String| Err(Mismatch { expected, actual: "nothing selected (0 nodes)".into() });
-        match self {
-            Matcher::Exists(true) => fail("at least one node".into()),
-            Matcher::Exists(false) | Matcher::MaxItems(_) | Matcher::MinItems(0) => Ok(()),
-            Matcher::Equals(J::Array(a)) if a.is_empty() => Ok(()),
-            Matcher::Not(inner) => match &**inner {
-                Matcher::Exists(b) => Matcher::Exists(!*b).check_nodes(nodes),
-                other => fail(format!("a selected value that is not {}", other.describe())),
+        // The same judgements `check` makes of an array, without building one.
+        let ok = match self {
+            Matcher::Exists(want) => *want,
+            Matcher::Equals(J::Array(want)) => arrays_eq(want),
+            Matcher::Contains(want) => nodes.iter().any(|n| json_eq(n, want)),
+            Matcher::Type(t) => *t == JsonType::Array,
+            Matcher::MinItems(n) => nodes.len() >= *n,
+            Matcher::MaxItems(n) => nodes.len() <= *n,
+            Matcher::OneOf(options) => options.iter().any(|o| matches!(o, J::Array(a) if arrays_eq(a))),
+            Matcher::Not(inner) => match inner.check_nodes(nodes) {
+                Ok(()) => return fail(format!("not {}", inner.describe())),
+                Err(_) => true,
             },
-            Matcher::All(ms) => ms.iter().try_for_each(|m| m.check_nodes(nodes)),
-            other => fail(other.describe()),
-        }
+            Matcher::All(ms) => return ms.iter().try_for_each(|m| m.check_nodes(nodes)),
+            // An array is never equal to a scalar or object, never a string or a number.
+            Matcher::Equals(_) | Matcher::Matches(_) | Matcher::Compare(..) => false,
+        };
+        if ok { Ok(()) } else { fail(self.describe()) }
     }
 
     /// What this matcher wants, as text ("at least 1 item").
@@ -341,20 +362,63 @@ pub fn json_eq(a: &J, b: &J) -> bool {
     }
 }
 
-/// A compact description of a value for failure messages.
+/// How much of a value a message shows.
+const SHORT_CHARS: usize = 120;
+
+/// A compact description of a value for failure messages: serialized only as far as it is
+/// shown, so describing a 10 MB body costs a few hundred bytes.
 pub fn short(v: &J) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s }
+    /// Stops the serializer once enough is written.
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() > SHORT_CHARS * 4 {
+                return Err(std::io::Error::other("enough"));
+            }
+            self.0.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = Capped(Vec::new());
+    let _ = serde_json::to_writer(&mut w, v);
+    let s = String::from_utf8_lossy(&w.0);
+    if s.chars().count() > SHORT_CHARS { format!("{}…", s.chars().take(SHORT_CHARS).collect::<String>()) } else { s.into_owned() }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn describe(v: Option<&J>) -> String {
     match v {
         None => "nothing (no value there)".into(),
-        Some(J::Array(a)) => {
-            format!("an array of {} item{}: {}", a.len(), if a.len() == 1 { "" } else { "s" }, short(&J::Array(a.clone())))
-        }
+        Some(J::Array(a)) => describe_nodes(&a.iter().collect::<Vec<_>>()),
         Some(v) => short(v),
     }
+}
+
+/// `describe` of the array of selected nodes, copying only what is shown.
+pub fn describe_nodes(nodes: &[&J]) -> String {
+    let mut shown = Vec::new();
+    let mut len = 0;
+    for n in nodes {
+        let one = short(n);
+        len += one.len() + 1;
+        shown.push(one);
+        if len > SHORT_CHARS {
+            break;
+        }
+    }
+    let mut text = format!("[{}", shown.join(","));
+    if shown.len() < nodes.len() || text.chars().count() > SHORT_CHARS {
+        text = format!("{}…", text.chars().take(SHORT_CHARS).collect::<String>());
+    } else {
+        text.push(']');
+    }
+    format!("an array of {} item{}: {text}", nodes.len(), plural(nodes.len()))
 }
 
 #[cfg(test)]
@@ -416,7 +480,7 @@ mod tests {
     /// An empty multi-node selection verifies nothing: only emptiness matchers hold.
     #[test]
     fn empty_selection_rule() {
-        let empty = json!([]);
+        let empty: Vec<&J> = Vec::new();
         for src in ["{ exists: false }", "{ max_items: 0 }", "{ min_items: 0 }", "{ equals: [] }", "{ not: { exists: true } }"] {
             assert!(m(src).check_nodes(&empty).is_ok(), "{src} holds on an empty selection");
         }
@@ -438,9 +502,54 @@ mod tests {
             assert_eq!(mis.actual, "nothing selected (0 nodes)", "{src}");
         }
         // A non-empty selection is judged as the array of nodes.
-        assert!(m("{ exists: true }").check_nodes(&json!([1])).is_ok());
-        assert!(m("{ contains: 1 }").check_nodes(&json!([1, 2])).is_ok());
-        assert!(m("{ contains: 3 }").check_nodes(&json!([1, 2])).is_err());
+        let (one, two) = (json!(1), json!(2));
+        assert!(m("{ exists: true }").check_nodes(&[&one]).is_ok());
+        assert!(m("{ contains: 1 }").check_nodes(&[&one, &two]).is_ok());
+        assert!(m("{ contains: 3 }").check_nodes(&[&one, &two]).is_err());
+    }
+
+    /// Judging nodes in place agrees with judging the array they make, for every matcher.
+    #[test]
+    fn nodes_are_judged_like_the_array_they_make() {
+        let values = [json!([]), json!([1]), json!([1, 2]), json!(["a", "b"]), json!([{"id": 1}]), json!([null])];
+        let matchers = [
+            "{ exists: true }",
+            "{ exists: false }",
+            "{ equals: [1, 2] }",
+            "{ equals: 1 }",
+            "{ contains: 1 }",
+            "{ contains: a }",
+            "{ matches: a }",
+            "{ type: array }",
+            "{ type: string }",
+            "{ min_items: 1 }",
+            "{ min_items: 2 }",
+            "{ max_items: 1 }",
+            "{ gt: 0 }",
+            "{ one_of: [[1], [1, 2]] }",
+            "{ not: { contains: 2 } }",
+            "{ type: array, max_items: 1 }",
+            "[1, 2]",
+        ];
+        for v in &values {
+            let nodes: Vec<&J> = v.as_array().unwrap().iter().collect();
+            for src in matchers {
+                let mm = m(src);
+                if nodes.is_empty() {
+                    continue; // the empty-selection rule differs on purpose
+                }
+                assert_eq!(mm.check_nodes(&nodes).is_ok(), mm.check(Some(v)).is_ok(), "{src} on {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_never_serializes_more_than_it_shows() {
+        let big = J::Array((0..100_000).map(|i| json!({"id": i})).collect());
+        let s = short(&big);
+        assert!(s.chars().count() <= 121 && s.ends_with('…'), "{s}");
+        let nodes: Vec<&J> = big.as_array().unwrap().iter().collect();
+        assert!(describe_nodes(&nodes).starts_with("an array of 100000 items: [{\"id\":0},"));
     }
 
     #[test]

@@ -402,10 +402,16 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
             continue;
         }
         started(step, StepKind::Step);
+        // Write-ahead: a step whose captures a teardown still waits for may create a record
+        // before its id is known; a killed run must still leave word of it.
+        let pending = journal_pending(ctx, suite, step, &scope, &records);
         let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, &ctx.cancel.interrupt).await;
         if !r.breadcrumbs.is_empty() {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
             journal_records(ctx, suite, &scope, auth, &mut records);
+        }
+        if let Some(p) = pending {
+            settle_pending(ctx, p, &r, &mut counts);
         }
         let user = step.auth.unwrap_or(suite.auth) == AuthMode::User;
         let mut probes = Vec::new();
@@ -489,6 +495,7 @@ fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Aut
             body: out.body.map(|(b, ct)| (String::from_utf8_lossy(&b).into_owned(), ct.to_owned())),
             accept: t.expect.status.as_ref().map_or_else(|| vec!["2xx".to_owned()], |p| p.iter().map(|p| p.text()).collect()),
             created_at: chrono::Utc::now().to_rfc3339(),
+            pending: None,
         };
         let same = records[i]
             .as_ref()
@@ -504,6 +511,62 @@ fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Aut
             ))),
         }
     }
+}
+
+/// Journals "a record may exist" before a step whose captures a not-yet-renderable teardown
+/// needs: if the run dies before the answer, the journal still says what was being created.
+fn journal_pending(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, records: &[Option<RecordEntry>]) -> Option<RecordEntry> {
+    let j = ctx.journal.as_ref()?;
+    let (i, t) = suite.teardown.iter().enumerate().find(|(i, t)| {
+        records[*i].is_none()
+            && step::render_request(t, &ctx.templates, scope)
+                .err()
+                .and_then(|e| e.variable)
+                .is_some_and(|v| step.capture.iter().any(|c| c.name == v))
+    })?;
+    let rec = RecordEntry {
+        version: 1,
+        run_id: ctx.run_id.clone(),
+        gateway: ctx.http.gateway.origin(),
+        key: format!("{}#{i}:pending", suite.file.display()),
+        label: format!("{} › {}", suite.name, step.name),
+        // Nothing can delete it without its id: it does not hold its user back.
+        owner: None,
+        method: step.request.method.clone(),
+        path: step.request.path.clone(),
+        headers: Vec::new(),
+        body: None,
+        accept: Vec::new(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        pending: Some(format!("its create was sent, but the run ended before its id arrived, so `{}` cannot delete it", t.name)),
+    };
+    match j.write_record(&rec) {
+        Ok(()) => Some(rec),
+        Err(e) => {
+            ctx.sink.emit(Event::Warning(format!("cannot journal {}: {e}", rec.describe())));
+            None
+        }
+    }
+}
+
+/// The step that might have created a record came back: the real record is journaled (its
+/// teardown renders now), or nothing was created (not sent, or refused with a 4xx), or it may
+/// exist without an id — then it stays journaled and is reported.
+fn settle_pending(ctx: &RunCtx, pending: RecordEntry, r: &StepResult, counts: &mut RunOutcome) {
+    let refused = |s: u16| (400..500).contains(&s) && !matches!(s, 408 | 425 | 429);
+    let gone = r.outcome == Outcome::Passed || r.breadcrumbs.is_empty() || r.status.is_some_and(refused);
+    if gone {
+        if let Some(j) = &ctx.journal {
+            let _ = j.remove_record(&pending);
+        }
+        return;
+    }
+    counts.cleanup.left.push(LeftBehind {
+        identity: pending.describe(),
+        reason: format!("it may exist: the step failed ({}) before its id could be captured", r.message.as_deref().unwrap_or("failed")),
+        kind: LeftKind::Record,
+        owner: None,
+    });
 }
 
 /// A record's teardown ran (or could not): gone from the journal when it passed, else left
@@ -527,6 +590,14 @@ fn settle_record(ctx: &RunCtx, rec: RecordEntry, r: &StepResult, counts: &mut Ru
 /// `smokegate cleanup`: sends a journaled record's teardown again (with its owner's token) and
 /// removes it from the journal when the answer is one the teardown accepts.
 pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>) -> Result<(), String> {
+    if let Some(why) = &rec.pending {
+        let msg = format!(
+            "{why}. It may exist: check it by hand, then remove its journal entry in {}",
+            ctx.journal.as_ref().map_or_else(String::new, |j| j.dir.join("records").display().to_string())
+        );
+        crate::errln!("left {}: {msg}", rec.describe());
+        return Err(msg);
+    }
     let mut out = Outgoing::new(&rec.method, &rec.path);
     out.headers = rec.headers.clone();
     out.body = rec.body.as_ref().map(|(b, ct)| {

@@ -127,12 +127,14 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     let doc = json.as_ref().and_then(|r| r.as_ref().ok());
 
     for c in &step.capture {
+        let header;
         let (what, value) = match &c.source {
             CaptureSource::Json(text, path) => {
                 (format!("capture {} ({text})", c.name), doc.map(|d| select(path, text, d)).unwrap_or(Selected::Nothing))
             }
             CaptureSource::Header(h) => {
-                (format!("capture {} (header {h})", c.name), resp.header(h).map_or(Selected::Nothing, |x| Selected::Value(J::String(x))))
+                header = resp.header(h).map(J::String);
+                (format!("capture {} (header {h})", c.name), header.as_ref().map_or(Selected::Nothing, Selected::Value))
             }
         };
         let expected = if c.nullable { "a value (null allowed)" } else { "a value" };
@@ -142,12 +144,16 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
             Selected::Value(J::Null) if !c.nullable => {
                 v.fail(FailureClass::Capture, what, "a value (add `nullable: true` to accept null)", "null", Some(c.pos.line))
             }
-            Selected::Nodes(J::Array(a)) if a.is_empty() => {
+            Selected::Value(val) => {
+                v.pass(what, expected, "captured", Some(c.pos.line));
+                v.captures.push((c.name.clone(), val.clone()));
+            }
+            Selected::Nodes(nodes) if nodes.is_empty() => {
                 v.fail(FailureClass::Capture, what, expected, "nothing selected (0 nodes)", Some(c.pos.line))
             }
-            Selected::Value(val) | Selected::Nodes(val) => {
+            Selected::Nodes(nodes) => {
                 v.pass(what, expected, "captured", Some(c.pos.line));
-                v.captures.push((c.name.clone(), val));
+                v.captures.push((c.name.clone(), J::Array(nodes.into_iter().cloned().collect())));
             }
             Selected::Nothing => v.fail(FailureClass::Capture, what, expected, "nothing", Some(c.pos.line)),
         }
@@ -173,9 +179,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
             let selected = select(&check.path, &check.path_text, d);
             match check.matcher.render(t, &scope) {
                 Ok(m) => match selected.judge(&m) {
-                    Ok(()) => {
-                        v.pass(&check.path_text, m.describe(), selected.value().map_or("nothing".into(), short), Some(check.pos.line))
-                    }
+                    Ok(()) => v.pass(&check.path_text, m.describe(), selected.shown(), Some(check.pos.line)),
                     Err(mis) => v.fail(FailureClass::Assertion, &check.path_text, mis.expected, mis.actual, Some(check.pos.line)),
                 },
                 Err(err) => v.fail(FailureClass::Template, &check.path_text, "a renderable value", err.message, Some(check.pos.line)),
@@ -227,54 +231,54 @@ pub fn parse_json(body: &[u8]) -> Result<J, String> {
         .map_err(|e| if std::str::from_utf8(body).is_err() { "invalid UTF-8".to_owned() } else { format!("invalid JSON ({e})") })
 }
 
-/// What a JSONPath selected.
+/// What a JSONPath selected, borrowed from the document.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Selected {
+pub enum Selected<'a> {
     /// A singular path found nothing there.
     Nothing,
     /// A singular path's node.
-    Value(J),
-    /// A path that can select several nodes (wildcards, filters, slices, descendants): the array
-    /// of what it selected, possibly empty.
-    Nodes(J),
+    Value(&'a J),
+    /// A path that can select several nodes (wildcards, filters, slices, descendants): the
+    /// selected nodes, possibly none.
+    Nodes(Vec<&'a J>),
 }
 
-impl Selected {
-    /// The selected value as a matcher sees it (`None`: nothing there).
-    pub fn value(&self) -> Option<&J> {
-        match self {
-            Selected::Nothing => None,
-            Selected::Value(v) | Selected::Nodes(v) => Some(v),
-        }
-    }
-
+impl Selected<'_> {
     /// A matcher's judgement; multi-node selections follow the empty-selection rule.
     pub fn judge(&self, m: &Matcher) -> Result<(), crate::matcher::Mismatch> {
         match self {
+            Selected::Nothing => m.check(None),
+            Selected::Value(v) => m.check(Some(v)),
             Selected::Nodes(nodes) => m.check_nodes(nodes),
-            other => m.check(other.value()),
         }
     }
 
-    /// A value worth using (a token, a capture): not nothing, not `null`, not an empty selection.
+    /// What was found, for a passing assertion's "actual".
+    pub fn shown(&self) -> String {
+        match self {
+            Selected::Nothing => "nothing".into(),
+            Selected::Value(v) => short(v),
+            Selected::Nodes(nodes) => crate::matcher::describe_nodes(nodes),
+        }
+    }
+
+    /// A value worth using (a token, a capture), copied out: not nothing, not `null`, not an
+    /// empty selection.
     pub fn into_value(self) -> Option<J> {
         match self {
             Selected::Value(J::Null) | Selected::Nothing => None,
-            Selected::Nodes(J::Array(a)) if a.is_empty() => None,
-            Selected::Value(v) | Selected::Nodes(v) => Some(v),
+            Selected::Value(v) => Some(v.clone()),
+            Selected::Nodes(n) if n.is_empty() => None,
+            Selected::Nodes(n) => Some(J::Array(n.into_iter().cloned().collect())),
         }
     }
 }
 
 /// Evaluates a JSONPath. A singular path yields its node; a path that can select several nodes
-/// (wildcards, filters, slices, descendants) yields the array of what it selected.
-pub fn select(path: &serde_json_path::JsonPath, text: &str, doc: &J) -> Selected {
+/// (wildcards, filters, slices, descendants) yields what it selected.
+pub fn select<'a>(path: &serde_json_path::JsonPath, text: &str, doc: &'a J) -> Selected<'a> {
     let nodes = path.query(doc).all();
-    if is_singular(text) {
-        nodes.first().map_or(Selected::Nothing, |n| Selected::Value((*n).clone()))
-    } else {
-        Selected::Nodes(J::Array(nodes.into_iter().cloned().collect()))
-    }
+    if is_singular(text) { nodes.first().map_or(Selected::Nothing, |n| Selected::Value(n)) } else { Selected::Nodes(nodes) }
 }
 
 /// RFC 9535 singular queries use only name and index selectors.
@@ -308,6 +312,12 @@ fn stub_phrase<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> O
     }
     let sent = sent.map(String::from_utf8_lossy).unwrap_or_default();
     let mut candidates: Vec<String> = Vec::new();
+    // Stubs answer short messages: a large JSON document is data, not parsed a second time here.
+    const STUB_MAX: usize = 64 * 1024;
+    let looks_json = body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[' | b'"'));
+    if looks_json && body.len() > STUB_MAX {
+        return None;
+    }
     match serde_json::from_slice::<J>(body) {
         Ok(J::String(s)) => candidates.push(s),
         Ok(J::Object(map)) => {
@@ -319,7 +329,7 @@ fn stub_phrase<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> O
         }
         Ok(_) => {}
         // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
-        Err(_) => candidates.push(String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]).into_owned()),
+        Err(_) => candidates.push(String::from_utf8_lossy(&body[..body.len().min(STUB_MAX)]).into_owned()),
     }
     let phrases_norm: Vec<String> = phrases.iter().map(|p| format!(" {} ", words(p))).collect();
     for c in candidates {

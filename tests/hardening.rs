@@ -177,6 +177,11 @@ async fn durations_are_rounded_for_people() {
     let o = bounded(p.spawnable_run(&server.uri(), &["s.yaml"]), 20).await;
     let out = text(&o);
     assert!(out.contains("no response within 1.5s"), "{out}");
-    let o = bounded(p.spawnable_run(&server.uri(), &["s.yaml", "--wait-ready", "1s"]), 20).await;
-    assert!(!regex::Regex::new(r"\d\.\d{4,}s").unwrap().is_match(&text(&o)), "{}", text(&o));
+    // A readiness probe's timeout is what is left of the wait: never `1.999999229s`.
+    Mock::given(path("/health/ready")).respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10))).mount(&server).await;
+    let o = bounded(p.spawnable_run(&server.uri(), &["s.yaml", "--wait-ready", "2s", "--timeout", "5s"]), 20).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(4), "{out}");
+    assert!(out.contains("no response within"), "{out}");
+    assert!(!regex::Regex::new(r"\d\.\d{4,}").unwrap().is_match(&out), "{out}");
 }

@@ -178,6 +178,11 @@ impl HttpClient {
         if settings.insecure {
             b = b.tls_danger_accept_invalid_certs(true);
         }
+        if !gateway.is_https() {
+            // Redirects never leave the origin, so a plain-http gateway never needs TLS: do not
+            // pay for loading the platform's trust store before the first request.
+            b = b.tls_certs_only(Vec::new());
+        }
         let inner = b.build()?;
         let rid_header = HeaderName::from_bytes(settings.request_id_header.as_bytes())?;
         let trace_id = uuid::Uuid::new_v4().simple().to_string();

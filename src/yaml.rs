@@ -180,7 +180,12 @@ impl MarkedEventReceiver for Builder {
         let p = pos(&mark);
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            self.fail(p, format!("document too large: more than {MAX_NODES} nodes"));
+            self.fail(
+                p,
+                format!(
+                    "document too large: more than {MAX_NODES} nodes (about 15,000 steps); the limit keeps a suite's memory bounded — split it into several files, each has its own budget"
+                ),
+            );
             return;
         }
         match ev {

@@ -150,3 +150,66 @@ fn the_corpus_loads_or_fails_with_a_position() {
     }
     assert!(n >= 15, "the corpus is there");
 }
+
+/// JSON made of the words of the journal, session cache and report formats.
+fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just("{"),
+        Just("}"),
+        Just("["),
+        Just("]"),
+        Just(","),
+        Just(":"),
+        Just("\"version\":1"),
+        Just("\"schema_version\":1"),
+        Just("\"run_id\":\"r\""),
+        Just("\"gateway\":\"http://127.0.0.1:9\""),
+        Just("\"email\":\"smoke@example.test\""),
+        Just("\"password\":\"pw-123456\""),
+        Just("\"created_at\":\"2026-01-01T00:00:00Z\""),
+        Just("\"settle_by\":\"not a time\""),
+        Just("\"state\":\"pending\""),
+        Just("\"state\":\"created\""),
+        Just("\"pending\":\"x\""),
+        Just("\"method\":\"DELETE\""),
+        Just("\"path\":\"/../x\""),
+        Just("\"accept\":[\"2xx\",\"9xx\",\"x\"]"),
+        Just("\"run\":{}"),
+        Just("\"suites\":[]"),
+        Just("\"exit_code\":-1"),
+        Just("null"),
+        Just("1e999"),
+        Just("-0"),
+        Just("\"\\ud800\""),
+        Just("\u{0}"),
+    ];
+    prop_oneof![prop::collection::vec(token, 0..40).prop_map(|t| t.concat().into_bytes()), prop::collection::vec(any::<u8>(), 0..200),]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// What `cleanup` reads (journal identities and records, the session cache) and what
+    /// `merge` reads (reports), through the real binary: a documented exit code, never a panic.
+    #[test]
+    fn state_files_and_reports_never_panic(bytes in jsonish()) {
+        let p = crate::common::Project::new();
+        for dir in ["state/journal", "state/journal/records", "state/sessions"] {
+            std::fs::create_dir_all(p.path().join(dir)).unwrap();
+        }
+        std::fs::write(p.path().join("state/journal/r-x.json"), &bytes).unwrap();
+        std::fs::write(p.path().join("state/journal/records/r-y.json"), &bytes).unwrap();
+        // The cache file of http://127.0.0.1:9 (its name is a hash of the origin).
+        let store = smokegate::session::SessionStore::new(&p.path().join("state"));
+        std::fs::write(store.path("http://127.0.0.1:9"), &bytes).unwrap();
+        std::fs::write(p.path().join("r.json"), &bytes).unwrap();
+        let o = p.cmd().args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"]).arg(p.path().join("state")).timeout(Duration::from_secs(20)).output().unwrap();
+        let out = crate::common::text(&o);
+        prop_assert!(matches!(o.status.code(), Some(0) | Some(2) | Some(5)), "cleanup: {:?} {out}", o.status.code());
+        prop_assert!(!out.contains("panicked"), "{out}");
+        let o = p.cmd().args(["merge", "r.json", "--json", "m.json"]).timeout(Duration::from_secs(20)).output().unwrap();
+        let out = crate::common::text(&o);
+        prop_assert!(matches!(o.status.code(), Some(0..=7)), "merge: {:?} {out}", o.status.code());
+        prop_assert!(!out.contains("panicked"), "{out}");
+    }
+}

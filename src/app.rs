@@ -623,6 +623,7 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     let paths = default_paths(&[]);
     let setup = gateway_setup(&args, &paths)?;
     let journal = Journal::new(&setup.state_dir);
+    journal.sweep_temporaries();
     let state_dir = setup.state_dir.clone();
     let (entries, bad) = journal.entries();
     let (records, bad_records) = journal.records();

@@ -180,6 +180,26 @@ impl Journal {
         }
     }
 
+    /// Removes temporary files a killed writer left (`.<entry>.<pid>.<id>.tmp`): the entry they
+    /// were about to replace is still there, or — for an identity's first write — its create was
+    /// never sent. Files of a writer that is still alive are left alone.
+    pub fn sweep_temporaries(&self) {
+        for dir in [self.dir.clone(), self.records_dir()] {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            for p in rd.filter_map(|e| e.ok().map(|e| e.path())) {
+                let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
+                if !(name.starts_with('.') && name.ends_with(".tmp")) {
+                    continue;
+                }
+                let pid = name.rsplit('.').nth(2).and_then(|p| p.parse::<u32>().ok());
+                let alive = pid.is_some_and(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists());
+                if !alive {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+    }
+
     /// Every identity entry, oldest first; unreadable files are returned as errors by name.
     pub fn entries(&self) -> (Vec<Entry>, Vec<String>) {
         let (mut ok, bad) = read_entries::<Entry>(&self.dir);
@@ -248,6 +268,19 @@ pub fn restrict_dir(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporaries_of_dead_writers_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        std::fs::create_dir_all(&j.dir).unwrap();
+        let dead = j.dir.join(".r-x.json.4000000000.abc.tmp");
+        let mine = j.dir.join(format!(".r-y.json.{}.abc.tmp", std::process::id()));
+        std::fs::write(&dead, "{}").unwrap();
+        std::fs::write(&mine, "{}").unwrap();
+        j.sweep_temporaries();
+        assert!(!dead.exists() && mine.exists());
+    }
 
     #[test]
     fn round_trip_with_private_mode() {

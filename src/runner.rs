@@ -26,7 +26,8 @@ use crate::template::{Scope, Templates};
 /// Cancellation, in the order it escalates.
 #[derive(Clone, Default)]
 pub struct Cancel {
-    /// First signal: no new steps; in-flight step requests are cancelled.
+    /// First signal: no new steps; in-flight reads are cancelled, in-flight writes finish (see
+    /// `run_suite`).
     pub interrupt: CancellationToken,
     /// Deadline passed or second signal: teardown and cleanup stop too.
     pub abort: CancellationToken,
@@ -405,7 +406,12 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
         // Write-ahead: a step whose captures a teardown still waits for may create a record
         // before its id is known; a killed run must still leave word of it.
         let pending = journal_pending(ctx, suite, step, &scope, &records);
-        let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, &ctx.cancel.interrupt).await;
+        // A write in flight may commit upstream: abandoning it on Ctrl-C would lose the id its
+        // teardown needs. It finishes (bounded by its timeout and the abort deadline); a read
+        // is cancelled at once.
+        let write = matches!(step.request.method.as_str(), "POST" | "PUT" | "PATCH");
+        let cancel = if write { &ctx.cancel.abort } else { &ctx.cancel.interrupt };
+        let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, cancel).await;
         if !r.breadcrumbs.is_empty() {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
             journal_records(ctx, suite, &scope, auth, &mut records);

@@ -538,6 +538,9 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
                 } else if let (Some(a), "run") = (attr, top) {
                     (!template::RUN_FIELDS.contains(&a))
                         .then(|| (format!("`run.{a}` does not exist"), format!("run has: {}", template::RUN_FIELDS.join(", "))))
+                } else if let (Some(a), "request") = (attr, top) {
+                    (!template::REQUEST_FIELDS.contains(&a))
+                        .then(|| (format!("`request.{a}` does not exist"), format!("request has: {}", template::REQUEST_FIELDS.join(", "))))
                 } else if let (Some(a), "user") = (attr, top) {
                     (!template::USER_FIELDS.contains(&a))
                         .then(|| (format!("`user.{a}` does not exist"), format!("user has: {}", template::USER_FIELDS.join(", "))))

@@ -292,7 +292,29 @@ impl Auth {
         let verdict = step::evaluate(step, &resp, &self.ctx.templates, &scope, &settings, out.body.as_ref().map(|b| b.0.as_slice()));
         self.ctx.emit_crumbs(ex.crumbs, verdict.class);
         if let Some(class) = verdict.class {
-            let detail = verdict.message.unwrap_or_default();
+            // An unexpected status is the cause (a service port answering 404 to the create):
+            // say it first, with what the body said, before what followed from it.
+            let status_ok = step.expect.status_ok(resp.status);
+            let class = match (status_ok, class) {
+                (false, FailureClass::Capture | FailureClass::InvalidResponse | FailureClass::Template) => match resp.status {
+                    401 | 403 => FailureClass::Auth,
+                    500..=599 => FailureClass::ServerError,
+                    _ => FailureClass::Assertion,
+                },
+                (_, c) => c,
+            };
+            let detail = if status_ok {
+                verdict.message.unwrap_or_default()
+            } else {
+                format!(
+                    "{} {} answered {}{} (expected {})",
+                    out.method,
+                    out.path,
+                    resp.status,
+                    step::body_hint(&resp.body),
+                    step.expect.status_text()
+                )
+            };
             return Err(AuthError::Step { step: step.name.clone(), class, detail, status: Some(resp.status), sent: true });
         }
         if let Ok(mut caps) = self.captures.lock() {

@@ -12,8 +12,11 @@ use crate::refgate::{self, Fault, RefgateOptions};
 use crate::report::console::Verbosity;
 
 /// The bundled suites, compiled in so the demo runs from any directory.
-pub const BUNDLED: &[(&str, &str)] =
-    &[("health.yaml", include_str!("../smoke-suites/health.yaml")), ("orders.yaml", include_str!("../smoke-suites/orders.yaml"))];
+pub const BUNDLED: &[(&str, &str)] = &[
+    ("health.yaml", include_str!("../smoke-suites/health.yaml")),
+    ("orders.yaml", include_str!("../smoke-suites/orders.yaml")),
+    ("trace.yaml", include_str!("../smoke-suites/trace.yaml")),
+];
 
 pub async fn run(args: DemoArgs, verbosity: Verbosity) -> Result<i32, Failure> {
     let mut opts = RefgateOptions::default();
@@ -87,11 +90,22 @@ fn explain(code: i32, probes: bool, left: Option<&(usize, usize)>, paths: &[Path
         paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     );
     crate::outln!("     every request carried an X-Request-Id (UUIDv7) and a traceparent, authenticated steps the Bearer token.");
+    let mut n = 3;
     if probes {
-        crate::outln!("  3. Each authenticated read was replayed without a token, with a forged signature and with alg=none;");
+        crate::outln!("  {n}. Each authenticated read was replayed without a token, with a forged signature and with alg=none;");
         crate::outln!("     the gateway had to refuse all three, or the step fails as `auth-not-enforced`.");
+        n += 1;
     }
-    crate::outln!("  4. Teardown deleted the records, and the user was deleted through the gateway with its own token.");
+    // Say what the service shows, not what was meant to happen.
+    match left {
+        Some((0, _)) => crate::outln!(
+            "  {n}. Teardown deleted the records, and the user was deleted through the gateway with its own token (its login is now refused)."
+        ),
+        Some((u, _)) => crate::outln!(
+            "  {n}. The user could NOT be deleted: {u} left in the service, named above and kept in the journal for `smokegate cleanup`."
+        ),
+        None => crate::outln!("  {n}. Teardown and the user's deletion ran through the gateway."),
+    }
     match left {
         Some((0, 0)) => crate::outln!("  The service reports nothing left behind: 0 users, 0 records."),
         Some((u, r)) => crate::outln!("  The service reports {u} user(s) and {r} record(s) left behind."),

@@ -39,6 +39,9 @@ pub struct Outgoing {
     pub bearer: Option<Secret>,
     pub follow_redirects: bool,
     pub timeout: Option<Duration>,
+    /// The reqId of the first request (made before rendering, for `{{ request.id }}`); later
+    /// hops of a redirect chain get their own. A request-id header the suite sets itself wins.
+    pub request_id: Option<String>,
 }
 
 impl Outgoing {
@@ -51,6 +54,7 @@ impl Outgoing {
             bearer: None,
             follow_redirects: false,
             timeout: None,
+            request_id: None,
         }
     }
 }
@@ -202,7 +206,8 @@ impl HttpClient {
         let mut body = req.body.clone();
         let mut visited = vec![url.clone()];
         for hop in 0..=MAX_REDIRECTS {
-            let (result, crumb) = self.send_once(&method, &url, req, body.as_ref(), ctx, timeout, cancel).await;
+            let rid = req.request_id.clone().filter(|_| hop == 0);
+            let (result, crumb) = self.send_once(&method, &url, req, body.as_ref(), ctx, timeout, rid, cancel).await;
             crumbs.push(crumb);
             let resp = match result {
                 Ok(r) => r,
@@ -249,9 +254,12 @@ impl HttpClient {
         body: Option<&(Vec<u8>, &'static str)>,
         ctx: &CrumbCtx,
         timeout: Duration,
+        request_id: Option<String>,
         cancel: &CancellationToken,
     ) -> (Result<Response, SendError>, Breadcrumb) {
-        let request_id = uuid::Uuid::now_v7().to_string();
+        // The suite's own request-id header is sent as written and is this request's reqId.
+        let own = req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(self.rid_header.as_str())).map(|(_, v)| v.clone());
+        let request_id = own.or(request_id).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let span_id = format!("{:016x}", rand::random::<u64>() | 1);
         let path_and_query = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -331,7 +339,12 @@ impl HttpClient {
             v.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
-        headers.insert(self.rid_header.clone(), HeaderValue::from_str(request_id).expect("uuid is a valid header"));
+        if !headers.contains_key(&self.rid_header) {
+            headers.insert(
+                self.rid_header.clone(),
+                HeaderValue::from_str(request_id).map_err(|_| SendError::Invalid("bad request id".into()))?,
+            );
+        }
         headers.insert(
             HeaderName::from_static("traceparent"),
             HeaderValue::from_str(&format!("00-{}-{span_id}-01", self.trace_id)).expect("hex is a valid header"),

@@ -373,6 +373,7 @@ async fn service_handler(State(shared): State<Arc<Shared>>, req: Request) -> Res
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let caller = header(req.headers(), "x-smoke-user");
+    let request_id = header(req.headers(), "x-request-id");
     let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
     let body: J = serde_json::from_slice(&body).unwrap_or(J::Null);
 
@@ -425,6 +426,11 @@ async fn service_handler(State(shared): State<Arc<Shared>>, req: Request) -> Res
             }
         }
         (_, p) if p == "/api/orders" || p.starts_with("/api/orders/") => orders(&shared, method, p, caller, body).await,
+        // What the upstream received: proves the gateway forwards the reqId (and the caller).
+        (Method::GET, "/api/echo") => json_response(
+            StatusCode::OK,
+            json!({"method": method.as_str(), "path": path, "headers": {"X-Request-Id": request_id}, "caller": caller}),
+        ),
         _ => json_response(StatusCode::NOT_FOUND, json!({"error": "no route"})),
     }
 }

@@ -684,6 +684,9 @@ async fn exec(
         r.failure_class = Some(class);
         r.message = Some(ctx.redactor.redact(&msg));
     };
+    // The reqId exists before the request is rendered, so a step can send or expect it.
+    let rid = uuid::Uuid::now_v7().to_string();
+    scope.set_json("request", &serde_json::json!({ "id": rid }));
     let mut out = match step::render_request(step, &ctx.templates, scope) {
         Ok(o) => o,
         Err(e) => {
@@ -699,6 +702,11 @@ async fn exec(
     };
     for (k, v) in &out.headers {
         ctx.redactor.add_header(k, v);
+    }
+    match out.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(&ctx.config.gateway.request_id_header)) {
+        // The suite's own id is sent as written: it is this request's id.
+        Some((_, own)) => scope.set_json("request", &serde_json::json!({ "id": own })),
+        None => out.request_id = Some(rid),
     }
     r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
     if step.auth.unwrap_or(suite.auth) == AuthMode::User {

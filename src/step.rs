@@ -379,7 +379,7 @@ pub fn words(text: &str) -> String {
 }
 
 /// A short excerpt of an error body, to show next to an unexpected status.
-fn body_hint(body: &[u8]) -> String {
+pub fn body_hint(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(160)]).replace(['\n', '\r'], " ");
     let text = text.trim();
     if text.is_empty() { String::new() } else { format!(" ({text}{})", if body.len() > 160 { "…" } else { "" }) }

@@ -317,6 +317,19 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
     };
     m.get("$schema");
     m.finish(SUITE_KEYS)?;
+    // The run's token would silently replace the suite's own credentials: say so instead.
+    for st in steps.iter().chain(&teardown) {
+        if st.auth.unwrap_or(auth) == AuthMode::User && st.request.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            return Err(SourceError::new(
+                path,
+                st.pos,
+                format!("step `{}` sets its own Authorization header but runs with `auth: user`", st.name),
+            )
+            .with_help(
+                "use `auth: none` on the step to send your own Authorization header; with `auth: user` smokegate sends the run's token",
+            ));
+        }
+    }
     Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, vars_pos, steps, teardown })
 }
 
@@ -487,19 +500,50 @@ fn header_matcher(ctx: Ctx<'_>, node: &Node) -> Result<Matcher, SourceError> {
 fn decode_status(ctx: Ctx<'_>, node: &Node) -> Result<StatusPat, SourceError> {
     match &node.value {
         Value::Int(i) if (100..=599).contains(i) => Ok(StatusPat::Code(*i as u16)),
+        // `status: "201"` means 201: a quoted code is still a code.
+        Value::Str(s) if s.parse::<u16>().is_ok_and(|c| (100..=599).contains(&c)) => Ok(StatusPat::Code(s.parse().unwrap_or(0))),
         Value::Str(s) if s.len() == 3 && s[1..].eq_ignore_ascii_case("xx") && matches!(s.as_bytes()[0], b'1'..=b'5') => {
             Ok(StatusPat::Class(u16::from(s.as_bytes()[0] - b'0')))
         }
         _ => Err(ctx
-            .err(node, format!("invalid status `{}`", node.scalar_text()))
+            .err(
+                node,
+                format!("invalid status `{}`: expected an HTTP status code (100–599), a list of them, or a class", node.scalar_text()),
+            )
             .with_help("use a code like 201, a list like [200, 204], or a class like \"2xx\"")),
     }
 }
 
 pub fn parse_jsonpath(ctx: Ctx<'_>, node: &Node, text: &str) -> Result<JsonPath, SourceError> {
     JsonPath::parse(text).map_err(|e| {
-        ctx.err(node, format!("invalid JSONPath `{text}`: {e}")).with_help("JSONPath (RFC 9535) starts with `$`, e.g. `$.items[0].id`")
+        let help = match bracket_form(text) {
+            Some(fixed) => format!("a name with `-` or other punctuation needs the bracket form: `{fixed}`"),
+            None => "JSONPath (RFC 9535) starts with `$`, e.g. `$.items[0].id`".to_owned(),
+        };
+        ctx.err(node, format!("invalid JSONPath `{text}`: {e}")).with_help(help)
     })
+}
+
+/// `$.headers.X-Request-Id` → `$.headers['X-Request-Id']`, when that is what parses.
+fn bracket_form(text: &str) -> Option<String> {
+    if !text.starts_with('$') {
+        return None;
+    }
+    let mut out = String::from("$");
+    for seg in text[1..].split('.').skip(1) {
+        if seg.is_empty() {
+            return None;
+        }
+        let (name, rest) = seg.find('[').map_or((seg, ""), |i| seg.split_at(i));
+        if name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            out.push('.');
+            out.push_str(name);
+        } else {
+            out.push_str(&format!("['{}']", name.replace('\'', "\\'")));
+        }
+        out.push_str(rest);
+    }
+    (out != text && JsonPath::parse(&out).is_ok()).then_some(out)
 }
 
 pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, SourceError> {
@@ -621,7 +665,12 @@ teardown:                         # always runs, even after a failed step
         assert!(e.message.contains("not a gateway-relative path"), "{e}");
 
         let e = parse("steps:\n  - request: { path: /a }\n    expect: { status: 99 }\n").unwrap_err();
-        assert!(e.message.contains("invalid status"), "{e}");
+        assert!(e.message.contains("invalid status") && e.message.contains("expected an HTTP status code"), "{e}");
+        let s = parse("steps:\n  - request: { path: /a }\n    expect: { status: \"201\" }\n").unwrap();
+        assert!(s.steps[0].expect.status_ok(201));
+
+        let e = parse("steps:\n  - request: { path: /a }\n    expect: { json: { $.headers.X-Request-Id: x } }\n").unwrap_err();
+        assert_eq!(e.help.as_deref(), Some("a name with `-` or other punctuation needs the bracket form: `$.headers['X-Request-Id']`"));
 
         let e = parse("steps:\n  - request: { path: /a }\n    expect: { json: { 'items': 1 } }\n").unwrap_err();
         assert!(e.message.contains("invalid JSONPath"), "{e}");

@@ -15,7 +15,9 @@ pub fn is_template(s: &str) -> bool {
 }
 
 /// Names every template may use without defining them.
-pub const BUILTINS: &[&str] = &["run", "env", "user", "vars", "uuid"];
+pub const BUILTINS: &[&str] = &["run", "env", "user", "vars", "uuid", "request"];
+/// `request.*`: the request being sent (its reqId, for `$.headers['X-Request-Id']: "{{ request.id }}"`).
+pub const REQUEST_FIELDS: &[&str] = &["id"];
 /// The attributes of `run`.
 pub const RUN_FIELDS: &[&str] = &["id", "timestamp", "started_at", "rand", "gateway"];
 /// The attributes of `user` once the auth lifecycle has an identity.

@@ -187,10 +187,11 @@ impl Console {
         if let Some(c) = s.failure_class {
             parts.push(self.paint(RED, c.as_str()));
         }
-        let mut text = parts.join(" · ");
         if quiet {
-            text = format!("  {mark} {} › {kind}{}", s.suite, s.name) + &text[text.find(" · ").unwrap_or(text.len())..];
+            // The suite is named on the line itself (no header under `-q`).
+            parts[0] = format!("  {mark} {} › {kind}{}", s.suite, s.name);
         }
+        let text = parts.join(" · ");
         self.line(&text);
         match s.outcome {
             Outcome::Failed if s.breadcrumbs.is_empty() && s.assertions.is_empty() => {
@@ -355,6 +356,13 @@ impl Reporter for Console {
                 let style = if sum.exit_code == 0 { GREEN } else { RED };
                 let t = self.paint(style, &t);
                 self.line(&t);
+            }
+            // One suite at a time: its header goes out before its first breadcrumb (`-v`).
+            Event::SuiteStarted { name, file, .. } if self.live && self.current_suite.as_deref() != Some(name) => {
+                self.current_suite = Some(name.clone());
+                if self.verbosity > Verbosity::Quiet {
+                    self.suite_header(name, file);
+                }
             }
             Event::SuitesPlanned(_) | Event::SuiteStarted { .. } | Event::StepStarted { .. } => {}
         }

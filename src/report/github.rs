@@ -26,7 +26,8 @@ fn rel(file: &str, workspace: Option<&str>) -> String {
 fn step_annotation(s: &StepResult, workspace: Option<&str>, r: &Redactor) -> String {
     let class = s.failure_class.map_or("failed", |c| c.as_str());
     let title = r.redact(&format!("{} › {} ({class})", s.suite, s.name));
-    let msg = r.redact(&format!("{}\n{}", s.message.as_deref().unwrap_or(class), crate::report::junit::failure_details(s)));
+    // The details start with the failed assertions, or the message when there are none: once.
+    let msg = r.redact(&crate::report::junit::failure_details(s));
     format!("::error file={},line={},title={}::{}", prop(&rel(&s.file, workspace)), s.line, prop(&title), data(&msg))
 }
 

@@ -100,6 +100,7 @@ http {
     location = /api/auth/V1/auth/create { return 201 '{"user":{"id":"u1"}}'; }
     location = /api/auth/V1/auth/login { return 200 '{"token":"$token"}'; }
     location = /api/auth/V1/auth/user { return 204; }
+    location = /api/auth/V1/auth/gone { return 404; }
     location = /api/orders {
       if (\$request_method = POST) { return 201 '{"id":"o1","sku":"bench","qty":1}'; }
       return 200 '[{"id":"o1","sku":"bench","qty":1}]';
@@ -150,6 +151,12 @@ mkdir -p "$WORK"/{w1,w2,w3,h1,h2,h3}
   echo '    expect: { status: [200, 204, 404] }'
 } >"$WORK/w1/w1.yaml"
 printf 'name: w2\nauth: none\nsteps:\n  - request: { path: /health/live }\n' >"$WORK/w2/w2.yaml"
+# Canned nginx cannot forget a user, so a refused login can never prove its deletion: the
+# suites that create one prove it through `auth.verify` (nginx answers 404 there; so does the
+# reference gateway, which has no such route).
+for d in w1 w3; do
+  printf 'auth:\n  verify: { request: { path: /api/auth/V1/auth/gone } }\n' >"$WORK/$d/smokegate.yaml"
+done
 for s in $(seq -w 50); do
   {
     echo "name: w3-$s"

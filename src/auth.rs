@@ -556,6 +556,17 @@ impl Auth {
     /// is gone when its login is refused with 401/403.
     async fn verify_deleted(&self, status: u16, cancel: &CancellationToken) -> Result<Option<String>, String> {
         let routes = self.ctx.config.file.as_ref().map_or_else(|| "the built-in routes".to_owned(), |f| f.display().to_string());
+        if let Some(verify) = &self.cfg.verify {
+            // The configured proof: a step that passes only once the user is gone.
+            return match self.call(verify, Phase::Verify, 1, cancel).await {
+                Ok(_) => {
+                    self.journal_remove();
+                    Ok(Some(self.identity.email.clone()))
+                }
+                Err(AuthError::Cancelled) => Err(format!("the delete answered {status}; interrupted before it could be verified")),
+                Err(e) => Err(format!("the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}")),
+            };
+        }
         match self.call(&self.cfg.login, Phase::Verify, 1, cancel).await {
             Err(e) if e.login_refused() => {
                 self.journal_remove();

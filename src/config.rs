@@ -72,6 +72,9 @@ pub struct AuthConfig {
     /// Where the JWT is in the login response: the first path that yields a string wins.
     pub token_paths: Vec<(String, JsonPath)>,
     pub cleanup: Step,
+    /// How a deletion is proven. `None`: the user's login is refused with 401/403. A step:
+    /// the deletion is proven when it passes (e.g. `GET /api/users/{{ user_id }}` → 404).
+    pub verify: Option<Step>,
     pub refresh_margin: Duration,
     pub max_token_ttl: Duration,
     pub clock_skew_tolerance: Duration,
@@ -97,6 +100,7 @@ pub const AUTH_KEYS: &[&str] = &[
     "create",
     "login",
     "cleanup",
+    "verify",
     "refresh_margin",
     "max_token_ttl",
     "clock_skew_tolerance",
@@ -141,6 +145,7 @@ impl Default for AuthConfig {
                 .map(|p| (p.to_string(), JsonPath::parse(p).expect("default paths are valid")))
                 .collect(),
             cleanup: auth_step("delete user", "DELETE", "/api/auth/V1/auth/user", Body::None, &[200, 202, 204, 404, 410], AuthMode::User),
+            verify: None,
             refresh_margin: Duration::from_secs(30),
             max_token_ttl: Duration::from_secs(3600),
             clock_skew_tolerance: Duration::from_secs(60),
@@ -325,6 +330,10 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
     }
     if let Some(n) = m.get("cleanup") {
         a.cleanup = auth_step_from(ctx, n, &a.cleanup, &[])?.0;
+    }
+    if let Some(n) = m.get("verify") {
+        let default = auth_step("verify deletion", "GET", "/", Body::None, &[401, 403, 404, 410], AuthMode::None);
+        a.verify = Some(auth_step_from(ctx, n, &default, &[])?.0);
     }
     if let Some(n) = m.get("refresh_margin") {
         a.refresh_margin = ctx.duration(n, "`refresh_margin`")?;

@@ -260,6 +260,9 @@ struct AuthDoc {
     /// A step, plus `token`.
     login: Option<LoginStepDoc>,
     cleanup: Option<StepDoc>,
+    /// How the user's deletion is proven, when a refused login cannot say it: a step that
+    /// passes only once the user is gone (default expectation: 401, 403, 404 or 410).
+    verify: Option<StepDoc>,
     refresh_margin: Option<DurationDoc>,
     max_token_ttl: Option<DurationDoc>,
     clock_skew_tolerance: Option<DurationDoc>,

@@ -306,3 +306,29 @@ async fn a_record_whose_id_never_arrived_is_reported_not_forgotten() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(p.record_files().is_empty() && p.journal_files().is_empty(), "{}", text(&o));
 }
+
+/// Where a refused login cannot prove a deletion, `auth.verify` names a step that can.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_verify_step_proves_the_deletion_or_keeps_the_user() {
+    for (status, code) in [(404u16, 0), (200, 5)] {
+        let server = MockServer::start().await;
+        create_and_login(&server).await;
+        // A delete that "works" while the login keeps working (a canned gateway).
+        Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+        Mock::given(method("GET")).and(path("/api/users/u1")).respond_with(ResponseTemplate::new(status)).mount(&server).await;
+        me(&server).await;
+        let p = Project::new();
+        p.write("smoke-suites/me.yaml", USER_SUITE);
+        p.write(
+            "smoke-suites/smokegate.yaml",
+            "auth:\n  create:\n    request: { method: POST, path: /api/auth/V1/auth/create, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    capture: { user_id: $.user.id }\n  verify: { request: { path: \"/api/users/{{ user_id }}\" } }\n",
+        );
+        let o = output(p.run(&server.uri(), &[])).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(code), "verify answered {status}: {out}");
+        assert_eq!(p.journal_files().len(), if code == 0 { 0 } else { 1 }, "{out}");
+        if code == 5 {
+            assert!(out.contains("`auth.verify`") && out.contains("does not show the user gone"), "{out}");
+        }
+    }
+}

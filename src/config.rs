@@ -179,18 +179,27 @@ impl Default for Config {
     }
 }
 
-/// Where to look for a config file when `--config` is not given: next to the suites.
+/// Where to look for a config file when `--config` is not given: from each suite's folder up
+/// to the repository root (the first folder holding `.git`), then `./smoke-suites`. The run's
+/// header line names the file it found, or says that built-in routes are used.
 pub fn find_default(suite_paths: &[PathBuf]) -> Option<PathBuf> {
+    let in_dir = |dir: &Path| ["smokegate.yaml", "smokegate.yml", "smokegate.json"].iter().map(|n| dir.join(n)).find(|c| c.is_file());
     for p in suite_paths {
-        let dir = if p.is_dir() { p.clone() } else { p.parent().map(Path::to_path_buf).unwrap_or_default() };
-        for name in ["smokegate.yaml", "smokegate.yml", "smokegate.json"] {
-            let c = dir.join(name);
-            if c.is_file() {
-                return Some(c);
+        let start = if p.is_dir() { p.clone() } else { p.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let start = if start.as_os_str().is_empty() { PathBuf::from(".") } else { start };
+        let mut dir = std::fs::canonicalize(&start).unwrap_or(start.clone());
+        loop {
+            if let Some(found) = in_dir(&dir) {
+                // Shown as found from where the user pointed, when it is below it.
+                let rel = found.strip_prefix(std::fs::canonicalize(&start).unwrap_or_default()).ok().map(|r| start.join(r));
+                return Some(rel.unwrap_or(found));
+            }
+            if dir.join(".git").exists() || !dir.pop() {
+                break;
             }
         }
     }
-    None
+    in_dir(Path::new("smoke-suites"))
 }
 
 pub fn load(path: &Path) -> Result<Config, SourceError> {

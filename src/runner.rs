@@ -691,7 +691,7 @@ async fn exec(
         Ok(o) => o,
         Err(e) => {
             // A teardown that needs a capture the steps never made has nothing to tear down.
-            let never_captured = |v: &String| suite.steps.iter().any(|s| s.capture.iter().any(|c| &c.name == v));
+            let never_captured = |v: &String| suite.capture_names.contains(v);
             if let Some(var) = e.variable.filter(|v| kind == StepKind::Teardown && never_captured(v)) {
                 r.message = Some(format!("nothing to tear down: `{var}` was never captured"));
                 return r;

@@ -210,6 +210,10 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity) -> Result<i32, Fai
         crate::outln_unmasked!("{}", token.expose());
         return Ok(exit::OK);
     }
+    if verbosity == Verbosity::Quiet {
+        // `-q`: the session is there and fresh, the exit code says so; nothing to print.
+        return Ok(exit::OK);
+    }
     let Some((alg, left, lifetime, claims)) = auth.token_facts().await else {
         return Err(Failure::new(exit::AUTH_BOOTSTRAP, "no token after login"));
     };

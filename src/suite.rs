@@ -49,6 +49,9 @@ pub struct Suite {
     pub vars: Vec<(String, J)>,
     /// Where each of `vars` is written, for `check`.
     pub vars_pos: Vec<Pos>,
+    /// Every capture any step of the file makes, kept when `--filter` drops steps: a teardown
+    /// that needs one that was never made has nothing to tear down.
+    pub capture_names: Vec<String>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Step>,
 }
@@ -306,7 +309,11 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         None => Default::default(),
     };
     let steps_node =
-        m.get("steps").ok_or_else(|| ctx.err(&root, "the suite has no `steps`").with_help("add `steps:` with at least one step"))?;
+        m.get("steps").ok_or_else(|| {
+            ctx.err(&root, "the suite has no `steps`").with_help(
+                "add `steps:` with at least one step; if this file is not a suite (a compose file, a config), move it out of the suites folder or start its name with `_` or `.` (such files are skipped)",
+            )
+        })?;
     let steps = decode_steps(ctx, steps_node)?;
     if steps.is_empty() {
         return Err(ctx.err(steps_node, "`steps` is empty"));
@@ -330,7 +337,8 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
             ));
         }
     }
-    Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, vars_pos, steps, teardown })
+    let capture_names = steps.iter().flat_map(|s: &Step| s.capture.iter().map(|c| c.name.clone())).collect();
+    Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, vars_pos, capture_names, steps, teardown })
 }
 
 pub fn decode_vars(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J)>, SourceError> {

@@ -123,3 +123,72 @@ async fn output_lines_say_each_thing_once_in_order() {
     let line = out.lines().find(|l| l.starts_with("::error file=")).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(line.matches("auth not enforced").count(), 1, "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_config_is_found_upwards_from_the_suite_and_named() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let p = Project::new();
+    std::fs::create_dir_all(p.path().join(".git")).unwrap();
+    p.write("smokegate.yaml", "timeouts: { total: 5s }\n");
+    p.write("deep/er/s.yaml", "auth: none\nsteps:\n  - request: { path: /x }\n");
+    let o = output(p.run(&server.uri(), &["deep/er/s.yaml"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(&format!("config {}", p.path().canonicalize().unwrap().join("smokegate.yaml").display())), "{}", text(&o));
+    let mut c = p.cmd();
+    c.args(["check", "deep/er/s.yaml"]);
+    let o = output(c).await;
+    assert!(text(&o).contains("ok: 1 suite, 1 steps, config "), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filtered_out_capture_leaves_its_teardown_nothing_to_do() {
+    let server = MockServer::start().await;
+    Mock::given(path("/health")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "s.yaml",
+        "auth: none\nsteps:\n  - name: create\n    request: { method: POST, path: /orders }\n    capture: { order_id: $.id }\n  - name: health\n    request: { path: /health }\nteardown:\n  - name: delete\n    request: { method: DELETE, path: \"/orders/{{ order_id }}\" }\n",
+    );
+    let o = output(p.run(&server.uri(), &["s.yaml", "--filter", "health", "-v"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("nothing to tear down: `order_id` was never captured"), "{out}");
+    assert!(!out.contains("records may be left behind"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_suite_yaml_in_the_suites_folder_says_how_to_exclude_it() {
+    let p = Project::new();
+    p.write("suites/docker-compose.yaml", "services:\n  web: { image: nginx }\n");
+    let mut c = p.cmd();
+    c.args(["check", "suites"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("docker-compose.yaml") && text(&o).contains("start its name with `_` or `.`"), "{}", text(&o));
+    std::fs::rename(p.path().join("suites/docker-compose.yaml"), p.path().join("suites/_docker-compose.yaml")).unwrap();
+    p.write("suites/s.yaml", "auth: none\nsteps:\n  - request: { path: /x }\n");
+    let mut c = p.cmd();
+    c.args(["check", "suites"]);
+    assert_eq!(output(c).await.status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_q_is_quiet_and_fast_steps_are_not_zero_ms() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    let p = Project::new();
+    let mut c = p.cmd();
+    c.args(["token", "-q", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).trim().is_empty(), "nothing printed: {}", text(&o));
+    let mut c = p.cmd();
+    c.args(["logout", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    assert_eq!(output(c).await.status.code(), Some(0));
+
+    Mock::given(path("/x")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    p.write("s.yaml", "auth: none\nsteps:\n  - request: { path: /x }\n    expect: { status: 404 }\n");
+    let o = output(p.run(&server.uri(), &["s.yaml"])).await;
+    assert!(!text(&o).contains(" 0 ms"), "{}", text(&o));
+}

@@ -182,7 +182,8 @@ impl Console {
             parts.push(st.to_string());
         }
         if s.outcome != Outcome::Skipped {
-            parts.push(format!("{:.0} ms", s.duration_ms));
+            // Under a millisecond is not "0 ms": it is fast.
+            parts.push(if s.duration_ms < 1.0 { "<1 ms".to_owned() } else { format!("{:.0} ms", s.duration_ms) });
         }
         if let Some(c) = s.failure_class {
             parts.push(self.paint(RED, c.as_str()));

@@ -179,6 +179,44 @@ impl Default for Config {
     }
 }
 
+/// The built-in auth routes and settings as the config that would set them: the README's
+/// "Defaults" block is this text (a test keeps the two the same).
+pub fn defaults_yaml() -> String {
+    let a = AuthConfig::default();
+    let step = |s: &Step| {
+        let body = match &s.request.body {
+            Body::Json(v) => {
+                format!(", json: {}", serde_json::to_string(v).unwrap_or_default().replace("\":\"", "\": \"").replace("\",\"", "\", \""))
+            }
+            Body::Raw(t) => format!(", body: {t:?}"),
+            Body::None => String::new(),
+        };
+        let auth = if s.auth == Some(AuthMode::User) { "\n    auth: user" } else { "" };
+        format!(
+            "\n    request: {{ method: {}, path: {}{body} }}{auth}\n    expect: {{ status: [{}] }}",
+            s.request.method,
+            s.request.path,
+            s.expect.status.as_ref().map(|p| p.iter().map(|p| p.text()).collect::<Vec<_>>().join(", ")).unwrap_or_else(|| "2xx".into())
+        )
+    };
+    let d = |d: Duration| humantime::format_duration(d).to_string();
+    format!(
+        "auth:\n  mode: disposable\n  scope: run\n  identity:\n    email: \"{}\"\n  create:{}\n  login:{}\n    token: [{}]\n  cleanup:{}\n  # verify: none — the deletion is proven by a refused login (401/403)\n  refresh_margin: {}\n  max_token_ttl: {}\n  clock_skew_tolerance: {}\n  cleanup_deadline: {}\ngateway:\n  deny_env: [{}]\n  request_id_header: x-request-id\n  upstream_headers: [{}]\n  ready_path: /health/ready\ntimeouts: {{ connect: 500ms, total: 10s }}\nstub_phrases: [{}]\nmax_body: 10MiB\n",
+        a.email,
+        step(&a.create),
+        step(&a.login),
+        DEFAULT_TOKEN_PATHS.join(", "),
+        step(&a.cleanup),
+        d(a.refresh_margin),
+        d(a.max_token_ttl),
+        d(a.clock_skew_tolerance),
+        d(a.cleanup_deadline),
+        DEFAULT_DENY_ENV.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", "),
+        DEFAULT_UPSTREAM_HEADERS.join(", "),
+        DEFAULT_STUB_PHRASES.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", "),
+    )
+}
+
 /// Where to look for a config file when `--config` is not given: from each suite's folder up
 /// to the repository root (the first folder holding `.git`), then `./smoke-suites`. The run's
 /// header line names the file it found, or says that built-in routes are used.
@@ -390,6 +428,26 @@ fn auth_step_from<'a>(ctx: Ctx<'a>, node: &'a Node, default: &Step, extra: &[&st
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The README documents the defaults as the code has them. `UPDATE_README=1 cargo test
+    /// defaults_in_the_readme` rewrites the block after a change.
+    #[test]
+    fn defaults_in_the_readme_are_the_codes() {
+        let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&readme_path).unwrap();
+        let (begin, end) = ("<!-- defaults:begin (generated from config::defaults_yaml) -->\n```yaml\n", "```\n<!-- defaults:end -->");
+        let (Some(i), Some(j)) = (readme.find(begin), readme.find(end)) else { panic!("the README has no defaults block") };
+        let fresh = defaults_yaml();
+        // The defaults parse as a config and change nothing.
+        let parsed = parse(Path::new("defaults.yaml"), &fresh).unwrap();
+        assert_eq!(parsed.auth.cleanup.request.path, AuthConfig::default().cleanup.request.path);
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{fresh}{}", &readme[..i + begin.len()], &readme[j..]);
+            std::fs::write(&readme_path, updated).unwrap();
+            return;
+        }
+        assert!(readme[i + begin.len()..j] == fresh, "README defaults are stale: run `UPDATE_README=1 cargo test defaults_in_the_readme`");
+    }
 
     /// The issue's auth config contract, verbatim (the schema tests validate it too).
     pub(crate) const CONTRACT: &str = r#"

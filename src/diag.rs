@@ -22,11 +22,16 @@ pub struct SourceError {
     pub help: Option<String>,
     /// The text of the offending line, when known.
     pub line_text: Option<String>,
+    /// Further errors found in the same file (each step is checked, up to [`MAX_ERRORS`]).
+    pub also: Vec<SourceError>,
 }
+
+/// How many errors of one file are reported at once.
+pub const MAX_ERRORS: usize = 20;
 
 impl SourceError {
     pub fn new(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
-        SourceError { file: file.to_path_buf(), pos, message: message.into(), help: None, line_text: None }
+        SourceError { file: file.to_path_buf(), pos, message: message.into(), help: None, line_text: None, also: Vec::new() }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -39,7 +44,19 @@ impl SourceError {
         if self.pos.line > 0 {
             self.line_text = source.lines().nth(self.pos.line - 1).map(str::to_owned);
         }
+        self.also = std::mem::take(&mut self.also).into_iter().map(|e| e.with_source(source)).collect();
         self
+    }
+
+    /// One error for a list of them: the first, carrying the rest.
+    pub fn many(mut errors: Vec<SourceError>) -> Option<SourceError> {
+        if errors.is_empty() {
+            return None;
+        }
+        let mut first = errors.remove(0);
+        errors.truncate(MAX_ERRORS - 1);
+        first.also = errors;
+        Some(first)
     }
 
     /// `file:line:col`, for one-line uses (GitHub annotations, JSON reports).
@@ -62,6 +79,9 @@ impl fmt::Display for SourceError {
         }
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;
+        }
+        for e in &self.also {
+            write!(f, "\n\nerror: {e}")?;
         }
         Ok(())
     }

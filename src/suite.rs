@@ -314,14 +314,23 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
                 "add `steps:` with at least one step; if this file is not a suite (a compose file, a config), move it out of the suites folder or start its name with `_` or `.` (such files are skipped)",
             )
         })?;
-    let steps = decode_steps(ctx, steps_node)?;
+    let steps = decode_steps(ctx, steps_node);
+    let teardown = m.get("teardown").map_or(Ok(Vec::new()), |n| decode_steps(ctx, n));
+    // Broken steps and broken teardown steps are reported together.
+    let (steps, teardown) = match (steps, teardown) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+        (Err(mut a), Err(mut b)) => {
+            let rest = std::mem::take(&mut b.also);
+            a.also.push(b);
+            a.also.extend(rest);
+            a.also.truncate(crate::diag::MAX_ERRORS - 1);
+            return Err(a);
+        }
+    };
     if steps.is_empty() {
         return Err(ctx.err(steps_node, "`steps` is empty"));
     }
-    let teardown = match m.get("teardown") {
-        Some(n) => decode_steps(ctx, n)?,
-        None => Vec::new(),
-    };
     m.get("$schema");
     m.finish(SUITE_KEYS)?;
     // The run's token would silently replace the suite's own credentials: say so instead.
@@ -368,16 +377,25 @@ fn is_identifier(s: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Decodes every step, and reports every broken one (up to a limit), not only the first.
 fn decode_steps(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Step>, SourceError> {
-    ctx.seq(node, "`steps`")?
-        .iter()
-        .map(|n| {
-            let mut m = ctx.map(n, "a step")?;
+    let mut steps = Vec::new();
+    let mut errors = Vec::new();
+    for n in ctx.seq(node, "`steps`")? {
+        let one = ctx.map(n, "a step").and_then(|mut m| {
             let step = decode_step(ctx, n, &mut m)?;
             m.finish(STEP_KEYS)?;
             Ok(step)
-        })
-        .collect()
+        });
+        match one {
+            Ok(s) => steps.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    match SourceError::many(errors) {
+        Some(e) => Err(e),
+        None => Ok(steps),
+    }
 }
 
 /// Decodes the common keys of a step from `m`; the caller reads any extra keys and calls

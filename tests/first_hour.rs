@@ -192,3 +192,21 @@ async fn token_q_is_quiet_and_fast_steps_are_not_zero_ms() {
     let o = output(p.run(&server.uri(), &["s.yaml"])).await;
     assert!(!text(&o).contains(" 0 ms"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_reports_every_broken_step_of_a_file() {
+    let p = Project::new();
+    p.write(
+        "s.yaml",
+        "auth: none\nsteps:\n  - request: { path: /a }\n    expcet: { status: 200 }\n  - request: { path: /b }\n  - request: { path: /c }\n    expect: { status: 99 }\nteardown:\n  - request: { mehtod: DELETE, path: /d }\n",
+    );
+    let mut c = p.cmd();
+    c.args(["check", "s.yaml"]);
+    let o = output(c).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    for at in ["s.yaml:4:5", "s.yaml:7:", "s.yaml:9:"] {
+        assert!(out.contains(at), "{at} is reported: {out}");
+    }
+    assert_eq!(out.matches("error:").count(), 3, "{out}");
+}

@@ -21,9 +21,9 @@ pub struct SourceError {
     /// What to do about it ("did you mean `expect`?").
     pub help: Option<String>,
     /// The text of the offending line, when known.
-    pub line_text: Option<String>,
+    pub line_text: Option<Box<str>>,
     /// Further errors found in the same file (each step is checked, up to [`MAX_ERRORS`]).
-    pub also: Vec<SourceError>,
+    pub also: Box<[SourceError]>,
 }
 
 /// How many errors of one file are reported at once.
@@ -31,7 +31,7 @@ pub const MAX_ERRORS: usize = 20;
 
 impl SourceError {
     pub fn new(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
-        SourceError { file: file.to_path_buf(), pos, message: message.into(), help: None, line_text: None, also: Vec::new() }
+        SourceError { file: file.to_path_buf(), pos, message: message.into(), help: None, line_text: None, also: Box::default() }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -42,9 +42,9 @@ impl SourceError {
     /// Attaches the offending line from the source text.
     pub fn with_source(mut self, source: &str) -> Self {
         if self.pos.line > 0 {
-            self.line_text = source.lines().nth(self.pos.line - 1).map(str::to_owned);
+            self.line_text = source.lines().nth(self.pos.line - 1).map(Box::from);
         }
-        self.also = std::mem::take(&mut self.also).into_iter().map(|e| e.with_source(source)).collect();
+        self.also = std::mem::take(&mut self.also).into_vec().into_iter().map(|e| e.with_source(source)).collect();
         self
     }
 
@@ -55,7 +55,7 @@ impl SourceError {
         }
         let mut first = errors.remove(0);
         errors.truncate(MAX_ERRORS - 1);
-        first.also = errors;
+        first.also = errors.into();
         Some(first)
     }
 
@@ -80,7 +80,7 @@ impl fmt::Display for SourceError {
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;
         }
-        for e in &self.also {
+        for e in self.also.iter() {
             write!(f, "\n\nerror: {e}")?;
         }
         Ok(())

@@ -321,10 +321,12 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         (Ok(s), Ok(t)) => (s, t),
         (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
         (Err(mut a), Err(mut b)) => {
-            let rest = std::mem::take(&mut b.also);
-            a.also.push(b);
-            a.also.extend(rest);
-            a.also.truncate(crate::diag::MAX_ERRORS - 1);
+            let mut more = std::mem::take(&mut a.also).into_vec();
+            let rest = std::mem::take(&mut b.also).into_vec();
+            more.push(b);
+            more.extend(rest);
+            more.truncate(crate::diag::MAX_ERRORS - 1);
+            a.also = more.into();
             return Err(a);
         }
     };

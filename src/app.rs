@@ -708,7 +708,11 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     }
     // The cached session of `smokegate token` is a test user too.
     let store = crate::session::SessionStore::new(&state_dir);
-    let session_code = crate::session::logout(&ctx, &store, false).await?;
+    let (session_code, removed) = crate::session::logout(&ctx, &store, false).await?;
+    done += removed;
+    if session_code != exit::OK {
+        left += 1;
+    }
     crate::outln!("cleanup: {done} removed, {left} left");
     Ok(if left > 0 || session_code != exit::OK { exit::CLEANUP_FAILED } else { exit::OK })
 }

@@ -318,23 +318,23 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity) -> Result<i32, Failu
 /// `smokegate logout`: deletes the cached user and the cache; nothing cached is not an error.
 pub async fn cmd_logout(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Failure> {
     let (ctx, store) = local_ctx(&args, verbosity)?;
-    logout(&ctx, &store, true).await
+    Ok(logout(&ctx, &store, true).await?.0)
 }
 
-/// Shared by `logout` and `cleanup`.
-pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) -> Result<i32, Failure> {
+/// Shared by `logout` and `cleanup`: the exit code, and how many users it removed.
+pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) -> Result<(i32, usize), Failure> {
     let origin = ctx.http.gateway.origin();
     let _held = lock(store, &origin).await?;
     let Some(s) = store.load(&origin).map_err(|m| Failure::new(exit::USAGE, m))? else {
         if say_if_none {
             crate::outln!("no cached session for {origin}");
         }
-        return Ok(exit::OK);
+        return Ok((exit::OK, 0));
     };
     if !s.disposable {
         store.remove(&origin).map_err(|e| Failure::new(exit::USAGE, format!("cannot remove the session cache: {e}")))?;
         crate::outln!("forgot the cached service-account session for {origin} (service accounts are never deleted)");
-        return Ok(exit::OK);
+        return Ok((exit::OK, 0));
     }
     let auth = Auth::new(ctx.clone(), Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) }, None);
     auth.restore(s.captures.clone(), s.token.clone().map(Secret::new)).await;
@@ -345,11 +345,11 @@ pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) 
                 Some(email) => crate::outln!("deleted test user {email}"),
                 None => crate::outln!("dropped {}: login refused, so it is already gone", s.email),
             }
-            Ok(exit::OK)
+            Ok((exit::OK, 1))
         }
         Err(reason) => {
             crate::errln!("cleanup failed: test user {} was left behind: {reason} (the session cache is kept; try again)", s.email);
-            Ok(exit::CLEANUP_FAILED)
+            Ok((exit::CLEANUP_FAILED, 0))
         }
     }
 }

@@ -10,6 +10,22 @@ fn the_demo_is_green_and_leaves_nothing_behind() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("probe: forged signature · 401"), "{out}");
     assert!(out.contains("0 users, 0 records"), "{out}");
+    assert!(out.contains("trace") && out.contains("✓ the request id reaches the upstream"), "{out}");
+    // The explanation numbers its steps 1–4 and says what the service shows.
+    assert!(out.contains("  4. Teardown deleted the records, and the user was deleted"), "{out}");
+}
+
+#[test]
+fn the_demo_says_what_the_service_shows_when_the_user_is_left() {
+    let p = Project::new();
+    let o = p.cmd().args(["demo", "--fault", "no-delete"]).output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(out.contains("The user could NOT be deleted") && !out.contains("the user was deleted through the gateway"), "{out}");
+    let o = p.cmd().args(["demo", "--auth-probes", "false"]).output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("  3. Teardown deleted") && !out.contains("  4. "), "no gap in the numbering: {out}");
 }
 
 /// One row of the fault matrix: what the bundled suites must say when the path breaks this way.

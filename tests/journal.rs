@@ -332,3 +332,20 @@ async fn a_configured_verify_step_proves_the_deletion_or_keeps_the_user() {
         }
     }
 }
+
+/// `cleanup` says what it did, then sums it up: the summary line is the last.
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_sums_up_after_what_it_did() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    let p = Project::new();
+    let mut c = p.cmd();
+    c.args(["token", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    assert_eq!(output(c).await.status.code(), Some(0));
+    let o = output(cleanup_cmd(&p, &server)).await;
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let deleted = out.find("deleted test user").unwrap_or_else(|| panic!("{out}"));
+    let summary = out.find("cleanup: 1 removed, 0 left").unwrap_or_else(|| panic!("{out}"));
+    assert!(deleted < summary, "{out}");
+}

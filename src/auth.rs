@@ -274,7 +274,11 @@ impl Auth {
         cc.attempt = attempt;
         let ex = self.ctx.http.send(&out, &cc, cancel).await;
         let resp = match ex.result {
-            Ok(r) => r,
+            Ok(r) => {
+                // What an auth route hands out (a refresh token, a session cookie) is a secret.
+                self.ctx.redactor.add_response(&r.headers, &r.body, true);
+                r
+            }
             Err(SendError::Cancelled) => {
                 self.ctx.emit_crumbs(ex.crumbs, Some(FailureClass::Cancelled));
                 return Err(AuthError::Cancelled);

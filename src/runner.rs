@@ -744,6 +744,7 @@ async fn exec(
         }
         Ok(resp) => {
             r.status = Some(resp.status);
+            ctx.redactor.add_response(&resp.headers, &resp.body, false);
             let v = step::evaluate(step, &resp, &ctx.templates, scope, &ctx.eval_settings(), out.body.as_ref().map(|b| b.0.as_slice()));
             r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, v.class);
             for (k, val) in &v.captures {

@@ -165,6 +165,33 @@ impl Redactor {
         }
     }
 
+    /// Registers what a response hands out as credentials: `Set-Cookie` values (a session is a
+    /// credential) and, when `secret_fields` is set (auth responses), every string under a
+    /// secret-named JSON key (`refreshToken`, `apiKey`, `session_id`, …).
+    pub fn add_response(&self, headers: &reqwest::header::HeaderMap, body: &[u8], secret_fields: bool) {
+        for v in headers.get_all(reqwest::header::SET_COOKIE) {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            if let Some((_, value)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
+                self.add_value(value.trim());
+            }
+        }
+        if !secret_fields || body.len() > 1 << 20 {
+            return;
+        }
+        fn walk(r: &Redactor, v: &serde_json::Value, secret: bool) {
+            match v {
+                serde_json::Value::String(s) if secret && s.len() >= 8 => r.add_value(s),
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(r, x, secret)),
+                // The key right above a value names it (`{"session": {"user": email}}` is not a secret).
+                serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| walk(r, x, is_secret_name(k))),
+                _ => {}
+            }
+        }
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            walk(self, &v, false);
+        }
+    }
+
     /// Registers the values of secret-named environment variables (`*_TOKEN`, `*_API_KEY`,
     /// `*_PASSWORD`, …) that are long enough to be secrets.
     pub fn add_env<'a>(&self, env: impl IntoIterator<Item = (&'a str, &'a str)>) {
@@ -331,6 +358,25 @@ mod tests {
             "a\\u{1b}[2J\\u{1b}[1A✓ all good\\u{d}X\\u{202e}z\nnext\tcol"
         );
         assert_eq!(r.clean("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn credentials_a_response_hands_out_are_secrets() {
+        let r = Redactor::default();
+        let mut h = reqwest::header::HeaderMap::new();
+        h.append(reqwest::header::SET_COOKIE, "sid=abc123session-cookie; Path=/; HttpOnly".parse().unwrap());
+        r.add_response(
+            &h,
+            br#"{"user":{"id":"u1","email":"a@b.c"},"refreshToken":"rt-0123456789","auth":{"apiKey":"ak-0123456789"},"session":{"user":"smoke@example.test"},"tokens":["tk-0123456789"]}"#,
+            true,
+        );
+        assert_eq!(
+            r.redact("abc123session-cookie rt-0123456789 ak-0123456789 tk-0123456789 u1 a@b.c smoke@example.test"),
+            "*** *** *** *** u1 a@b.c smoke@example.test"
+        );
+        let r = Redactor::default();
+        r.add_response(&reqwest::header::HeaderMap::new(), br#"{"apiKey":"ak-0123456789"}"#, false);
+        assert_eq!(r.redact("ak-0123456789"), "ak-0123456789", "step responses: only cookies");
     }
 
     #[test]

@@ -189,3 +189,34 @@ async fn terminal_control_sequences_from_a_body_are_escaped() {
     let summary = std::fs::read_to_string(p.path().join("summary.md")).unwrap();
     assert!(!summary.contains('\u{1b}'), "{summary:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_auth_routes_hand_out_is_masked_when_echoed() {
+    let server = MockServer::start().await;
+    let (refresh, session) = ("rt-9f8e7d6c5b4a39281706", "sess-0a1b2c3d4e5f6a7b8c9d");
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201).set_body_json(json!({}))).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"token": jwt(300), "refreshToken": refresh}))
+                .insert_header("set-cookie", format!("sid={session}; Path=/; HttpOnly").as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/echo"))
+        .respond_with(ResponseTemplate::new(500).set_body_string(format!("debug: refresh={refresh} cookie=sid={session}")))
+        .mount(&server)
+        .await;
+    let p = Project::new();
+    p.write("s.yaml", "steps:\n  - request: { path: /api/echo }\n");
+    let o = output(reports_run(&p, &server.uri(), "s.yaml")).await;
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("debug: refresh=***"), "{}", text(&o));
+    for (what, hay) in all_outputs(&p, &o) {
+        no_fragment(&hay, refresh, &what);
+        no_fragment(&hay, session, &what);
+    }
+}

@@ -90,6 +90,8 @@ impl Gateway {
         for _ in 0..3 {
             let mut depth: i64 = 0;
             for seg in text.split(['/', '\\']) {
+                // `..;x` is `..` to servers that strip path parameters (Tomcat, Jetty).
+                let seg = seg.split(';').next().unwrap_or(seg);
                 match seg {
                     "" | "." => {}
                     ".." => {
@@ -179,7 +181,18 @@ mod tests {
     #[test]
     fn paths_that_climb_out_of_the_base_path_are_refused() {
         let g = Gateway::parse("http://127.0.0.1:1/edge", false).unwrap();
-        for p in ["/../health/live", "/%2e%2e/health/ready", "/%2E%2e/x", "/a/../../x", "/..%2fx", "/%252e%252e/x", "/..\\x", "/.%2e/x"] {
+        for p in [
+            "/../health/live",
+            "/%2e%2e/health/ready",
+            "/%2E%2e/x",
+            "/a/../../x",
+            "/..%2fx",
+            "/%252e%252e/x",
+            "/..\\x",
+            "/.%2e/x",
+            "/..;/x",
+            "/a/..;jsessionid=1/../x",
+        ] {
             assert!(g.resolve(p).is_err(), "{p} escapes /edge");
         }
         for p in ["/health/live", "/a/../b", "/a/%2e%2e/b", "/x?q=../..", "/v1..2/x"] {

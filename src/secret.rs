@@ -159,8 +159,17 @@ impl Redactor {
         if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) || is_secret_name(name) {
             self.add_value(value);
             // `Bearer xyz`, `Basic xyz`: the credential itself too.
-            if let Some((_, cred)) = value.split_once(' ') {
+            if let Some((scheme, cred)) = value.split_once(' ') {
                 self.add_value(cred.trim());
+                // `Basic base64(user:password)`: an upstream may echo it decoded.
+                if scheme.eq_ignore_ascii_case("basic") {
+                    use base64::Engine;
+                    let decoded =
+                        base64::engine::general_purpose::STANDARD.decode(cred.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+                    if let Some((_, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                        self.add_value(password);
+                    }
+                }
             }
         }
     }
@@ -358,6 +367,15 @@ mod tests {
             "a\\u{1b}[2J\\u{1b}[1A✓ all good\\u{d}X\\u{202e}z\nnext\tcol"
         );
         assert_eq!(r.clean("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn a_basic_credential_is_masked_decoded_too() {
+        use base64::Engine;
+        let r = Redactor::default();
+        let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("svc:Sup3r-S3cret-pw"));
+        r.add_header("Authorization", &header);
+        assert_eq!(r.redact("login svc:Sup3r-S3cret-pw failed"), "login svc:*** failed");
     }
 
     #[test]

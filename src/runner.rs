@@ -356,104 +356,163 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
     let start = Instant::now();
     let file = suite.file.display().to_string();
     ctx.sink.emit(Event::SuiteStarted { name: suite.name.clone(), file: file.clone(), steps: suite.steps.len() + suite.teardown.len() });
-    let started = |step: &Step, kind: StepKind| ctx.sink.emit(Event::StepStarted { file: file.clone(), name: step.name.clone(), kind });
-    let mut counts = RunOutcome::default();
-    let mut scope = ctx.base_scope.clone();
-    if let Some(a) = auth {
-        a.extend_scope(&mut scope);
-    }
-    let mut stop: Option<Stop> = None;
-    if ctx.cancel.stop_new.is_cancelled() {
-        stop = Some(Stop { class: FailureClass::NotRun, why: "not started: --fail-fast after an earlier failure".into() });
-    }
-    for (name, value) in &suite.vars {
-        match ctx.templates.render_json(value, &scope) {
-            Ok(v) => {
-                if ctx.config.secrets.contains(name)
-                    && let Some(text) = v.as_str()
-                {
-                    ctx.redactor.add(&Secret::new(text));
-                }
-                scope.set_json(name.clone(), &v)
-            }
-            Err(e) => {
-                let why = ctx.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
-                stop.get_or_insert(Stop { class: FailureClass::Template, why });
-            }
-        }
-    }
-    let emit = |r: StepResult, counts: &mut RunOutcome| {
-        counts.tally(&r);
-        ctx.sink.emit(Event::StepFinished(r));
-    };
-    let probes_wanted = suite.auth_probe || ctx.opts.auth_probes;
-    let mut records: Vec<Option<RecordEntry>> = vec![None; suite.teardown.len()];
-    let mut probed = 0usize;
-    let mut authed_passed = false;
-
+    let mut s = SuiteState::new(ctx, suite, auth);
     for step in &suite.steps {
-        if stop.is_none() && ctx.cancel.interrupt.is_cancelled() {
-            stop = Some(Stop { class: FailureClass::Cancelled, why: "interrupted before it was sent".into() });
+        s.step(step).await;
+    }
+    s.require_probes();
+    s.teardown().await;
+    ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()) }));
+    s.counts
+}
+
+/// One suite's run in progress: its scope, what it journaled, why it stopped, its counts.
+struct SuiteState<'a> {
+    ctx: &'a RunCtx,
+    suite: &'a Suite,
+    auth: Option<&'a Auth>,
+    scope: Scope,
+    /// The journaled record of each teardown step, once it could be rendered.
+    records: Vec<Option<RecordEntry>>,
+    stop: Option<Stop>,
+    counts: RunOutcome,
+    probed: usize,
+    authed_passed: bool,
+}
+
+impl<'a> SuiteState<'a> {
+    /// The suite's scope (run, env, config vars, the user, its own vars); a var that cannot be
+    /// rendered stops the suite before its first step.
+    fn new(ctx: &'a RunCtx, suite: &'a Suite, auth: Option<&'a Auth>) -> Self {
+        let mut scope = ctx.base_scope.clone();
+        if let Some(a) = auth {
+            a.extend_scope(&mut scope);
         }
-        if let Some(st) = &mut stop {
-            emit(not_run(suite, step, StepKind::Step, st.class, &st.why), &mut counts);
-            if st.class != FailureClass::NotRun && st.class != FailureClass::Cancelled {
-                *st = Stop { class: FailureClass::NotRun, why: format!("not run: {}", st.why) };
+        let mut stop = None;
+        if ctx.cancel.stop_new.is_cancelled() {
+            stop = Some(Stop { class: FailureClass::NotRun, why: "not started: --fail-fast after an earlier failure".into() });
+        }
+        for (name, value) in &suite.vars {
+            match ctx.templates.render_json(value, &scope) {
+                Ok(v) => {
+                    if ctx.config.secrets.contains(name)
+                        && let Some(text) = v.as_str()
+                    {
+                        ctx.redactor.add(&Secret::new(text));
+                    }
+                    scope.set_json(name.clone(), &v)
+                }
+                Err(e) => {
+                    let why = ctx.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
+                    stop.get_or_insert(Stop { class: FailureClass::Template, why });
+                }
             }
-            continue;
         }
-        started(step, StepKind::Step);
+        SuiteState {
+            ctx,
+            suite,
+            auth,
+            scope,
+            records: vec![None; suite.teardown.len()],
+            stop,
+            counts: RunOutcome::default(),
+            probed: 0,
+            authed_passed: false,
+        }
+    }
+
+    fn emit(&mut self, r: StepResult) {
+        self.counts.tally(&r);
+        self.ctx.sink.emit(Event::StepFinished(r));
+    }
+
+    fn started(&self, step: &Step, kind: StepKind) {
+        self.ctx.sink.emit(Event::StepStarted { file: self.suite.file.display().to_string(), name: step.name.clone(), kind });
+    }
+
+    /// One step: not run (with why), or sent, journaled, probed and judged.
+    async fn step(&mut self, step: &Step) {
+        let (ctx, suite, auth) = (self.ctx, self.suite, self.auth);
+        if self.stop.is_none() && ctx.cancel.interrupt.is_cancelled() {
+            self.stop = Some(Stop { class: FailureClass::Cancelled, why: "interrupted before it was sent".into() });
+        }
+        if let Some(st) = &self.stop {
+            let r = not_run(suite, step, StepKind::Step, st.class, &st.why);
+            if st.class != FailureClass::NotRun && st.class != FailureClass::Cancelled {
+                self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: {}", st.why) });
+            }
+            self.emit(r);
+            return;
+        }
+        self.started(step, StepKind::Step);
         // Write-ahead: a step whose captures a teardown still waits for may create a record
         // before its id is known; a killed run must still leave word of it.
-        let pending = journal_pending(ctx, suite, step, &scope, &records);
+        let pending = journal_pending(ctx, suite, step, &self.scope, &self.records);
         // A write in flight may commit upstream: abandoning it on Ctrl-C would lose the id its
         // teardown needs. It finishes (bounded by its timeout and the abort deadline); a read
         // is cancelled at once.
         let write = matches!(step.request.method.as_str(), "POST" | "PUT" | "PATCH");
         let cancel = if write { &ctx.cancel.abort } else { &ctx.cancel.interrupt };
-        let mut r = exec(ctx, suite, step, StepKind::Step, &mut scope, auth, cancel).await;
+        let mut r = exec(ctx, suite, step, StepKind::Step, &mut self.scope, auth, cancel).await;
         if !r.breadcrumbs.is_empty() {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
-            journal_records(ctx, suite, &scope, auth, &mut records);
+            journal_records(ctx, suite, &self.scope, auth, &mut self.records);
         }
         if let Some(p) = pending {
-            settle_pending(ctx, p, &r, &mut counts);
+            settle_pending(ctx, p, &r, &mut self.counts);
         }
-        let user = step.auth.unwrap_or(suite.auth) == AuthMode::User;
-        let mut probes = Vec::new();
-        if r.outcome == Outcome::Passed && user {
-            authed_passed = true;
-            match probe_plan(ctx, suite, step) {
-                ProbePlan::No => {}
-                ProbePlan::Replay => {
-                    probes = run_probes(ctx, suite, step, &scope, auth).await;
-                    probed += probes.len();
-                }
-                ProbePlan::Unsafe => probes.push(unprobed(
-                    suite,
-                    step,
-                    format!("`auth_probe: true` on a {} step: writes are never replayed without credentials (a gateway that does not enforce auth would perform them); probe a GET of what it created", step.request.method),
-                )),
-            }
-            if let Some(bad) = probes.iter().find(|p| p.outcome == Outcome::Failed) {
-                r.outcome = Outcome::Failed;
-                r.failure_class = bad.failure_class;
-                r.message = bad.message.clone();
-            }
-        }
+        let probes = self.probe(step, &mut r).await;
         if r.outcome == Outcome::Failed {
-            stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
+            self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
             if ctx.opts.fail_fast {
                 ctx.cancel.stop_new.cancel();
             }
         }
-        emit(r, &mut counts);
+        self.emit(r);
         for p in probes {
-            emit(p, &mut counts);
+            self.emit(p);
         }
     }
-    // A run asked to prove auth enforcement that proved nothing is not green.
-    if probes_wanted && authed_passed && probed == 0 && stop.is_none() {
+
+    /// Replays a passing authenticated step without valid credentials when asked to; a failed
+    /// probe fails the step.
+    async fn probe(&mut self, step: &Step, r: &mut StepResult) -> Vec<StepResult> {
+        let (ctx, suite) = (self.ctx, self.suite);
+        if r.outcome != Outcome::Passed || step.auth.unwrap_or(suite.auth) != AuthMode::User {
+            return Vec::new();
+        }
+        self.authed_passed = true;
+        let probes = match probe_plan(ctx, suite, step) {
+            ProbePlan::No => Vec::new(),
+            ProbePlan::Replay => {
+                let p = run_probes(ctx, suite, step, &self.scope, self.auth).await;
+                self.probed += p.len();
+                p
+            }
+            ProbePlan::Unsafe => vec![unprobed(
+                suite,
+                step,
+                format!(
+                    "`auth_probe: true` on a {} step: writes are never replayed without credentials (a gateway that does not enforce auth would perform them); probe a GET of what it created",
+                    step.request.method
+                ),
+            )],
+        };
+        if let Some(bad) = probes.iter().find(|p| p.outcome == Outcome::Failed) {
+            r.outcome = Outcome::Failed;
+            r.failure_class = bad.failure_class;
+            r.message = bad.message.clone();
+        }
+        probes
+    }
+
+    /// A run asked to prove auth enforcement that proved nothing is not green.
+    fn require_probes(&mut self) {
+        let suite = self.suite;
+        let wanted = suite.auth_probe || self.ctx.opts.auth_probes;
+        if !(wanted && self.authed_passed && self.probed == 0 && self.stop.is_none()) {
+            return;
+        }
         let first = suite.steps.iter().find(|s| s.auth.unwrap_or(suite.auth) == AuthMode::User).unwrap_or(&suite.steps[0]);
         let mut r = unprobed(
             suite,
@@ -461,24 +520,31 @@ async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> Run
             "auth probes were asked for, but this suite has no passing GET/HEAD/OPTIONS step with `auth: user` to replay without credentials; add one (e.g. a GET of what it created), or set `auth_probe: false` on the suite".into(),
         );
         r.name = "auth probes".into();
-        emit(r, &mut counts);
+        self.emit(r);
     }
 
-    // Teardown always runs; only the abort token (deadline, second signal) stops it.
-    for (i, step) in suite.teardown.iter().enumerate() {
-        let r = if ctx.cancel.abort.is_cancelled() {
-            not_run(suite, step, StepKind::Teardown, FailureClass::Cancelled, "aborted before teardown: what it deletes may be left behind")
-        } else {
-            started(step, StepKind::Teardown);
-            exec(ctx, suite, step, StepKind::Teardown, &mut scope, auth, &ctx.cancel.abort).await
-        };
-        if let Some(rec) = records[i].take() {
-            settle_record(ctx, rec, &r, &mut counts);
+    /// Teardown always runs; only the abort token (deadline, second signal) stops it.
+    async fn teardown(&mut self) {
+        let (ctx, suite) = (self.ctx, self.suite);
+        for (i, step) in suite.teardown.iter().enumerate() {
+            let r = if ctx.cancel.abort.is_cancelled() {
+                not_run(
+                    suite,
+                    step,
+                    StepKind::Teardown,
+                    FailureClass::Cancelled,
+                    "aborted before teardown: what it deletes may be left behind",
+                )
+            } else {
+                self.started(step, StepKind::Teardown);
+                exec(ctx, suite, step, StepKind::Teardown, &mut self.scope, self.auth, &ctx.cancel.abort).await
+            };
+            if let Some(rec) = self.records[i].take() {
+                settle_record(ctx, rec, &r, &mut self.counts);
+            }
+            self.emit(r);
         }
-        emit(r, &mut counts);
     }
-    ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()) }));
-    counts
 }
 
 /// Journals (or re-journals, when its rendering changed) every teardown of the suite that can

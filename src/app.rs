@@ -648,64 +648,17 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
         gw == origin
     };
     let mut records: Vec<_> = records.into_iter().filter(|r| here(&r.gateway, &r.describe())).collect();
-    for entry in entries {
-        if !here(&entry.gateway, &entry.email) {
-            continue;
-        }
-        let identity = crate::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
-        let auth = crate::auth::Auth::new(ctx.clone(), identity, None);
-        let email = entry.email.clone();
-        auth.adopt(entry);
+    let mut tally = Tally::default();
+    for entry in entries.into_iter().filter(|e| here(&e.gateway, &e.email)) {
         // What the user owns first: deleting it needs the user's token.
+        let email = entry.email.clone();
         let (owned, rest): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.owner.as_deref() == Some(email.as_str()));
         records = rest;
-        let mut owned_left = 0;
-        for rec in owned {
-            match runner::replay_record(&ctx, &rec, Some(&auth)).await {
-                Ok(()) => done += 1,
-                Err(_) => owned_left += 1,
-            }
-        }
-        if owned_left > 0 {
-            left += owned_left + 1;
-            crate::errln!("left {email}: kept until the {owned_left} record(s) it owns are deleted");
-            continue;
-        }
-        match auth.cleanup(&ctx.cancel.abort).await {
-            Ok(Some(_)) => {
-                done += 1;
-                crate::outln!("deleted {email}");
-            }
-            Ok(None) => {
-                done += 1;
-                crate::outln!("dropped {email}: its login is refused, so it was never created or is already gone");
-            }
-            Err(reason) => {
-                left += 1;
-                crate::errln!("left {email}: {reason}");
-            }
-        }
+        clean_identity(&ctx, entry, owned, &mut tally).await;
     }
-    // Records of anonymous teardowns, or of a service account.
-    let service = match ctx.config.auth.mode {
-        config::AuthModeKind::ServiceAccount => runner::make_auth(&ctx, None).ok(),
-        config::AuthModeKind::Disposable => None,
-    };
-    for rec in records {
-        let auth = match (&rec.owner, &service) {
-            (None, _) => None,
-            (Some(o), Some(svc)) if *o == svc.identity.email => Some(svc),
-            (Some(o), _) => {
-                left += 1;
-                crate::errln!("left {}: it needs the token of {o}, which is not in the journal", rec.describe());
-                continue;
-            }
-        };
-        match runner::replay_record(&ctx, &rec, auth).await {
-            Ok(()) => done += 1,
-            Err(_) => left += 1,
-        }
-    }
+    clean_orphan_records(&ctx, records, &mut tally).await;
+    done += tally.done;
+    left += tally.left;
     // The cached session of `smokegate token` is a test user too.
     let store = crate::session::SessionStore::new(&state_dir);
     let (session_code, removed) = crate::session::logout(&ctx, &store, false).await?;
@@ -715,6 +668,71 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     }
     crate::outln!("cleanup: {done} removed, {left} left");
     Ok(if left > 0 || session_code != exit::OK { exit::CLEANUP_FAILED } else { exit::OK })
+}
+
+/// What `cleanup` removed and what it had to leave.
+#[derive(Default)]
+struct Tally {
+    done: usize,
+    left: usize,
+}
+
+/// Replays the records a journaled identity owns, then deletes and verifies the identity (kept
+/// while any of its records is left: only its token can delete them).
+async fn clean_identity(ctx: &Arc<RunCtx>, entry: journal::Entry, owned: Vec<journal::RecordEntry>, t: &mut Tally) {
+    let identity = crate::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
+    let auth = crate::auth::Auth::new(ctx.clone(), identity, None);
+    let email = entry.email.clone();
+    auth.adopt(entry);
+    let mut owned_left = 0;
+    for rec in owned {
+        match runner::replay_record(ctx, &rec, Some(&auth)).await {
+            Ok(()) => t.done += 1,
+            Err(_) => owned_left += 1,
+        }
+    }
+    if owned_left > 0 {
+        t.left += owned_left + 1;
+        crate::errln!("left {email}: kept until the {owned_left} record(s) it owns are deleted");
+        return;
+    }
+    match auth.cleanup(&ctx.cancel.abort).await {
+        Ok(Some(_)) => {
+            t.done += 1;
+            crate::outln!("deleted {email}");
+        }
+        Ok(None) => {
+            t.done += 1;
+            crate::outln!("dropped {email}: its login is refused, so it was never created or is already gone");
+        }
+        Err(reason) => {
+            t.left += 1;
+            crate::errln!("left {email}: {reason}");
+        }
+    }
+}
+
+/// Records whose owner is not a journaled identity: anonymous teardowns, or a service account's.
+async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<journal::RecordEntry>, t: &mut Tally) {
+    let service = match ctx.config.auth.mode {
+        config::AuthModeKind::ServiceAccount => runner::make_auth(ctx, None).ok(),
+        config::AuthModeKind::Disposable => None,
+    };
+    for rec in records {
+        let auth = match (&rec.owner, &service) {
+            (None, _) => None,
+            (Some(o), Some(svc)) if *o == svc.identity.email => Some(svc),
+            (Some(o), _) => {
+                t.left += 1;
+                crate::errln!("left {}: it needs the token of {o}, which is not in the journal", rec.describe());
+                continue;
+            }
+        };
+        match runner::replay_record(ctx, &rec, auth).await {
+            Ok(()) => t.done += 1,
+            Err(_) => t.left += 1,
+        }
+    }
 }
 
 /// `smokegate merge`: shard reports in, one JUnit file, one JSON report and one summary out.

@@ -547,6 +547,25 @@ impl<'a> SuiteState<'a> {
     }
 }
 
+/// A journal record of this run with nothing known but what it is and where.
+fn record_entry(ctx: &RunCtx, key: String, label: String, method: String, path: String) -> RecordEntry {
+    RecordEntry {
+        version: 1,
+        run_id: ctx.run_id.clone(),
+        gateway: ctx.http.gateway.origin(),
+        key,
+        label,
+        owner: None,
+        method,
+        path,
+        headers: Vec::new(),
+        body: None,
+        accept: Vec::new(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        pending: None,
+    }
+}
+
 /// Journals (or re-journals, when its rendering changed) every teardown of the suite that can
 /// be rendered now: the record it deletes may exist from here on.
 fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Auth>, records: &mut [Option<RecordEntry>]) {
@@ -555,19 +574,11 @@ fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Aut
         let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
         let owner = (t.auth.unwrap_or(suite.auth) == AuthMode::User).then(|| auth.map(|a| a.identity.email.clone())).flatten();
         let rec = RecordEntry {
-            version: 1,
-            run_id: ctx.run_id.clone(),
-            gateway: ctx.http.gateway.origin(),
-            key: format!("{}#{i}", suite.file.display()),
-            label: format!("{} › {}", suite.name, t.name),
             owner,
-            method: out.method,
-            path: out.path,
             headers: out.headers,
             body: out.body.map(|(b, ct)| (String::from_utf8_lossy(&b).into_owned(), ct.to_owned())),
             accept: t.expect.status.as_ref().map_or_else(|| vec!["2xx".to_owned()], |p| p.iter().map(|p| p.text()).collect()),
-            created_at: chrono::Utc::now().to_rfc3339(),
-            pending: None,
+            ..record_entry(ctx, format!("{}#{i}", suite.file.display()), format!("{} › {}", suite.name, t.name), out.method, out.path)
         };
         let same = records[i]
             .as_ref()
@@ -597,20 +608,15 @@ fn journal_pending(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, reco
                 .is_some_and(|v| step.capture.iter().any(|c| c.name == v))
     })?;
     let rec = RecordEntry {
-        version: 1,
-        run_id: ctx.run_id.clone(),
-        gateway: ctx.http.gateway.origin(),
-        key: format!("{}#{i}:pending", suite.file.display()),
-        label: format!("{} › {}", suite.name, step.name),
-        // Nothing can delete it without its id: it does not hold its user back.
-        owner: None,
-        method: step.request.method.clone(),
-        path: step.request.path.clone(),
-        headers: Vec::new(),
-        body: None,
-        accept: Vec::new(),
-        created_at: chrono::Utc::now().to_rfc3339(),
         pending: Some(format!("its create was sent, but the run ended before its id arrived, so `{}` cannot delete it", t.name)),
+        // Nothing can delete it without its id: it does not hold its user back.
+        ..record_entry(
+            ctx,
+            format!("{}#{i}:pending", suite.file.display()),
+            format!("{} › {}", suite.name, step.name),
+            step.request.method.clone(),
+            step.request.path.clone(),
+        )
     };
     match j.write_record(&rec) {
         Ok(()) => Some(rec),

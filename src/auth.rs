@@ -3,7 +3,7 @@
 //! user's deletion at the end, retried, journalled, and reported when it fails.
 
 use std::sync::Mutex as StdMutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
@@ -105,7 +105,6 @@ pub struct Auth {
     logged_in: std::sync::atomic::AtomicBool,
     /// Gateway clock minus ours, in seconds (from the login response's `Date`).
     skew_secs: StdMutex<i64>,
-    pub logins: AtomicU32,
     journal_entry: StdMutex<Option<Entry>>,
     /// Which suite this user belongs to (`auth.scope: suite`), for messages.
     pub label: Option<String>,
@@ -196,7 +195,6 @@ impl Auth {
             settle_by: StdMutex::new(None),
             logged_in: Default::default(),
             skew_secs: StdMutex::new(0),
-            logins: AtomicU32::new(0),
             journal_entry: StdMutex::new(None),
             label,
         }
@@ -384,7 +382,6 @@ impl Auth {
 
     async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
         let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
-        self.logins.fetch_add(1, Ordering::SeqCst);
         let body = step::parse_json(&resp.body).map_err(|why| AuthError::Step {
             step: self.cfg.login.name.clone(),
             class: FailureClass::InvalidResponse,

@@ -251,7 +251,6 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
     let ctx = Ctx { file: path };
     let mut m = ctx.map(&root, "the config")?;
     let mut cfg = Config { file: Some(path.to_path_buf()), ..Config::default() };
-    m.get("$schema");
     if let Some(g) = m.get("gateway") {
         decode_gateway(ctx, g, &mut cfg.gateway)?;
     }

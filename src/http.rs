@@ -82,7 +82,6 @@ pub struct Response {
     pub url: Url,
     /// The server's `Date`, for clock-skew checks.
     pub date: Option<SystemTime>,
-    pub ttfb: Duration,
     pub total: Duration,
 }
 
@@ -393,7 +392,7 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response { status, headers, body, url, date, ttfb, total: start.elapsed() })
+        Ok(Response { status, headers, body, url, date, total: start.elapsed() })
     }
 }
 

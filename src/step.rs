@@ -38,10 +38,6 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn passed(&self) -> bool {
-        self.class.is_none()
-    }
-
     /// Records a failed check; the class with the highest precedence wins.
     fn fail(
         &mut self,

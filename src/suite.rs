@@ -29,13 +29,6 @@ impl AuthMode {
             other => Err(ctx.err(node, format!("unknown auth mode `{other}`")).with_help("use `user` or `none`")),
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::User => "user",
-            AuthMode::None => "none",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,11 +123,6 @@ pub struct Expect {
 }
 
 impl Expect {
-    /// Whether `status` was asked for explicitly (a 401 the suite expects is not an auth failure).
-    pub fn expects_status(&self, status: u16) -> bool {
-        self.status.as_ref().is_some_and(|pats| pats.iter().any(|p| p.matches(status)))
-    }
-
     pub fn status_ok(&self, status: u16) -> bool {
         match &self.status {
             Some(pats) => pats.iter().any(|p| p.matches(status)),
@@ -333,7 +321,6 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
     if steps.is_empty() {
         return Err(ctx.err(steps_node, "`steps` is empty"));
     }
-    m.get("$schema");
     m.finish(SUITE_KEYS)?;
     // The run's token would silently replace the suite's own credentials: say so instead.
     for st in steps.iter().chain(&teardown) {

@@ -77,14 +77,6 @@ impl Scope {
         self.values.contains_key(name)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.values.get(name)
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.values.keys().map(String::as_str)
-    }
-
     fn context(&self) -> Value {
         Value::from_iter(self.values.iter().map(|(k, v)| (k.clone(), v.clone())))
     }

@@ -205,8 +205,16 @@ async fn no_secret_reaches_any_output_at_any_verbosity() {
     // The secrets did go over the wire, where they belong.
     let keyed = hits(&server, "GET", "/api/keyed").await;
     assert_eq!(keyed[0].headers.get("x-api-key").unwrap(), API_KEY);
-    // And the journal, the one place the password must be, is mode 0600 (and gone after cleanup).
+    // And the journal, the one place the password must be, is gone after cleanup...
     assert!(p.journal_files().is_empty());
+    // ...and while it holds the password, it is readable by its owner only.
+    let o = output(p.run(&server.uri(), &["--keep-user"])).await;
+    let files = p.journal_files();
+    assert_eq!(files.len(), 1, "{}", text(&o));
+    assert_eq!(mode_of(&files[0]), 0o600);
+    assert_eq!(mode_of(&p.state().join("journal")), 0o700);
+    let entry: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert!(entry["password"].as_str().is_some_and(|p| p.len() >= 24), "the password is there, where cleanup needs it");
 }
 
 #[tokio::test(flavor = "multi_thread")]

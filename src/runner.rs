@@ -374,6 +374,9 @@ struct SuiteState<'a> {
     scope: Scope,
     /// The journaled record of each teardown step, once it could be rendered.
     records: Vec<Option<RecordEntry>>,
+    /// "A record may exist", journaled for a teardown step before the step whose capture it
+    /// needs was sent; replaced by the real record once the teardown renders.
+    pending: Vec<Option<RecordEntry>>,
     stop: Option<Stop>,
     counts: RunOutcome,
     probed: usize,
@@ -414,6 +417,7 @@ impl<'a> SuiteState<'a> {
             auth,
             scope,
             records: vec![None; suite.teardown.len()],
+            pending: vec![None; suite.teardown.len()],
             stop,
             counts: RunOutcome::default(),
             probed: 0,
@@ -447,7 +451,7 @@ impl<'a> SuiteState<'a> {
         self.started(step, StepKind::Step);
         // Write-ahead: a step whose captures a teardown still waits for may create a record
         // before its id is known; a killed run must still leave word of it.
-        let pending = journal_pending(ctx, suite, step, &self.scope, &self.records);
+        let pending = journal_pending(ctx, suite, step, &self.scope, &self.records, &mut self.pending);
         // A write in flight may commit upstream: abandoning it on Ctrl-C would lose the id its
         // teardown needs. It finishes (bounded by its timeout and the abort deadline); a read
         // is cancelled at once.
@@ -456,10 +460,10 @@ impl<'a> SuiteState<'a> {
         let mut r = exec(ctx, suite, step, StepKind::Step, &mut self.scope, auth, cancel).await;
         if !r.breadcrumbs.is_empty() {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
-            journal_records(ctx, suite, &self.scope, auth, &mut self.records);
+            journal_records(ctx, suite, &self.scope, auth, &mut self.records, &mut self.pending);
         }
-        if let Some(p) = pending {
-            settle_pending(ctx, p, &r, &mut self.counts);
+        if let Some(i) = pending {
+            settle_pending(ctx, &mut self.pending[i], &r, &mut self.counts);
         }
         let probes = self.probe(step, &mut r).await;
         if r.outcome == Outcome::Failed {
@@ -542,6 +546,13 @@ impl<'a> SuiteState<'a> {
             if let Some(rec) = self.records[i].take() {
                 settle_record(ctx, rec, &r, &mut self.counts);
             }
+            if let Some(p) = self.pending[i].take() {
+                // Its create passed, but this teardown never could be rendered: still "may exist".
+                self.counts
+                    .cleanup
+                    .left
+                    .push(may_exist(&p, "it may exist: its teardown could never be rendered, so nothing deleted it".into()));
+            }
             self.emit(r);
         }
     }
@@ -568,7 +579,14 @@ fn record_entry(ctx: &RunCtx, key: String, label: String, method: String, path: 
 
 /// Journals (or re-journals, when its rendering changed) every teardown of the suite that can
 /// be rendered now: the record it deletes may exist from here on.
-fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Auth>, records: &mut [Option<RecordEntry>]) {
+fn journal_records(
+    ctx: &RunCtx,
+    suite: &Suite,
+    scope: &Scope,
+    auth: Option<&Auth>,
+    records: &mut [Option<RecordEntry>],
+    pending: &mut [Option<RecordEntry>],
+) {
     let Some(j) = &ctx.journal else { return };
     for (i, t) in suite.teardown.iter().enumerate() {
         let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
@@ -587,7 +605,13 @@ fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Aut
             continue;
         }
         match j.write_record(&rec) {
-            Ok(()) => records[i] = Some(rec),
+            Ok(()) => {
+                records[i] = Some(rec);
+                // The real record replaces the "may exist" note written ahead of its create.
+                if let Some(p) = pending[i].take() {
+                    let _ = j.remove_record(&p);
+                }
+            }
             Err(e) => ctx.sink.emit(Event::Warning(format!(
                 "cannot journal {}: {e}; if this run is killed, `smokegate cleanup` will not know about it",
                 rec.describe()
@@ -598,14 +622,21 @@ fn journal_records(ctx: &RunCtx, suite: &Suite, scope: &Scope, auth: Option<&Aut
 
 /// Journals "a record may exist" before a step whose captures a not-yet-renderable teardown
 /// needs: if the run dies before the answer, the journal still says what was being created.
-fn journal_pending(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, records: &[Option<RecordEntry>]) -> Option<RecordEntry> {
+/// Returns the teardown index it was journaled for.
+fn journal_pending(
+    ctx: &RunCtx,
+    suite: &Suite,
+    step: &Step,
+    scope: &Scope,
+    records: &[Option<RecordEntry>],
+    pending: &mut [Option<RecordEntry>],
+) -> Option<usize> {
     let j = ctx.journal.as_ref()?;
     let (i, t) = suite.teardown.iter().enumerate().find(|(i, t)| {
         records[*i].is_none()
-            && step::render_request(t, &ctx.templates, scope)
-                .err()
-                .and_then(|e| e.variable)
-                .is_some_and(|v| step.capture.iter().any(|c| c.name == v))
+            && pending[*i].is_none()
+            && step::render_request(t, &ctx.templates, scope).is_err()
+            && teardown_reads(ctx, t).iter().any(|v| step.capture.iter().any(|c| &c.name == v))
     })?;
     let rec = RecordEntry {
         pending: Some(format!("its create was sent, but the run ended before its id arrived, so `{}` cannot delete it", t.name)),
@@ -615,11 +646,15 @@ fn journal_pending(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, reco
             format!("{}#{i}:pending", suite.file.display()),
             format!("{} › {}", suite.name, step.name),
             step.request.method.clone(),
-            step.request.path.clone(),
+            // The path as it goes out, when it renders (exec says why when it does not).
+            step::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
         )
     };
     match j.write_record(&rec) {
-        Ok(()) => Some(rec),
+        Ok(()) => {
+            pending[i] = Some(rec);
+            Some(i)
+        }
         Err(e) => {
             ctx.sink.emit(Event::Warning(format!("cannot journal {}: {e}", rec.describe())));
             None
@@ -627,24 +662,43 @@ fn journal_pending(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, reco
     }
 }
 
-/// The step that might have created a record came back: the real record is journaled (its
-/// teardown renders now), or nothing was created (not sent, or refused with a 4xx), or it may
-/// exist without an id — then it stays journaled and is reported.
-fn settle_pending(ctx: &RunCtx, pending: RecordEntry, r: &StepResult, counts: &mut RunOutcome) {
+/// The step that might have created a record came back. Nothing was created (not sent, or
+/// refused with a 4xx): the note goes. It failed otherwise: the record may exist without an id,
+/// so the note stays journaled and is reported. It passed: the note stays until the teardown
+/// renders (`journal_records` replaces it) or the suite ends without it ever rendering.
+fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &StepResult, counts: &mut RunOutcome) {
+    let Some(p) = slot.as_ref() else { return };
     let refused = |s: u16| (400..500).contains(&s) && !matches!(s, 408 | 425 | 429);
-    let gone = r.outcome == Outcome::Passed || r.breadcrumbs.is_empty() || r.status.is_some_and(refused);
-    if gone {
-        if let Some(j) = &ctx.journal {
-            let _ = j.remove_record(&pending);
+    if r.breadcrumbs.is_empty() || r.status.is_some_and(refused) {
+        if let (Some(j), Some(p)) = (&ctx.journal, slot.take()) {
+            let _ = j.remove_record(&p);
         }
-        return;
+    } else if r.outcome == Outcome::Failed {
+        let why = format!("it may exist: the step failed ({}) before its id could be captured", r.message.as_deref().unwrap_or("failed"));
+        counts.cleanup.left.push(may_exist(p, why));
+        *slot = None;
     }
-    counts.cleanup.left.push(LeftBehind {
-        identity: pending.describe(),
-        reason: format!("it may exist: the step failed ({}) before its id could be captured", r.message.as_deref().unwrap_or("failed")),
-        kind: LeftKind::Record,
-        owner: None,
-    });
+}
+
+/// The top-level variables a teardown step's request reads (path, headers, body).
+fn teardown_reads(ctx: &RunCtx, t: &Step) -> Vec<String> {
+    let mut texts = vec![t.request.path.clone()];
+    texts.extend(t.request.headers.iter().map(|(_, v)| v.clone()));
+    match &t.request.body {
+        crate::suite::Body::Json(v) => texts.push(v.to_string()),
+        crate::suite::Body::Raw(r) => texts.push(r.clone()),
+        crate::suite::Body::None => {}
+    }
+    texts
+        .iter()
+        .flat_map(|text| ctx.templates.variables(text).unwrap_or_default())
+        .map(|v| v.split('.').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A record that may exist and that nothing can delete: reported, kept in the journal.
+fn may_exist(p: &RecordEntry, reason: String) -> LeftBehind {
+    LeftBehind { identity: p.describe(), reason, kind: LeftKind::Record, owner: None }
 }
 
 /// A record's teardown ran (or could not): gone from the journal when it passed, else left

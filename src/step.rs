@@ -89,11 +89,19 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     let e = &step.expect;
     let line = Some(step.pos.line);
 
+    // The body as JSON, parsed once, when an assertion or capture needs it or when it is short
+    // enough to be a stub's answer.
+    let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
+    let stub_check = !e.allow_stub && resp.status != 501;
+    let json: Option<Result<J, String>> =
+        (wants_json || (stub_check && looks_json(&resp.body) && resp.body.len() <= STUB_MAX)).then(|| parse_json(&resp.body));
+    let doc = json.as_ref().and_then(|r| r.as_ref().ok());
+
     // A stub must never pass, whatever else matches.
     if !e.allow_stub {
         if resp.status == 501 {
             v.fail(FailureClass::Stub, "stub", "a real handler", "501 Not Implemented", line);
-        } else if let Some(phrase) = stub_phrase(&resp.body, s.stub_phrases, sent) {
+        } else if let Some(phrase) = stub_phrase(&resp.body, doc, s.stub_phrases, sent) {
             v.fail(FailureClass::Stub, "stub", "a real handler", format!("an error body saying \"{phrase}\""), line);
         }
     }
@@ -114,13 +122,10 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         check_header(&mut v, resp, &fp.header, fp.value.as_ref(), FailureClass::OffGateway, "gateway fingerprint", line);
     }
 
-    // The body as JSON, parsed once, only when something needs it.
-    let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
-    let json: Option<Result<J, String>> = wants_json.then(|| parse_json(&resp.body));
-    if let Some(Err(why)) = &json {
+    if let (true, Some(Err(why))) = (wants_json, &json) {
         v.fail(FailureClass::InvalidResponse, "body", "JSON", why.clone(), line);
     }
-    let doc = json.as_ref().and_then(|r| r.as_ref().ok());
+    let doc = doc.filter(|_| wants_json);
 
     for c in &step.capture {
         let header;
@@ -366,30 +371,32 @@ fn is_singular(path: &str) -> bool {
 /// `status`, …, and everything beneath them). Never other data fields, and never a string the
 /// step itself sent. Matching is case- and punctuation-insensitive and splits camelCase, so
 /// "Not yet implemented", `not_implemented` and `NotImplementedError` all read as words.
-fn stub_phrase<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
-    if body.is_empty() || phrases.is_empty() {
+/// Stubs answer short messages: a larger JSON document is data.
+const STUB_MAX: usize = 64 * 1024;
+
+fn looks_json(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[' | b'"'))
+}
+
+/// `doc` is the body parsed as JSON, when it is JSON (the caller parses it once for everyone).
+fn stub_phrase<'a>(body: &[u8], doc: Option<&J>, phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
+    if body.is_empty() || phrases.is_empty() || (looks_json(body) && body.len() > STUB_MAX) {
         return None;
     }
     let sent = sent.map(String::from_utf8_lossy).unwrap_or_default();
     let mut candidates: Vec<String> = Vec::new();
-    // Stubs answer short messages: a large JSON document is data, not parsed a second time here.
-    const STUB_MAX: usize = 64 * 1024;
-    let looks_json = body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[' | b'"'));
-    if looks_json && body.len() > STUB_MAX {
-        return None;
-    }
-    match serde_json::from_slice::<J>(body) {
-        Ok(J::String(s)) => candidates.push(s),
-        Ok(J::Object(map)) => {
-            for (k, v) in &map {
+    match doc {
+        Some(J::String(s)) => candidates.push(s.clone()),
+        Some(J::Object(map)) => {
+            for (k, v) in map {
                 if is_error_key(k) {
                     collect_strings(v, &mut candidates);
                 }
             }
         }
-        Ok(_) => {}
+        Some(_) => {}
         // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
-        Err(_) => candidates.push(String::from_utf8_lossy(&body[..body.len().min(STUB_MAX)]).into_owned()),
+        None => candidates.push(String::from_utf8_lossy(&body[..body.len().min(STUB_MAX)]).into_owned()),
     }
     let phrases_norm: Vec<String> = phrases.iter().map(|p| format!(" {} ", words(p))).collect();
     for c in candidates {
@@ -460,6 +467,12 @@ mod tests {
         assert!(!is_singular("$.items[0:2]"));
     }
 
+    /// The stub check as `evaluate` runs it: on the body and its parse.
+    fn stub<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
+        let doc = parse_json(body).ok();
+        stub_phrase(body, doc.as_ref(), phrases, sent)
+    }
+
     #[test]
     fn stub_phrases_match_error_shaped_bodies_in_any_spelling() {
         let phrases: Vec<String> = crate::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect();
@@ -474,7 +487,7 @@ mod tests {
             b"<h1>Not Implemented</h1>",
             br#"{"title":"Method not implemented."}"#,
         ] {
-            assert!(stub_phrase(body, &phrases, None).is_some(), "{}", String::from_utf8_lossy(body));
+            assert!(stub(body, &phrases, None).is_some(), "{}", String::from_utf8_lossy(body));
         }
         for body in [
             &br#"{"ok":true}"#[..],
@@ -483,12 +496,12 @@ mod tests {
             br#"{"items":[{"error":"not implemented"}]}"#,
             b"implemented nothing",
         ] {
-            assert_eq!(stub_phrase(body, &phrases, None), None, "{}", String::from_utf8_lossy(body));
+            assert_eq!(stub(body, &phrases, None), None, "{}", String::from_utf8_lossy(body));
         }
         // Words the step sent itself are data, even in a message field.
         let sent = br#"{"message":"gift wrap not implemented in v1"}"#;
-        assert_eq!(stub_phrase(br#"{"message":"gift wrap not implemented in v1"}"#, &phrases, Some(sent)), None);
-        assert!(stub_phrase(br#"{"message":"not implemented"}"#, &phrases, Some(b"{}")).is_some());
+        assert_eq!(stub(br#"{"message":"gift wrap not implemented in v1"}"#, &phrases, Some(sent)), None);
+        assert!(stub(br#"{"message":"not implemented"}"#, &phrases, Some(b"{}")).is_some());
     }
 
     #[test]

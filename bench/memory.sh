@@ -11,16 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v /usr/bin/time >/dev/null || { echo "GNU time is required (Debian: apt-get install time)" >&2; exit 1; }
-cargo build --release --quiet
-BIN="$PWD/target/release/smokegate"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 rss() { # label command… → "label N MiB"
   local kb
   kb=$( { /usr/bin/time -f '%M' "${@:2}" >/dev/null 2>"$WORK/err"; } 2>&1; tail -1 "$WORK/err")

@@ -39,17 +39,8 @@ PATH="$PATH:/usr/sbin" need nginx nginx-light
 NGINX=$(PATH="$PATH:/usr/sbin" command -v nginx)
 HURL=${HURL:-$(command -v hurl || true)}
 
-cargo build --release --quiet
-BIN="$PWD/target/release/smokegate"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Starts a reference gateway; its URL is left in $REPLY. (Not a $(…) substitution: that would
 # run in a subshell, and the PID would never reach the EXIT trap.)

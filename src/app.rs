@@ -416,11 +416,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         gateway: ctx.http.gateway.base_url(),
         suites: suites.len(),
         version: env!("CARGO_PKG_VERSION"),
-        config: ctx
-            .config
-            .file
-            .as_ref()
-            .map_or_else(|| "built-in routes (no smokegate.yaml)".to_owned(), |f| format!("config {}", f.display())),
+        config: ctx.config.source(),
     });
     sink.emit(Event::SuitesPlanned(suites.iter().map(|s| s.file.display().to_string()).collect()));
     for w in warnings {
@@ -571,7 +567,7 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
         "ok: {} suite{}, {steps} steps{}",
         suites.len(),
         if suites.len() == 1 { "" } else { "s" },
-        config.file.as_ref().map_or_else(|| ", built-in routes (no smokegate.yaml)".to_owned(), |f| format!(", config {}", f.display()))
+        format!(", {}", config.source())
     );
     Ok(exit::OK)
 }

@@ -179,6 +179,13 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Which config is in use, for the header line of `run` and the summary of `check`.
+    pub fn source(&self) -> String {
+        self.file.as_ref().map_or_else(|| "built-in routes (no smokegate.yaml)".to_owned(), |f| format!("config {}", f.display()))
+    }
+}
+
 /// The built-in auth routes and settings as the config that would set them: the README's
 /// "Defaults" block is this text (a test keeps the two the same).
 pub fn defaults_yaml() -> String {

@@ -40,27 +40,12 @@ macro_rules! outln_unmasked {
     }};
 }
 
-pub mod app;
-pub mod auth;
 pub mod cli;
-pub mod config;
-pub mod demo;
-pub mod diag;
-pub mod event;
+pub mod eval;
 pub mod exit;
 pub mod http;
-pub mod journal;
-pub mod jwt;
-pub mod matcher;
-pub mod policy;
+pub mod load;
 pub mod refgate;
 pub mod report;
-pub mod runner;
-pub mod schema;
+pub mod run;
 pub mod secret;
-pub mod session;
-pub mod signal;
-pub mod step;
-pub mod suite;
-pub mod template;
-pub mod yaml;

@@ -1,6 +1,6 @@
 use clap::Parser;
 
 fn main() {
-    let cli = smokegate::cli::Cli::parse();
-    std::process::exit(smokegate::app::main(cli));
+    let cli = smokegate::cli::args::Cli::parse();
+    std::process::exit(smokegate::cli::app::main(cli));
 }

@@ -167,7 +167,7 @@ impl Refgate {
 
 /// Starts both listeners on 127.0.0.1.
 pub async fn start(opts: RefgateOptions) -> std::io::Result<Refgate> {
-    crate::http::install_crypto();
+    crate::http::client::install_crypto();
     let service = tokio::net::TcpListener::bind(("127.0.0.1", opts.service_port)).await?;
     let gateway = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
     let service_addr = service.local_addr()?;
@@ -499,10 +499,10 @@ async fn orders(shared: &Shared, method: Method, path: &str, caller: Option<Stri
 // ---------------------------------------------------------------- commands
 
 /// `smokegate refgate`: serve until Ctrl-C.
-pub async fn serve_forever(args: crate::cli::RefgateArgs) -> Result<i32, crate::app::Failure> {
+pub async fn serve_forever(args: crate::cli::args::RefgateArgs) -> Result<i32, crate::cli::app::Failure> {
     let mut opts = RefgateOptions { port: args.port, service_port: args.service_port, access_log: true, ..RefgateOptions::default() };
     for f in &args.faults {
-        opts.faults.insert(Fault::parse(f).map_err(|e| crate::app::Failure::new(crate::exit::USAGE, e))?);
+        opts.faults.insert(Fault::parse(f).map_err(|e| crate::cli::app::Failure::new(crate::exit::USAGE, e))?);
     }
     if let Some(t) = args.token_ttl {
         opts.token_ttl = t;
@@ -510,7 +510,7 @@ pub async fn serve_forever(args: crate::cli::RefgateArgs) -> Result<i32, crate::
     if let Some(l) = args.latency {
         opts.latency = l;
     }
-    let gate = start(opts.clone()).await.map_err(|e| crate::app::Failure::new(crate::exit::USAGE, format!("cannot listen: {e}")))?;
+    let gate = start(opts.clone()).await.map_err(|e| crate::cli::app::Failure::new(crate::exit::USAGE, format!("cannot listen: {e}")))?;
     let mut faults: Vec<&str> = Fault::ALL.iter().filter(|(_, f)| opts.faults.contains(f)).map(|(n, _)| *n).collect();
     if faults.is_empty() {
         faults.push("none");
@@ -530,7 +530,7 @@ mod tests {
 
     #[test]
     fn tokens_verify_and_forgeries_do_not() {
-        crate::http::install_crypto();
+        crate::http::client::install_crypto();
         let shared = Shared {
             opts: RefgateOptions::default(),
             key: [7; 32],
@@ -543,8 +543,8 @@ mod tests {
         let now = shared.now();
         let t = sign(&shared.key, &json!({"sub": "a", "exp": now + 60, "nbf": now}));
         assert!(verify(&shared, &t).is_ok());
-        assert_eq!(verify(&shared, &crate::jwt::tamper_signature(&t)), Err("bad signature"));
-        assert_eq!(verify(&shared, &crate::jwt::alg_none(&t)), Err("unsupported alg"));
+        assert_eq!(verify(&shared, &crate::run::jwt::tamper_signature(&t)), Err("bad signature"));
+        assert_eq!(verify(&shared, &crate::run::jwt::alg_none(&t)), Err("unsupported alg"));
         let old = sign(&shared.key, &json!({"sub": "a", "exp": now - 120}));
         assert_eq!(verify(&shared, &old), Err("token expired"));
         assert!(Fault::parse("5xx").is_ok() && Fault::parse("nope").is_err());

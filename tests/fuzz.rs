@@ -6,14 +6,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use smokegate::template::{Scope, Templates};
+use smokegate::eval::template::{Scope, Templates};
 
 /// Loads `bytes` as a suite file; an error must point into the file.
 fn load_suite(bytes: &[u8]) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("fuzz.yaml");
     std::fs::write(&file, bytes).unwrap();
-    match smokegate::suite::load_file(&file) {
+    match smokegate::load::suite::load_file(&file) {
         Ok(_) => Ok(()),
         Err(e) => {
             let shown = e.to_string();
@@ -26,7 +26,7 @@ fn load_suite(bytes: &[u8]) -> Result<(), String> {
 }
 
 fn load_config(text: &str) -> Result<(), String> {
-    match smokegate::config::parse(Path::new("smokegate.yaml"), text) {
+    match smokegate::load::config::parse(Path::new("smokegate.yaml"), text) {
         Ok(_) => Ok(()),
         Err(e) if e.pos.line >= 1 && e.pos.col >= 1 && e.to_string().contains("smokegate.yaml:") => Ok(()),
         Err(e) => Err(format!("an error without file:line:col: {e}")),
@@ -200,7 +200,7 @@ proptest! {
         std::fs::write(p.path().join("state/journal/r-x.json"), &bytes).unwrap();
         std::fs::write(p.path().join("state/journal/records/r-y.json"), &bytes).unwrap();
         // The cache file of http://127.0.0.1:9 (its name is a hash of the origin).
-        let store = smokegate::session::SessionStore::new(&p.path().join("state"));
+        let store = smokegate::cli::session::SessionStore::new(&p.path().join("state"));
         std::fs::write(store.path("http://127.0.0.1:9"), &bytes).unwrap();
         std::fs::write(p.path().join("r.json"), &bytes).unwrap();
         let o = p.cmd().args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"]).arg(p.path().join("state")).timeout(Duration::from_secs(20)).output().unwrap();

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::live::Live;
 use super::model::OpenSuites;
-use crate::event::{Event, Outcome, Reporter, StepKind, StepResult, SuiteResult};
+use crate::report::event::{Event, Outcome, Reporter, StepKind, StepResult, SuiteResult};
 use crate::secret::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -377,7 +377,7 @@ impl Reporter for Console {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::SuiteEnd;
+    use crate::report::event::SuiteEnd;
 
     #[derive(Clone, Default)]
     struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::event::{Event, Reporter};
+use crate::report::event::{Event, Reporter};
 use crate::report::model::{Collector, Report};
 use crate::secret::Redactor;
 
@@ -159,7 +159,7 @@ impl Reporter for LogFile {
             }
             Event::Warning(w) => json!({"time": now(), "level": "warn", "event": "warning", "message": w}),
             Event::StepFinished(s) => json!({
-                "time": now(), "level": if s.outcome == crate::event::Outcome::Failed { "error" } else { "info" }, "event": "step",
+                "time": now(), "level": if s.outcome == crate::report::event::Outcome::Failed { "error" } else { "info" }, "event": "step",
                 "suite": s.suite, "step": s.name, "kind": s.kind, "outcome": s.outcome, "failure_class": s.failure_class,
                 "message": s.message, "request_id": s.request_id(), "file": s.file, "line": s.line, "duration_ms": s.duration_ms,
             }),

@@ -1,7 +1,7 @@
 //! GitHub Actions: `::error` workflow commands pointing at the failed step's line, and a Markdown
 //! summary for `$GITHUB_STEP_SUMMARY`. Rendered from the finished [`Report`].
 
-use crate::event::StepResult;
+use crate::report::event::StepResult;
 use crate::report::model::Report;
 use crate::secret::Redactor;
 

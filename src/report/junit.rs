@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
-use crate::event::{Breadcrumb, Outcome, StepKind, StepResult};
+use crate::report::event::{Breadcrumb, Outcome, StepKind, StepResult};
 use crate::report::model::Report;
 
 fn secs(ms: f64) -> Duration {

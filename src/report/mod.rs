@@ -3,6 +3,7 @@
 //! into the runner.
 
 pub mod console;
+pub mod event;
 pub mod files;
 pub mod github;
 pub mod junit;

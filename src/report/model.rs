@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, RunSummary, StepKind, StepResult, SuiteEnd, SuiteResult};
+use crate::report::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, RunSummary, StepKind, StepResult, SuiteEnd, SuiteResult};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -47,7 +47,7 @@ impl Report {
         c
     }
 
-    pub fn failures(&self) -> impl Iterator<Item = &crate::event::StepResult> {
+    pub fn failures(&self) -> impl Iterator<Item = &crate::report::event::StepResult> {
         self.suites.iter().flat_map(|s| s.steps.iter()).filter(|s| s.outcome == Outcome::Failed)
     }
 }

@@ -380,7 +380,7 @@ impl Drop for Refgate {
 pub fn get_json(url: &str) -> serde_json::Value {
     let url = url.to_owned();
     std::thread::spawn(move || {
-        smokegate::http::install_crypto();
+        smokegate::http::client::install_crypto();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async { reqwest::get(url).await.unwrap().json::<serde_json::Value>().await.unwrap() })
     })
@@ -401,7 +401,7 @@ pub struct TlsGateway {
 impl TlsGateway {
     pub async fn start(alpn: &[&[u8]]) -> TlsGateway {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-        smokegate::http::install_crypto();
+        smokegate::http::client::install_crypto();
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -8,10 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 use serde_json_path::JsonPath;
 
-use crate::diag::{Pos, SourceError};
-use crate::matcher::Matcher;
-use crate::suite::{self, AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
-use crate::yaml::{self, Ctx, Node};
+use crate::eval::matcher::Matcher;
+use crate::load::diag::{Pos, SourceError};
+use crate::load::suite::{self, AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
+use crate::load::yaml::{self, Ctx, Node};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -11,16 +11,16 @@ use serde_json::Value as J;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AuthConfig, AuthModeKind};
-use crate::event::{Event, FailureClass, Phase};
-use crate::http::{CrumbCtx, Response, SendError};
-use crate::journal::{self, CreateState, Entry};
-use crate::jwt::{self, JwtInfo};
-use crate::runner::RunCtx;
+use crate::eval::step::{self, EvalSettings};
+use crate::eval::template::Scope;
+use crate::http::client::{CrumbCtx, Response, SendError};
+use crate::load::config::{AuthConfig, AuthModeKind};
+use crate::load::suite::{AuthMode, Step};
+use crate::report::event::{Event, FailureClass, Phase};
+use crate::run::journal::{self, CreateState, Entry};
+use crate::run::jwt::{self, JwtInfo};
+use crate::run::runner::RunCtx;
 use crate::secret::Secret;
-use crate::step::{self, EvalSettings};
-use crate::suite::{AuthMode, Step};
-use crate::template::Scope;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
@@ -138,7 +138,7 @@ pub fn random_password() -> Secret {
 /// Errors name the variable, file and field, never a value.
 pub fn service_credentials(env: &[(String, String)], file: Option<&std::path::Path>) -> Result<Identity, AuthError> {
     if let Some(path) = file {
-        let text = crate::suite::read_regular(path)
+        let text = crate::load::suite::read_regular(path)
             .map_err(|e| AuthError::Credentials(format!("cannot read credentials file {}: {e}", path.display())))
             .and_then(|b| {
                 String::from_utf8(b).map_err(|_| AuthError::Credentials(format!("credentials file {} is not valid UTF-8", path.display())))

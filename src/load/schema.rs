@@ -165,7 +165,7 @@ struct MatcherDoc {
     /// Regular expression.
     matches: Option<String>,
     #[serde(rename = "type")]
-    ty: Option<crate::matcher::JsonType>,
+    ty: Option<crate::eval::matcher::JsonType>,
     min_items: Option<u64>,
     max_items: Option<u64>,
     gt: Option<Value>,
@@ -365,20 +365,20 @@ mod tests {
     #[test]
     fn schemas_list_exactly_the_keys_the_loader_accepts() {
         let suite = generate("suite").unwrap();
-        assert_eq!(props(&suite, None), sorted(crate::suite::SUITE_KEYS));
-        assert_eq!(props(&suite, Some("StepDoc")), sorted(crate::suite::STEP_KEYS));
-        assert_eq!(props(&suite, Some("RequestDoc")), sorted(crate::suite::REQUEST_KEYS));
-        assert_eq!(props(&suite, Some("ExpectDoc")), sorted(crate::suite::EXPECT_KEYS));
-        assert_eq!(props(&suite, Some("MatcherDoc")), sorted(crate::matcher::MATCHER_KEYS));
+        assert_eq!(props(&suite, None), sorted(crate::load::suite::SUITE_KEYS));
+        assert_eq!(props(&suite, Some("StepDoc")), sorted(crate::load::suite::STEP_KEYS));
+        assert_eq!(props(&suite, Some("RequestDoc")), sorted(crate::load::suite::REQUEST_KEYS));
+        assert_eq!(props(&suite, Some("ExpectDoc")), sorted(crate::load::suite::EXPECT_KEYS));
+        assert_eq!(props(&suite, Some("MatcherDoc")), sorted(crate::eval::matcher::MATCHER_KEYS));
         let config = generate("config").unwrap();
-        assert_eq!(props(&config, None), sorted(crate::config::CONFIG_KEYS));
-        assert_eq!(props(&config, Some("GatewayDoc")), sorted(crate::config::GATEWAY_KEYS));
-        assert_eq!(props(&config, Some("AuthDoc")), sorted(crate::config::AUTH_KEYS));
-        let mut login = sorted(crate::suite::STEP_KEYS);
+        assert_eq!(props(&config, None), sorted(crate::load::config::CONFIG_KEYS));
+        assert_eq!(props(&config, Some("GatewayDoc")), sorted(crate::load::config::GATEWAY_KEYS));
+        assert_eq!(props(&config, Some("AuthDoc")), sorted(crate::load::config::AUTH_KEYS));
+        let mut login = sorted(crate::load::suite::STEP_KEYS);
         login.push("token".into());
         login.sort();
         assert_eq!(props(&config, Some("LoginStepDoc")), login);
-        assert_eq!(props(&config, Some("StepDoc")), sorted(crate::suite::STEP_KEYS));
+        assert_eq!(props(&config, Some("StepDoc")), sorted(crate::load::suite::STEP_KEYS));
     }
 
     #[test]
@@ -392,7 +392,7 @@ mod tests {
     }
 
     fn validate(kind: &str, yaml: &str) -> Vec<String> {
-        let doc = crate::yaml::parse(std::path::Path::new("x.yaml"), yaml).unwrap().to_json();
+        let doc = crate::load::yaml::parse(std::path::Path::new("x.yaml"), yaml).unwrap().to_json();
         let schema = generate(kind).unwrap();
         let v = jsonschema::validator_for(&schema).unwrap();
         v.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect()
@@ -407,7 +407,7 @@ mod tests {
         }
         let config = format!(
             "{}gateway:\n  fingerprint: {{ header: X-Gateway, value: {{ matches: \"^gw-\" }} }}\nmax_body: 10MiB\n",
-            crate::config::tests::CONTRACT
+            crate::load::config::tests::CONTRACT
         );
         assert_eq!(validate("config", &config), Vec::<String>::new());
     }

@@ -9,21 +9,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as J;
 
-use crate::cli::{CheckArgs, Cli, Command, GatewayArgs, RunArgs};
-use crate::config::{self, Config};
-use crate::diag::SourceError;
-use crate::event::{Event, EventSink, Reporter, RunSummary};
+use crate::cli::args::{CheckArgs, Cli, Command, GatewayArgs, RunArgs};
+use crate::eval::template::{self, Scope, Templates};
 use crate::exit;
-use crate::http::{ClientSettings, HttpClient};
-use crate::journal::{self, Journal};
-use crate::policy::{self, Gateway, GatewayUrlError};
+use crate::http::client::{ClientSettings, HttpClient};
+use crate::http::policy::{self, Gateway, GatewayUrlError};
+use crate::load::config::{self, Config};
+use crate::load::diag::SourceError;
+use crate::load::suite::{self, Suite};
 use crate::report::console::{Console, Verbosity};
+use crate::report::event::{Event, EventSink, Reporter, RunSummary};
 use crate::report::files::{FileReports, GithubOut, LogFile, Outputs};
 use crate::report::live::Live;
-use crate::runner::{self, Cancel, RunCtx, RunOptions};
+use crate::run::journal::{self, Journal};
+use crate::run::runner::{self, Cancel, RunCtx, RunOptions};
 use crate::secret::Redactor;
-use crate::suite::{self, Suite};
-use crate::template::{self, Scope, Templates};
 
 /// A top-level failure: what to print and the exit code.
 #[derive(Debug)]
@@ -121,15 +121,15 @@ async fn dispatch(cmd: Command, verbosity: Verbosity) -> Result<i32, Failure> {
     match cmd {
         Command::Run(args) => cmd_run(args, verbosity).await,
         Command::Check(args) => cmd_check(args),
-        Command::Demo(args) => crate::demo::run(args, verbosity).await,
+        Command::Demo(args) => crate::cli::demo::run(args, verbosity).await,
         Command::Refgate(args) => crate::refgate::serve_forever(args).await,
         Command::Cleanup(args) => cmd_cleanup(args, verbosity).await,
-        Command::Token(args) => crate::session::cmd_token(args, verbosity).await,
-        Command::Call(args) => crate::session::cmd_call(args, verbosity).await,
-        Command::Logout(args) => crate::session::cmd_logout(args, verbosity).await,
+        Command::Token(args) => crate::cli::session::cmd_token(args, verbosity).await,
+        Command::Call(args) => crate::cli::session::cmd_call(args, verbosity).await,
+        Command::Logout(args) => crate::cli::session::cmd_logout(args, verbosity).await,
         Command::Merge(args) => cmd_merge(args),
         Command::Schema { kind } => {
-            let schema = crate::schema::generate(&kind).ok_or_else(|| Failure::new(exit::USAGE, format!("no schema `{kind}`")))?;
+            let schema = crate::load::schema::generate(&kind).ok_or_else(|| Failure::new(exit::USAGE, format!("no schema `{kind}`")))?;
             crate::outln!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             Ok(exit::OK)
         }
@@ -425,7 +425,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
     let n_suites = suites.len();
     let no_steps = suites.iter().map(|s| s.steps.len()).sum::<usize>() == 0;
     if !no_steps {
-        crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
+        crate::run::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
     }
     let mut not_ready = None;
     if let (Some(timeout), false) = (ctx.opts.wait_ready, no_steps) {
@@ -456,7 +456,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         run_id: ctx.run_id.clone(),
         gateway: ctx.http.gateway.base_url(),
         started_at,
-        duration_ms: crate::http::ms(started.elapsed()),
+        duration_ms: crate::http::client::ms(started.elapsed()),
         passed: outcome.passed,
         failed: outcome.failed,
         skipped: outcome.skipped,
@@ -526,7 +526,8 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
                 let top = parts.next().unwrap_or_default();
                 let attr = parts.next().map(|a| a.split('.').next().unwrap_or(a));
                 let problem = if !defined.iter().any(|d| d == top) {
-                    let hint = crate::diag::did_you_mean(top, defined.iter().map(String::as_str)).map(|d| format!("did you mean `{d}`?"));
+                    let hint =
+                        crate::load::diag::did_you_mean(top, defined.iter().map(String::as_str)).map(|d| format!("did you mean `{d}`?"));
                     Some((
                         format!("`{top}` can never be defined here"),
                         hint.unwrap_or_else(|| "define it under `vars:` or capture it in an earlier step".into()),
@@ -573,9 +574,9 @@ fn cmd_check(args: CheckArgs) -> Result<i32, Failure> {
 }
 
 /// Every template string of a suite with the position to blame.
-fn suite_templates(s: &Suite) -> Vec<(String, crate::diag::Pos)> {
+fn suite_templates(s: &Suite) -> Vec<(String, crate::load::diag::Pos)> {
     let mut out = Vec::new();
-    fn walk(v: &J, pos: crate::diag::Pos, out: &mut Vec<(String, crate::diag::Pos)>) {
+    fn walk(v: &J, pos: crate::load::diag::Pos, out: &mut Vec<(String, crate::load::diag::Pos)>) {
         match v {
             J::String(t) if template::is_template(t) => out.push((t.clone(), pos)),
             J::Array(a) => a.iter().for_each(|x| walk(x, pos, out)),
@@ -635,7 +636,7 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     let redactor = Redactor::global();
     let sink = EventSink::new(vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), true))]);
     let ctx = build_ctx(setup, sink, redactor, RunOptions { jobs: 1, ..RunOptions::default() })?;
-    crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
+    crate::run::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
     let mut done = 0;
     let here = |gw: &str, what: &str| {
         if gw != origin {
@@ -656,8 +657,8 @@ async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity) -> Result<i32, Fai
     done += tally.done;
     left += tally.left;
     // The cached session of `smokegate token` is a test user too.
-    let store = crate::session::SessionStore::new(&state_dir);
-    let (session_code, removed) = crate::session::logout(&ctx, &store, false).await?;
+    let store = crate::cli::session::SessionStore::new(&state_dir);
+    let (session_code, removed) = crate::cli::session::logout(&ctx, &store, false).await?;
     done += removed;
     if session_code != exit::OK {
         left += 1;
@@ -676,8 +677,8 @@ struct Tally {
 /// Replays the records a journaled identity owns, then deletes and verifies the identity (kept
 /// while any of its records is left: only its token can delete them).
 async fn clean_identity(ctx: &Arc<RunCtx>, entry: journal::Entry, owned: Vec<journal::RecordEntry>, t: &mut Tally) {
-    let identity = crate::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
-    let auth = crate::auth::Auth::new(ctx.clone(), identity, None);
+    let identity = crate::run::auth::Identity { email: entry.email.clone(), password: crate::secret::Secret::new(entry.password.clone()) };
+    let auth = crate::run::auth::Auth::new(ctx.clone(), identity, None);
     let email = entry.email.clone();
     auth.adopt(entry);
     let mut owned_left = 0;
@@ -732,7 +733,7 @@ async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<journal::RecordEnt
 }
 
 /// `smokegate merge`: shard reports in, one JUnit file, one JSON report and one summary out.
-fn cmd_merge(args: crate::cli::MergeArgs) -> Result<i32, Failure> {
+fn cmd_merge(args: crate::cli::args::MergeArgs) -> Result<i32, Failure> {
     let mut reports = Vec::new();
     for path in &args.reports {
         let text = std::fs::read_to_string(path).map_err(|e| Failure::new(exit::USAGE, format!("{}: {e}", path.display())))?;

@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::event::{Breadcrumb, FailureClass, Phase};
-use crate::policy::{Gateway, OffGateway};
+use crate::http::policy::{Gateway, OffGateway};
+use crate::report::event::{Breadcrumb, FailureClass, Phase};
 use crate::secret::{Secret, redact_query};
 
 pub const MAX_REDIRECTS: usize = 5;

@@ -10,7 +10,7 @@ use std::path::Path;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use crate::diag::{Pos, SourceError, did_you_mean};
+use crate::load::diag::{Pos, SourceError, did_you_mean};
 
 /// Deeper documents are refused: they are never legitimate suites and would make recursive
 /// consumers overflow the stack.

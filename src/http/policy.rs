@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn denied_env_names_only_set_matching_unallowed_vars() {
-        let pats: Vec<String> = crate::config::DEFAULT_DENY_ENV.iter().map(|s| s.to_string()).collect();
+        let pats: Vec<String> = crate::load::config::DEFAULT_DENY_ENV.iter().map(|s| s.to_string()).collect();
         let env = [("ORDERS_SERVICE_URL", "http://orders:8080"), ("EMPTY_SVC_URL", ""), ("PAY_UPSTREAM_URL", "x"), ("HOME", "/root")];
         assert_eq!(denied_env(env, &pats, &[]), ["ORDERS_SERVICE_URL", "PAY_UPSTREAM_URL"]);
         assert_eq!(denied_env(env, &pats, &["PAY_UPSTREAM_URL".into()]), ["ORDERS_SERVICE_URL"]);

@@ -46,7 +46,7 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the JSON Schema of suite files, the config file or the JSON report.
     Schema {
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::schema::KINDS))]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::load::schema::KINDS))]
         kind: String,
     },
     /// Print shell completions.

@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde_json::Value as J;
 use serde_json_path::JsonPath;
 
-use crate::diag::{Pos, SourceError};
-use crate::matcher::Matcher;
-use crate::template::is_template;
-use crate::yaml::{self, Ctx, MapReader, Node, Value};
+use crate::eval::matcher::Matcher;
+use crate::eval::template::is_template;
+use crate::load::diag::{Pos, SourceError};
+use crate::load::yaml::{self, Ctx, MapReader, Node, Value};
 
 /// Whether a step carries the run user's bearer token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +313,7 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
             let rest = std::mem::take(&mut b.also).into_vec();
             more.push(b);
             more.extend(rest);
-            more.truncate(crate::diag::MAX_ERRORS - 1);
+            more.truncate(crate::load::diag::MAX_ERRORS - 1);
             a.also = more.into();
             return Err(a);
         }
@@ -353,7 +353,7 @@ pub fn decode_vars_at(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J, Pos)>
                 .err(knode, format!("`{k}` is not a valid variable name"))
                 .with_help("use letters, digits and `_`, not starting with a digit"));
         }
-        if crate::template::BUILTINS.contains(&k) {
+        if crate::eval::template::BUILTINS.contains(&k) {
             return Err(ctx.err(knode, format!("`{k}` is a built-in name and cannot be a variable")));
         }
         out.push((k.to_owned(), v.to_json(), v.pos));

@@ -5,17 +5,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::app::{self, Failure};
-use crate::cli::{DemoArgs, GatewayArgs, RunArgs};
+use crate::cli::app::{self, Failure};
+use crate::cli::args::{DemoArgs, GatewayArgs, RunArgs};
 use crate::exit;
 use crate::refgate::{self, Fault, RefgateOptions};
 use crate::report::console::Verbosity;
 
 /// The bundled suites, compiled in so the demo runs from any directory.
 pub const BUNDLED: &[(&str, &str)] = &[
-    ("health.yaml", include_str!("../smoke-suites/health.yaml")),
-    ("orders.yaml", include_str!("../smoke-suites/orders.yaml")),
-    ("trace.yaml", include_str!("../smoke-suites/trace.yaml")),
+    ("health.yaml", include_str!("../../smoke-suites/health.yaml")),
+    ("orders.yaml", include_str!("../../smoke-suites/orders.yaml")),
+    ("trace.yaml", include_str!("../../smoke-suites/trace.yaml")),
 ];
 
 pub async fn run(args: DemoArgs, verbosity: Verbosity) -> Result<i32, Failure> {

@@ -9,19 +9,19 @@ use futures::StreamExt;
 use serde_json::Value as J;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Auth, AuthError};
-use crate::config::{AuthScope, Config};
-use crate::event::{
+use crate::eval::step::{self, EvalSettings};
+use crate::eval::template::{Scope, Templates};
+use crate::exit;
+use crate::http::client::{CrumbCtx, HttpClient, Outgoing, SendError, ms};
+use crate::load::config::{AuthScope, Config};
+use crate::load::suite::{AuthMode, Step, Suite};
+use crate::report::event::{
     Breadcrumb, CleanupReport, Event, EventSink, FailureClass, LeftBehind, LeftKind, Outcome, Phase, StepKind, StepResult, SuiteEnd,
 };
-use crate::exit;
-use crate::http::{CrumbCtx, HttpClient, Outgoing, SendError, ms};
-use crate::journal::{Journal, RecordEntry};
-use crate::jwt;
+use crate::run::auth::{Auth, AuthError};
+use crate::run::journal::{Journal, RecordEntry};
+use crate::run::jwt;
 use crate::secret::{Redactor, Secret};
-use crate::step::{self, EvalSettings};
-use crate::suite::{AuthMode, Step, Suite};
-use crate::template::{Scope, Templates};
 
 /// Cancellation, in the order it escalates.
 #[derive(Clone, Default)]
@@ -286,8 +286,8 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
 
 pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
     let identity = match ctx.config.auth.mode {
-        crate::config::AuthModeKind::Disposable => Auth::disposable_identity(ctx)?,
-        crate::config::AuthModeKind::ServiceAccount => {
+        crate::load::config::AuthModeKind::Disposable => Auth::disposable_identity(ctx)?,
+        crate::load::config::AuthModeKind::ServiceAccount => {
             for name in ["SMOKE_USERNAME", "SMOKE_PASSWORD"] {
                 if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
                     return Err(AuthError::Credentials(format!("{name} is set but is not valid UTF-8")));
@@ -296,7 +296,7 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
             // Other variables may hold any bytes: only these two are read.
             let env: Vec<(String, String)> =
                 ["SMOKE_USERNAME", "SMOKE_PASSWORD"].iter().filter_map(|n| Some((n.to_string(), std::env::var(n).ok()?))).collect();
-            crate::auth::service_credentials(&env, ctx.config.auth.credentials_file.as_deref())?
+            crate::run::auth::service_credentials(&env, ctx.config.auth.credentials_file.as_deref())?
         }
     };
     Ok(Auth::new(ctx.clone(), identity, label))
@@ -688,9 +688,9 @@ fn teardown_reads(ctx: &RunCtx, t: &Step) -> Vec<String> {
     let mut texts = vec![t.request.path.clone()];
     texts.extend(t.request.headers.iter().map(|(_, v)| v.clone()));
     match &t.request.body {
-        crate::suite::Body::Json(v) => texts.push(v.to_string()),
-        crate::suite::Body::Raw(r) => texts.push(r.clone()),
-        crate::suite::Body::None => {}
+        crate::load::suite::Body::Json(v) => texts.push(v.to_string()),
+        crate::load::suite::Body::Raw(r) => texts.push(r.clone()),
+        crate::load::suite::Body::None => {}
     }
     texts
         .iter()
@@ -947,7 +947,7 @@ async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, aut
         };
         r.status = ex.result.as_ref().ok().map(|x| x.status);
         r.breadcrumbs = ctx.emit_crumbs(ex.crumbs, class);
-        r.assertions.push(crate::event::AssertionResult {
+        r.assertions.push(crate::report::event::AssertionResult {
             what: format!("probe {label}"),
             expected: "401 or 403".into(),
             actual: r.status.map_or("no response".into(), |s| s.to_string()),

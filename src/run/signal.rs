@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::runner::Cancel;
+use crate::run::runner::Cancel;
 
 /// Installs the handler on the current runtime. Returns immediately.
 pub fn install(cancel: Cancel, deadline: Duration) {

@@ -4,12 +4,12 @@
 
 use serde_json::Value as J;
 
-use crate::config::Fingerprint;
-use crate::event::{AssertionResult, FailureClass};
-use crate::http::{Outgoing, Response};
-use crate::matcher::{Matcher, short};
-use crate::suite::{Body, CaptureSource, Step};
-use crate::template::{Scope, TemplateError, Templates};
+use crate::eval::matcher::{Matcher, short};
+use crate::eval::template::{Scope, TemplateError, Templates};
+use crate::http::client::{Outgoing, Response};
+use crate::load::config::Fingerprint;
+use crate::load::suite::{Body, CaptureSource, Step};
+use crate::report::event::{AssertionResult, FailureClass};
 
 /// Renders a step's request. The bearer token is added by the caller.
 pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgoing, TemplateError> {
@@ -310,7 +310,7 @@ pub enum Selected<'a> {
 
 impl Selected<'_> {
     /// A matcher's judgement; multi-node selections follow the empty-selection rule.
-    pub fn judge(&self, m: &Matcher) -> Result<(), crate::matcher::Mismatch> {
+    pub fn judge(&self, m: &Matcher) -> Result<(), crate::eval::matcher::Mismatch> {
         match self {
             Selected::Nothing => m.check(None),
             Selected::Value(v) => m.check(Some(v)),
@@ -323,7 +323,7 @@ impl Selected<'_> {
         match self {
             Selected::Nothing => "nothing".into(),
             Selected::Value(v) => short(v),
-            Selected::Nodes(nodes) => crate::matcher::describe_nodes(nodes),
+            Selected::Nodes(nodes) => crate::eval::matcher::describe_nodes(nodes),
         }
     }
 
@@ -475,7 +475,7 @@ mod tests {
 
     #[test]
     fn stub_phrases_match_error_shaped_bodies_in_any_spelling() {
-        let phrases: Vec<String> = crate::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect();
+        let phrases: Vec<String> = crate::load::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect();
         for body in [
             &br#"{"error":"Not Implemented yet"}"#[..],
             br#"{"message":"Not yet implemented"}"#,

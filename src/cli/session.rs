@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use sha2::{Digest, Sha256};
 
-use crate::app::{self, Failure};
-use crate::auth::{Auth, AuthError, Identity};
-use crate::cli::{CallArgs, GatewayArgs, TokenArgs};
-use crate::event::{EventSink, Phase};
+use crate::cli::app::{self, Failure};
+use crate::cli::args::{CallArgs, GatewayArgs, TokenArgs};
 use crate::exit;
-use crate::http::{CrumbCtx, Outgoing};
-use crate::journal;
+use crate::http::client::{CrumbCtx, Outgoing};
 use crate::report::console::{Console, Verbosity};
-use crate::runner::{RunCtx, RunOptions};
+use crate::report::event::{EventSink, Phase};
+use crate::run::auth::{Auth, AuthError, Identity};
+use crate::run::journal;
+use crate::run::runner::{RunCtx, RunOptions};
 use crate::secret::{MASK, Redactor, SECRET_HEADERS, Secret};
 
 /// One cached session. Holds a password and a token: never derive `Debug`.
@@ -106,10 +106,10 @@ fn local_ctx(args: &GatewayArgs, verbosity: Verbosity) -> Result<(Arc<RunCtx>, S
     let warnings = setup.warnings.clone();
     let ctx = app::build_ctx(setup, EventSink::new(vec![Box::new(console)]), redactor, RunOptions { jobs: 1, ..RunOptions::default() })?;
     for w in warnings {
-        ctx.sink.emit(crate::event::Event::Warning(w));
+        ctx.sink.emit(crate::report::event::Event::Warning(w));
     }
     // Ctrl-C while a user is being created still deletes it (as in `run`).
-    crate::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
+    crate::run::signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline);
     Ok((ctx, store))
 }
 
@@ -151,17 +151,17 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore) -> Result<(Arc<Auth>, b
             }
             Err(e) if e.login_refused() => {
                 // The gateway no longer knows this user: forget it and mint a new one.
-                ctx.sink.emit(crate::event::Event::Info(format!("cached user {} was refused; creating a new one", s.email)));
+                ctx.sink.emit(crate::report::event::Event::Info(format!("cached user {} was refused; creating a new one", s.email)));
                 store.remove(&origin).map_err(|e| Failure::new(exit::USAGE, format!("cannot remove the session cache: {e}")))?;
             }
             Err(e) => return Err(auth_failure(e)),
         }
     }
-    let auth = Arc::new(crate::runner::make_auth(ctx, None).map_err(auth_failure)?);
+    let auth = Arc::new(crate::run::runner::make_auth(ctx, None).map_err(auth_failure)?);
     if let Err(e) = auth.bootstrap(&cancel).await {
         // A failed login after a create still deletes the user.
         if let Err(left) = auth.cleanup(&ctx.cancel.abort).await {
-            ctx.sink.emit(crate::event::Event::Warning(format!(
+            ctx.sink.emit(crate::report::event::Event::Warning(format!(
                 "test user {} was left behind: {left} (kept in the journal; run `smokegate cleanup`)",
                 auth.identity.email
             )));
@@ -280,8 +280,8 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity) -> Result<i32, Failu
         Ok(r) => r,
         Err(e) => {
             let code = match e.class() {
-                crate::event::FailureClass::Connect => exit::GATEWAY_UNREACHABLE,
-                crate::event::FailureClass::Cancelled => exit::INTERRUPTED,
+                crate::report::event::FailureClass::Connect => exit::GATEWAY_UNREACHABLE,
+                crate::report::event::FailureClass::Cancelled => exit::INTERRUPTED,
                 _ => exit::STEP_FAILED,
             };
             let rid = crumb.map(|c| c.request_id).unwrap_or_default();
@@ -305,7 +305,7 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity) -> Result<i32, Failu
         crate::outln!("{}", r.redact(&format!("{name}: {v}")));
     }
     crate::outln!();
-    let text = match crate::step::parse_json(&resp.body) {
+    let text = match crate::eval::step::parse_json(&resp.body) {
         Ok(v) if !resp.body.is_empty() => serde_json::to_string_pretty(&v).unwrap_or_default(),
         _ => String::from_utf8_lossy(&resp.body).into_owned(),
     };

@@ -9,9 +9,9 @@ use std::fmt;
 
 use serde_json::Value as J;
 
-use crate::diag::SourceError;
-use crate::template::{Scope, Templates, is_template};
-use crate::yaml::{Ctx, Node, Value};
+use crate::eval::template::{Scope, Templates, is_template};
+use crate::load::diag::SourceError;
+use crate::load::yaml::{Ctx, Node, Value};
 
 pub const MATCHER_KEYS: &[&str] =
     &["exists", "equals", "contains", "matches", "type", "min_items", "max_items", "gt", "gte", "lt", "lte", "one_of", "not"];
@@ -165,7 +165,7 @@ impl Matcher {
     }
 
     /// Renders the templates inside expected values.
-    pub fn render(&self, t: &Templates, scope: &Scope) -> Result<Matcher, crate::template::TemplateError> {
+    pub fn render(&self, t: &Templates, scope: &Scope) -> Result<Matcher, crate::eval::template::TemplateError> {
         Ok(match self {
             Matcher::Equals(v) => Matcher::Equals(t.render_json(v, scope)?),
             Matcher::Contains(v) => Matcher::Contains(t.render_json(v, scope)?),
@@ -428,12 +428,12 @@ mod tests {
     use std::path::Path;
 
     fn m(src: &str) -> Matcher {
-        let node = crate::yaml::parse(Path::new("t.yaml"), src).unwrap();
+        let node = crate::load::yaml::parse(Path::new("t.yaml"), src).unwrap();
         Matcher::from_node(Ctx { file: Path::new("t.yaml") }, &node).unwrap()
     }
 
     fn m_err(src: &str) -> SourceError {
-        let node = crate::yaml::parse(Path::new("t.yaml"), src).unwrap();
+        let node = crate::load::yaml::parse(Path::new("t.yaml"), src).unwrap();
         Matcher::from_node(Ctx { file: Path::new("t.yaml") }, &node).unwrap_err()
     }
 

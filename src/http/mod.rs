@@ -1,0 +1,4 @@
+//! Send: the HTTP client, its breadcrumbs, and the gateway-only policy it sends under.
+
+pub mod client;
+pub mod policy;

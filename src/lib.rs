@@ -45,7 +45,6 @@ pub mod eval;
 pub mod exit;
 pub mod http;
 pub mod load;
-pub mod refgate;
 pub mod report;
 pub mod run;
 pub mod secret;

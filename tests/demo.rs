@@ -62,8 +62,11 @@ fn fault_matrix_every_broken_path_turns_red_with_the_right_class() {
     let mut problems = Vec::new();
     for row in MATRIX {
         let p = Project::new();
-        let fault_args = ["--faults", row.fault];
-        let gate = Refgate::start(&p, if row.fault == "none" { &[] } else { &fault_args });
+        let mut opts = refgate::RefgateOptions::default();
+        if row.fault != "none" {
+            opts.faults.insert(refgate::Fault::parse(row.fault).unwrap());
+        }
+        let gate = Refgate::start(opts);
         let report = p.path().join("r.json");
         let o = p
             .std_cmd()
@@ -107,4 +110,43 @@ fn fault_matrix_every_broken_path_turns_red_with_the_right_class() {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\nfault matrix (bundled suites, --auth-probes, reference gateway):\n{}\n", table.join("\n"));
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// `smokegate refgate` as a command: prints where it listens, serves through its edge (which
+/// refuses an unauthenticated read and answers health), logs each request, and ends on its PID.
+#[test]
+fn the_refgate_command_serves_the_reference_gateway() {
+    use std::io::BufRead;
+    let p = Project::new();
+    let mut child = p
+        .std_cmd()
+        .args(["refgate", "--port", "0", "--faults", "stub"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let field = |name: &str| first.split_whitespace().find_map(|w| w.strip_prefix(name)).map(str::to_owned);
+    let (gateway, service) = (field("gateway=").unwrap(), field("service=").unwrap());
+    assert!(first.ends_with("faults=stub"), "{first}");
+    assert!(gateway.starts_with("http://127.0.0.1:") && service.starts_with("http://127.0.0.1:"), "{first}");
+    assert_eq!(get_json(&format!("{gateway}/health/ready"))["status"], "ok");
+    assert_eq!(get_json(&format!("{gateway}/api/orders"))["error"], "missing bearer token");
+    assert_eq!(get_json(&format!("{service}/__inspect"))["users"], serde_json::json!([]));
+    let log: Vec<String> = lines.by_ref().take(3).map_while(Result::ok).collect();
+    assert!(log.iter().any(|l| l.contains("GET /health/ready status=200")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("GET /api/orders status=401")), "{log:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A fault the reference gateway does not know is a usage error naming the known ones.
+#[test]
+fn the_refgate_command_refuses_an_unknown_fault() {
+    let p = Project::new();
+    let o = p.std_cmd().args(["refgate", "--port", "0", "--faults", "nope"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown fault `nope`") && err.contains("no-delete"), "{err}");
 }

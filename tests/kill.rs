@@ -55,7 +55,7 @@ fn sigint_and_sigterm_at_20_points_leave_nothing_behind() {
                     let mut bad = Vec::new();
                     for &(ms, sig) in chunk {
                         let p = Project::new();
-                        let gate = Refgate::start(&p, &["--latency", "150ms"]);
+                        let gate = Refgate::with_latency(150);
                         let code = interrupted_run(&p, &gate, Duration::from_millis(ms), sig);
                         let (left_users, left_records) = gate.inspect();
                         let journal = journalled(&p);
@@ -85,7 +85,7 @@ fn sigint_and_sigterm_at_20_points_leave_nothing_behind() {
 fn sigkill_leaves_every_created_user_in_the_journal_and_cleanup_removes_them() {
     for ms in [100u64, 250, 400, 550, 700] {
         let p = Project::new();
-        let gate = Refgate::start(&p, &["--latency", "150ms"]);
+        let gate = Refgate::with_latency(150);
         let code = interrupted_run(&p, &gate, Duration::from_millis(ms), "-KILL");
         assert_eq!(code, None, "killed by the signal");
         let leftover = users(&gate);

@@ -79,7 +79,7 @@ fn a_parallel_run_on_a_terminal_shows_each_running_suite_and_leaves_a_clean_scre
     for (name, steps) in [("alpha", 3), ("beta", 3), ("gamma", 3)] {
         p.write(&format!("suites/{name}.yaml"), &suite(name, steps));
     }
-    let gate = Refgate::start(&p, &["--latency", "300ms"]);
+    let gate = Refgate::with_latency(300);
     let state = p.state();
     let args = ["run", "suites", "--jobs", "3", "--gateway", &gate.gateway, "--state-dir", state.to_str().unwrap()];
     let (code, bytes) = run_on_pty(&p, &args, &[]);
@@ -124,7 +124,7 @@ fn a_parallel_run_on_a_terminal_shows_each_running_suite_and_leaves_a_clean_scre
 fn one_suite_at_a_time_the_current_step_is_shown_while_finished_steps_stream_above() {
     let p = Project::new();
     p.write("suites/alpha.yaml", &suite("alpha", 3));
-    let gate = Refgate::start(&p, &["--latency", "300ms"]);
+    let gate = Refgate::with_latency(300);
     let state = p.state();
     let args = ["run", "suites", "--jobs", "1", "--gateway", &gate.gateway, "--state-dir", state.to_str().unwrap()];
     let (code, bytes) = run_on_pty(&p, &args, &[]);
@@ -147,7 +147,7 @@ fn one_suite_at_a_time_the_current_step_is_shown_while_finished_steps_stream_abo
 fn no_live_view_under_ci_or_quiet_or_a_dumb_terminal() {
     let p = Project::new();
     p.write("suites/alpha.yaml", &suite("alpha", 2));
-    let gate = Refgate::start(&p, &["--latency", "200ms"]);
+    let gate = Refgate::with_latency(200);
     let state = p.state();
     let base = ["run", "suites", "--gateway", &gate.gateway, "--state-dir", state.to_str().unwrap()];
     for (extra, env) in [(None, ("CI", "true")), (Some("-q"), ("X", "")), (None, ("TERM", "dumb"))] {

@@ -122,7 +122,7 @@ async fn dispatch(cmd: Command, verbosity: Verbosity) -> Result<i32, Failure> {
         Command::Run(args) => cmd_run(args, verbosity).await,
         Command::Check(args) => cmd_check(args),
         Command::Demo(args) => crate::cli::demo::run(args, verbosity).await,
-        Command::Refgate(args) => crate::refgate::serve_forever(args).await,
+        Command::Refgate(args) => super::refgate::serve_forever(args).await,
         Command::Cleanup(args) => cmd_cleanup(args, verbosity).await,
         Command::Token(args) => crate::cli::session::cmd_token(args, verbosity).await,
         Command::Call(args) => crate::cli::session::cmd_call(args, verbosity).await,

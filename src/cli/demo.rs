@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::cli::app::{self, Failure};
 use crate::cli::args::{DemoArgs, GatewayArgs, RunArgs};
 use crate::exit;
-use crate::refgate::{self, Fault, RefgateOptions};
 use crate::report::console::Verbosity;
+use refgate::{Fault, RefgateOptions};
 
 /// The bundled suites, compiled in so the demo runs from any directory.
 pub const BUNDLED: &[(&str, &str)] = &[
@@ -21,7 +21,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
 pub async fn run(args: DemoArgs, verbosity: Verbosity) -> Result<i32, Failure> {
     let mut opts = RefgateOptions::default();
     for f in &args.fault {
-        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(exit::USAGE, e))?);
+        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?);
     }
     // `slow` must outlast the harness timeout the demo uses, without making the demo slow.
     opts.slow_delay = Duration::from_secs(4);

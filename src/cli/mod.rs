@@ -4,4 +4,5 @@
 pub mod app;
 pub mod args;
 pub mod demo;
+pub mod refgate;
 pub mod session;

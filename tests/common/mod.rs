@@ -335,31 +335,36 @@ pub fn mode_of(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
-/// `smokegate refgate` as a child process on free loopback ports; killed (by its own PID) on drop.
+/// The reference gateway, in-process (the `smokegate-refgate` crate) on its own runtime and
+/// thread, on free loopback ports; shut down on drop. `smokegate refgate` itself is tested once,
+/// as a command, in tests/demo.rs.
 pub struct Refgate {
-    child: std::process::Child,
     pub gateway: String,
     pub service: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Refgate {
-    pub fn start(p: &Project, args: &[&str]) -> Refgate {
-        use std::io::BufRead;
-        let mut child = p
-            .std_cmd()
-            .args(["refgate", "--port", "0"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let field = |name: &str| first.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap().to_owned();
-        let (gateway, service) = (field("gateway="), field("service="));
-        // Keep draining the access log so the gateway never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Refgate { child, gateway, service }
+    pub fn start(opts: refgate::RefgateOptions) -> Refgate {
+        let (urls_tx, urls_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let gate = refgate::start(opts).await.unwrap();
+                urls_tx.send((gate.gateway_url(), gate.service_url())).unwrap();
+                let _ = stopped.await;
+                gate.shutdown().await;
+            });
+        });
+        let (gateway, service) = urls_rx.recv().unwrap();
+        Refgate { gateway, service, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// With `latency` added by the service to every /api request.
+    pub fn with_latency(ms: u64) -> Refgate {
+        Refgate::start(refgate::RefgateOptions { latency: std::time::Duration::from_millis(ms), ..Default::default() })
     }
 
     /// What the service still holds: (users, records).
@@ -371,8 +376,12 @@ impl Refgate {
 
 impl Drop for Refgate {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -1,0 +1,32 @@
+//! `smokegate refgate`: the reference gateway (the `smokegate-refgate` crate), served until Ctrl-C.
+
+use refgate::{Fault, RefgateOptions};
+
+use super::app::Failure;
+use super::args::RefgateArgs;
+use crate::exit;
+
+pub async fn serve_forever(args: RefgateArgs) -> Result<i32, Failure> {
+    let mut opts = RefgateOptions { port: args.port, service_port: args.service_port, access_log: true, ..RefgateOptions::default() };
+    for f in &args.faults {
+        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?);
+    }
+    if let Some(t) = args.token_ttl {
+        opts.token_ttl = t;
+    }
+    if let Some(l) = args.latency {
+        opts.latency = l;
+    }
+    let gate = refgate::start(opts.clone()).await.map_err(|e| Failure::new(exit::USAGE, format!("cannot listen: {e}")))?;
+    let mut faults: Vec<&str> = Fault::ALL.iter().filter(|(_, f)| opts.faults.contains(f)).map(|(n, _)| *n).collect();
+    if faults.is_empty() {
+        faults.push("none");
+    }
+    crate::outln!("refgate gateway={} service={} faults={}", gate.gateway_url(), gate.service_url(), faults.join(","));
+    crate::outln!("inspect: curl {}/__inspect   (service listener only)", gate.service_url());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    gate.shutdown().await;
+    Ok(exit::OK)
+}

@@ -2,5 +2,6 @@ use clap::Parser;
 
 fn main() {
     let cli = smokegate::cli::args::Cli::parse();
-    std::process::exit(smokegate::cli::app::main(cli));
+    // The one place the process ends: every command returns its exit here.
+    std::process::exit(smokegate::cli::app::main(cli).code());
 }

@@ -200,7 +200,7 @@ proptest! {
         std::fs::write(p.path().join("state/journal/r-x.json"), &bytes).unwrap();
         std::fs::write(p.path().join("state/journal/records/r-y.json"), &bytes).unwrap();
         // The cache file of http://127.0.0.1:9 (its name is a hash of the origin).
-        let store = smokegate::cli::session::SessionStore::new(&p.path().join("state"));
+        let store = smokegate::run::session::SessionStore::new(&p.path().join("state"));
         std::fs::write(store.path("http://127.0.0.1:9"), &bytes).unwrap();
         std::fs::write(p.path().join("r.json"), &bytes).unwrap();
         let o = p.cmd().args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"]).arg(p.path().join("state")).timeout(Duration::from_secs(20)).output().unwrap();

@@ -131,7 +131,7 @@ async fn an_empty_selection_is_red_on_every_shard_and_in_the_merge() {
     let mut empty_shard = None;
     for n in 2..40 {
         if let Some(k) =
-            (1..=n).find(|k| (0..4).all(|i| smokegate::cli::app::shard_of(std::path::Path::new(&format!("s/s{i}.yaml")), n) != *k))
+            (1..=n).find(|k| (0..4).all(|i| smokegate::cli::run::shard_of(std::path::Path::new(&format!("s/s{i}.yaml")), n) != *k))
         {
             empty_shard = Some(format!("{k}/{n}"));
             break;

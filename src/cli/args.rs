@@ -5,14 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const AFTER_HELP: &str = const_format_help();
-
-const fn const_format_help() -> &'static str {
-    crate::exit::HELP_TABLE
-}
-
 #[derive(Debug, Parser)]
-#[command(name = "smokegate", version, about = "Gateway-first end-to-end smoke testing: every request travels the real client path.", after_help = AFTER_HELP)]
+#[command(name = "smokegate", version, about = "Gateway-first end-to-end smoke testing: every request travels the real client path.", after_help = crate::exit::Exit::help_table())]
 pub struct Cli {
     /// More output: -v shows every request's breadcrumb.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::app::{self, Failure};
+use super::failure::Failure;
 use crate::cli::args::{DemoArgs, GatewayArgs, RunArgs};
-use crate::exit;
+use crate::exit::Exit;
 use crate::report::console::Verbosity;
+use crate::run::ctx::Cancel;
 use refgate::{Fault, RefgateOptions};
 
 /// The bundled suites, compiled in so the demo runs from any directory.
@@ -18,29 +19,29 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("trace.yaml", include_str!("../../smoke-suites/trace.yaml")),
 ];
 
-pub async fn run(args: DemoArgs, verbosity: Verbosity) -> Result<i32, Failure> {
+pub async fn run(args: DemoArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
     let mut opts = RefgateOptions::default();
     for f in &args.fault {
-        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?);
+        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?);
     }
     // `slow` must outlast the harness timeout the demo uses, without making the demo slow.
     opts.slow_delay = Duration::from_secs(4);
     let tmp = tempfile::Builder::new()
         .prefix("smokegate-demo-")
         .tempdir()
-        .map_err(|e| Failure::new(exit::USAGE, format!("cannot create a temp dir: {e}")))?;
+        .map_err(|e| Failure::new(Exit::Usage, format!("cannot create a temp dir: {e}")))?;
     let paths = if args.paths.is_empty() {
         let dir = tmp.path().join("smoke-suites");
-        std::fs::create_dir_all(&dir).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
         for (name, text) in BUNDLED {
-            std::fs::write(dir.join(name), text).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+            std::fs::write(dir.join(name), text).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
         }
         vec![dir]
     } else {
         args.paths.clone()
     };
     let gate =
-        refgate::start(opts.clone()).await.map_err(|e| Failure::new(exit::USAGE, format!("cannot start the reference gateway: {e}")))?;
+        refgate::start(opts.clone()).await.map_err(|e| Failure::new(Exit::Usage, format!("cannot start the reference gateway: {e}")))?;
     let quiet = verbosity == Verbosity::Quiet;
     if !quiet {
         crate::outln!(
@@ -65,7 +66,7 @@ pub async fn run(args: DemoArgs, verbosity: Verbosity) -> Result<i32, Failure> {
         jobs: Some(1),
         ..RunArgs::default()
     };
-    let result = app::cmd_run(run_args, verbosity).await;
+    let result = super::run::cmd_run(run_args, verbosity, cancel).await;
     let left = inspect(&gate.service_url()).await;
     gate.shutdown().await;
     let code = result?;
@@ -81,7 +82,7 @@ async fn inspect(service: &str) -> Option<(usize, usize)> {
     Some((v["users"].as_array()?.len(), v["records"].as_array()?.len()))
 }
 
-fn explain(code: i32, probes: bool, left: Option<&(usize, usize)>, paths: &[PathBuf]) {
+fn explain(code: Exit, probes: bool, left: Option<&(usize, usize)>, paths: &[PathBuf]) {
     crate::outln!();
     crate::outln!("What just happened:");
     crate::outln!("  1. A disposable user was created and logged in through the gateway; its JWT was kept for the run.");
@@ -112,10 +113,14 @@ fn explain(code: i32, probes: bool, left: Option<&(usize, usize)>, paths: &[Path
         None => crate::outln!("  (the service's inspection endpoint did not answer)"),
     }
     crate::outln!();
-    if code == exit::OK {
+    if code == Exit::Ok {
         crate::outln!("Now break the path and watch it turn red: smokegate demo --fault stub");
         crate::outln!("  (faults: {})", Fault::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "));
     } else {
-        crate::outln!("exit code {code}: see the failure class on the ✗ line; `smokegate --help` lists exit codes.");
+        crate::outln!(
+            "exit code {} ({}): see the failure class on the ✗ line; `smokegate --help` lists exit codes.",
+            code.code(),
+            code.meaning()
+        );
     }
 }

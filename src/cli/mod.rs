@@ -1,8 +1,15 @@
-//! The edge: flags, resolved settings and one file per command. The only layer that reads argv
-//! or the process environment, prints top-level errors and chooses the exit code.
+//! The edge: flags (`args`), settings resolved once (`settings`), one file per command, and
+//! `app`, which dispatches and turns failures into exit codes. The only layer that reads argv
+//! or the process environment and prints top-level errors; the library never imports it.
 
 pub mod app;
 pub mod args;
+pub mod check;
+pub mod cleanup;
 pub mod demo;
+pub mod failure;
+pub mod merge;
 pub mod refgate;
+pub mod run;
 pub mod session;
+pub mod settings;

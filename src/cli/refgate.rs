@@ -2,14 +2,14 @@
 
 use refgate::{Fault, RefgateOptions};
 
-use super::app::Failure;
 use super::args::RefgateArgs;
-use crate::exit;
+use super::failure::Failure;
+use crate::exit::Exit;
 
-pub async fn serve_forever(args: RefgateArgs) -> Result<i32, Failure> {
+pub async fn serve_forever(args: RefgateArgs) -> Result<Exit, Failure> {
     let mut opts = RefgateOptions { port: args.port, service_port: args.service_port, access_log: true, ..RefgateOptions::default() };
     for f in &args.faults {
-        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?);
+        opts.faults.insert(Fault::parse(f).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?);
     }
     if let Some(t) = args.token_ttl {
         opts.token_ttl = t;
@@ -17,7 +17,7 @@ pub async fn serve_forever(args: RefgateArgs) -> Result<i32, Failure> {
     if let Some(l) = args.latency {
         opts.latency = l;
     }
-    let gate = refgate::start(opts.clone()).await.map_err(|e| Failure::new(exit::USAGE, format!("cannot listen: {e}")))?;
+    let gate = refgate::start(opts.clone()).await.map_err(|e| Failure::new(Exit::Usage, format!("cannot listen: {e}")))?;
     let mut faults: Vec<&str> = Fault::ALL.iter().filter(|(_, f)| opts.faults.contains(f)).map(|(n, _)| *n).collect();
     if faults.is_empty() {
         faults.push("none");
@@ -28,5 +28,5 @@ pub async fn serve_forever(args: RefgateArgs) -> Result<i32, Failure> {
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
     gate.shutdown().await;
-    Ok(exit::OK)
+    Ok(Exit::Ok)
 }

@@ -39,7 +39,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// Records a failed check; the class with the highest precedence wins.
-    fn fail(
+    pub fn fail(
         &mut self,
         class: FailureClass,
         what: impl Into<String>,
@@ -56,7 +56,7 @@ impl Verdict {
         self.assertions.push(a);
     }
 
-    fn pass(&mut self, what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>, line: Option<usize>) {
+    pub fn pass(&mut self, what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>, line: Option<usize>) {
         self.assertions.push(AssertionResult { what: what.into(), expected: expected.into(), actual: actual.into(), passed: true, line });
     }
 }

@@ -192,6 +192,11 @@ impl HttpClient {
         Ok(HttpClient { inner, gateway, settings, rid_header, run_id: run_id.to_owned(), trace_id })
     }
 
+    /// The request-id header a caller set itself: sent as written, and it is the request's reqId.
+    pub fn own_request_id(&self, req: &Outgoing) -> Option<String> {
+        req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(self.rid_header.as_str())).map(|(_, v)| v.clone())
+    }
+
     /// Sends one request (following same-origin redirects if asked), racing the cancel token.
     pub async fn send(&self, req: &Outgoing, ctx: &CrumbCtx, cancel: &CancellationToken) -> Exchange {
         let mut crumbs = Vec::new();
@@ -256,9 +261,7 @@ impl HttpClient {
         request_id: Option<String>,
         cancel: &CancellationToken,
     ) -> (Result<Response, SendError>, Breadcrumb) {
-        // The suite's own request-id header is sent as written and is this request's reqId.
-        let own = req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(self.rid_header.as_str())).map(|(_, v)| v.clone());
-        let request_id = own.or(request_id).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let request_id = self.own_request_id(req).or(request_id).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let span_id = format!("{:016x}", rand::random::<u64>() | 1);
         let path_and_query = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),

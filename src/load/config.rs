@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 use serde_json_path::JsonPath;
 
-use crate::eval::matcher::Matcher;
 use crate::load::diag::{Pos, SourceError};
+use crate::load::matcher::Matcher;
 use crate::load::suite::{self, AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
 use crate::load::yaml::{self, Ctx, Node};
 

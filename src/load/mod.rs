@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod diag;
+pub mod matcher;
 pub mod schema;
 pub mod suite;
+pub mod template_names;
 pub mod yaml;

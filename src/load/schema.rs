@@ -165,7 +165,7 @@ struct MatcherDoc {
     /// Regular expression.
     matches: Option<String>,
     #[serde(rename = "type")]
-    ty: Option<crate::eval::matcher::JsonType>,
+    ty: Option<crate::load::matcher::JsonType>,
     min_items: Option<u64>,
     max_items: Option<u64>,
     gt: Option<Value>,
@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(props(&suite, Some("StepDoc")), sorted(crate::load::suite::STEP_KEYS));
         assert_eq!(props(&suite, Some("RequestDoc")), sorted(crate::load::suite::REQUEST_KEYS));
         assert_eq!(props(&suite, Some("ExpectDoc")), sorted(crate::load::suite::EXPECT_KEYS));
-        assert_eq!(props(&suite, Some("MatcherDoc")), sorted(crate::eval::matcher::MATCHER_KEYS));
+        assert_eq!(props(&suite, Some("MatcherDoc")), sorted(crate::load::matcher::MATCHER_KEYS));
         let config = generate("config").unwrap();
         assert_eq!(props(&config, None), sorted(crate::load::config::CONFIG_KEYS));
         assert_eq!(props(&config, Some("GatewayDoc")), sorted(crate::load::config::GATEWAY_KEYS));

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::Value as J;
 use serde_json_path::JsonPath;
 
-use crate::eval::matcher::Matcher;
-use crate::eval::template::is_template;
 use crate::load::diag::{Pos, SourceError};
+use crate::load::matcher::Matcher;
+use crate::load::template_names::is_template;
 use crate::load::yaml::{self, Ctx, MapReader, Node, Value};
 
 /// Whether a step carries the run user's bearer token.
@@ -353,7 +353,7 @@ pub fn decode_vars_at(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J, Pos)>
                 .err(knode, format!("`{k}` is not a valid variable name"))
                 .with_help("use letters, digits and `_`, not starting with a digit"));
         }
-        if crate::eval::template::BUILTINS.contains(&k) {
+        if crate::load::template_names::BUILTINS.contains(&k) {
             return Err(ctx.err(knode, format!("`{k}` is a built-in name and cannot be a variable")));
         }
         out.push((k.to_owned(), v.to_json(), v.pos));

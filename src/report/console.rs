@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::live::Live;
 use super::model::OpenSuites;
-use crate::report::event::{Event, Outcome, Reporter, StepKind, StepResult, SuiteResult};
+use crate::report::event::{CleanupReport, Event, Outcome, Reporter, RunSummary, StepKind, StepResult, SuiteResult};
 use crate::secret::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -283,80 +283,28 @@ impl Reporter for Console {
                     self.line(&t);
                 }
             }
-            Event::StepFinished(s) => {
-                if self.live {
-                    if self.current_suite.as_deref() != Some(&s.suite) {
-                        self.current_suite = Some(s.suite.clone());
-                        let any = self.verbosity > Verbosity::Quiet;
-                        if any {
-                            self.suite_header(&s.suite, &s.file);
-                        }
-                    }
-                    self.step(s);
-                } else if self.verbosity > Verbosity::Quiet || s.outcome == Outcome::Failed {
-                    // Kept for the suite's block (under `-q`, only failures are printed).
-                    self.open.push(s);
-                }
-            }
+            Event::StepFinished(s) => self.step_finished(s),
             Event::SuiteFinished(end) => {
                 if !self.live {
                     let suite = self.open.finish(end);
                     self.suite_block(&suite);
                 }
             }
-            Event::Cleanup(c) => {
-                for e in &c.deleted {
-                    if self.verbosity > Verbosity::Quiet {
-                        let t = self.paint(DIM, &format!("cleanup: deleted test user {e}"));
-                        self.line(&t);
-                    }
-                }
-                for k in &c.kept {
-                    let t = format!(
-                        "{} --keep-user: test user {k} was NOT deleted; it stays in the journal until `smokegate cleanup`",
-                        self.paint(YELLOW, "warning:")
-                    );
-                    self.eline(&t);
-                }
-                for l in &c.left {
-                    let t = format!(
-                        "{} {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
-                        self.paint(RED, "cleanup failed:"),
-                        l.what(),
-                        l.reason
-                    );
-                    self.eline(&t);
-                }
-                if c.teardown_failures > 0 {
-                    let t = format!(
-                        "{} {} teardown step(s) failed: records may be left behind",
-                        self.paint(RED, "cleanup failed:"),
-                        c.teardown_failures
-                    );
-                    self.eline(&t);
-                }
+            Event::Cleanup(c) => self.cleanup(c),
+            Event::RunFinished(sum) => self.summary(sum),
+            Event::Interrupted { deadline } => {
+                let t = format!(
+                    "interrupted: cancelling steps; teardown and cleanup get {}s (press Ctrl-C again to stop them)",
+                    deadline.as_secs()
+                );
+                self.eline(&t);
             }
-            Event::RunFinished(sum) => {
-                if let Some(err) = &sum.error {
-                    let t = format!("{} {err}", self.paint(RED, "error:"));
-                    self.eline(&t);
-                }
-                let mut t = format!("{} passed, {} failed", sum.passed, sum.failed);
-                if sum.skipped > 0 {
-                    t.push_str(&format!(", {} skipped", sum.skipped));
-                }
-                t.push_str(&format!(
-                    " · {} suite{} · {:.2} s",
-                    sum.suites,
-                    if sum.suites == 1 { "" } else { "s" },
-                    sum.duration_ms / 1000.0
-                ));
-                if sum.interrupted {
-                    t.push_str(" · interrupted");
-                }
-                let style = if sum.exit_code == 0 { GREEN } else { RED };
-                let t = self.paint(style, &t);
-                self.line(&t);
+            Event::Aborted { second_signal } => {
+                let why = if *second_signal { "interrupted twice" } else { "the cleanup deadline passed" };
+                let t = format!(
+                    "{why}: stopping teardown and cleanup now; what they did not delete is reported below (see `smokegate cleanup`)"
+                );
+                self.eline(&t);
             }
             // One suite at a time: its header goes out before its first breadcrumb (`-v`).
             Event::SuiteStarted { name, file, .. } if self.live && self.current_suite.as_deref() != Some(name) => {
@@ -371,6 +319,74 @@ impl Reporter for Console {
         if !matches!(event, Event::Cleanup(_) | Event::RunFinished(_)) {
             self.update_view(event);
         }
+    }
+}
+
+impl Console {
+    fn step_finished(&mut self, s: &StepResult) {
+        if self.live {
+            if self.current_suite.as_deref() != Some(&s.suite) {
+                self.current_suite = Some(s.suite.clone());
+                if self.verbosity > Verbosity::Quiet {
+                    self.suite_header(&s.suite, &s.file);
+                }
+            }
+            self.step(s);
+        } else if self.verbosity > Verbosity::Quiet || s.outcome == Outcome::Failed {
+            // Kept for the suite's block (under `-q`, only failures are printed).
+            self.open.push(s);
+        }
+    }
+
+    fn cleanup(&mut self, c: &CleanupReport) {
+        for e in &c.deleted {
+            if self.verbosity > Verbosity::Quiet {
+                let t = self.paint(DIM, &format!("cleanup: deleted test user {e}"));
+                self.line(&t);
+            }
+        }
+        for k in &c.kept {
+            let t = format!(
+                "{} --keep-user: test user {k} was NOT deleted; it stays in the journal until `smokegate cleanup`",
+                self.paint(YELLOW, "warning:")
+            );
+            self.eline(&t);
+        }
+        for l in &c.left {
+            let t = format!(
+                "{} {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
+                self.paint(RED, "cleanup failed:"),
+                l.what(),
+                l.reason
+            );
+            self.eline(&t);
+        }
+        if c.teardown_failures > 0 {
+            let t = format!(
+                "{} {} teardown step(s) failed: records may be left behind",
+                self.paint(RED, "cleanup failed:"),
+                c.teardown_failures
+            );
+            self.eline(&t);
+        }
+    }
+
+    fn summary(&mut self, sum: &RunSummary) {
+        if let Some(err) = &sum.error {
+            let t = format!("{} {err}", self.paint(RED, "error:"));
+            self.eline(&t);
+        }
+        let mut t = format!("{} passed, {} failed", sum.passed, sum.failed);
+        if sum.skipped > 0 {
+            t.push_str(&format!(", {} skipped", sum.skipped));
+        }
+        t.push_str(&format!(" · {} suite{} · {:.2} s", sum.suites, if sum.suites == 1 { "" } else { "s" }, sum.duration_ms / 1000.0));
+        if sum.interrupted {
+            t.push_str(" · interrupted");
+        }
+        let style = if sum.exit_code == 0 { GREEN } else { RED };
+        let t = self.paint(style, &t);
+        self.line(&t);
     }
 }
 

@@ -47,6 +47,12 @@ impl Phase {
             Phase::Call => "call",
         }
     }
+
+    /// A request of the auth lifecycle: what its answers hand out (a refresh token, a session
+    /// cookie) is a secret.
+    pub fn is_auth(self) -> bool {
+        matches!(self, Phase::BootstrapCreate | Phase::BootstrapLogin | Phase::Refresh | Phase::Cleanup | Phase::Verify)
+    }
 }
 
 /// Why a step failed. Each class names a different way the real path is broken.
@@ -352,13 +358,50 @@ pub enum Event {
     SuiteFinished(SuiteEnd),
     Cleanup(CleanupReport),
     RunFinished(RunSummary),
+    /// The first SIGINT/SIGTERM: steps are cancelled; teardown and cleanup get `deadline`.
+    Interrupted {
+        deadline: std::time::Duration,
+    },
+    /// A second signal, or the deadline passed: teardown and cleanup stop too.
+    Aborted {
+        second_signal: bool,
+    },
+}
+
+/// Reports that could not be written: one line per file, naming it and why.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReportError(pub Vec<String>);
+
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for ReportError {}
+
+impl ReportError {
+    pub fn one(what: impl Into<String>) -> Self {
+        ReportError(vec![what.into()])
+    }
+
+    /// `Ok` when nothing failed.
+    pub fn into_result(self) -> Result<(), ReportError> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    pub fn extend(&mut self, other: Result<(), ReportError>) {
+        if let Err(e) = other {
+            self.0.extend(e.0);
+        }
+    }
 }
 
 /// A consumer of events: console, JSON, JUnit, GitHub. Never reaches back into the runner.
 pub trait Reporter: Send {
     fn handle(&mut self, event: &Event);
     /// Writes files; called once after `RunFinished`.
-    fn finish(&mut self) -> anyhow::Result<()> {
+    fn finish(&mut self) -> Result<(), ReportError> {
         Ok(())
     }
 }
@@ -382,19 +425,16 @@ impl EventSink {
         }
     }
 
-    /// Lets every reporter write its files; returns the first error.
     /// Finishes every reporter, even after one failed; the error names everything that could
     /// not be written.
-    pub fn finish(&self) -> anyhow::Result<()> {
-        let mut errors = Vec::new();
+    pub fn finish(&self) -> Result<(), ReportError> {
+        let mut errors = ReportError::default();
         if let Ok(mut rs) = self.reporters.lock() {
             for r in rs.iter_mut() {
-                if let Err(e) = r.finish() {
-                    errors.push(e.to_string());
-                }
+                errors.extend(r.finish());
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("{}", errors.join("\n"))) }
+        errors.into_result()
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::report::event::{Event, Reporter};
+use crate::report::event::{Event, ReportError, Reporter};
 use crate::report::model::{Collector, Report};
 use crate::secret::Redactor;
 
@@ -43,38 +43,30 @@ impl FileReports {
     }
 }
 
-fn write_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
-    let named = |e: std::io::Error| anyhow::anyhow!("{}: {e}", path.display());
+fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
+    let named = |e: std::io::Error| format!("{}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(named)?;
     }
     std::fs::write(path, text).map_err(named)
 }
 
-/// Joins what could not be written into one error naming each file, after trying every one.
-fn all_written(errors: Vec<anyhow::Error>) -> anyhow::Result<()> {
-    if errors.is_empty() {
-        return Ok(());
-    }
-    Err(anyhow::anyhow!("{}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
-}
-
 /// Writes the JSON and JUnit renderings of a report (shared with `merge`): each that can be
 /// written is, whatever happened to the other.
-pub fn write_report(report: &Report, json: Option<&PathBuf>, junit: Option<&PathBuf>, redactor: &Redactor) -> anyhow::Result<()> {
-    let mut errors = Vec::new();
+pub fn write_report(report: &Report, json: Option<&PathBuf>, junit: Option<&PathBuf>, redactor: &Redactor) -> Result<(), ReportError> {
+    let mut errors = ReportError::default();
     if let Some(p) = json {
-        let text = serde_json::to_string_pretty(report).map_err(anyhow::Error::from);
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string());
         if let Err(e) = text.and_then(|t| write_file(p, &redactor.redact(&t))) {
-            errors.push(anyhow::anyhow!("--json {e}"));
+            errors.0.push(format!("--json {e}"));
         }
     }
     if let Some(p) = junit
-        && let Err(e) = crate::report::junit::render(report).and_then(|t| write_file(p, &redactor.redact(&t)))
+        && let Err(e) = crate::report::junit::render(report).map_err(|e| e.to_string()).and_then(|t| write_file(p, &redactor.redact(&t)))
     {
-        errors.push(anyhow::anyhow!("--junit {e}"));
+        errors.0.push(format!("--junit {e}"));
     }
-    all_written(errors)
+    errors.into_result()
 }
 
 impl Reporter for FileReports {
@@ -82,33 +74,26 @@ impl Reporter for FileReports {
         self.collector.handle(event);
     }
 
-    fn finish(&mut self) -> anyhow::Result<()> {
+    fn finish(&mut self) -> Result<(), ReportError> {
         let Some(report) = self.collector.report() else { return Ok(()) };
-        let mut errors = Vec::new();
-        if let Err(e) = write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor) {
-            errors.push(e);
-        }
-        if let Err(e) = self.write_github(&report) {
-            errors.push(e);
-        }
-        all_written(errors)
+        let mut errors = ReportError::default();
+        errors.extend(write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor));
+        errors.extend(self.write_github(&report));
+        errors.into_result()
     }
 }
 
 impl FileReports {
-    fn write_github(&self, report: &Report) -> anyhow::Result<()> {
+    fn write_github(&self, report: &Report) -> Result<(), ReportError> {
         if let Some(gh) = &self.outputs.github {
             let mut out = std::io::stdout().lock();
             for line in crate::report::github::annotations(report, gh.workspace.as_deref(), &self.redactor) {
                 let _ = writeln!(out, "{line}");
             }
             if let Some(p) = &gh.summary_file {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| anyhow::anyhow!("GITHUB_STEP_SUMMARY {}: {e}", p.display()))?;
-                f.write_all(self.redactor.redact(&crate::report::github::summary(report)).as_bytes())?;
+                let named = |e: std::io::Error| ReportError::one(format!("GITHUB_STEP_SUMMARY {}: {e}", p.display()));
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(named)?;
+                f.write_all(self.redactor.redact(&crate::report::github::summary(report)).as_bytes()).map_err(named)?;
             }
         }
         Ok(())
@@ -172,10 +157,10 @@ impl Reporter for LogFile {
         self.write(line);
     }
 
-    fn finish(&mut self) -> anyhow::Result<()> {
-        self.out.flush()?;
-        match self.error.take() {
-            Some(e) => Err(anyhow::anyhow!("--log-file: {e}")),
+    fn finish(&mut self) -> Result<(), ReportError> {
+        let flushed = self.out.flush();
+        match self.error.take().or(flushed.err()) {
+            Some(e) => Err(ReportError::one(format!("--log-file: {e}"))),
             None => Ok(()),
         }
     }

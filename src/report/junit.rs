@@ -83,7 +83,7 @@ fn run_case(name: &str, failure: Option<(&str, String)>, crumbs: &[&Breadcrumb])
     tc
 }
 
-pub fn render(report: &Report) -> anyhow::Result<String> {
+pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
     let mut out = quick_junit::Report::new("smokegate");
     out.set_time(secs(report.run.duration_ms));
     for s in &report.suites {
@@ -115,5 +115,5 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     if !run.test_cases.is_empty() {
         out.add_test_suite(run);
     }
-    Ok(out.to_string()?)
+    out.to_string()
 }

@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::exit::Exit;
 use crate::report::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, RunSummary, StepKind, StepResult, SuiteEnd, SuiteResult};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -152,25 +153,17 @@ pub fn merge(reports: Vec<Report>) -> Option<Report> {
     out.suites.sort_by(|a, b| a.file.cmp(&b.file));
     // Shards that together ran no step tested nothing: each may be green alone, the whole is not.
     if out.run.passed + out.run.failed == 0 && !out.run.interrupted {
-        out.run.exit_code = worst_exit(out.run.exit_code, crate::exit::STEP_FAILED);
+        out.run.exit_code = worst_exit(out.run.exit_code, Exit::StepFailed.code());
         out.run.error.get_or_insert_with(|| "no steps ran in any shard: nothing was tested".into());
     }
     Some(out)
 }
 
-/// The exit code that wins when runs are combined, in the run's own priority order.
+/// The code that wins when runs are combined ([`Exit::worst`]); a code smokegate does not
+/// know counts as a usage error.
 pub fn worst_exit(a: i32, b: i32) -> i32 {
-    use crate::exit::*;
-    let rank = |c: i32| match c {
-        OK => 0,
-        CLEANUP_FAILED => 1,
-        STEP_FAILED => 2,
-        AUTH_BOOTSTRAP | GATEWAY_UNREACHABLE => 3,
-        REPORT_FAILED => 1,
-        INTERRUPTED => 5,
-        _ => 4,
-    };
-    if rank(b) > rank(a) { b } else { a }
+    let exit = |c: i32| Exit::from_code(c).unwrap_or(Exit::Usage);
+    if exit(a).worst(exit(b)) == exit(a) { a } else { b }
 }
 
 #[cfg(test)]

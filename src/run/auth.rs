@@ -11,15 +11,16 @@ use serde_json::Value as J;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::eval::step::{self, EvalSettings};
+use crate::eval::step;
 use crate::eval::template::Scope;
-use crate::http::client::{CrumbCtx, Response, SendError};
+use crate::http::client::{CrumbCtx, Outgoing, Response, SendError};
 use crate::load::config::{AuthConfig, AuthModeKind};
 use crate::load::suite::{AuthMode, Step};
 use crate::report::event::{Event, FailureClass, Phase};
+use crate::run::ctx::RunCtx;
+use crate::run::exchange::{self, Judge};
 use crate::run::journal::{self, CreateState, Entry};
 use crate::run::jwt::{self, JwtInfo};
-use crate::run::runner::RunCtx;
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,6 +70,14 @@ impl AuthError {
             _ => false,
         }
     }
+}
+
+/// `SMOKE_USERNAME`/`SMOKE_PASSWORD` as the CLI read them: the values that are UTF-8, and the
+/// names of those that are set but are not. Holds a password: no `Debug`.
+#[derive(Default, Clone)]
+pub struct ServiceEnv {
+    pub vars: Vec<(String, String)>,
+    pub not_utf8: Vec<String>,
 }
 
 pub struct Identity {
@@ -251,80 +260,67 @@ impl Auth {
         s
     }
 
-    fn crumb_ctx(&self, phase: Phase) -> CrumbCtx {
-        CrumbCtx { suite: self.label.clone(), step: None, phase, attempt: 1 }
-    }
-
-    /// Sends one auth step and evaluates it like a suite step.
+    /// Sends one auth step through the run's one request path and judges it like a suite step.
     async fn call(&self, step: &Step, phase: Phase, attempt: u32, cancel: &CancellationToken) -> Result<Response, AuthError> {
-        let scope = self.scope();
+        let mut scope = self.scope();
         let fail =
             |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail, status: None, sent: false };
-        let mut out = step::render_request(step, &self.ctx.templates, &scope).map_err(|e| fail(FailureClass::Template, e.message))?;
-        for (k, v) in &out.headers {
-            self.ctx.redactor.add_header(k, v);
-        }
+        let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
         if step.auth == Some(AuthMode::User) {
             out.bearer = Some(self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?);
         }
-        let mut cc = self.crumb_ctx(phase);
-        cc.step = Some(step.name.clone());
-        cc.attempt = attempt;
-        let ex = self.ctx.http.send(&out, &cc, cancel).await;
-        let resp = match ex.result {
-            Ok(r) => {
-                // What an auth route hands out (a refresh token, a session cookie) is a secret.
-                self.ctx.redactor.add_response(&r.headers, &r.body, true);
-                r
-            }
-            Err(SendError::Cancelled) => {
-                self.ctx.emit_crumbs(ex.crumbs, Some(FailureClass::Cancelled));
+        let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
+        let judged = exchange::send(&self.ctx, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
+        let class = judged.class();
+        let Some(resp) = judged.response else {
+            if matches!(judged.error, Some(SendError::Cancelled)) {
                 return Err(AuthError::Cancelled);
             }
-            Err(e) => {
-                let class = e.class();
-                let status = ex.crumbs.last().and_then(|c| c.status);
-                self.ctx.emit_crumbs(ex.crumbs, Some(class));
-                let sent = !matches!(e, SendError::Connect(_) | SendError::Invalid(_));
-                return Err(AuthError::Step { step: step.name.clone(), class, detail: e.to_string(), status, sent });
-            }
+            let sent = !matches!(judged.error, Some(SendError::Connect(_) | SendError::Invalid(_)));
+            return Err(AuthError::Step {
+                step: step.name.clone(),
+                class: class.unwrap_or(FailureClass::Connect),
+                detail: judged.verdict.message.unwrap_or_default(),
+                status: judged.status,
+                sent,
+            });
         };
-        let settings =
-            EvalSettings { stub_phrases: &self.ctx.config.stub_phrases, fingerprint: self.ctx.config.gateway.fingerprint.as_ref() };
-        let verdict = step::evaluate(step, &resp, &self.ctx.templates, &scope, &settings, out.body.as_ref().map(|b| b.0.as_slice()));
-        self.ctx.emit_crumbs(ex.crumbs, verdict.class);
-        if let Some(class) = verdict.class {
-            // An unexpected status is the cause (a service port answering 404 to the create):
-            // say it first, with what the body said, before what followed from it.
-            let status_ok = step.expect.status_ok(resp.status);
-            let class = match (status_ok, class) {
-                (false, FailureClass::Capture | FailureClass::InvalidResponse | FailureClass::Template) => match resp.status {
-                    401 | 403 => FailureClass::Auth,
-                    500..=599 => FailureClass::ServerError,
-                    _ => FailureClass::Assertion,
-                },
-                (_, c) => c,
-            };
-            let detail = if status_ok {
-                verdict.message.unwrap_or_default()
-            } else {
-                format!(
-                    "{} {} answered {}{} (expected {})",
-                    out.method,
-                    out.path,
-                    resp.status,
-                    step::body_hint(&resp.body),
-                    step.expect.status_text()
-                )
-            };
-            return Err(AuthError::Step { step: step.name.clone(), class, detail, status: Some(resp.status), sent: true });
+        if let Some(class) = class {
+            return Err(self.refused(step, &out, &resp, class, judged.verdict.message));
         }
         if let Ok(mut caps) = self.captures.lock() {
-            for (k, v) in verdict.captures {
+            for (k, v) in judged.verdict.captures {
                 caps.insert(k, v);
             }
         }
         Ok(resp)
+    }
+
+    /// An answered auth step that failed its checks. An unexpected status is the cause (a
+    /// service port answering 404 to the create): say it first, with what the body said.
+    fn refused(&self, step: &Step, out: &Outgoing, resp: &Response, class: FailureClass, message: Option<String>) -> AuthError {
+        let status_ok = step.expect.status_ok(resp.status);
+        let class = match (status_ok, class) {
+            (false, FailureClass::Capture | FailureClass::InvalidResponse | FailureClass::Template) => match resp.status {
+                401 | 403 => FailureClass::Auth,
+                500..=599 => FailureClass::ServerError,
+                _ => FailureClass::Assertion,
+            },
+            (_, c) => c,
+        };
+        let detail = if status_ok {
+            message.unwrap_or_default()
+        } else {
+            format!(
+                "{} {} answered {}{} (expected {})",
+                out.method,
+                out.path,
+                resp.status,
+                step::body_hint(&resp.body),
+                step.expect.status_text()
+            )
+        };
+        AuthError::Step { step: step.name.clone(), class, detail, status: Some(resp.status), sent: true }
     }
 
     async fn current_token(&self) -> Option<Secret> {

@@ -1,27 +1,35 @@
-//! Signals: the first SIGINT/SIGTERM cancels in-flight step requests and starts no new steps,
-//! while teardown and cleanup run until a deadline; a second signal exits at once.
+//! Signals, nextest's way: they become cancellation and events, never a print or an exit here.
+//! The first SIGINT/SIGTERM cancels in-flight reads and starts no new steps, while writes in
+//! flight, teardown and cleanup run until a deadline; the deadline or a second signal aborts
+//! them too. The run then ends on its own, its reports are written, and `main` exits 130.
 
 use std::time::Duration;
 
-use crate::run::runner::Cancel;
+use crate::report::event::{Event, EventSink};
+use crate::run::ctx::Cancel;
 
 /// Installs the handler on the current runtime. Returns immediately.
-pub fn install(cancel: Cancel, deadline: Duration) {
+pub fn install(cancel: Cancel, deadline: Duration, sink: EventSink) {
     tokio::spawn(async move {
         // Registered once, before the first signal, so none is lost between the two waits.
         let Some(mut signals) = Signals::new() else { return };
         signals.recv().await;
         cancel.interrupt.cancel();
         cancel.stop_new.cancel();
-        crate::errln!("interrupted: cancelling steps; teardown and cleanup get {}s (press Ctrl-C again to exit now)", deadline.as_secs());
-        let abort = cancel.abort.clone();
+        sink.emit(Event::Interrupted { deadline });
+        let (abort, deadline_sink) = (cancel.abort.clone(), sink.clone());
         tokio::spawn(async move {
             tokio::time::sleep(deadline).await;
-            abort.cancel();
+            if !abort.is_cancelled() {
+                deadline_sink.emit(Event::Aborted { second_signal: false });
+                abort.cancel();
+            }
         });
         signals.recv().await;
-        crate::errln!("interrupted twice: exiting now; test users may be left (see `smokegate cleanup`)");
-        std::process::exit(crate::exit::INTERRUPTED);
+        if !cancel.abort.is_cancelled() {
+            sink.emit(Event::Aborted { second_signal: true });
+            cancel.abort.cancel();
+        }
     });
 }
 

@@ -1,0 +1,164 @@
+//! `smokegate check`: offline validation of suites and config, templates included: every
+//! variable a template reads must be definable where it is read.
+
+use serde_json::Value as J;
+
+use super::args::CheckArgs;
+use super::failure::Failure;
+use super::run::check_suite_origins;
+use super::settings::{default_paths, env_get, env_snapshot, load_config, resolve_gateway};
+use crate::eval::template::Templates;
+use crate::exit::Exit;
+use crate::load::config::Config;
+use crate::load::diag::{Pos, SourceError};
+use crate::load::suite::{self, Suite};
+use crate::load::template_names::{BUILTINS, REQUEST_FIELDS, RUN_FIELDS, USER_FIELDS, is_template};
+
+/// `smokegate check`: offline validation.
+pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
+    let paths = default_paths(&args.paths);
+    let config = load_config(args.config.as_ref(), &paths)?;
+    let (suites, skipped) = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
+    for s in &skipped {
+        crate::errln!("warning: skipped {s}");
+    }
+    let env = env_snapshot();
+    check_origins(&args, &suites, &config, &env)?;
+    let mut errors = Vec::new();
+    let templates = Templates::new();
+    let auth_caps: Vec<String> =
+        [&config.auth.create, &config.auth.login].iter().flat_map(|s| s.capture.iter().map(|c| c.name.clone())).collect();
+    for s in &suites {
+        let mut defined: Vec<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
+        defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
+        defined.extend(s.vars.iter().map(|(k, _)| k.clone()));
+        defined.extend(auth_caps.iter().cloned());
+        defined.extend(s.steps.iter().flat_map(|st| st.capture.iter().map(|c| c.name.clone())));
+        for (text, pos) in suite_templates(s) {
+            let vars = match templates.variables(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(SourceError::new(&s.file, pos, e.message));
+                    continue;
+                }
+            };
+            for var in vars {
+                let problem = undefined_problem(&var, &text, &defined, &env);
+                if let Some((msg, help)) = problem {
+                    let src = std::fs::read_to_string(&s.file).unwrap_or_default();
+                    errors.push(SourceError::new(&s.file, pos, msg).with_help(help).with_source(&src));
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::sources(&errors));
+    }
+    let steps: usize = suites.iter().map(|s| s.steps.len() + s.teardown.len()).sum();
+    crate::outln!(
+        "ok: {} suite{}, {steps} steps{}",
+        suites.len(),
+        if suites.len() == 1 { "" } else { "s" },
+        format!(", {}", config.source())
+    );
+    Ok(Exit::Ok)
+}
+
+/// Every template string of a suite with the position to blame.
+fn suite_templates(s: &Suite) -> Vec<(String, Pos)> {
+    let mut out = Vec::new();
+    fn walk(v: &J, pos: Pos, out: &mut Vec<(String, Pos)>) {
+        match v {
+            J::String(t) if is_template(t) => out.push((t.clone(), pos)),
+            J::Array(a) => a.iter().for_each(|x| walk(x, pos, out)),
+            J::Object(o) => o.iter().for_each(|(k, x)| {
+                if is_template(k) {
+                    out.push((k.clone(), pos));
+                }
+                walk(x, pos, out)
+            }),
+            _ => {}
+        }
+    }
+    for ((_, v), pos) in s.vars.iter().zip(&s.vars_pos) {
+        walk(v, *pos, &mut out);
+    }
+    for st in s.steps.iter().chain(&s.teardown) {
+        walk(&J::String(st.request.path.clone()), st.request.path_pos, &mut out);
+        for (_, v) in &st.request.headers {
+            walk(&J::String(v.clone()), st.pos, &mut out);
+        }
+        match &st.request.body {
+            suite::Body::Json(v) => walk(v, st.pos, &mut out),
+            suite::Body::Raw(t) => walk(&J::String(t.clone()), st.pos, &mut out),
+            suite::Body::None => {}
+        }
+        for j in &st.expect.json {
+            for t in j.matcher.templates() {
+                out.push((t, j.pos));
+            }
+        }
+        for h in &st.expect.headers {
+            for t in h.matcher.templates() {
+                out.push((t, h.pos));
+            }
+        }
+    }
+    out
+}
+
+/// What is wrong with `var` in template `text`, as (message, help), if it can never render.
+fn undefined_problem(var: &str, text: &str, defined: &[String], env: &[(String, String)]) -> Option<(String, String)> {
+    let mut parts = var.splitn(2, '.');
+    let top = parts.next().unwrap_or_default();
+    let attr = parts.next().map(|a| a.split('.').next().unwrap_or(a));
+    if !defined.iter().any(|d| d == top) {
+        let hint = crate::load::diag::did_you_mean(top, defined.iter().map(String::as_str)).map(|d| format!("did you mean `{d}`?"));
+        return Some((
+            format!("`{top}` can never be defined here"),
+            hint.unwrap_or_else(|| "define it under `vars:` or capture it in an earlier step".into()),
+        ));
+    }
+    let fields = |name: &str, known: &[&str]| {
+        (format!("`{name}.{}` does not exist", attr.unwrap_or_default()), format!("{name} has: {}", known.join(", ")))
+    };
+    match (attr, top) {
+        (Some(a), "run") => (!RUN_FIELDS.contains(&a)).then(|| fields("run", RUN_FIELDS)),
+        (Some(a), "request") => (!REQUEST_FIELDS.contains(&a)).then(|| fields("request", REQUEST_FIELDS)),
+        (Some(a), "user") => (!USER_FIELDS.contains(&a)).then(|| fields("user", USER_FIELDS)),
+        // An unset variable fails the run (the step or the whole suite, for `vars`): say so
+        // now, unless the template gives a default.
+        (Some(a), "env") => (env_get(env, a).is_none() && !text.contains("default")).then(|| {
+            (
+                format!("environment variable `{a}` is not set here; the run would fail as `template`"),
+                format!("set {a}, or give a default: `{{{{ env.{a} | default('…') }}}}`"),
+            )
+        }),
+        _ => None,
+    }
+}
+
+/// Absolute URLs against the gateway's origin when one is known; a warning for each otherwise.
+fn check_origins(args: &CheckArgs, suites: &[Suite], config: &Config, env: &[(String, String)]) -> Result<(), Failure> {
+    let gw_raw =
+        args.gateway.clone().or_else(|| env_get(env, "GATEWAY_BASE_URL").map(str::to_owned)).or_else(|| config.gateway.base_url.clone());
+    if let Some(raw) = gw_raw {
+        let gw = resolve_gateway(Some(&raw), env, config, true)?;
+        check_suite_origins(suites, &gw)?;
+    } else {
+        // Without a gateway, any absolute URL is suspicious: say so.
+        for s in suites {
+            for st in s.steps.iter().chain(&s.teardown) {
+                if st.request.path.starts_with("http") {
+                    crate::errln!(
+                        "warning: {}:{}: step `{}` uses an absolute URL; it must be on the gateway's origin",
+                        s.file.display(),
+                        st.request.path_pos.line,
+                        st.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

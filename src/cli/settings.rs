@@ -1,0 +1,210 @@
+//! Settings, resolved once per command: flags > environment > config file > defaults, into
+//! [`Settings`], and from there into the run context every command shares.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as J;
+
+use super::args::GatewayArgs;
+use super::failure::Failure;
+use crate::eval::template::{Scope, Templates};
+use crate::exit::Exit;
+use crate::http::client::{ClientSettings, HttpClient};
+use crate::http::policy::{self, Gateway, GatewayUrlError};
+use crate::load::config::{self, Config};
+use crate::report::event::EventSink;
+use crate::run::auth::ServiceEnv;
+use crate::run::ctx::{Cancel, RunCtx, RunOptions};
+use crate::run::journal::{self, Journal};
+use crate::secret::Redactor;
+
+/// The environment as UTF-8 pairs, for templates and settings. Entries that are not UTF-8 are
+/// not dropped silently: [`env_raw`] keeps them for the policy, and a setting read from one is
+/// an error naming the variable.
+pub fn env_snapshot() -> Vec<(String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
+}
+
+/// Every variable, names and values as raw bytes read lossily: what the deny list decides on,
+/// so a non-UTF-8 `*_SERVICE_URL` is refused like any other.
+pub fn env_raw() -> Vec<(String, String)> {
+    std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned())).collect()
+}
+
+/// Refuses a setting whose variable is set but not UTF-8 (instead of calling it missing).
+pub fn require_utf8(name: &str) -> Result<(), Failure> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(Failure::new(Exit::Usage, format!("{name} is set but is not valid UTF-8; set it to a URL of plain text")))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub fn env_get<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+pub fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() { vec![PathBuf::from("smoke-suites")] } else { paths.to_vec() }
+}
+
+/// The config file: `--config`, else `smokegate.yaml` beside the suites, else defaults.
+pub fn load_config(explicit: Option<&PathBuf>, suite_paths: &[PathBuf]) -> Result<Config, Failure> {
+    let path = match explicit {
+        Some(p) => Some(p.clone()),
+        None => config::find_default(suite_paths),
+    };
+    match path {
+        Some(p) => config::load(&p).map_err(|e| Failure::sources(&[e])),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Resolves and validates the gateway URL (flag > env > config).
+pub fn resolve_gateway(flag: Option<&str>, env: &[(String, String)], cfg: &Config, allow_http: bool) -> Result<Gateway, Failure> {
+    let raw = flag
+        .map(str::to_owned)
+        .or_else(|| env_get(env, "GATEWAY_BASE_URL").map(str::to_owned))
+        .or_else(|| cfg.gateway.base_url.clone())
+        .ok_or_else(|| Failure::new(Exit::Usage, "no gateway: set GATEWAY_BASE_URL or pass --gateway URL"))?;
+    Gateway::parse(&raw, allow_http || cfg.gateway.allow_http).map_err(|e| match e {
+        GatewayUrlError::PlainHttp(_) => Failure::new(Exit::Policy, format!("gateway-only policy: {e}")),
+        other => Failure::new(Exit::Usage, format!("GATEWAY_BASE_URL: {other}")),
+    })
+}
+
+/// Refuses environments that point smoke tests at services directly.
+fn check_env(env: &[(String, String)], cfg: &Config, allowed: &[String]) -> Result<(), Failure> {
+    let denied = policy::denied_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &cfg.gateway.deny_env, allowed);
+    if denied.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Policy,
+        format!(
+            "gateway-only policy: the environment points smoke tests at services directly: {}\n  smoke traffic must go through GATEWAY_BASE_URL; unset {}, or pass --allow-env NAME if it is not used by smoke tests",
+            denied.join(", "),
+            if denied.len() == 1 { "it" } else { "them" }
+        ),
+    ))
+}
+
+/// `run.*` for templates.
+pub fn run_fields(run_id: &str, gateway: &Gateway) -> serde_json::Map<String, J> {
+    let now = chrono::Utc::now();
+    let rand: String = (0..6).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::random_range(0..36)] as char).collect();
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), J::String(run_id.to_owned()));
+    m.insert("timestamp".into(), J::String(now.format("%Y%m%dT%H%M%SZ").to_string()));
+    m.insert("started_at".into(), J::String(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    m.insert("rand".into(), J::String(rand));
+    m.insert("gateway".into(), J::String(gateway.base_url()));
+    m
+}
+
+/// Settings shared by every command that talks to the gateway.
+pub struct Settings {
+    pub config: Config,
+    pub gateway: Gateway,
+    pub env: Vec<(String, String)>,
+    pub client: ClientSettings,
+    pub state_dir: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+pub fn gateway_setup(args: &GatewayArgs, suite_paths: &[PathBuf]) -> Result<Settings, Failure> {
+    let env = env_snapshot();
+    let config = load_config(args.config.as_ref(), suite_paths)?;
+    if args.gateway.is_none() {
+        require_utf8("GATEWAY_BASE_URL")?;
+    }
+    let gateway = resolve_gateway(args.gateway.as_deref(), &env, &config, args.allow_http)?;
+    check_env(&env_raw(), &config, &args.allow_env)?;
+    let mut warnings = Vec::new();
+    for name in &args.allow_env {
+        warnings.push(format!("--allow-env {name}: this variable is allowed despite the gateway-only policy"));
+    }
+    if args.insecure {
+        warnings.push("--insecure: TLS certificates are NOT verified; a man in the middle could read the test user's token".into());
+    }
+    let client = ClientSettings {
+        connect_timeout: args.connect_timeout.or(config.connect_timeout).unwrap_or(Duration::from_millis(500)),
+        timeout: args.timeout.or(config.timeout).unwrap_or(Duration::from_secs(10)),
+        request_id_header: config.gateway.request_id_header.clone(),
+        upstream_headers: config.gateway.upstream_headers.clone(),
+        max_body_bytes: config.max_body_bytes,
+        cacert: args.cacert.clone(),
+        insecure: args.insecure,
+    };
+    let state_dir = args.state_dir.clone().unwrap_or_else(journal::default_state_dir);
+    Ok(Settings { config, gateway, env, client, state_dir, warnings })
+}
+
+/// `SMOKE_USERNAME`/`SMOKE_PASSWORD` for service-account mode; other variables may hold any
+/// bytes, only these two are read, and one that is not UTF-8 is named when it is needed.
+fn service_env() -> ServiceEnv {
+    let mut env = ServiceEnv::default();
+    for name in ["SMOKE_USERNAME", "SMOKE_PASSWORD"] {
+        match std::env::var(name) {
+            Ok(v) => env.vars.push((name.to_owned(), v)),
+            Err(std::env::VarError::NotUnicode(_)) => env.not_utf8.push(name.to_owned()),
+            Err(std::env::VarError::NotPresent) => {}
+        }
+    }
+    env
+}
+
+/// Builds the shared run context (templates, client, base scope).
+pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: RunOptions, cancel: Cancel) -> Result<Arc<RunCtx>, Failure> {
+    // Secrets known before the first request: credential-named environment values and the
+    // config's `secrets:` names.
+    redactor.add_env(setup.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for name in &setup.config.secrets {
+        if let Some(v) = env_get(&setup.env, name) {
+            redactor.add(&crate::secret::Secret::new(v));
+        }
+    }
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let http = HttpClient::new(setup.gateway.clone(), setup.client, &run_id).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    let templates = Templates::new();
+    let fields = run_fields(&run_id, &setup.gateway);
+    let mut scope = Scope::default();
+    scope.set_json("run", &J::Object(fields.clone()));
+    scope.set_json("env", &J::Object(setup.env.iter().map(|(k, v)| (k.clone(), J::String(v.clone()))).collect()));
+    let mut vars = serde_json::Map::new();
+    for (name, value) in &setup.config.vars {
+        let v = templates.render_json(value, &scope).map_err(|e| Failure::new(Exit::Usage, format!("config var `{name}`: {e}")))?;
+        if let (true, Some(text)) = (setup.config.secrets.contains(name), v.as_str()) {
+            redactor.add(&crate::secret::Secret::new(text));
+        }
+        scope.set_json(name.clone(), &v);
+        vars.insert(name.clone(), v);
+    }
+    scope.set_json("vars", &J::Object(vars));
+    Ok(Arc::new(RunCtx {
+        run_id,
+        run_fields: fields,
+        http,
+        templates,
+        sink,
+        redactor,
+        config: setup.config,
+        base_scope: scope,
+        journal: Some(Journal::new(&setup.state_dir)),
+        cancel,
+        service_env: service_env(),
+        opts,
+    }))
+}
+
+pub fn color_enabled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

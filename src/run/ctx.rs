@@ -1,0 +1,92 @@
+//! What a run shares: settings, the HTTP client, templates, the event sink, the sanitizer, the
+//! journal, and cancellation in the order it escalates.
+
+use serde_json::Value as J;
+use tokio_util::sync::CancellationToken;
+
+use crate::eval::step::EvalSettings;
+use crate::eval::template::{Scope, Templates};
+use crate::http::client::HttpClient;
+use crate::load::config::Config;
+use crate::report::event::{Breadcrumb, Event, EventSink, FailureClass};
+use crate::run::auth::ServiceEnv;
+use crate::run::journal::Journal;
+use crate::secret::Redactor;
+
+/// Cancellation, in the order it escalates.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    /// First signal: no new steps; in-flight reads are cancelled, in-flight writes finish (see
+    /// `run_suite`).
+    pub interrupt: CancellationToken,
+    /// Deadline passed or second signal: teardown and cleanup stop too.
+    pub abort: CancellationToken,
+    /// `--fail-fast` after a failure: no new suites.
+    pub stop_new: CancellationToken,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--shard K/N`.
+    pub shard: Option<(u32, u32)>,
+    /// Steps selected (paths, `--tag`, `--filter`) before sharding: an empty shard of a
+    /// non-empty selection is fine, an empty selection is red on every shard.
+    pub selected_steps: usize,
+    pub wait_ready: Option<std::time::Duration>,
+    pub fail_fast: bool,
+    pub auth_probes: bool,
+    pub keep_user: bool,
+    pub jobs: usize,
+}
+
+/// Everything a run shares. Built once per command by the CLI layer.
+pub struct RunCtx {
+    pub run_id: String,
+    /// `run.*` for templates.
+    pub run_fields: serde_json::Map<String, J>,
+    pub http: HttpClient,
+    pub templates: Templates,
+    pub sink: EventSink,
+    pub redactor: Redactor,
+    pub config: Config,
+    /// run, env and config vars.
+    pub base_scope: Scope,
+    pub journal: Option<Journal>,
+    pub cancel: Cancel,
+    pub opts: RunOptions,
+    /// Service-account credentials from the environment, as the CLI read them.
+    pub service_env: ServiceEnv,
+}
+
+impl RunCtx {
+    /// Streams breadcrumbs, stamping the last one with the verdict.
+    pub fn emit_crumbs(&self, mut crumbs: Vec<Breadcrumb>, class: Option<FailureClass>) -> Vec<Breadcrumb> {
+        if let Some(last) = crumbs.last_mut() {
+            if last.outcome == "ok" && class.is_some() {
+                last.outcome = "failed".into();
+            }
+            if last.failure_class.is_none() {
+                last.failure_class = class;
+            }
+        }
+        for c in &crumbs {
+            tracing::debug!(
+                phase = c.phase.as_str(),
+                method = %c.method,
+                path = %c.path,
+                status = ?c.status,
+                request_id = %c.request_id,
+                upstream = ?c.upstream,
+                total_ms = c.total_ms,
+                outcome = %c.outcome,
+                "request"
+            );
+            self.sink.emit(Event::Breadcrumb(c.clone()));
+        }
+        crumbs
+    }
+
+    pub fn eval_settings(&self) -> EvalSettings<'_> {
+        EvalSettings { stub_phrases: &self.config.stub_phrases, fingerprint: self.config.gateway.fingerprint.as_ref() }
+    }
+}

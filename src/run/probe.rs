@@ -1,0 +1,112 @@
+//! Auth-enforcement probes: a passing authenticated read, replayed without a token, with a forged
+//! signature and with `alg: none`; the gateway must refuse each with 401/403.
+
+use std::time::Instant;
+
+use crate::eval::template::Scope;
+use crate::http::client::{CrumbCtx, ms};
+use crate::load::suite::{Step, Suite};
+use crate::report::event::{FailureClass, Outcome, Phase, StepKind, StepResult};
+use crate::run::auth::{Auth, AuthError};
+use crate::run::ctx::RunCtx;
+use crate::run::exchange::{self, Judge};
+use crate::run::jwt;
+use crate::run::verdict::{blank, not_run, unprobed};
+use crate::secret::Secret;
+
+/// Whether and how a passing step is probed.
+pub(crate) enum ProbePlan {
+    /// Not asked for, or not an authenticated step.
+    No,
+    /// A safe method: replay it without and with forged credentials.
+    Replay,
+    /// Asked for explicitly on a write, which is never replayed.
+    Unsafe,
+}
+
+pub(crate) fn probe_plan(ctx: &RunCtx, suite: &Suite, step: &Step) -> ProbePlan {
+    let safe = matches!(step.request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    match (step.auth_probe, safe) {
+        (Some(false), _) => ProbePlan::No,
+        (Some(true), false) => ProbePlan::Unsafe,
+        (Some(true), true) => ProbePlan::Replay,
+        (None, true) if suite.auth_probe || ctx.opts.auth_probes => ProbePlan::Replay,
+        (None, _) => ProbePlan::No,
+    }
+}
+
+/// Replays a passing step without valid credentials; each replay must be refused with 401/403.
+pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, auth: Option<&Auth>) -> Vec<StepResult> {
+    let mut scope = scope.clone();
+    let base = match exchange::render(ctx, step, &mut scope) {
+        Ok(b) => b,
+        Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("the replay could not be rendered: {}", e.message)))],
+    };
+    let token = match auth {
+        Some(a) => a.bearer(&ctx.cancel.interrupt).await,
+        None => Err(AuthError::Credentials("no user was set up".into())),
+    };
+    let token = match token {
+        Ok(t) => t,
+        Err(AuthError::Cancelled) => {
+            return vec![not_run(suite, step, StepKind::Probe, FailureClass::Cancelled, "interrupted before the probes")];
+        }
+        Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("no token to forge the probes from: {e}")))],
+    };
+    let probes: [(&str, Option<Secret>); 3] = [
+        ("no token", None),
+        ("forged signature", Some(Secret::new(jwt::tamper_signature(token.expose())))),
+        ("alg none", Some(Secret::new(jwt::alg_none(token.expose())))),
+    ];
+    let mut out = Vec::new();
+    for (label, bearer) in probes {
+        // A forgery is deterministic per token (added once) and reversible to the real signature.
+        if let Some(b) = &bearer {
+            ctx.redactor.add(b);
+        }
+        let mut req = base.clone();
+        // Each replay is its own request, with its own reqId.
+        req.request_id = None;
+        req.bearer = bearer;
+        let start = Instant::now();
+        let name = format!("{} · probe: {label}", step.name);
+        let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(name.clone()), phase: Phase::Probe, attempt: 1 };
+        let judged = exchange::send(ctx, &req, &cc, Judge::Refused { label }, &ctx.cancel.interrupt).await;
+        let mut r = blank(suite, step, StepKind::Probe);
+        r.name = name;
+        r.duration_ms = ms(start.elapsed());
+        r.path = crate::secret::redact_query(&base.path);
+        r.status = judged.response.as_ref().map(|x| x.status);
+        let class = judged.class();
+        r.assertions = judged.verdict.assertions;
+        for a in &mut r.assertions {
+            a.line = Some(step.pos.line);
+        }
+        if r.assertions.is_empty() {
+            // No answer to judge: the send error is the probe's result.
+            r.assertions.push(crate::report::event::AssertionResult {
+                what: format!("probe {label}"),
+                expected: "401 or 403".into(),
+                actual: "no response".into(),
+                passed: false,
+                line: Some(step.pos.line),
+            });
+        }
+        r.breadcrumbs = judged.crumbs;
+        match class {
+            None => r.outcome = Outcome::Passed,
+            Some(c) => {
+                r.outcome = Outcome::Failed;
+                r.failure_class = Some(c);
+                let rid = r.request_id().unwrap_or("-").to_owned();
+                let msg = match judged.error {
+                    Some(e) => format!("probe `{label}`: {e}"),
+                    None => judged.verdict.message.unwrap_or_default(),
+                };
+                r.message = Some(format!("{msg} (reqId {rid})"));
+            }
+        }
+        out.push(r);
+    }
+    out
+}

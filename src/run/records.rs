@@ -1,0 +1,216 @@
+//! What a run may have created besides its user: every teardown's record is journaled as soon
+//! as its teardown can say how to delete it (and a "may exist" note ahead of a create whose id
+//! has not arrived yet), settled when the teardown runs, and replayed by `smokegate cleanup`.
+
+use crate::eval::step;
+use crate::eval::template::Scope;
+use crate::http::client::{CrumbCtx, Outgoing};
+use crate::load::suite::{AuthMode, Body, Step, Suite};
+use crate::report::event::{Event, LeftBehind, LeftKind, Outcome, Phase, StepResult};
+use crate::run::auth::Auth;
+use crate::run::ctx::RunCtx;
+use crate::run::exchange::{self, Judge};
+use crate::run::journal::RecordEntry;
+use crate::run::verdict::RunOutcome;
+
+/// A journal record of this run with nothing known but what it is and where.
+pub(crate) fn record_entry(ctx: &RunCtx, key: String, label: String, method: String, path: String) -> RecordEntry {
+    RecordEntry {
+        version: 1,
+        run_id: ctx.run_id.clone(),
+        gateway: ctx.http.gateway.origin(),
+        key,
+        label,
+        owner: None,
+        method,
+        path,
+        headers: Vec::new(),
+        body: None,
+        accept: Vec::new(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        pending: None,
+    }
+}
+
+/// Journals (or re-journals, when its rendering changed) every teardown of the suite that can
+/// be rendered now: the record it deletes may exist from here on.
+pub(crate) fn journal_records(
+    ctx: &RunCtx,
+    suite: &Suite,
+    scope: &Scope,
+    auth: Option<&Auth>,
+    records: &mut [Option<RecordEntry>],
+    pending: &mut [Option<RecordEntry>],
+) {
+    let Some(j) = &ctx.journal else { return };
+    for (i, t) in suite.teardown.iter().enumerate() {
+        let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
+        let owner = (t.auth.unwrap_or(suite.auth) == AuthMode::User).then(|| auth.map(|a| a.identity.email.clone())).flatten();
+        let rec = RecordEntry {
+            owner,
+            headers: out.headers,
+            body: out.body.map(|(b, ct)| (String::from_utf8_lossy(&b).into_owned(), ct.to_owned())),
+            accept: t.expect.status.as_ref().map_or_else(|| vec!["2xx".to_owned()], |p| p.iter().map(|p| p.text()).collect()),
+            ..record_entry(ctx, format!("{}#{i}", suite.file.display()), format!("{} › {}", suite.name, t.name), out.method, out.path)
+        };
+        let same = records[i]
+            .as_ref()
+            .is_some_and(|o| (&o.method, &o.path, &o.headers, &o.body) == (&rec.method, &rec.path, &rec.headers, &rec.body));
+        if same {
+            continue;
+        }
+        match j.write_record(&rec) {
+            Ok(()) => {
+                records[i] = Some(rec);
+                // The real record replaces the "may exist" note written ahead of its create.
+                if let Some(p) = pending[i].take() {
+                    let _ = j.remove_record(&p);
+                }
+            }
+            Err(e) => ctx.sink.emit(Event::Warning(format!(
+                "cannot journal {}: {e}; if this run is killed, `smokegate cleanup` will not know about it",
+                rec.describe()
+            ))),
+        }
+    }
+}
+
+/// Journals "a record may exist" before a step whose captures a not-yet-renderable teardown
+/// needs: if the run dies before the answer, the journal still says what was being created.
+/// Returns the teardown index it was journaled for.
+pub(crate) fn journal_pending(
+    ctx: &RunCtx,
+    suite: &Suite,
+    step: &Step,
+    scope: &Scope,
+    records: &[Option<RecordEntry>],
+    pending: &mut [Option<RecordEntry>],
+) -> Option<usize> {
+    let j = ctx.journal.as_ref()?;
+    if step.capture.is_empty() {
+        return None;
+    }
+    let (i, t) = suite.teardown.iter().enumerate().find(|(i, t)| {
+        records[*i].is_none()
+            && pending[*i].is_none()
+            && step::render_request(t, &ctx.templates, scope).is_err()
+            && teardown_reads(ctx, t).iter().any(|v| step.capture.iter().any(|c| &c.name == v))
+    })?;
+    let rec = RecordEntry {
+        pending: Some(format!("its create was sent, but the run ended before its id arrived, so `{}` cannot delete it", t.name)),
+        // Nothing can delete it without its id: it does not hold its user back.
+        ..record_entry(
+            ctx,
+            format!("{}#{i}:pending", suite.file.display()),
+            format!("{} › {}", suite.name, step.name),
+            step.request.method.clone(),
+            // The path as it goes out, when it renders (exec says why when it does not).
+            step::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
+        )
+    };
+    match j.write_record(&rec) {
+        Ok(()) => {
+            pending[i] = Some(rec);
+            Some(i)
+        }
+        Err(e) => {
+            ctx.sink.emit(Event::Warning(format!("cannot journal {}: {e}", rec.describe())));
+            None
+        }
+    }
+}
+
+/// The step that might have created a record came back. Nothing was created (not sent, or
+/// refused with a 4xx): the note goes. It failed otherwise: the record may exist without an id,
+/// so the note stays journaled and is reported. It passed: the note stays until the teardown
+/// renders (`journal_records` replaces it) or the suite ends without it ever rendering.
+pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &StepResult, counts: &mut RunOutcome) {
+    let Some(p) = slot.as_ref() else { return };
+    let refused = |s: u16| (400..500).contains(&s) && !matches!(s, 408 | 425 | 429);
+    if r.breadcrumbs.is_empty() || r.status.is_some_and(refused) {
+        if let (Some(j), Some(p)) = (&ctx.journal, slot.take()) {
+            let _ = j.remove_record(&p);
+        }
+    } else if r.outcome == Outcome::Failed {
+        let why = format!("it may exist: the step failed ({}) before its id could be captured", r.message.as_deref().unwrap_or("failed"));
+        counts.cleanup.left.push(may_exist(p, why));
+        *slot = None;
+    }
+}
+
+/// The top-level variables a teardown step's request reads (path, headers, body).
+fn teardown_reads(ctx: &RunCtx, t: &Step) -> Vec<String> {
+    let mut texts = vec![t.request.path.clone()];
+    texts.extend(t.request.headers.iter().map(|(_, v)| v.clone()));
+    match &t.request.body {
+        Body::Json(v) => texts.push(v.to_string()),
+        Body::Raw(r) => texts.push(r.clone()),
+        Body::None => {}
+    }
+    texts
+        .iter()
+        .flat_map(|text| ctx.templates.variables(text).unwrap_or_default())
+        .map(|v| v.split('.').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A record that may exist and that nothing can delete: reported, kept in the journal.
+pub(crate) fn may_exist(p: &RecordEntry, reason: String) -> LeftBehind {
+    LeftBehind { identity: p.describe(), reason, kind: LeftKind::Record, owner: None }
+}
+
+/// A record's teardown ran (or could not): gone from the journal when it passed, else left
+/// behind, kept, and reported.
+pub(crate) fn settle_record(ctx: &RunCtx, rec: RecordEntry, r: &StepResult, counts: &mut RunOutcome) {
+    match r.outcome {
+        Outcome::Failed => counts.cleanup.left.push(LeftBehind {
+            identity: rec.describe(),
+            reason: r.message.clone().unwrap_or_else(|| "its teardown failed".into()),
+            kind: LeftKind::Record,
+            owner: rec.owner.clone(),
+        }),
+        _ => {
+            if let Some(j) = &ctx.journal {
+                let _ = j.remove_record(&rec);
+            }
+        }
+    }
+}
+
+/// Why a journaled record is still there after `cleanup` tried it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordLeft(pub String);
+
+/// `smokegate cleanup`: sends a journaled record's teardown again (with its owner's token) and
+/// removes it from the journal when the answer is one the teardown accepts. Returns the status.
+pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>) -> Result<u16, RecordLeft> {
+    if let Some(why) = &rec.pending {
+        let records = ctx.journal.as_ref().map_or_else(String::new, |j| j.dir.join("records").display().to_string());
+        return Err(RecordLeft(format!("{why}. It may exist: check it by hand, then remove its journal entry in {records}")));
+    }
+    let mut out = Outgoing::new(&rec.method, &rec.path);
+    out.headers = rec.headers.clone();
+    out.body = rec.body.as_ref().map(|(b, ct)| {
+        (b.clone().into_bytes(), if ct.starts_with("application/json") { "application/json" } else { "text/plain; charset=utf-8" })
+    });
+    if let Some(a) = owner {
+        let token = a.bearer(&ctx.cancel.abort).await.map_err(|e| RecordLeft(format!("could not log in as its owner: {e}")))?;
+        out.bearer = Some(token);
+    }
+    let cc = CrumbCtx { suite: None, step: Some(rec.label.clone()), phase: Phase::Cleanup, attempt: 1 };
+    let accept = |s: u16| rec.accepts(s);
+    let expected = rec.accept.join(" or ");
+    let judged = exchange::send(ctx, &out, &cc, Judge::Status { accept: &accept, expected: &expected }, &ctx.cancel.abort).await;
+    match (&judged.error, judged.status) {
+        (None, Some(status)) if judged.class().is_none() => {
+            if let Some(j) = &ctx.journal {
+                let _ = j.remove_record(rec);
+            }
+            Ok(status)
+        }
+        (None, Some(status)) => Err(RecordLeft(format!("its teardown answered {status}, expected {expected}"))),
+        (Some(e), _) => Err(RecordLeft(e.to_string())),
+        (None, None) => Err(RecordLeft("no answer".into())),
+    }
+}

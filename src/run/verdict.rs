@@ -1,0 +1,105 @@
+//! The one owner of verdicts: every step, teardown and probe result of a run is made here
+//! (passed, or failed with a class; skipped only for a teardown with nothing to tear down), and
+//! [`RunOutcome`] tallies them into the run's verdict and exit code.
+
+use crate::exit::Exit;
+use crate::load::suite::{Step, Suite};
+use crate::report::event::{CleanupReport, FailureClass, Outcome, StepKind, StepResult};
+use crate::run::auth::AuthError;
+
+/// What the run came to.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub cleanup: CleanupReport,
+    pub bootstrap_error: Option<AuthError>,
+    pub interrupted: bool,
+}
+
+impl RunOutcome {
+    pub(crate) fn tally(&mut self, st: &StepResult) {
+        match (st.kind, st.outcome) {
+            (StepKind::Teardown, Outcome::Failed) => self.cleanup.teardown_failures += 1,
+            (StepKind::Teardown, _) => {}
+            (_, Outcome::Passed) => self.passed += 1,
+            (_, Outcome::Failed) => self.failed += 1,
+            (_, Outcome::Skipped) => self.skipped += 1,
+        }
+    }
+
+    /// Adds a suite's counts and what it left behind.
+    pub(crate) fn add(&mut self, counts: RunOutcome) {
+        self.passed += counts.passed;
+        self.failed += counts.failed;
+        self.skipped += counts.skipped;
+        self.cleanup.teardown_failures += counts.cleanup.teardown_failures;
+        self.cleanup.left.extend(counts.cleanup.left);
+    }
+
+    pub fn exit(&self) -> Exit {
+        if self.interrupted {
+            Exit::Interrupted
+        } else if let Some(e) = &self.bootstrap_error {
+            if e.unreachable() { Exit::GatewayUnreachable } else { Exit::AuthBootstrap }
+        } else if self.failed > 0 || self.passed == 0 {
+            Exit::StepFailed
+        } else if !self.cleanup.left.is_empty() || self.cleanup.teardown_failures > 0 {
+            Exit::CleanupFailed
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+/// A step's result before anything is known: the one shape every verdict below starts from.
+pub(crate) fn blank(suite: &Suite, step: &Step, kind: StepKind) -> StepResult {
+    StepResult {
+        suite: suite.name.clone(),
+        file: suite.file.display().to_string(),
+        line: step.pos.line,
+        name: step.name.clone(),
+        kind,
+        outcome: Outcome::Skipped,
+        failure_class: None,
+        message: None,
+        method: step.request.method.clone(),
+        path: step.request.path.clone(),
+        status: None,
+        duration_ms: 0.0,
+        assertions: Vec::new(),
+        breadcrumbs: Vec::new(),
+    }
+}
+
+/// A selected step that was never sent: a failure with its reason, never a skip. (Skipped is
+/// only for what nothing needed doing, such as a teardown whose record was never created.)
+pub(crate) fn not_run(suite: &Suite, step: &Step, kind: StepKind, class: FailureClass, why: &str) -> StepResult {
+    let mut r = blank(suite, step, kind);
+    r.outcome = Outcome::Failed;
+    r.failure_class = Some(class);
+    r.message = Some(why.to_owned());
+    r
+}
+
+/// Why the rest of a suite does not run: the first step it hits fails with `class`, the ones
+/// after it as `not-run`.
+pub(crate) struct Stop {
+    pub class: FailureClass,
+    pub why: String,
+}
+
+/// A probe that could not prove anything: a failure of its own class.
+pub(crate) fn unprobed(suite: &Suite, step: &Step, why: String) -> StepResult {
+    let mut r = not_run(suite, step, StepKind::Probe, FailureClass::Unprobed, &why);
+    r.name = format!("{} · probe", step.name);
+    r
+}
+
+/// Marks `r` failed with `class`; the message goes through the sanitizer first.
+pub(crate) fn fail(r: &mut StepResult, class: FailureClass, msg: String, redactor: &crate::secret::Redactor) {
+    r.outcome = Outcome::Failed;
+    r.failure_class = Some(class);
+    r.message = Some(redactor.redact(&msg));
+}

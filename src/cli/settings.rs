@@ -16,8 +16,7 @@ use crate::http::client::{ClientSettings, HttpClient};
 use crate::http::policy::{self, Gateway, GatewayUrlError};
 use crate::load::config::{self, Config};
 use crate::report::event::EventSink;
-use crate::run::auth::ServiceEnv;
-use crate::run::ctx::{Cancel, RunCtx, RunOptions};
+use crate::run::ctx::{Cancel, RunCtx, RunOptions, ServiceEnv};
 use crate::run::journal::{self, Journal};
 use crate::secret::Redactor;
 

@@ -50,13 +50,11 @@ impl Matcher {
                 _ => fail(short(want)),
             },
             Matcher::Contains(want) => {
-                let ok = match (actual, want) {
-                    (Some(J::String(a)), J::String(w)) => a.contains(w.as_str()),
-                    (Some(J::Array(items)), w) => items.iter().any(|i| json_eq(i, w)),
-                    (Some(J::Object(map)), J::String(k)) => map.contains_key(k),
-                    _ => false,
-                };
-                if ok { Ok(()) } else { fail(format!("something containing {}", short(want))) }
+                if contains(actual, want) {
+                    Ok(())
+                } else {
+                    fail(format!("something containing {}", short(want)))
+                }
             }
             Matcher::Matches(pattern) => {
                 let re = regex::Regex::new(pattern).map_err(|e| Mismatch { expected: format!("a valid regex ({e})"), actual: got() })?;
@@ -78,25 +76,10 @@ impl Matcher {
                 _ => fail(format!("at most {n} item{}", if *n == 1 { "" } else { "s" })),
             },
             Matcher::Compare(cmp, bound) => {
-                let (sym, b) = match cmp {
-                    Cmp::Gt => (">", bound),
-                    Cmp::Gte => (">=", bound),
-                    Cmp::Lt => ("<", bound),
-                    Cmp::Lte => ("<=", bound),
-                };
-                let Some(bv) = b.as_f64() else { return fail(format!("a number {sym} {}", short(b))) };
-                match actual.and_then(J::as_f64) {
-                    Some(a)
-                        if match cmp {
-                            Cmp::Gt => a > bv,
-                            Cmp::Gte => a >= bv,
-                            Cmp::Lt => a < bv,
-                            Cmp::Lte => a <= bv,
-                        } =>
-                    {
-                        Ok(())
-                    }
-                    _ => fail(format!("a number {sym} {}", short(b))),
+                if compare(*cmp, bound, actual) {
+                    Ok(())
+                } else {
+                    fail(format!("a number {} {}", cmp.symbol(), short(bound)))
                 }
             }
             Matcher::OneOf(options) => match actual {
@@ -188,6 +171,38 @@ impl JsonType {
             JsonType::Array => v.is_array(),
             JsonType::Object => v.is_object(),
             JsonType::Null => v.is_null(),
+        }
+    }
+}
+
+/// `contains`: a substring, an array element, or an object key.
+fn contains(actual: Option<&J>, want: &J) -> bool {
+    match (actual, want) {
+        (Some(J::String(a)), J::String(w)) => a.contains(w.as_str()),
+        (Some(J::Array(items)), w) => items.iter().any(|i| json_eq(i, w)),
+        (Some(J::Object(map)), J::String(k)) => map.contains_key(k),
+        _ => false,
+    }
+}
+
+/// `gt`/`gte`/`lt`/`lte`: both sides numbers, and the comparison holds.
+fn compare(cmp: Cmp, bound: &J, actual: Option<&J>) -> bool {
+    let (Some(b), Some(a)) = (bound.as_f64(), actual.and_then(J::as_f64)) else { return false };
+    match cmp {
+        Cmp::Gt => a > b,
+        Cmp::Gte => a >= b,
+        Cmp::Lt => a < b,
+        Cmp::Lte => a <= b,
+    }
+}
+
+impl Cmp {
+    fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Gt => ">",
+            Cmp::Gte => ">=",
+            Cmp::Lt => "<",
+            Cmp::Lte => "<=",
         }
     }
 }

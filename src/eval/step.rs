@@ -93,19 +93,53 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     // enough to be a stub's answer.
     let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
     let stub_check = !e.allow_stub && resp.status != 501;
-    let json: Option<Result<J, String>> =
+    let json: Option<Result<J, NotJson>> =
         (wants_json || (stub_check && looks_json(&resp.body) && resp.body.len() <= STUB_MAX)).then(|| parse_json(&resp.body));
     let doc = json.as_ref().and_then(|r| r.as_ref().ok());
 
     // A stub must never pass, whatever else matches.
     if !e.allow_stub {
-        if resp.status == 501 {
-            v.fail(FailureClass::Stub, "stub", "a real handler", "501 Not Implemented", line);
-        } else if let Some(phrase) = stub_phrase(&resp.body, doc, s.stub_phrases, sent) {
-            v.fail(FailureClass::Stub, "stub", "a real handler", format!("an error body saying \"{phrase}\""), line);
+        check_stub(&mut v, resp, doc, s.stub_phrases, sent, line);
+    }
+    check_status(&mut v, step, resp);
+    if let Some(fp) = s.fingerprint {
+        check_header(&mut v, resp, &fp.header, fp.value.as_ref(), FailureClass::OffGateway, "gateway fingerprint", line);
+    }
+    if let (true, Some(Err(why))) = (wants_json, &json) {
+        v.fail(FailureClass::InvalidResponse, "body", "JSON", why.to_string(), line);
+    }
+    let doc = doc.filter(|_| wants_json);
+    capture(&mut v, step, resp, doc);
+
+    // Expected values may use captures of this very step.
+    let mut scope = scope.clone();
+    for (k, val) in &v.captures {
+        scope.set_json(k.clone(), val);
+    }
+    check_assertions(&mut v, step, resp, doc, t, &scope);
+    if let Some(max) = e.max_ms {
+        let took = resp.total.as_millis() as u64;
+        if took <= max {
+            v.pass("max_ms", format!("<= {max} ms"), format!("{took} ms"), line);
+        } else {
+            v.fail(FailureClass::Assertion, "max_ms", format!("<= {max} ms"), format!("{took} ms"), line);
         }
     }
+    v
+}
 
+/// 501, or an error body that says "not implemented" (in words, wherever a stub says it).
+fn check_stub(v: &mut Verdict, resp: &Response, doc: Option<&J>, phrases: &[String], sent: Option<&[u8]>, line: Option<usize>) {
+    if resp.status == 501 {
+        v.fail(FailureClass::Stub, "stub", "a real handler", "501 Not Implemented", line);
+    } else if let Some(phrase) = stub_phrase(&resp.body, doc, phrases, sent) {
+        v.fail(FailureClass::Stub, "stub", "a real handler", format!("an error body saying \"{phrase}\""), line);
+    }
+}
+
+/// The status, classed by what a wrong one says: refused (`auth`), broken (`5xx`), or wrong.
+fn check_status(v: &mut Verdict, step: &Step, resp: &Response) {
+    let (e, line) = (&step.expect, Some(step.pos.line));
     let status_text = e.status_text();
     if e.status_ok(resp.status) {
         v.pass("status", status_text, resp.status.to_string(), line);
@@ -117,16 +151,11 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         };
         v.fail(class, "status", status_text, format!("{}{}", resp.status, body_hint(&resp.body)), line);
     }
+}
 
-    if let Some(fp) = s.fingerprint {
-        check_header(&mut v, resp, &fp.header, fp.value.as_ref(), FailureClass::OffGateway, "gateway fingerprint", line);
-    }
-
-    if let (true, Some(Err(why))) = (wants_json, &json) {
-        v.fail(FailureClass::InvalidResponse, "body", "JSON", why.clone(), line);
-    }
-    let doc = doc.filter(|_| wants_json);
-
+/// The step's captures, from the JSON body or a header; a capture of nothing (or of null,
+/// unless `nullable`) fails.
+fn capture(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>) {
     for c in &step.capture {
         let header;
         let (what, value) = match &c.source {
@@ -159,26 +188,21 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
             Selected::Nothing => v.fail(FailureClass::Capture, what, expected, "nothing", Some(c.pos.line)),
         }
     }
+}
 
-    // Expected values may use captures of this very step.
-    let mut scope = scope.clone();
-    for (k, val) in &v.captures {
-        scope.set_json(k.clone(), val);
-    }
-
+/// `headers`, `json` and `body` assertions, each with its expected value rendered in `scope`.
+fn check_assertions(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>, t: &Templates, scope: &Scope) {
+    let (e, line) = (&step.expect, Some(step.pos.line));
     for h in &e.headers {
-        match h.matcher.render(t, &scope) {
-            Ok(m) => {
-                check_header(&mut v, resp, &h.name, Some(&m), FailureClass::Assertion, &format!("header {}", h.name), Some(h.pos.line))
-            }
+        match h.matcher.render(t, scope) {
+            Ok(m) => check_header(v, resp, &h.name, Some(&m), FailureClass::Assertion, &format!("header {}", h.name), Some(h.pos.line)),
             Err(err) => v.fail(FailureClass::Template, format!("header {}", h.name), "a renderable value", err.message, Some(h.pos.line)),
         }
     }
-
     if let Some(d) = doc {
         for check in &e.json {
             let selected = select(&check.path, &check.path_text, d);
-            match check.matcher.render(t, &scope) {
+            match check.matcher.render(t, scope) {
                 Ok(m) => match selected.judge(&m) {
                     Ok(()) => v.pass(&check.path_text, m.describe(), selected.shown(), Some(check.pos.line)),
                     Err(mis) => v.fail(FailureClass::Assertion, &check.path_text, mis.expected, mis.actual, Some(check.pos.line)),
@@ -187,11 +211,10 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
             }
         }
     }
-
     if let Some(m) = &e.body {
         match std::str::from_utf8(&resp.body) {
             Err(_) => v.fail(FailureClass::InvalidResponse, "body", "UTF-8 text", "invalid UTF-8", line),
-            Ok(text) => match m.render(t, &scope) {
+            Ok(text) => match m.render(t, scope) {
                 Ok(m) => match m.check(Some(&J::String(text.to_owned()))) {
                     Ok(()) => v.pass("body", m.describe(), "ok", line),
                     Err(mis) => v.fail(FailureClass::Assertion, "body", mis.expected, mis.actual, line),
@@ -200,16 +223,6 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
             },
         }
     }
-
-    if let Some(max) = e.max_ms {
-        let took = resp.total.as_millis() as u64;
-        if took <= max {
-            v.pass("max_ms", format!("<= {max} ms"), format!("{took} ms"), line);
-        } else {
-            v.fail(FailureClass::Assertion, "max_ms", format!("<= {max} ms"), format!("{took} ms"), line);
-        }
-    }
-    v
 }
 
 fn check_header(v: &mut Verdict, resp: &Response, name: &str, m: Option<&Matcher>, class: FailureClass, what: &str, line: Option<usize>) {
@@ -223,14 +236,25 @@ fn check_header(v: &mut Verdict, resp: &Response, name: &str, m: Option<&Matcher
     }
 }
 
+/// Why a body is not JSON, as a failure message says it ("got an empty body").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotJson {
+    #[error("an empty body")]
+    Empty,
+    #[error("invalid UTF-8")]
+    Utf8,
+    #[error("invalid JSON ({0})")]
+    Syntax(String),
+}
+
 /// Parses a body as JSON; serde_json's recursion limit defuses nesting bombs.
-pub fn parse_json(body: &[u8]) -> Result<J, String> {
+pub fn parse_json(body: &[u8]) -> Result<J, NotJson> {
     if body.is_empty() {
-        return Err("an empty body".into());
+        return Err(NotJson::Empty);
     }
     serde_json::from_slice::<Compact>(body)
         .map(|c| c.0)
-        .map_err(|e| if std::str::from_utf8(body).is_err() { "invalid UTF-8".to_owned() } else { format!("invalid JSON ({e})") })
+        .map_err(|e| if std::str::from_utf8(body).is_err() { NotJson::Utf8 } else { NotJson::Syntax(e.to_string()) })
 }
 
 /// A JSON value built with exact-size objects and arrays. serde_json's own `Value` grows each
@@ -375,7 +399,8 @@ fn is_singular(path: &str) -> bool {
 const STUB_MAX: usize = 64 * 1024;
 
 fn looks_json(body: &[u8]) -> bool {
-    body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[' | b'"'))
+    // An object, an array or a string.
+    body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| b"{[\"".contains(b))
 }
 
 /// `doc` is the body parsed as JSON, when it is JSON (the caller parses it once for everyone).
@@ -523,8 +548,8 @@ mod tests {
     #[test]
     fn json_bombs_are_invalid_not_a_crash() {
         let bomb = "[".repeat(100_000);
-        assert!(parse_json(bomb.as_bytes()).unwrap_err().contains("invalid JSON"));
-        assert!(parse_json(&[0xff, 0xfe]).unwrap_err().contains("UTF-8"));
-        assert_eq!(parse_json(b"").unwrap_err(), "an empty body");
+        assert!(parse_json(bomb.as_bytes()).unwrap_err().to_string().contains("invalid JSON"));
+        assert_eq!(parse_json(&[0xff, 0xfe]).unwrap_err(), NotJson::Utf8);
+        assert_eq!(parse_json(b"").unwrap_err().to_string(), "an empty body");
     }
 }

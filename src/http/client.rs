@@ -28,8 +28,8 @@ pub struct ClientSettings {
     pub insecure: bool,
 }
 
-/// One request to send.
-#[derive(Debug, Clone)]
+/// One request to send. Holds credential headers and the bearer token: no `Debug`.
+#[derive(Clone)]
 pub struct Outgoing {
     pub method: String,
     /// Gateway-relative path or absolute URL (checked against the gateway).
@@ -74,7 +74,8 @@ impl CrumbCtx {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A whole answer. Holds what the gateway handed out (a login's token): no `Debug`.
+#[derive(Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
@@ -141,10 +142,30 @@ impl SendError {
     }
 }
 
+/// One request of a redirect chain: what differs from hop to hop.
+struct Hop<'a> {
+    method: &'a str,
+    url: &'a Url,
+    body: Option<&'a (Vec<u8>, &'static str)>,
+    /// The caller's reqId, for the first hop only.
+    request_id: Option<String>,
+}
+
 /// A finished exchange: the result and one breadcrumb per request sent (redirect hops included).
 pub struct Exchange {
     pub result: Result<Response, SendError>,
     pub crumbs: Vec<Breadcrumb>,
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    CaCert(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+    #[error("request_id_header: {0}")]
+    HeaderName(#[from] reqwest::header::InvalidHeaderName),
 }
 
 pub struct HttpClient {
@@ -162,7 +183,7 @@ pub fn install_crypto() {
 }
 
 impl HttpClient {
-    pub fn new(gateway: Gateway, settings: ClientSettings, run_id: &str) -> anyhow::Result<HttpClient> {
+    pub fn new(gateway: Gateway, settings: ClientSettings, run_id: &str) -> Result<HttpClient, ClientError> {
         install_crypto();
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -171,9 +192,9 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .no_proxy();
         if let Some(path) = &settings.cacert {
-            let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read --cacert {}: {e}", path.display()))?;
-            for cert in
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| anyhow::anyhow!("invalid PEM in {}: {e}", path.display()))?
+            let pem = std::fs::read(path).map_err(|e| ClientError::CaCert(format!("cannot read --cacert {}: {e}", path.display())))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ClientError::CaCert(format!("invalid PEM in {}: {e}", path.display())))?
             {
                 b = b.add_root_certificate(cert);
             }
@@ -211,7 +232,8 @@ impl HttpClient {
         let mut visited = vec![url.clone()];
         for hop in 0..=MAX_REDIRECTS {
             let rid = req.request_id.clone().filter(|_| hop == 0);
-            let (result, crumb) = self.send_once(&method, &url, req, body.as_ref(), ctx, timeout, rid, cancel).await;
+            let this = Hop { method: &method, url: &url, body: body.as_ref(), request_id: rid };
+            let (result, crumb) = self.send_once(this, req, ctx, timeout, cancel).await;
             crumbs.push(crumb);
             let resp = match result {
                 Ok(r) => r,
@@ -249,18 +271,15 @@ impl HttpClient {
         Exchange { result: Err(SendError::TooManyRedirects(msg)), crumbs }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn send_once(
         &self,
-        method: &str,
-        url: &Url,
+        hop: Hop<'_>,
         req: &Outgoing,
-        body: Option<&(Vec<u8>, &'static str)>,
         ctx: &CrumbCtx,
         timeout: Duration,
-        request_id: Option<String>,
         cancel: &CancellationToken,
     ) -> (Result<Response, SendError>, Breadcrumb) {
+        let Hop { method, url, body, request_id } = hop;
         let request_id = self.own_request_id(req).or(request_id).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let span_id = format!("{:016x}", rand::random::<u64>() | 1);
         let path_and_query = match url.query() {

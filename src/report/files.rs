@@ -43,12 +43,11 @@ impl FileReports {
     }
 }
 
-fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
-    let named = |e: std::io::Error| format!("{}: {e}", path.display());
+fn write_file(path: &PathBuf, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(named)?;
+        std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, text).map_err(named)
+    std::fs::write(path, text)
 }
 
 /// Writes the JSON and JUnit renderings of a report (shared with `merge`): each that can be
@@ -56,15 +55,16 @@ fn write_file(path: &PathBuf, text: &str) -> Result<(), String> {
 pub fn write_report(report: &Report, json: Option<&PathBuf>, junit: Option<&PathBuf>, redactor: &Redactor) -> Result<(), ReportError> {
     let mut errors = ReportError::default();
     if let Some(p) = json {
-        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string());
+        let text = serde_json::to_string_pretty(report).map_err(std::io::Error::other);
         if let Err(e) = text.and_then(|t| write_file(p, &redactor.redact(&t))) {
-            errors.0.push(format!("--json {e}"));
+            errors.0.push(format!("--json {}: {e}", p.display()));
         }
     }
     if let Some(p) = junit
-        && let Err(e) = crate::report::junit::render(report).map_err(|e| e.to_string()).and_then(|t| write_file(p, &redactor.redact(&t)))
+        && let Err(e) =
+            crate::report::junit::render(report).map_err(std::io::Error::other).and_then(|t| write_file(p, &redactor.redact(&t)))
     {
-        errors.0.push(format!("--junit {e}"));
+        errors.0.push(format!("--junit {}: {e}", p.display()));
     }
     errors.into_result()
 }

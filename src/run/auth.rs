@@ -72,12 +72,17 @@ impl AuthError {
     }
 }
 
-/// `SMOKE_USERNAME`/`SMOKE_PASSWORD` as the CLI read them: the values that are UTF-8, and the
-/// names of those that are set but are not. Holds a password: no `Debug`.
-#[derive(Default, Clone)]
-pub struct ServiceEnv {
-    pub vars: Vec<(String, String)>,
-    pub not_utf8: Vec<String>,
+/// Why a user may still exist after its deletion was tried.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct NotDeleted(pub String);
+
+/// The journal could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", dir.display())]
+pub struct JournalError {
+    dir: std::path::PathBuf,
+    source: std::io::Error,
 }
 
 pub struct Identity {
@@ -334,7 +339,7 @@ impl Auth {
         if self.is_disposable() {
             let timeout = self.cfg.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
             *self.settle_by.lock().unwrap() = Some(SystemTime::now() + timeout);
-            self.journal_write(CreateState::Pending).map_err(AuthError::Journal)?;
+            self.journal_write(CreateState::Pending).map_err(|e| AuthError::Journal(e.to_string()))?;
             // Until the gateway answers, assume the user may exist: a timeout can hide a create.
             *self.created.lock().unwrap() = Created::Maybe;
             match self.call(&self.cfg.create, Phase::BootstrapCreate, 1, cancel).await {
@@ -481,7 +486,7 @@ impl Auth {
     /// Deletes the user (disposable mode) and proves it. `Ok(None)`: nothing to do (never
     /// created, or proven absent); `Ok(Some(email))`: deleted, and its login is now refused;
     /// `Err(reason)`: it may still exist, and stays in the journal.
-    pub async fn cleanup(&self, cancel: &CancellationToken) -> Result<Option<String>, String> {
+    pub async fn cleanup(&self, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
         let created = *self.created.lock().unwrap();
         if !self.is_disposable() || created == Created::No {
             return Ok(None);
@@ -491,8 +496,8 @@ impl Auth {
         loop {
             match self.bearer(cancel).await {
                 Ok(_) => break,
-                Err(AuthError::Cancelled) => return Err("interrupted before the user could be deleted".into()),
-                Err(e) if !e.login_refused() => return Err(format!("could not log in to delete it: {e}")),
+                Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
+                Err(e) if !e.login_refused() => return Err(NotDeleted(format!("could not log in to delete it: {e}"))),
                 Err(_) if created == Created::Yes && self.logged_in.load(Ordering::SeqCst) => {
                     // It logged in before and is refused now: it is gone (a killed run deleted it
                     // before it could update the journal, or someone else did).
@@ -500,7 +505,9 @@ impl Auth {
                     return Ok(None);
                 }
                 Err(e) if created == Created::Yes => {
-                    return Err(format!("it was created, but its login is refused ({e}), so it cannot be deleted with its own token"));
+                    return Err(NotDeleted(format!(
+                        "it was created, but its login is refused ({e}), so it cannot be deleted with its own token"
+                    )));
                 }
                 Err(_) => {
                     // Never seen created and its login is refused: proof of absence, once no
@@ -516,7 +523,7 @@ impl Auth {
                             )));
                             tokio::select! {
                                 _ = tokio::time::sleep(wait) => {}
-                                _ = cancel.cancelled() => return Err("interrupted while an unanswered create settled; it may exist".into()),
+                                _ = cancel.cancelled() => return Err(NotDeleted("interrupted while an unanswered create settled; it may exist".into())),
                             }
                             waited = true;
                         }
@@ -532,26 +539,26 @@ impl Auth {
         for attempt in 1..=4u32 {
             match self.call(&self.cfg.cleanup, Phase::Cleanup, attempt, cancel).await {
                 Ok(resp) => return self.verify_deleted(resp.status, cancel).await,
-                Err(AuthError::Cancelled) => return Err("interrupted before the user could be deleted".into()),
+                Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
                 Err(e @ AuthError::Step { class: FailureClass::ServerError | FailureClass::Connect | FailureClass::Timeout, .. }) => {
                     last = e.to_string();
                     if attempt < 4 {
                         let backoff = Duration::from_millis(200 * (1 << (attempt - 1)));
                         tokio::select! {
                             _ = tokio::time::sleep(backoff) => {}
-                            _ = cancel.cancelled() => return Err(format!("interrupted while retrying: {last}")),
+                            _ = cancel.cancelled() => return Err(NotDeleted(format!("interrupted while retrying: {last}"))),
                         }
                     }
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(NotDeleted(e.to_string())),
             }
         }
-        Err(format!("{last} (after 3 retries)"))
+        Err(NotDeleted(format!("{last} (after 3 retries)")))
     }
 
     /// A delete's answer is not proof (a 404 from a wrong route looks like success): the user
     /// is gone when its login is refused with 401/403.
-    async fn verify_deleted(&self, status: u16, cancel: &CancellationToken) -> Result<Option<String>, String> {
+    async fn verify_deleted(&self, status: u16, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
         let routes = self.ctx.config.file.as_ref().map_or_else(|| "the built-in routes".to_owned(), |f| f.display().to_string());
         if let Some(verify) = &self.cfg.verify {
             // The configured proof: a step that passes only once the user is gone.
@@ -560,8 +567,12 @@ impl Auth {
                     self.journal_remove();
                     Ok(Some(self.identity.email.clone()))
                 }
-                Err(AuthError::Cancelled) => Err(format!("the delete answered {status}; interrupted before it could be verified")),
-                Err(e) => Err(format!("the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}")),
+                Err(AuthError::Cancelled) => {
+                    Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified")))
+                }
+                Err(e) => {
+                    Err(NotDeleted(format!("the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}")))
+                }
             };
         }
         match self.call(&self.cfg.login, Phase::Verify, 1, cancel).await {
@@ -569,11 +580,11 @@ impl Auth {
                 self.journal_remove();
                 Ok(Some(self.identity.email.clone()))
             }
-            Ok(_) => Err(format!(
+            Ok(_) => Err(NotDeleted(format!(
                 "the delete answered {status}, but the user can still log in: it was not deleted (check `auth.cleanup` in {routes})"
-            )),
-            Err(AuthError::Cancelled) => Err(format!("the delete answered {status}; interrupted before it could be verified")),
-            Err(e) => Err(format!("the delete answered {status}, but whether the user is gone could not be verified: {e}")),
+            ))),
+            Err(AuthError::Cancelled) => Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified"))),
+            Err(e) => Err(NotDeleted(format!("the delete answered {status}, but whether the user is gone could not be verified: {e}"))),
         }
     }
 
@@ -598,7 +609,7 @@ impl Auth {
     }
 
     /// Writes the identity's journal entry with what is known of its create.
-    fn journal_write(&self, state: CreateState) -> Result<(), String> {
+    fn journal_write(&self, state: CreateState) -> Result<(), JournalError> {
         let Some(j) = &self.ctx.journal else { return Ok(()) };
         let captures = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
         let settle_by = self.settle_by.lock().unwrap().map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
@@ -620,7 +631,7 @@ impl Auth {
         entry.state = state;
         entry.settle_by = settle_by;
         entry.logged_in = self.logged_in.load(Ordering::SeqCst);
-        j.write(entry).map(|_| ()).map_err(|e| format!("{}: {e}", j.dir.display()))
+        j.write(entry).map(|_| ()).map_err(|e| JournalError { dir: j.dir.clone(), source: e })
     }
 
     /// After the create was sent the entry exists already; a failed update keeps the older one.

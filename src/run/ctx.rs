@@ -9,7 +9,6 @@ use crate::eval::template::{Scope, Templates};
 use crate::http::client::HttpClient;
 use crate::load::config::Config;
 use crate::report::event::{Breadcrumb, Event, EventSink, FailureClass};
-use crate::run::auth::ServiceEnv;
 use crate::run::journal::Journal;
 use crate::secret::Redactor;
 
@@ -37,6 +36,14 @@ pub struct RunOptions {
     pub auth_probes: bool,
     pub keep_user: bool,
     pub jobs: usize,
+}
+
+/// `SMOKE_USERNAME`/`SMOKE_PASSWORD` as the CLI read them: the values that are UTF-8, and the
+/// names of those that are set but are not. Holds a password: no `Debug`.
+#[derive(Default, Clone)]
+pub struct ServiceEnv {
+    pub vars: Vec<(String, String)>,
+    pub not_utf8: Vec<String>,
 }
 
 /// Everything a run shares. Built once per command by the CLI layer.

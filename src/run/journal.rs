@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An identity a run created (or may have): what `cleanup` needs to log in as it and delete
+/// it. Holds its password: no `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub version: u32,
     pub run_id: String,
@@ -56,8 +58,9 @@ pub enum CreateState {
     Unknown,
 }
 
-/// A record a suite created, journaled as the teardown request that deletes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A record a suite created, journaled as the teardown request that deletes it. Holds that
+/// request's headers and body (credentials among them): no `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct RecordEntry {
     pub version: u32,
     pub run_id: String,

@@ -133,6 +133,20 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_table_lists_exactly_these_codes() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("## Exit codes").expect("README has an exit code table");
+        let rows: Vec<i32> = readme[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("| code"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.trim_matches('|').split('|').next().unwrap().trim().parse().unwrap())
+            .collect();
+        assert_eq!(rows, Exit::ALL.map(Exit::code).to_vec());
+    }
+
+    #[test]
     fn the_help_table_lists_every_code() {
         let t = Exit::help_table();
         assert!(t.starts_with("Exit codes:"));

@@ -1,9 +1,10 @@
 //! smokegate: gateway-first end-to-end smoke testing.
 //!
-//! The pipeline, one module each: load (`suite`, `config`, `yaml`) → render (`template`) →
-//! send (`http`, under `policy`) → evaluate (`step`, `matcher`) → emit (`event`) → render
-//! (`report`). `auth` and `journal` own the test user's lifecycle; `runner` drives a run;
-//! `app` turns flags into settings and commands; `refgate` is the reference gateway.
+//! One folder per pipeline stage: `load` (suites and config) → `eval` (templates, matchers,
+//! a step's verdict) and `http` (the client, under the gateway-only policy) → `run` (the
+//! runner, the one request path, the auth lifecycle, the journal) → `report` (events and
+//! reporters). `cli` is the edge; `secret` the sanitizer every output passes through; `exit`
+//! the exit codes. ARCHITECTURE.md has the map.
 
 /// `println!` that never panics and never prints a secret: a closed stdout (`smokegate token |
 /// head -1`) must not abort a command before its cleanup has run, and every line goes through

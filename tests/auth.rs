@@ -210,33 +210,8 @@ async fn the_auth_config_contract_works_as_written() {
     me(&server).await;
     let p = Project::new();
     p.write("smoke-suites/me.yaml", USER_SUITE);
-    p.write(
-        "smoke-suites/smokegate.yaml",
-        r#"auth:
-  mode: disposable            # or service-account
-  identity:
-    email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test"
-  create:
-    request:
-      method: POST
-      path: /api/auth/V1/auth/create
-      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
-    expect: { status: [200, 201] }
-    capture: { user_id: $.user.id }
-  login:
-    request:
-      method: POST
-      path: /api/auth/V1/auth/login
-      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
-    token: $.accessToken
-  cleanup:
-    request: { method: DELETE, path: "/api/auth/V1/auth/users/{{ user_id }}" }
-    auth: user
-    expect: { status: [200, 204, 404] }
-  refresh_margin: 30s
-  max_token_ttl: 1h
-"#,
-    );
+    // The auth config contract of issue #3, verbatim (one file, shared with the unit and schema tests).
+    p.write("smoke-suites/smokegate.yaml", include_str!("fixtures/contract-auth.yaml"));
     let o = output(p.run(&server.uri(), &[])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(hits(&server, "DELETE", "/api/auth/V1/auth/users/user-77").await.len(), 1);

@@ -6,41 +6,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::*;
 
-/// The issue's contract example, verbatim.
-pub const CONTRACT_SUITE: &str = r#"
-name: orders                      # optional; defaults to the file stem
-tags: [orders, critical]          # optional
-auth: user                        # default for steps: user (Bearer JWT of the run's user) | none
-vars:
-  sku: "smoke-{{ run.id }}"
-steps:
-  - name: create an order
-    request:
-      method: POST                # default GET
-      path: /api/orders           # relative to the gateway; a query string is allowed
-      headers: { X-Client: smoke }
-      json: { sku: "{{ sku }}", qty: 1 }   # or `body:` with raw text
-    expect:
-      status: 201                 # an integer, a list of integers, or a class like "2xx"
-      headers:
-        content-type: { contains: json }
-      json:
-        $.sku: "{{ sku }}"        # a literal means equality
-        $.id: { exists: true }
-      max_ms: 2000
-    capture:
-      order_id: $.id              # JSONPath into the response body; `header: Name` for a header
-  - name: orders are listed
-    request: { path: /api/orders }
-    expect:
-      status: 200
-      json:
-        $: { min_items: 1 }       # "at least one result": empty data is a failure, not a pass
-teardown:                         # always runs, even after a failed step
-  - name: delete the order
-    request: { method: DELETE, path: "/api/orders/{{ order_id }}" }
-    expect: { status: [200, 204, 404] }
-"#;
+/// The suite contract of issue #2, verbatim (one file, shared with the unit and schema tests).
+pub const CONTRACT_SUITE: &str = include_str!("fixtures/contract-suite.yaml");
 
 /// Echoes the posted sku back with an id, like a real create.
 struct EchoCreate;

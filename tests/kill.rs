@@ -106,3 +106,46 @@ fn sigkill_leaves_every_created_user_in_the_journal_and_cleanup_removes_them() {
         );
     }
 }
+
+/// A second signal is not a `process::exit`: it aborts teardown and cleanup in flight (here a
+/// settle wait and slow requests), and the run still ends by itself — summary, JSON report,
+/// exit 130 — with what it could not delete reported and journaled for `smokegate cleanup`.
+#[test]
+fn a_second_signal_aborts_cleanup_and_the_run_still_reports() {
+    let p = Project::new();
+    let gate = Refgate::with_latency(1500);
+    let report = p.path().join("r.json");
+    let child = p
+        .std_cmd()
+        .args(["run", SUITES, "--jobs", "1", "--timeout", "5s", "--gateway", &gate.gateway])
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--json")
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let kill = |sig: &str| std::process::Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+    // The first while the user's create is in flight (1.5 s): cleanup then waits for that create
+    // to settle (its 5 s deadline); the second ends the wait.
+    std::thread::sleep(Duration::from_millis(500));
+    kill("-INT");
+    std::thread::sleep(Duration::from_millis(500));
+    let second = std::time::Instant::now();
+    kill("-INT");
+    let out = child.wait_with_output().unwrap();
+    let took = second.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(took < Duration::from_secs(2), "ended by itself, well before the backstop: {took:?}\n{err}");
+    assert!(err.contains("interrupted: cancelling steps") && err.contains("interrupted twice: stopping teardown and cleanup now"), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["run"]["interrupted"], true);
+    assert_eq!(r["run"]["exit_code"], 130);
+    let left = r["cleanup"]["left"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "the user whose create never settled is reported: {left:?}");
+    assert_eq!(journalled(&p).len(), 1, "and journaled");
+    assert_eq!(cleanup(&p, &gate), Some(0));
+    assert!(users(&gate).is_empty() && journalled(&p).is_empty());
+}

@@ -68,12 +68,6 @@ pub struct CrumbCtx {
     pub attempt: u32,
 }
 
-impl CrumbCtx {
-    pub fn phase(phase: Phase) -> Self {
-        CrumbCtx { suite: None, step: None, phase, attempt: 1 }
-    }
-}
-
 /// A whole answer. Holds what the gateway handed out (a login's token): no `Debug`.
 #[derive(Clone)]
 pub struct Response {

@@ -455,33 +455,9 @@ pub(crate) mod tests {
         assert!(readme[i + begin.len()..j] == fresh, "README defaults are stale: run `UPDATE_README=1 cargo test defaults_in_the_readme`");
     }
 
-    /// The issue's auth config contract, verbatim (the schema tests validate it too).
-    pub(crate) const CONTRACT: &str = r#"
-auth:
-  mode: disposable            # or service-account
-  identity:
-    email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test"
-  create:
-    request:
-      method: POST
-      path: /api/auth/V1/auth/create
-      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
-    expect: { status: [200, 201] }
-    capture: { user_id: $.user.id }
-  login:
-    request:
-      method: POST
-      path: /api/auth/V1/auth/login
-      json: { email: "{{ user.email }}", password: "{{ user.password }}" }
-    token: $.accessToken
-  cleanup:
-    request: { method: DELETE, path: "/api/auth/V1/auth/users/{{ user_id }}" }
-    auth: user
-    expect: { status: [200, 204, 404] }
-  refresh_margin: 30s
-  max_token_ttl: 1h
-"#;
-
+    /// The auth config contract of issue #3, verbatim (also run by tests/auth.rs and validated
+    /// by the schema tests).
+    pub(crate) const CONTRACT: &str = include_str!("../../tests/fixtures/contract-auth.yaml");
     #[test]
     fn the_auth_contract_example_loads() {
         let c = parse(Path::new("smokegate.yaml"), CONTRACT).unwrap();

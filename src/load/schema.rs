@@ -405,6 +405,8 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             assert_eq!(validate("suite", &text), Vec::<String>::new(), "{}", path.display());
         }
+        let suite = include_str!("../../tests/fixtures/contract-suite.yaml");
+        assert_eq!(validate("suite", suite), Vec::<String>::new());
         let config = format!(
             "{}gateway:\n  fingerprint: {{ header: X-Gateway, value: {{ matches: \"^gw-\" }} }}\nmax_body: 10MiB\n",
             crate::load::config::tests::CONTRACT

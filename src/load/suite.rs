@@ -613,41 +613,9 @@ pub fn load_all(paths: &[PathBuf]) -> Result<(Vec<Suite>, Vec<String>), Vec<Sour
 mod tests {
     use super::*;
 
-    const CONTRACT: &str = r#"
-name: orders                      # optional; defaults to the file stem
-tags: [orders, critical]          # optional
-auth: user                        # default for steps: user (Bearer JWT of the run's user) | none
-vars:
-  sku: "smoke-{{ run.id }}"
-steps:
-  - name: create an order
-    request:
-      method: POST                # default GET
-      path: /api/orders           # relative to the gateway; a query string is allowed
-      headers: { X-Client: smoke }
-      json: { sku: "{{ sku }}", qty: 1 }   # or `body:` with raw text
-    expect:
-      status: 201                 # an integer, a list of integers, or a class like "2xx"
-      headers:
-        content-type: { contains: json }
-      json:
-        $.sku: "{{ sku }}"        # a literal means equality
-        $.id: { exists: true }
-      max_ms: 2000
-    capture:
-      order_id: $.id              # JSONPath into the response body; `header: Name` for a header
-  - name: orders are listed
-    request: { path: /api/orders }
-    expect:
-      status: 200
-      json:
-        $: { min_items: 1 }       # "at least one result": empty data is a failure, not a pass
-teardown:                         # always runs, even after a failed step
-  - name: delete the order
-    request: { method: DELETE, path: "/api/orders/{{ order_id }}" }
-    expect: { status: [200, 204, 404] }
-"#;
-
+    /// The suite contract of issue #2, verbatim (also run by tests/core.rs and validated by the
+    /// schema tests).
+    const CONTRACT: &str = include_str!("../../tests/fixtures/contract-suite.yaml");
     fn parse(src: &str) -> Result<Suite, SourceError> {
         parse_suite(Path::new("orders.yaml"), src)
     }
@@ -661,7 +629,7 @@ teardown:                         # always runs, even after a failed step
         assert_eq!(s.teardown.len(), 1);
         let create = &s.steps[0];
         assert_eq!(create.request.method, "POST");
-        assert_eq!(create.pos.line, 8);
+        assert_eq!(create.pos.line, 7);
         assert!(matches!(create.request.body, Body::Json(_)));
         assert_eq!(create.expect.status, Some(vec![StatusPat::Code(201)]));
         assert_eq!(create.expect.json.len(), 2);

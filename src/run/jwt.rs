@@ -1,5 +1,6 @@
 //! Structural JWT decoding on the harness side: three base64url parts, a JSON header and JSON
-//! claims. The signature is the gateway's business; we only read `alg`, `exp`, `iat`, `nbf`.
+//! claims. The signature is the gateway's business; we only read `alg`, `exp` and `iat` (and
+//! refuse a token whose `nbf` is not a number).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +12,6 @@ pub struct JwtInfo {
     /// Seconds since the epoch.
     pub exp: Option<i64>,
     pub iat: Option<i64>,
-    pub nbf: Option<i64>,
     /// The decoded claims (no secrets in claims is the issuer's business; we never print them whole).
     pub claims: serde_json::Map<String, Value>,
 }
@@ -53,13 +53,8 @@ pub fn decode(token: &str) -> Result<JwtInfo, JwtError> {
             Some(v) => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).map(Some).ok_or(JwtError::Claim(name)),
         }
     };
-    Ok(JwtInfo {
-        alg: header.get("alg").and_then(Value::as_str).unwrap_or("").to_owned(),
-        exp: num("exp")?,
-        iat: num("iat")?,
-        nbf: num("nbf")?,
-        claims,
-    })
+    num("nbf")?;
+    Ok(JwtInfo { alg: header.get("alg").and_then(Value::as_str).unwrap_or("").to_owned(), exp: num("exp")?, iat: num("iat")?, claims })
 }
 
 /// The same claims with the signature altered: a forged token for auth-enforcement probes.
@@ -98,7 +93,7 @@ mod tests {
     fn decodes_claims() {
         let t = make(r#"{"alg":"HS256"}"#, r#"{"sub":"u","exp":200,"iat":100}"#);
         let info = decode(&t).unwrap();
-        assert_eq!((info.alg.as_str(), info.exp, info.iat, info.nbf), ("HS256", Some(200), Some(100), None));
+        assert_eq!((info.alg.as_str(), info.exp, info.iat), ("HS256", Some(200), Some(100)));
     }
 
     #[test]

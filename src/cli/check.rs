@@ -6,7 +6,7 @@ use serde_json::Value as J;
 use super::args::CheckArgs;
 use super::failure::Failure;
 use super::run::check_suite_origins;
-use super::settings::{default_paths, env_get, env_snapshot, load_config, resolve_gateway};
+use super::settings::{default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
 use crate::load::config::Config;
@@ -140,10 +140,7 @@ fn undefined_problem(var: &str, text: &str, defined: &[String], env: &[(String, 
 
 /// Absolute URLs against the gateway's origin when one is known; a warning for each otherwise.
 fn check_origins(args: &CheckArgs, suites: &[Suite], config: &Config, env: &[(String, String)]) -> Result<(), Failure> {
-    let gw_raw =
-        args.gateway.clone().or_else(|| env_get(env, "GATEWAY_BASE_URL").map(str::to_owned)).or_else(|| config.gateway.base_url.clone());
-    if let Some(raw) = gw_raw {
-        let gw = resolve_gateway(Some(&raw), env, config, true)?;
+    if let Some(gw) = resolve_gateway_if_set(args.gateway.as_deref(), env, config, true)? {
         check_suite_origins(suites, &gw)?;
     } else {
         // Without a gateway, any absolute URL is suspicious: say so.

@@ -65,12 +65,23 @@ pub fn load_config(explicit: Option<&PathBuf>, suite_paths: &[PathBuf]) -> Resul
 
 /// Resolves and validates the gateway URL (flag > env > config).
 pub fn resolve_gateway(flag: Option<&str>, env: &[(String, String)], cfg: &Config, allow_http: bool) -> Result<Gateway, Failure> {
-    let raw = flag
-        .map(str::to_owned)
-        .or_else(|| env_get(env, "GATEWAY_BASE_URL").map(str::to_owned))
-        .or_else(|| cfg.gateway.base_url.clone())
-        .ok_or_else(|| Failure::new(Exit::Usage, "no gateway: set GATEWAY_BASE_URL or pass --gateway URL"))?;
-    Gateway::parse(&raw, allow_http || cfg.gateway.allow_http).map_err(|e| match e {
+    resolve_gateway_if_set(flag, env, cfg, allow_http)?
+        .ok_or_else(|| Failure::new(Exit::Usage, "no gateway: set GATEWAY_BASE_URL or pass --gateway URL"))
+}
+
+/// The gateway, when one is given at all (`check` works without one).
+pub fn resolve_gateway_if_set(
+    flag: Option<&str>,
+    env: &[(String, String)],
+    cfg: &Config,
+    allow_http: bool,
+) -> Result<Option<Gateway>, Failure> {
+    let Some(raw) =
+        flag.map(str::to_owned).or_else(|| env_get(env, "GATEWAY_BASE_URL").map(str::to_owned)).or_else(|| cfg.gateway.base_url.clone())
+    else {
+        return Ok(None);
+    };
+    Gateway::parse(&raw, allow_http || cfg.gateway.allow_http).map(Some).map_err(|e| match e {
         GatewayUrlError::PlainHttp(_) => Failure::new(Exit::Policy, format!("gateway-only policy: {e}")),
         other => Failure::new(Exit::Usage, format!("GATEWAY_BASE_URL: {other}")),
     })

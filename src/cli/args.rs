@@ -116,6 +116,19 @@ pub struct RunArgs {
     pub wait_ready: Option<std::time::Duration>,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// Variables from the command line: they override the config's and the suites' `vars`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// A template variable, `NAME=VALUE` (repeatable); wins over config and suite `vars`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub var: Vec<String>,
+    /// Variables from a YAML or JSON mapping; `--var` wins over it.
+    #[arg(long, value_name = "FILE")]
+    pub vars_file: Option<PathBuf>,
 }
 
 /// Report files; GitHub Actions output is automatic when `GITHUB_ACTIONS=true`.
@@ -193,6 +206,8 @@ pub struct CheckArgs {
     /// The gateway's base URL, to check absolute URLs against (overrides GATEWAY_BASE_URL).
     #[arg(long, value_name = "URL")]
     pub gateway: Option<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -6,7 +6,7 @@ use serde_json::Value as J;
 use super::args::CheckArgs;
 use super::failure::Failure;
 use super::run::check_suite_origins;
-use super::settings::{default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
+use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
 use crate::load::config::Config;
@@ -23,6 +23,7 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
         crate::errln!("warning: skipped {s}");
     }
     let env = env_snapshot();
+    let extra = cli_vars(&args.vars)?;
     check_origins(&args, &suites, &config, &env)?;
     let mut errors = Vec::new();
     let templates = Templates::new();
@@ -31,6 +32,7 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
     for s in &suites {
         let mut defined: Vec<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
         defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
+        defined.extend(extra.iter().map(|(k, _)| k.clone()));
         defined.extend(s.vars.iter().map(|(k, _)| k.clone()));
         defined.extend(auth_caps.iter().cloned());
         defined.extend(s.steps.iter().flat_map(|st| st.capture.iter().map(|c| c.name.clone())));
@@ -91,6 +93,7 @@ fn suite_templates(s: &Suite) -> Vec<(String, Pos)> {
         match &st.request.body {
             suite::Body::Json(v) => walk(v, st.pos, &mut out),
             suite::Body::Raw(t) => walk(&J::String(t.clone()), st.pos, &mut out),
+            suite::Body::Form(f) => f.iter().for_each(|(_, v)| walk(&J::String(v.clone()), st.pos, &mut out)),
             suite::Body::None => {}
         }
         for j in &st.expect.json {

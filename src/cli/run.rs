@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::args::RunArgs;
 use super::failure::Failure;
-use super::settings::{Settings, build_ctx, color_enabled, default_jobs, default_paths, env_get, gateway_setup};
+use super::settings::{Settings, build_ctx, cli_vars, color_enabled, default_jobs, default_paths, env_get, gateway_setup};
 use crate::exit::Exit;
 use crate::http::policy::Gateway;
 use crate::load::diag::SourceError;
@@ -25,6 +25,7 @@ use crate::secret::Redactor;
 pub async fn cmd_run(args: RunArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
     let paths = default_paths(&args.paths);
     let mut setup = gateway_setup(&args.gateway, &paths)?;
+    setup.cli_vars = cli_vars(&args.vars)?;
     let (suites, skipped) = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
     setup.warnings.extend(skipped.into_iter().map(|s| format!("skipped {s}")));
     check_suite_origins(&suites, &setup.gateway)?;

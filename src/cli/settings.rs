@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value as J;
 
-use super::args::GatewayArgs;
+use super::args::{GatewayArgs, VarArgs};
 use super::failure::Failure;
 use crate::eval::template::{Scope, Templates};
 use crate::exit::Exit;
@@ -124,6 +124,8 @@ pub struct Settings {
     pub client: ClientSettings,
     pub state_dir: PathBuf,
     pub warnings: Vec<String>,
+    /// `--var`/`--vars-file`: literal values that win over config and suite `vars`.
+    pub cli_vars: Vec<(String, J)>,
 }
 
 pub fn gateway_setup(args: &GatewayArgs, suite_paths: &[PathBuf]) -> Result<Settings, Failure> {
@@ -151,7 +153,44 @@ pub fn gateway_setup(args: &GatewayArgs, suite_paths: &[PathBuf]) -> Result<Sett
         insecure: args.insecure,
     };
     let state_dir = args.state_dir.clone().unwrap_or_else(journal::default_state_dir);
-    Ok(Settings { config, gateway, env, client, state_dir, warnings })
+    Ok(Settings { config, gateway, env, client, state_dir, warnings, cli_vars: Vec::new() })
+}
+
+/// `--vars-file` then `--var` (the later wins), checked like suite `vars`: names are
+/// identifiers, not built-ins; a file's errors name its line and column.
+pub fn cli_vars(args: &VarArgs) -> Result<Vec<(String, J)>, Failure> {
+    let mut vars: Vec<(String, J)> = Vec::new();
+    let mut set = |name: String, value: J| {
+        vars.retain(|(k, _)| *k != name);
+        vars.push((name, value));
+    };
+    if let Some(path) = &args.vars_file {
+        let bytes = crate::load::suite::read_regular(path)
+            .map_err(|e| Failure::new(Exit::Usage, format!("--vars-file {}: {e}", path.display())))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| Failure::new(Exit::Usage, format!("--vars-file {}: not valid UTF-8", path.display())))?;
+        let root = crate::load::yaml::parse(path, &text).map_err(|e| Failure::sources(&[e.with_source(&text)]))?;
+        let ctx = crate::load::yaml::Ctx { file: path };
+        for (k, v) in crate::load::suite::decode_vars(ctx, &root).map_err(|e| Failure::sources(&[e.with_source(&text)]))? {
+            set(k, v);
+        }
+    }
+    for raw in &args.var {
+        let Some((name, value)) = raw.split_once('=') else {
+            return Err(Failure::new(Exit::Usage, format!("--var `{raw}`: expected NAME=VALUE")));
+        };
+        let name = name.trim();
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid || crate::load::template_names::BUILTINS.contains(&name) {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!("--var `{name}`: not a variable name (letters, digits and `_`, not a built-in such as `run` or `env`)"),
+            ));
+        }
+        set(name.to_owned(), J::String(value.to_owned()));
+    }
+    Ok(vars)
 }
 
 /// `SMOKE_USERNAME`/`SMOKE_PASSWORD` for service-account mode; other variables may hold any
@@ -194,6 +233,13 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         scope.set_json(name.clone(), &v);
         vars.insert(name.clone(), v);
     }
+    for (name, value) in &setup.cli_vars {
+        if let (true, Some(text)) = (setup.config.secrets.contains(name) || crate::secret::is_secret_name(name), value.as_str()) {
+            redactor.add(&crate::secret::Secret::new(text));
+        }
+        scope.set_json(name.clone(), value);
+        vars.insert(name.clone(), value.clone());
+    }
     scope.set_json("vars", &J::Object(vars));
     Ok(Arc::new(RunCtx {
         run_id,
@@ -207,6 +253,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         journal: Some(Journal::new(&setup.state_dir)),
         cancel,
         service_env: service_env(),
+        cli_vars: setup.cli_vars,
         opts,
     }))
 }

@@ -8,7 +8,8 @@ use crate::eval::matcher::{Matcher, short};
 use crate::eval::template::{Scope, TemplateError, Templates};
 use crate::http::client::{Outgoing, Response};
 use crate::load::config::Fingerprint;
-use crate::load::suite::{Body, CaptureSource, Step};
+use crate::load::contract::{OpenApi, OpenApiCheck, Violation};
+use crate::load::suite::{Body, Capture, CaptureSource, Step};
 use crate::report::event::{AssertionResult, FailureClass};
 
 /// Renders a step's request. The bearer token is added by the caller.
@@ -22,6 +23,13 @@ pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgo
         Body::None => None,
         Body::Json(v) => Some((serde_json::to_vec(&t.render_json(v, scope)?).unwrap_or_default(), "application/json")),
         Body::Raw(s) => Some((t.render_str(s, scope)?.into_bytes(), "text/plain; charset=utf-8")),
+        Body::Form(fields) => {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                form.append_pair(k, &t.render_str(v, scope)?);
+            }
+            Some((form.finish().into_bytes(), "application/x-www-form-urlencoded"))
+        }
     };
     out.follow_redirects = req.follow_redirects;
     out.timeout = req.timeout;
@@ -70,9 +78,10 @@ fn rank(c: FailureClass) -> u8 {
         FailureClass::ServerError => 3,
         FailureClass::BodyTooLarge => 4,
         FailureClass::InvalidResponse => 5,
-        FailureClass::Capture => 6,
-        FailureClass::Template => 7,
-        _ => 8,
+        FailureClass::Schema => 6,
+        FailureClass::Capture => 7,
+        FailureClass::Template => 8,
+        _ => 9,
     }
 }
 
@@ -80,26 +89,31 @@ fn rank(c: FailureClass) -> u8 {
 pub struct EvalSettings<'a> {
     pub stub_phrases: &'a [String],
     pub fingerprint: Option<&'a Fingerprint>,
+    /// The run's OpenAPI document, when the config names one.
+    pub openapi: Option<&'a OpenApi>,
 }
 
-/// `sent` is the request body the step sent: a stub phrase found in data the step itself sent
-/// (a created order's own `note`) is data, never a stub.
-pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &EvalSettings<'_>, sent: Option<&[u8]>) -> Verdict {
+/// Judges one answer to `req`. The body the step sent matters: a stub phrase found in data
+/// the step itself sent (a created order's own `note`) is data, never a stub.
+pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &EvalSettings<'_>, req: &Outgoing) -> Verdict {
     let mut v = Verdict::default();
     let e = &step.expect;
     let line = Some(step.pos.line);
+    let sent = req.body.as_ref().map(|b| b.0.as_slice());
 
-    // The body as JSON, parsed once, when an assertion or capture needs it or when it is short
-    // enough to be a stub's answer.
+    // The body as JSON, parsed once, when an assertion, a capture or a contract needs it, or
+    // when it is short enough to be a stub's answer.
     let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
+    let openapi = s.openapi.filter(|_| e.openapi);
+    let contract = e.schema.is_some() || openapi.is_some_and(|a| a.knows(&req.method, &req.path));
     let stub_check = !e.allow_stub && resp.status != 501;
-    let json: Option<Result<J, NotJson>> =
-        (wants_json || (stub_check && looks_json(&resp.body) && resp.body.len() <= STUB_MAX)).then(|| parse_json(&resp.body));
-    let doc = json.as_ref().and_then(|r| r.as_ref().ok());
+    let small = looks_json(&resp.body) && resp.body.len() <= STUB_MAX;
+    let json: Option<Result<J, NotJson>> = (wants_json || contract || (stub_check && small)).then(|| parse_json(&resp.body));
+    let parsed = json.as_ref().and_then(|r| r.as_ref().ok());
 
     // A stub must never pass, whatever else matches.
     if !e.allow_stub {
-        check_stub(&mut v, resp, doc, s.stub_phrases, sent, line);
+        check_stub(&mut v, resp, parsed, s.stub_phrases, sent, line);
     }
     check_status(&mut v, step, resp);
     if let Some(fp) = s.fingerprint {
@@ -108,7 +122,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     if let (true, Some(Err(why))) = (wants_json, &json) {
         v.fail(FailureClass::InvalidResponse, "body", "JSON", why.to_string(), line);
     }
-    let doc = doc.filter(|_| wants_json);
+    let doc = parsed.filter(|_| wants_json);
     capture(&mut v, step, resp, doc);
 
     // Expected values may use captures of this very step.
@@ -117,6 +131,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         scope.set_json(k.clone(), val);
     }
     check_assertions(&mut v, step, resp, doc, t, &scope);
+    check_contracts(&mut v, step, resp, parsed, req, openapi);
     if let Some(max) = e.max_ms {
         let took = resp.total.as_millis() as u64;
         if took <= max {
@@ -126,6 +141,51 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         }
     }
     v
+}
+
+/// The step's JSON Schema and the run's OpenAPI document: a violation fails as `schema`, with
+/// the JSON pointer, the rule and the validator's words.
+fn check_contracts(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>, req: &Outgoing, openapi: Option<&OpenApi>) {
+    let line = Some(step.pos.line);
+    if let Some(schema) = &step.expect.schema {
+        let what = format!("schema {}", schema.text);
+        let at = Some(schema.pos.line);
+        match doc.map(|d| schema.compiled.violations(d)) {
+            None => v.fail(FailureClass::Schema, what, "a JSON body", "a body that is not JSON", at),
+            Some((_, 0)) => v.pass(what, "a body that conforms", "conforms", at),
+            Some((found, total)) => v.fail(FailureClass::Schema, what, "a body that conforms", violations_text(&found, total), at),
+        }
+    }
+    let Some(api) = openapi else { return };
+    match api.check(&req.method, &req.path, resp.status, doc) {
+        OpenApiCheck::Unmatched => {}
+        OpenApiCheck::Conforms { operation } => v.pass(format!("openapi {operation}"), "a conforming answer", "conforms", line),
+        OpenApiCheck::UnlistedStatus { operation, listed } => v.fail(
+            FailureClass::Schema,
+            format!("openapi {operation}"),
+            format!("a status the document lists ({})", listed.join(", ")),
+            resp.status.to_string(),
+            line,
+        ),
+        OpenApiCheck::NotJson { operation } => {
+            v.fail(FailureClass::Schema, format!("openapi {operation}"), "a JSON body", "a body that is not JSON", line)
+        }
+        OpenApiCheck::Violates { operation, violations, total } => v.fail(
+            FailureClass::Schema,
+            format!("openapi {operation}"),
+            format!("a body that conforms to its {} response", resp.status),
+            violations_text(&violations, total),
+            line,
+        ),
+    }
+}
+
+fn violations_text(found: &[Violation], total: usize) -> String {
+    let mut text = found.iter().map(Violation::to_string).collect::<Vec<_>>().join("; ");
+    if total > found.len() {
+        text.push_str(&format!("; and {} more", total - found.len()));
+    }
+    text
 }
 
 /// 501, or an error body that says "not implemented" (in words, wherever a stub says it).
@@ -174,19 +234,36 @@ fn capture(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>) {
             Selected::Value(J::Null) if !c.nullable => {
                 v.fail(FailureClass::Capture, what, "a value (add `nullable: true` to accept null)", "null", Some(c.pos.line))
             }
-            Selected::Value(val) => {
-                v.pass(what, expected, "captured", Some(c.pos.line));
-                v.captures.push((c.name.clone(), val.clone()));
-            }
+            Selected::Value(val) => keep_capture(v, c, what, expected, val.clone()),
             Selected::Nodes(nodes) if nodes.is_empty() => {
                 v.fail(FailureClass::Capture, what, expected, "nothing selected (0 nodes)", Some(c.pos.line))
             }
-            Selected::Nodes(nodes) => {
-                v.pass(what, expected, "captured", Some(c.pos.line));
-                v.captures.push((c.name.clone(), J::Array(nodes.into_iter().cloned().collect())));
-            }
+            Selected::Nodes(nodes) => keep_capture(v, c, what, expected, J::Array(nodes.into_iter().cloned().collect())),
             Selected::Nothing => v.fail(FailureClass::Capture, what, expected, "nothing", Some(c.pos.line)),
         }
+    }
+}
+
+/// Keeps a captured value, through the capture's `regex` when it has one: the first group (or
+/// the whole match without groups) of the value's text; no match fails as `capture`.
+fn keep_capture(v: &mut Verdict, c: &Capture, what: String, expected: &str, val: J) {
+    let line = Some(c.pos.line);
+    let Some(re) = &c.regex else {
+        v.pass(what, expected, "captured", line);
+        v.captures.push((c.name.clone(), val));
+        return;
+    };
+    let text = match &val {
+        J::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let found = re.captures(&text).and_then(|m| m.get(1).or_else(|| m.get(0))).map(|m| m.as_str().to_owned());
+    match found {
+        Some(part) => {
+            v.pass(what, format!("a value matching /{re}/"), "captured", line);
+            v.captures.push((c.name.clone(), J::String(part)));
+        }
+        None => v.fail(FailureClass::Capture, what, format!("a value matching /{re}/"), short(&val), line),
     }
 }
 

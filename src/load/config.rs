@@ -28,6 +28,8 @@ pub struct Config {
     pub vars: Vec<(String, serde_json::Value)>,
     /// Largest response body kept for assertions, in bytes.
     pub max_body_bytes: usize,
+    /// `openapi:`: the document every response is checked against, as written and loaded.
+    pub openapi: Option<(String, std::sync::Arc<crate::load::contract::OpenApi>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +92,7 @@ pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access
 /// "Not yet implemented." all match.
 pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented", "not yet implemented", "unimplemented", "notimplemented"];
 
-pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "secrets", "vars", "max_body"];
+pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "secrets", "vars", "max_body", "openapi"];
 pub const GATEWAY_KEYS: &[&str] =
     &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
 pub const AUTH_KEYS: &[&str] = &[
@@ -125,6 +127,7 @@ fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], a
         },
         expect: Expect { status: Some(status.iter().map(|s| StatusPat::Code(*s)).collect()), ..Expect::default() },
         capture: Vec::new(),
+        eventually: None,
     }
 }
 
@@ -175,6 +178,7 @@ impl Default for Config {
             secrets: Vec::new(),
             vars: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
+            openapi: None,
         }
     }
 }
@@ -196,6 +200,7 @@ pub fn defaults_yaml() -> String {
                 format!(", json: {}", serde_json::to_string(v).unwrap_or_default().replace("\":\"", "\": \"").replace("\",\"", "\", \""))
             }
             Body::Raw(t) => format!(", body: {t:?}"),
+            Body::Form(f) => format!(", form: {{ {} }}", f.iter().map(|(k, v)| format!("{k}: {v:?}")).collect::<Vec<_>>().join(", ")),
             Body::None => String::new(),
         };
         let auth = if s.auth == Some(AuthMode::User) { "\n    auth: user" } else { "" };
@@ -285,6 +290,12 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
     }
     if let Some(b) = m.get("max_body") {
         cfg.max_body_bytes = decode_size(ctx, b)?;
+    }
+    if let Some(o) = m.get("openapi") {
+        let text = ctx.str(o, "`openapi`")?.to_owned();
+        let doc = path.parent().unwrap_or(Path::new(".")).join(&text);
+        let api = crate::load::contract::OpenApi::load(&doc).map_err(|e| ctx.err(o, format!("cannot use the OpenAPI document: {e}")))?;
+        cfg.openapi = Some((text, std::sync::Arc::new(api)));
     }
     m.finish(CONFIG_KEYS)?;
     Ok(cfg)

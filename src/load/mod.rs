@@ -1,6 +1,7 @@
 //! Load: YAML with line and column spans, the suite and config models, discovery, schemas.
 
 pub mod config;
+pub mod contract;
 pub mod diag;
 pub mod matcher;
 pub mod schema;

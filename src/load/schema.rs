@@ -5,7 +5,7 @@
 //! serde, so the file formats are described here by document-only types. A unit test keeps
 //! these types and the loader's key lists identical, so the schema cannot drift from what loads.
 
-#![allow(dead_code)] // The fields exist to be described, never read.
+#![expect(dead_code, reason = "the fields exist to be described, never read")]
 
 use std::collections::BTreeMap;
 
@@ -33,6 +33,9 @@ pub struct SuiteDoc {
     steps: Vec<StepDoc>,
     /// Runs after the steps whatever happened (failures, timeouts, Ctrl-C).
     teardown: Option<Vec<StepDoc>>,
+    /// Later steps still run after a failed one; those needing a capture it never made fail as
+    /// `capture`.
+    continue_on_failure: Option<bool>,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -54,6 +57,19 @@ pub struct StepDoc {
     auth_probe: Option<bool>,
     /// Follow same-origin redirects (at most 5); another origin fails with `off-gateway`.
     follow_redirects: Option<bool>,
+    /// Re-send until `expect` holds, for at most `within`; stop at once, red, when `unless`
+    /// holds. Every attempt is a new request with its own reqId.
+    eventually: Option<EventuallyDoc>,
+}
+
+#[derive(JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+struct EventuallyDoc {
+    within: DurationDoc,
+    /// Default 250ms.
+    every: Option<DurationDoc>,
+    /// A terminal state: when it holds, the step fails at once.
+    unless: Option<ExpectDoc>,
 }
 
 /// HTTP method (case-insensitive).
@@ -79,6 +95,8 @@ struct RequestDoc {
     json: Option<Value>,
     /// Raw text body.
     body: Option<String>,
+    /// Sent as `application/x-www-form-urlencoded` (templates allowed in values).
+    form: Option<BTreeMap<String, Value>>,
     follow_redirects: Option<bool>,
     /// Overrides `--timeout` for this request.
     timeout: Option<DurationDoc>,
@@ -104,6 +122,11 @@ struct ExpectDoc {
     max_ms: Option<u64>,
     /// Accept a 501 / "not implemented" answer (a known stub).
     allow_stub: Option<bool>,
+    /// A JSON Schema file (2020-12, 2019-09, draft-07, -06, -04), relative to the suite, that the
+    /// body must satisfy; a violation fails as `schema`.
+    schema: Option<String>,
+    /// `false`: this step's response is not checked against the config's OpenAPI document.
+    openapi: Option<bool>,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -139,6 +162,9 @@ struct CaptureSource {
     header: Option<String>,
     /// Accept a JSON `null` as the captured value (otherwise `null` fails the step as `capture`).
     nullable: Option<bool>,
+    /// Keep the first group of this regex (or the whole match without groups); no match fails
+    /// the step as `capture`.
+    regex: Option<String>,
 }
 
 /// A literal (scalar or list: equality) or a matcher mapping (every key must hold).
@@ -195,6 +221,9 @@ pub struct ConfigDoc {
     vars: Option<BTreeMap<String, Value>>,
     /// Largest response body kept for assertions, e.g. `10MiB`, or bytes.
     max_body: Option<SizeDoc>,
+    /// An OpenAPI 3.0 or 3.1 document (relative to this file): every response is checked against
+    /// its operation's schema for the status; the run reports how many operations it exercised.
+    openapi: Option<String>,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -369,6 +398,8 @@ mod tests {
         assert_eq!(props(&suite, Some("StepDoc")), sorted(crate::load::suite::STEP_KEYS));
         assert_eq!(props(&suite, Some("RequestDoc")), sorted(crate::load::suite::REQUEST_KEYS));
         assert_eq!(props(&suite, Some("ExpectDoc")), sorted(crate::load::suite::EXPECT_KEYS));
+        assert_eq!(props(&suite, Some("CaptureSource")), sorted(crate::load::suite::CAPTURE_KEYS));
+        assert_eq!(props(&suite, Some("EventuallyDoc")), sorted(crate::load::suite::EVENTUALLY_KEYS));
         assert_eq!(props(&suite, Some("MatcherDoc")), sorted(crate::load::matcher::MATCHER_KEYS));
         let config = generate("config").unwrap();
         assert_eq!(props(&config, None), sorted(crate::load::config::CONFIG_KEYS));

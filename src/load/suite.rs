@@ -47,6 +47,9 @@ pub struct Suite {
     pub capture_names: Vec<String>,
     pub steps: Vec<Step>,
     pub teardown: Vec<Step>,
+    /// Later steps still run after a failed one (those that need a capture it never made fail
+    /// as `capture`).
+    pub continue_on_failure: bool,
 }
 
 impl Suite {
@@ -66,6 +69,18 @@ pub struct Step {
     pub request: RequestSpec,
     pub expect: Expect,
     pub capture: Vec<Capture>,
+    /// Re-send until `expect` holds (or `unless` does, or time runs out).
+    pub eventually: Option<Eventually>,
+}
+
+/// `eventually: { within: 10s, every: 250ms, unless: { json: { $.status: failed } } }`.
+#[derive(Debug, Clone)]
+pub struct Eventually {
+    pub within: Duration,
+    pub every: Duration,
+    /// A terminal state: when it holds, stop at once, red.
+    pub unless: Option<Expect>,
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +101,8 @@ pub enum Body {
     None,
     Json(J),
     Raw(String),
+    /// `form:`: sent as `application/x-www-form-urlencoded`, in the order written.
+    Form(Vec<(String, String)>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +128,7 @@ impl StatusPat {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Expect {
     /// `None`: any 2xx.
     pub status: Option<Vec<StatusPat>>,
@@ -120,6 +137,35 @@ pub struct Expect {
     pub body: Option<Matcher>,
     pub max_ms: Option<u64>,
     pub allow_stub: bool,
+    /// `schema: file.json`: a JSON Schema the body must satisfy (path relative to the suite).
+    pub schema: Option<SchemaRef>,
+    /// `openapi: false` opts the step out of the run's OpenAPI check.
+    pub openapi: bool,
+}
+
+/// A JSON Schema file named by a step, loaded with the suite.
+#[derive(Debug, Clone)]
+pub struct SchemaRef {
+    /// As written, for messages.
+    pub text: String,
+    pub path: PathBuf,
+    pub compiled: crate::load::contract::Compiled,
+    pub pos: Pos,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            status: None,
+            headers: Vec::new(),
+            json: Vec::new(),
+            body: None,
+            max_ms: None,
+            allow_stub: false,
+            schema: None,
+            openapi: true,
+        }
+    }
 }
 
 impl Expect {
@@ -161,6 +207,9 @@ pub struct Capture {
     /// `nullable: true`: a JSON `null` is a value worth keeping. Otherwise `null`, nothing, or an
     /// empty multi-node selection fails the step as `capture`.
     pub nullable: bool,
+    /// `regex:` applied to the captured text: the first group, or the whole match without
+    /// groups; no match fails the step as `capture`.
+    pub regex: Option<regex::Regex>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,10 +218,12 @@ pub enum CaptureSource {
     Header(String),
 }
 
-pub const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "$schema"];
-pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth", "auth_probe", "follow_redirects"];
-pub const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "follow_redirects", "timeout"];
-pub const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub"];
+pub const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "continue_on_failure", "$schema"];
+pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth", "auth_probe", "follow_redirects", "eventually"];
+pub const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "form", "follow_redirects", "timeout"];
+pub const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub", "schema", "openapi"];
+pub const EVENTUALLY_KEYS: &[&str] = &["within", "every", "unless"];
+pub const CAPTURE_KEYS: &[&str] = &["json", "header", "nullable", "regex"];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Files in a suite folder that are not suites.
@@ -292,6 +343,7 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
     };
     let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?.unwrap_or(AuthMode::User);
     let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?.unwrap_or(false);
+    let continue_on_failure = m.get("continue_on_failure").map(|n| ctx.bool(n, "`continue_on_failure`")).transpose()?.unwrap_or(false);
     let (vars, vars_pos): (Vec<(String, J)>, Vec<Pos>) = match m.get("vars") {
         Some(n) => decode_vars_at(ctx, n)?.into_iter().map(|(k, v, p)| ((k, v), p)).unzip(),
         None => Default::default(),
@@ -336,7 +388,19 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         }
     }
     let capture_names = steps.iter().flat_map(|s: &Step| s.capture.iter().map(|c| c.name.clone())).collect();
-    Ok(Suite { file: path.to_path_buf(), name, tags, auth, auth_probe, vars, vars_pos, capture_names, steps, teardown })
+    Ok(Suite {
+        file: path.to_path_buf(),
+        name,
+        tags,
+        auth,
+        auth_probe,
+        vars,
+        vars_pos,
+        capture_names,
+        steps,
+        teardown,
+        continue_on_failure,
+    })
 }
 
 pub fn decode_vars(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J)>, SourceError> {
@@ -409,7 +473,23 @@ pub fn decode_step<'a>(ctx: Ctx<'a>, node: &'a Node, m: &mut MapReader<'a>) -> R
     };
     let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?;
     let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?;
-    Ok(Step { name, pos: node.pos, auth, auth_probe, request, expect, capture })
+    let eventually = m.get("eventually").map(|n| decode_eventually(ctx, n)).transpose()?;
+    Ok(Step { name, pos: node.pos, auth, auth_probe, request, expect, capture, eventually })
+}
+
+fn decode_eventually(ctx: Ctx<'_>, node: &Node) -> Result<Eventually, SourceError> {
+    let mut m = ctx.map(node, "`eventually`")?;
+    let within_node = m
+        .get("within")
+        .ok_or_else(|| ctx.err(node, "`eventually` needs `within`").with_help("e.g. `eventually: { within: 10s, every: 250ms }`"))?;
+    let within = ctx.duration(within_node, "`within`")?;
+    let every = m.get("every").map(|n| ctx.duration(n, "`every`")).transpose()?.unwrap_or(Duration::from_millis(250));
+    if within.is_zero() || every.is_zero() || every > within {
+        return Err(ctx.err(node, "`eventually` needs `within` > 0 and 0 < `every` ≤ `within`"));
+    }
+    let unless = m.get("unless").map(|n| decode_expect(ctx, n)).transpose()?;
+    m.finish(EVENTUALLY_KEYS)?;
+    Ok(Eventually { within, every, unless, pos: node.pos })
 }
 
 fn decode_request(ctx: Ctx<'_>, node: &Node) -> Result<RequestSpec, SourceError> {
@@ -442,11 +522,19 @@ fn decode_request(ctx: Ctx<'_>, node: &Node) -> Result<RequestSpec, SourceError>
             headers.push((k.to_owned(), ctx.text(v, "a header value")?));
         }
     }
-    let body = match (m.get("json"), m.get("body")) {
-        (Some(j), None) => Body::Json(j.to_json()),
-        (None, Some(b)) => Body::Raw(ctx.text(b, "`body`")?),
-        (Some(_), Some(b)) => return Err(ctx.err(b, "a request has either `json` or `body`, not both")),
-        (None, None) => Body::None,
+    let body = match (m.get("json"), m.get("body"), m.get("form")) {
+        (Some(j), None, None) => Body::Json(j.to_json()),
+        (None, Some(b), None) => Body::Raw(ctx.text(b, "`body`")?),
+        (None, None, Some(f)) => {
+            let mut fm = ctx.map(f, "`form`")?;
+            let mut fields = Vec::new();
+            for (k, _, v) in fm.rest() {
+                fields.push((k.to_owned(), ctx.text(v, "a form value")?));
+            }
+            Body::Form(fields)
+        }
+        (None, None, None) => Body::None,
+        _ => return Err(ctx.err(node, "a request has one of `json`, `body` or `form`, not several")),
     };
     let follow_redirects = m.get("follow_redirects").map(|n| ctx.bool(n, "`follow_redirects`")).transpose()?.unwrap_or(false);
     let timeout = m.get("timeout").map(|n| ctx.duration(n, "`timeout`")).transpose()?;
@@ -478,7 +566,7 @@ fn check_path_shape(ctx: Ctx<'_>, node: &Node, path: &str) -> Result<(), SourceE
 
 fn decode_expect(ctx: Ctx<'_>, node: &Node) -> Result<Expect, SourceError> {
     let mut m = ctx.map(node, "`expect`")?;
-    let mut e = Expect::default();
+    let mut e = Expect { openapi: true, ..Expect::default() };
     if let Some(s) = m.get("status") {
         e.status = Some(ctx.list(s).into_iter().map(|n| decode_status(ctx, n)).collect::<Result<_, _>>()?);
     }
@@ -500,8 +588,21 @@ fn decode_expect(ctx: Ctx<'_>, node: &Node) -> Result<Expect, SourceError> {
     }
     e.max_ms = m.get("max_ms").map(|n| ctx.uint(n, "`max_ms`")).transpose()?;
     e.allow_stub = m.get("allow_stub").map(|n| ctx.bool(n, "`allow_stub`")).transpose()?.unwrap_or(false);
+    e.openapi = m.get("openapi").map(|n| ctx.bool(n, "`openapi`")).transpose()?.unwrap_or(true);
+    e.schema = m.get("schema").map(|n| load_schema(ctx, n)).transpose()?;
     m.finish(EXPECT_KEYS)?;
     Ok(e)
+}
+
+/// `expect.schema`: a JSON Schema file (JSON or YAML), relative to the suite's folder, loaded
+/// and compiled now so a broken schema is an error at file:line:col before anything is sent.
+fn load_schema(ctx: Ctx<'_>, node: &Node) -> Result<SchemaRef, SourceError> {
+    let text = ctx.str(node, "`schema`")?.to_owned();
+    let path = ctx.file.parent().unwrap_or(Path::new(".")).join(&text);
+    let doc = crate::load::contract::read_document(&path).map_err(|e| ctx.err(node, format!("cannot load schema: {e}")))?;
+    let compiled = crate::load::contract::compile(&doc)
+        .map_err(|e| ctx.err(node, format!("schema {} is not a valid JSON Schema: {e}", path.display())))?;
+    Ok(SchemaRef { text, path, compiled, pos: node.pos })
 }
 
 /// Header values are text: a literal number compares with the header's text.
@@ -569,12 +670,17 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
             return Err(ctx.err(knode, format!("`{name}` is not a valid capture name")));
         }
         let mut nullable = false;
+        let mut regex = None;
         let source = match &v.value {
             Value::Str(p) => CaptureSource::Json(p.clone(), parse_jsonpath(ctx, v, p)?),
             Value::Map(_) => {
                 let mut cm = ctx.map(v, "a capture")?;
                 if let Some(n) = cm.get("nullable") {
                     nullable = ctx.bool(n, "`nullable`")?;
+                }
+                if let Some(n) = cm.get("regex") {
+                    let text = ctx.str(n, "`regex`")?;
+                    regex = Some(regex::Regex::new(text).map_err(|e| ctx.err(n, format!("invalid regex `{text}`: {e}")))?);
                 }
                 let src = match (cm.get("json"), cm.get("header")) {
                     (Some(j), None) => {
@@ -584,12 +690,12 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
                     (None, Some(h)) => CaptureSource::Header(ctx.str(h, "`header`")?.to_ascii_lowercase()),
                     _ => return Err(ctx.err(v, "a capture takes one of `json: $.path` or `header: Name`")),
                 };
-                cm.finish(&["json", "header", "nullable"])?;
+                cm.finish(CAPTURE_KEYS)?;
                 src
             }
             _ => return Err(ctx.err(v, "a capture is a JSONPath like `$.id` or `{ header: Location }`")),
         };
-        out.push(Capture { name: name.to_owned(), source, pos: knode.pos, nullable });
+        out.push(Capture { name: name.to_owned(), source, pos: knode.pos, nullable, regex });
     }
     Ok(out)
 }

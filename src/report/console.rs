@@ -185,6 +185,9 @@ impl Console {
             // Under a millisecond is not "0 ms": it is fast.
             parts.push(if s.duration_ms < 1.0 { "<1 ms".to_owned() } else { format!("{:.0} ms", s.duration_ms) });
         }
+        if s.attempts > 1 {
+            parts.push(format!("{} attempts", s.attempts));
+        }
         if let Some(c) = s.failure_class {
             parts.push(self.paint(RED, c.as_str()));
         }
@@ -375,6 +378,18 @@ impl Console {
         if let Some(err) = &sum.error {
             let t = format!("{} {err}", self.paint(RED, "error:"));
             self.eline(&t);
+        }
+        if let Some(c) = &sum.openapi
+            && self.verbosity > Verbosity::Quiet
+        {
+            let mut t = c.line();
+            if !c.missed.is_empty() && self.verbosity >= Verbosity::Verbose {
+                t.push_str(&format!("; not exercised: {}", c.missed.join(", ")));
+            }
+            if !c.unmatched.is_empty() {
+                t.push_str(&format!("; {} request(s) the document does not describe", c.unmatched.len()));
+            }
+            self.line(&t);
         }
         let mut t = format!("{} passed, {} failed", sum.passed, sum.failed);
         if sum.skipped > 0 {

@@ -85,6 +85,9 @@ pub enum FailureClass {
     InvalidResponse,
     /// The body exceeded the configured cap.
     BodyTooLarge,
+    /// The response breaks its contract: the step's JSON Schema, or the OpenAPI document (a
+    /// body that violates the operation's schema, a status the operation does not list).
+    Schema,
     /// The run was interrupted before or during this step.
     Cancelled,
     /// The step was selected but never sent (an earlier step of its suite failed, its suite
@@ -111,6 +114,7 @@ impl FailureClass {
             FailureClass::AuthNotEnforced => "auth-not-enforced",
             FailureClass::InvalidResponse => "invalid-response",
             FailureClass::BodyTooLarge => "body-too-large",
+            FailureClass::Schema => "schema",
             FailureClass::Cancelled => "cancelled",
             FailureClass::NotRun => "not-run",
             FailureClass::Unprobed => "unprobed",
@@ -231,8 +235,19 @@ pub struct StepResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     pub duration_ms: f64,
+    /// Requests sent for it: more than one under `eventually` (each with its own breadcrumb).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub attempts: u32,
     pub assertions: Vec<AssertionResult>,
     pub breadcrumbs: Vec<Breadcrumb>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 impl StepResult {
@@ -325,6 +340,29 @@ pub struct RunSummary {
     /// Why the run ended early or failed as a whole (bootstrap, no steps), if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How much of the config's OpenAPI document the run exercised (`openapi:` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<OpenApiCoverage>,
+}
+
+/// How much of the OpenAPI document a run exercised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OpenApiCoverage {
+    /// The document, as named in the config.
+    pub file: String,
+    pub exercised: usize,
+    pub total: usize,
+    /// Operations no request of the run reached (`GET /api/orders/{id}`).
+    pub missed: Vec<String>,
+    /// Requests of the run the document has no operation for.
+    pub unmatched: Vec<String>,
+}
+
+impl OpenApiCoverage {
+    /// `openapi: 7 of 12 operations (api/openapi.yaml)`.
+    pub fn line(&self) -> String {
+        format!("openapi: {} of {} operations ({})", self.exercised, self.total, self.file)
+    }
 }
 
 #[derive(Debug, Clone)]

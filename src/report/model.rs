@@ -184,6 +184,7 @@ mod tests {
             path: "/".into(),
             status: Some(200),
             duration_ms: 1.0,
+            attempts: 1,
             assertions: Vec::new(),
             breadcrumbs: Vec::new(),
         }

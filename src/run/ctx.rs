@@ -63,6 +63,8 @@ pub struct RunCtx {
     pub opts: RunOptions,
     /// Service-account credentials from the environment, as the CLI read them.
     pub service_env: ServiceEnv,
+    /// `--var`/`--vars-file`: set again over each suite's own `vars`, since the command line wins.
+    pub cli_vars: Vec<(String, J)>,
 }
 
 impl RunCtx {
@@ -94,6 +96,10 @@ impl RunCtx {
     }
 
     pub fn eval_settings(&self) -> EvalSettings<'_> {
-        EvalSettings { stub_phrases: &self.config.stub_phrases, fingerprint: self.config.gateway.fingerprint.as_ref() }
+        EvalSettings {
+            stub_phrases: &self.config.stub_phrases,
+            fingerprint: self.config.gateway.fingerprint.as_ref(),
+            openapi: self.config.openapi.as_ref().map(|(_, a)| a.as_ref()),
+        }
     }
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::eval::step::{self, Verdict};
 use crate::eval::template::{Scope, TemplateError};
 use crate::http::client::{CrumbCtx, Outgoing, Response, SendError};
-use crate::load::suite::Step;
+use crate::load::suite::{Expect, Step};
 use crate::report::event::{Breadcrumb, FailureClass};
 use crate::run::ctx::RunCtx;
 
@@ -93,10 +93,7 @@ pub async fn send(ctx: &RunCtx, out: &Outgoing, cc: &CrumbCtx, judge: Judge<'_>,
 
 fn judge_response(ctx: &RunCtx, resp: &Response, out: &Outgoing, judge: Judge<'_>) -> Verdict {
     match judge {
-        Judge::Expect { step, scope } => {
-            let sent = out.body.as_ref().map(|b| b.0.as_slice());
-            step::evaluate(step, resp, &ctx.templates, scope, &ctx.eval_settings(), sent)
-        }
+        Judge::Expect { step, scope } => step::evaluate(step, resp, &ctx.templates, scope, &ctx.eval_settings(), out),
         Judge::Refused { label } => {
             let mut v = Verdict::default();
             let what = format!("probe {label}");
@@ -119,6 +116,12 @@ fn judge_response(ctx: &RunCtx, resp: &Response, out: &Outgoing, judge: Judge<'_
             v
         }
     }
+}
+
+/// Whether `expect` (an `eventually.unless` terminal state) holds on an answer to `step`.
+pub fn holds(ctx: &RunCtx, step: &Step, expect: &Expect, resp: &Response, scope: &Scope, out: &Outgoing) -> bool {
+    let probe = Step { expect: Expect { openapi: false, ..expect.clone() }, capture: Vec::new(), eventually: None, ..step.clone() };
+    step::evaluate(&probe, resp, &ctx.templates, scope, &ctx.eval_settings(), out).class.is_none()
 }
 
 /// A capture worth masking: secret-named, or named in the config's `secrets:`.

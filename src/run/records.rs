@@ -145,6 +145,7 @@ fn teardown_reads(ctx: &RunCtx, t: &Step) -> Vec<String> {
     match &t.request.body {
         Body::Json(v) => texts.push(v.to_string()),
         Body::Raw(r) => texts.push(r.clone()),
+        Body::Form(f) => texts.extend(f.iter().map(|(_, v)| v.clone())),
         Body::None => {}
     }
     texts
@@ -192,7 +193,8 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
     let mut out = Outgoing::new(&rec.method, &rec.path);
     out.headers = rec.headers.clone();
     out.body = rec.body.as_ref().map(|(b, ct)| {
-        (b.clone().into_bytes(), if ct.starts_with("application/json") { "application/json" } else { "text/plain; charset=utf-8" })
+        let ct = ["application/json", "application/x-www-form-urlencoded"].into_iter().find(|k| ct.starts_with(k));
+        (b.clone().into_bytes(), ct.unwrap_or("text/plain; charset=utf-8"))
     });
     if let Some(a) = owner {
         let token = a.bearer(&ctx.cancel.abort).await.map_err(|e| RecordLeft(format!("could not log in as its owner: {e}")))?;

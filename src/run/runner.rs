@@ -100,6 +100,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         interrupted: outcome.interrupted,
         exit_code: exit.code(),
         error,
+        openapi: ctx.config.openapi.as_ref().map(|(file, api)| api.coverage(file.clone())),
     }));
     exit
 }

@@ -79,6 +79,9 @@ impl<'a> SuiteState<'a> {
                 }
             }
         }
+        for (name, value) in &ctx.cli_vars {
+            scope.set_json(name.clone(), value);
+        }
         SuiteState {
             ctx,
             suite,
@@ -125,7 +128,7 @@ impl<'a> SuiteState<'a> {
         // is cancelled at once.
         let write = matches!(step.request.method.as_str(), "POST" | "PUT" | "PATCH");
         let cancel = if write { &ctx.cancel.abort } else { &ctx.cancel.interrupt };
-        let mut r = exec(ctx, suite, step, StepKind::Step, &mut self.scope, auth, cancel).await;
+        let mut r = exec_step(ctx, suite, step, &mut self.scope, auth, How { kind: StepKind::Step, attempt: 1, cancel }).await;
         if !r.breadcrumbs.is_empty() {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
             records::journal_records(ctx, suite, &self.scope, auth, &mut self.records, &mut self.pending);
@@ -135,7 +138,9 @@ impl<'a> SuiteState<'a> {
         }
         let probes = self.probe(step, &mut r).await;
         if r.outcome == Outcome::Failed {
-            self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
+            if !suite.continue_on_failure {
+                self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
+            }
             if ctx.opts.fail_fast {
                 ctx.cancel.stop_new.cancel();
             }
@@ -209,7 +214,8 @@ impl<'a> SuiteState<'a> {
                 )
             } else {
                 self.started(step, StepKind::Teardown);
-                exec(ctx, suite, step, StepKind::Teardown, &mut self.scope, self.auth, &ctx.cancel.abort).await
+                let how = How { kind: StepKind::Teardown, attempt: 1, cancel: &ctx.cancel.abort };
+                exec_step(ctx, suite, step, &mut self.scope, self.auth, how).await
             };
             if let Some(rec) = self.records[i].take() {
                 records::settle_record(ctx, rec, &r, &mut self.counts);
@@ -226,16 +232,61 @@ impl<'a> SuiteState<'a> {
     }
 }
 
-/// Runs one step: render → token → send → judge, and records its captures into `scope`.
-async fn exec(
-    ctx: &RunCtx,
-    suite: &Suite,
-    step: &Step,
+/// How a step is sent: as a step or a teardown, which attempt, raced against which token.
+#[derive(Clone, Copy)]
+struct How<'a> {
     kind: StepKind,
-    scope: &mut Scope,
-    auth: Option<&Auth>,
-    cancel: &CancellationToken,
-) -> StepResult {
+    attempt: u32,
+    cancel: &'a CancellationToken,
+}
+
+/// A step, sent once, or — with `eventually` — until its expectation holds, a terminal state
+/// (`unless`) holds, or `within` runs out. Every attempt is a new request with its own reqId
+/// and breadcrumb; the result is the last attempt's, with every attempt's breadcrumbs.
+async fn exec_step(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> StepResult {
+    let Some(ev) = &step.eventually else { return exec(ctx, suite, step, scope, auth, how).await.0 };
+    let start = Instant::now();
+    let mut crumbs = Vec::new();
+    let mut how = how;
+    loop {
+        let (mut r, terminal) = exec(ctx, suite, step, scope, auth, how).await;
+        crumbs.append(&mut r.breadcrumbs);
+        let left = ev.within.saturating_sub(start.elapsed());
+        let again = r.outcome == Outcome::Failed && !terminal && retried(r.failure_class) && left > ev.every && !how.cancel.is_cancelled();
+        if !again {
+            r.attempts = how.attempt;
+            r.breadcrumbs = crumbs;
+            r.duration_ms = ms(start.elapsed());
+            if terminal {
+                let why = format!("reached a terminal state (`unless` held) on attempt {}", how.attempt);
+                fail(&mut r, FailureClass::Assertion, why, &ctx.redactor);
+            } else if r.outcome == Outcome::Failed && how.attempt > 1 {
+                let msg = r.message.take().unwrap_or_default();
+                let why = format!("{msg} (still failing after {} attempts in {:.1} s)", how.attempt, start.elapsed().as_secs_f64());
+                let class = r.failure_class.unwrap_or(FailureClass::Assertion);
+                fail(&mut r, class, why, &ctx.redactor);
+            }
+            return r;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ev.every) => {}
+            _ = how.cancel.cancelled() => {}
+        }
+        how.attempt += 1;
+    }
+}
+
+/// What `eventually` waits out: an expectation not met yet, a 5xx, a body not ready. What a
+/// wait cannot fix fails at once: a refusal (401/403), a stub, a template, the gateway policy.
+fn retried(class: Option<FailureClass>) -> bool {
+    use FailureClass::*;
+    matches!(class, Some(Assertion | ServerError | Capture | InvalidResponse | Schema | Timeout | Connect))
+}
+
+/// Runs one attempt of a step: render → token → send → judge, and records its captures into
+/// `scope`. Also says whether the step's `eventually.unless` (a terminal state) held.
+async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> (StepResult, bool) {
+    let (kind, cancel) = (how.kind, how.cancel);
     let start = Instant::now();
     let mut r = blank(suite, step, kind);
     let mut out = match exchange::render(ctx, step, scope) {
@@ -243,12 +294,20 @@ async fn exec(
         Err(e) => {
             // A teardown that needs a capture the steps never made has nothing to tear down.
             let never_captured = |v: &String| suite.capture_names.contains(v);
-            if let Some(var) = e.variable.filter(|v| kind == StepKind::Teardown && never_captured(v)) {
-                r.message = Some(format!("nothing to tear down: `{var}` was never captured"));
-                return r;
+            match e.variable.filter(|v| never_captured(v)) {
+                Some(var) if kind == StepKind::Teardown => {
+                    r.message = Some(format!("nothing to tear down: `{var}` was never captured"));
+                }
+                // `continue_on_failure`: the step that captures it failed, so this one cannot run.
+                Some(var) => fail(
+                    &mut r,
+                    FailureClass::Capture,
+                    format!("`{var}` was never captured (the step that captures it failed)"),
+                    &ctx.redactor,
+                ),
+                None => fail(&mut r, FailureClass::Template, e.message, &ctx.redactor),
             }
-            fail(&mut r, FailureClass::Template, e.message, &ctx.redactor);
-            return r;
+            return (r, false);
         }
     };
     r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
@@ -257,13 +316,17 @@ async fn exec(
             Ok(t) => out.bearer = Some(t),
             Err((class, why)) => {
                 fail(&mut r, class, why, &ctx.redactor);
-                return r;
+                return (r, false);
             }
         }
     }
     let phase = if kind == StepKind::Teardown { Phase::Teardown } else { Phase::Step };
-    let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(step.name.clone()), phase, attempt: 1 };
+    let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(step.name.clone()), phase, attempt: how.attempt };
     let judged = exchange::send(ctx, &out, &cc, Judge::Expect { step, scope }, cancel).await;
+    let terminal = match (step.eventually.as_ref().and_then(|e| e.unless.as_ref()), &judged.response) {
+        (Some(unless), Some(resp)) => exchange::holds(ctx, step, unless, resp, scope, &out),
+        _ => false,
+    };
     r.duration_ms = ms(start.elapsed());
     r.status = judged.status;
     r.breadcrumbs = judged.crumbs;
@@ -278,7 +341,7 @@ async fn exec(
         Some(class) => fail(&mut r, class, v.message.unwrap_or_default(), &ctx.redactor),
         None => r.outcome = Outcome::Passed,
     }
-    r
+    (r, terminal)
 }
 
 /// The bearer token for an `auth: user` step, or the class and reason it has none.

@@ -68,6 +68,7 @@ pub(crate) fn blank(suite: &Suite, step: &Step, kind: StepKind) -> StepResult {
         path: step.request.path.clone(),
         status: None,
         duration_ms: 0.0,
+        attempts: 1,
         assertions: Vec::new(),
         breadcrumbs: Vec::new(),
     }

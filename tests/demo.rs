@@ -11,8 +11,11 @@ fn the_demo_is_green_and_leaves_nothing_behind() {
     assert!(out.contains("probe: forged signature · 401"), "{out}");
     assert!(out.contains("0 users, 0 records"), "{out}");
     assert!(out.contains("trace") && out.contains("✓ the request id reaches the upstream"), "{out}");
-    // The explanation numbers its steps 1–4 and says what the service shows.
-    assert!(out.contains("  4. Teardown deleted the records, and the user was deleted"), "{out}");
+    // The explanation numbers its steps 1–6 and says what the service shows.
+    assert!(out.contains("  6. Teardown deleted the records, and the user was deleted"), "{out}");
+    // `eventually` and the OpenAPI coverage line are part of the demo.
+    assert!(out.contains("✓ the export job finishes") && out.contains(" attempts"), "{out}");
+    assert!(out.contains("openapi: 14 of 15 operations (openapi.yaml)"), "{out}");
 }
 
 #[test]
@@ -25,7 +28,7 @@ fn the_demo_says_what_the_service_shows_when_the_user_is_left() {
     let o = p.cmd().args(["demo", "--auth-probes", "false"]).output().unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains("  3. Teardown deleted") && !out.contains("  4. "), "no gap in the numbering: {out}");
+    assert!(out.contains("  5. Teardown deleted") && !out.contains("  6. "), "no gap in the numbering: {out}");
 }
 
 /// One row of the fault matrix: what the bundled suites must say when the path breaks this way.
@@ -50,6 +53,8 @@ const MATRIX: &[Row] = &[
     // The gateway refuses to delete the user: it is left, named, and kept in the journal.
     Row { fault: "no-delete", exit: 5, class: None, left: (1, 0) },
     Row { fault: "skew", exit: 0, class: None, left: (0, 0) },
+    // The response of a read breaks the gateway's OpenAPI document.
+    Row { fault: "contract", exit: 1, class: Some("schema"), left: (0, 0) },
 ];
 
 /// The "no false green" matrix: the real binary, the bundled suites and `--auth-probes`
@@ -134,7 +139,7 @@ fn the_refgate_command_serves_the_reference_gateway() {
     assert_eq!(get_json(&format!("{gateway}/health/ready"))["status"], "ok");
     assert_eq!(get_json(&format!("{gateway}/api/orders"))["error"], "missing bearer token");
     assert_eq!(get_json(&format!("{service}/__inspect"))["users"], serde_json::json!([]));
-    let log: Vec<String> = lines.by_ref().take(3).map_while(Result::ok).collect();
+    let log: Vec<String> = lines.by_ref().take(4).map_while(Result::ok).collect();
     assert!(log.iter().any(|l| l.contains("GET /health/ready status=200")), "{log:?}");
     assert!(log.iter().any(|l| l.contains("GET /api/orders status=401")), "{log:?}");
     let _ = child.kill();

@@ -7,6 +7,7 @@ mod auth;
 mod classes;
 mod core;
 mod demo;
+mod deployments;
 mod first_hour;
 mod fuzz;
 mod hardening;

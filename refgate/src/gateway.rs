@@ -66,6 +66,14 @@ async fn route(shared: &Arc<Shared>, req: Request) -> (Response, Option<String>)
     // Who is calling: verified at the edge, passed to the service as a trusted header.
     let user = if AUTH_OPEN.contains(&path.as_str()) {
         None
+    } else if path.starts_with("/api/keyed/") {
+        // An API-key route: the key, not a bearer token, names the caller.
+        match req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
+            Some(k) if k == shared.opts.api_key => Some("api-key-client".to_owned()),
+            _ if shared.has(Fault::AuthOff) => Some("anonymous".to_owned()),
+            Some(_) => return (refused("invalid api key"), None),
+            None => return (refused("missing api key"), None),
+        }
     } else {
         match caller(shared, req.headers()) {
             Ok(user) => user,
@@ -93,7 +101,7 @@ fn caller(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, &'stat
 /// The 401 for a refused token; an invalid one (not a missing one) says so in WWW-Authenticate.
 fn refused(why: &'static str) -> Response {
     let body = json_response(StatusCode::UNAUTHORIZED, json!({"error": why}));
-    if why == "missing bearer token" { body } else { ([("www-authenticate", "Bearer error=\"invalid_token\"")], body).into_response() }
+    if why.starts_with("missing") { body } else { ([("www-authenticate", "Bearer error=\"invalid_token\"")], body).into_response() }
 }
 
 /// The faults the edge itself commits: a redirect to the service's origin (answered by the

@@ -45,6 +45,8 @@ pub enum Fault {
     NoDelete,
     /// The gateway's clock (Date header, token times) is 10 minutes ahead.
     Skew,
+    /// Reading an order back answers a body that breaks the OpenAPI document (`openapi.yaml`).
+    Contract,
 }
 
 impl Fault {
@@ -59,6 +61,7 @@ impl Fault {
         ("short-ttl", Fault::ShortTtl),
         ("no-delete", Fault::NoDelete),
         ("skew", Fault::Skew),
+        ("contract", Fault::Contract),
     ];
 
     pub fn parse(s: &str) -> Result<Fault, UnknownFault> {
@@ -96,6 +99,14 @@ pub struct RefgateOptions {
     pub clock_skew_tolerance: Duration,
     /// Print one access-log line per gateway request to stdout.
     pub access_log: bool,
+    /// How long an export job reads `running`.
+    pub job_delay: Duration,
+    /// The identity provider's port (`POST /token`, client credentials); 0: any free port.
+    pub token_port: u16,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The key `/api/keyed/*` takes in `X-Api-Key`.
+    pub api_key: String,
 }
 
 impl Default for RefgateOptions {
@@ -109,6 +120,11 @@ impl Default for RefgateOptions {
             slow_delay: Duration::from_secs(15),
             clock_skew_tolerance: Duration::from_secs(30),
             access_log: false,
+            job_delay: Duration::from_millis(600),
+            token_port: 0,
+            client_id: "smoke-client".into(),
+            client_secret: "smoke-client-secret-0000".into(),
+            api_key: "smoke-api-key-0000".into(),
         }
     }
 }
@@ -125,6 +141,26 @@ struct Order {
     sku: J,
     qty: J,
     owner: String,
+    created: String,
+}
+
+/// An export job: `running` until `ready_at`, then `done` (or `failed`).
+struct Job {
+    id: String,
+    owner: String,
+    ready_at: std::time::Instant,
+    fail: bool,
+}
+
+impl Job {
+    fn view(&self) -> J {
+        let status = match (std::time::Instant::now() >= self.ready_at, self.fail) {
+            (false, _) => "running",
+            (true, false) => "done",
+            (true, true) => "failed",
+        };
+        serde_json::json!({"id": self.id, "status": status})
+    }
 }
 
 /// What both listeners share.
@@ -133,6 +169,7 @@ struct Shared {
     key: [u8; 32],
     users: Mutex<BTreeMap<String, User>>,
     orders: Mutex<BTreeMap<String, Order>>,
+    jobs: Mutex<BTreeMap<String, Job>>,
     service_origin: String,
     client: reqwest::Client,
     /// Login count, for tests of refresh behaviour.
@@ -155,6 +192,8 @@ impl Shared {
 pub struct Refgate {
     pub gateway_addr: SocketAddr,
     pub service_addr: SocketAddr,
+    /// The identity provider (client credentials): an origin of its own, as in real stacks.
+    pub token_addr: SocketAddr,
     shutdown: tokio_util::sync::CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -166,6 +205,11 @@ impl Refgate {
 
     pub fn service_url(&self) -> String {
         format!("http://{}", self.service_addr)
+    }
+
+    /// `POST` here with `grant_type=client_credentials` for a token the gateway accepts.
+    pub fn token_url(&self) -> String {
+        format!("http://{}/token", self.token_addr)
     }
 
     pub async fn shutdown(self) {
@@ -181,8 +225,10 @@ pub async fn start(opts: RefgateOptions) -> std::io::Result<Refgate> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let service = tokio::net::TcpListener::bind(("127.0.0.1", opts.service_port)).await?;
     let gateway = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
+    let idp = tokio::net::TcpListener::bind(("127.0.0.1", opts.token_port)).await?;
     let service_addr = service.local_addr()?;
     let gateway_addr = gateway.local_addr()?;
+    let token_addr = idp.local_addr()?;
     let mut key = [0u8; 32];
     rand::Rng::fill(&mut rand::rng(), &mut key);
     let shared = Arc::new(Shared {
@@ -190,6 +236,7 @@ pub async fn start(opts: RefgateOptions) -> std::io::Result<Refgate> {
         key,
         users: Mutex::new(BTreeMap::new()),
         orders: Mutex::new(BTreeMap::new()),
+        jobs: Mutex::new(BTreeMap::new()),
         service_origin: format!("http://{service_addr}"),
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().map_err(std::io::Error::other)?,
         logins: Default::default(),
@@ -197,14 +244,15 @@ pub async fn start(opts: RefgateOptions) -> std::io::Result<Refgate> {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let svc_app = Router::new().fallback(service::handler).with_state(shared.clone());
     let gw_app = Router::new().fallback(gateway::handler).with_state(shared.clone());
+    let idp_app = Router::new().fallback(token::issue).with_state(shared.clone());
     let mut tasks = Vec::new();
-    for (listener, app) in [(service, svc_app), (gateway, gw_app)] {
+    for (listener, app) in [(service, svc_app), (gateway, gw_app), (idp, idp_app)] {
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         }));
     }
-    Ok(Refgate { gateway_addr, service_addr, shutdown, tasks })
+    Ok(Refgate { gateway_addr, service_addr, token_addr, shutdown, tasks })
 }
 
 fn json_response(status: axum::http::StatusCode, body: J) -> axum::response::Response {
@@ -220,6 +268,7 @@ mod tests {
     fn faults_parse_by_name() {
         assert_eq!(Fault::parse("5xx"), Ok(Fault::ServerError));
         assert_eq!(Fault::ServerError.name(), "5xx");
+        assert_eq!(Fault::parse("contract"), Ok(Fault::Contract));
         let e = Fault::parse("nope").unwrap_err().to_string();
         assert!(e.contains("unknown fault `nope`") && e.contains("auth-off"), "{e}");
     }

@@ -8,21 +8,22 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as J, json};
 
-use crate::{Fault, Order, Shared, User, json_response, token};
+use crate::{Fault, Job, Order, Shared, User, json_response, token};
 
 pub(crate) async fn handler(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let caller = header(req.headers(), "x-smoke-user");
     let request_id = header(req.headers(), "x-request-id");
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
-    let body: J = serde_json::from_slice(&body).unwrap_or(J::Null);
+    let raw = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+    let body: J = serde_json::from_slice(&raw).unwrap_or(J::Null);
 
     if path == "/__inspect" {
         let users: Vec<String> = shared.users.lock().unwrap().keys().cloned().collect();
-        let orders: Vec<Order> = shared.orders.lock().unwrap().values().cloned().collect();
+        let mut records: Vec<J> = shared.orders.lock().unwrap().values().map(|o| serde_json::to_value(o).unwrap_or_default()).collect();
+        records.extend(shared.jobs.lock().unwrap().values().map(|j| json!({"id": j.id, "kind": "job", "owner": j.owner})));
         let logins = shared.logins.load(std::sync::atomic::Ordering::SeqCst);
-        return json_response(StatusCode::OK, json!({"users": users, "records": orders, "logins": logins}));
+        return json_response(StatusCode::OK, json!({"users": users, "records": records, "logins": logins}));
     }
     if path.starts_with("/api/") && !shared.opts.latency.is_zero() {
         tokio::time::sleep(shared.opts.latency).await;
@@ -70,6 +71,15 @@ pub(crate) async fn handler(State(shared): State<Arc<Shared>>, req: Request) -> 
             }
         }
         (_, p) if p == "/api/orders" || p.starts_with("/api/orders/") => orders(&shared, method, p, caller, body).await,
+        (_, p) if p == "/api/jobs" || p.starts_with("/api/jobs/") => jobs(&shared, method, p, caller, body),
+        // Behind the API-key route of the edge: what the key unlocked.
+        (Method::GET, "/api/keyed/whoami") => json_response(StatusCode::OK, json!({"caller": caller})),
+        // The decoded form, as the service received it.
+        (Method::POST, "/api/echo/forms") => {
+            let form: serde_json::Map<String, J> =
+                form_urlencoded::parse(&raw).map(|(k, v)| (k.into_owned(), J::String(v.into_owned()))).collect();
+            json_response(StatusCode::OK, json!({"form": form, "headers": {"X-Request-Id": request_id}}))
+        }
         // What the upstream received: proves the gateway forwards the reqId (and the caller).
         (Method::GET, "/api/echo") => json_response(
             StatusCode::OK,
@@ -81,6 +91,39 @@ pub(crate) async fn handler(State(shared): State<Arc<Shared>>, req: Request) -> 
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Export jobs: `POST /api/jobs` starts one (`{"fail": true}` makes it end `failed`), which
+/// reads `running` until `job_delay` has passed, then `done` (or `failed`).
+fn jobs(shared: &Shared, method: Method, path: &str, caller: Option<String>, body: J) -> Response {
+    let Some(owner) = caller else { return json_response(StatusCode::UNAUTHORIZED, json!({"error": "no caller identity"})) };
+    let id = path.strip_prefix("/api/jobs/").filter(|s| !s.is_empty());
+    let mut jobs = shared.jobs.lock().unwrap();
+    match (method, id) {
+        (Method::POST, None) => {
+            let job = Job {
+                id: format!("job-{}", uuid::Uuid::new_v4().simple()),
+                owner,
+                ready_at: std::time::Instant::now() + shared.opts.job_delay,
+                fail: body.get("fail").and_then(J::as_bool).unwrap_or(false),
+            };
+            let view = job.view();
+            jobs.insert(job.id.clone(), job);
+            json_response(StatusCode::ACCEPTED, view)
+        }
+        (Method::GET, Some(id)) => match jobs.get(id).filter(|j| j.owner == owner) {
+            Some(j) => json_response(StatusCode::OK, j.view()),
+            None => json_response(StatusCode::NOT_FOUND, json!({"error": "no such job"})),
+        },
+        (Method::DELETE, Some(id)) => match jobs.get(id) {
+            Some(j) if j.owner == owner => {
+                jobs.remove(id);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => json_response(StatusCode::NOT_FOUND, json!({"error": "no such job"})),
+        },
+        _ => json_response(StatusCode::METHOD_NOT_ALLOWED, json!({"error": "method not allowed"})),
+    }
 }
 
 async fn orders(shared: &Shared, method: Method, path: &str, caller: Option<String>, body: J) -> Response {
@@ -103,6 +146,7 @@ async fn orders(shared: &Shared, method: Method, path: &str, caller: Option<Stri
                 sku,
                 qty: body.get("qty").cloned().unwrap_or(json!(1)),
                 owner,
+                created: httpdate::fmt_http_date(std::time::SystemTime::now()),
             };
             shared.orders.lock().unwrap().insert(order.id.clone(), order.clone());
             json_response(StatusCode::CREATED, serde_json::to_value(&order).unwrap_or_default())
@@ -122,7 +166,14 @@ async fn orders(shared: &Shared, method: Method, path: &str, caller: Option<Stri
                 return json_response(StatusCode::OK, json!({}));
             }
             match shared.orders.lock().unwrap().get(id).filter(|o| o.owner == owner) {
-                Some(o) => json_response(StatusCode::OK, serde_json::to_value(o).unwrap_or_default()),
+                Some(o) => {
+                    let mut v = serde_json::to_value(o).unwrap_or_default();
+                    if shared.has(Fault::Contract) {
+                        // Breaks the OpenAPI document (`created` is a string there), nothing the suites assert.
+                        v["created"] = json!(1_764_000_000);
+                    }
+                    json_response(StatusCode::OK, v)
+                }
                 None => json_response(StatusCode::NOT_FOUND, json!({"error": "no such order"})),
             }
         }

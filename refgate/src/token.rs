@@ -47,6 +47,49 @@ pub(crate) fn unverified_subject(token: &str) -> Option<String> {
     claims.get("sub").and_then(J::as_str).map(str::to_owned)
 }
 
+/// The identity provider's `POST /token` (OAuth2 client credentials, RFC 6749 §4.4): the client
+/// authenticates by HTTP Basic or in the form body; the answer's `access_token` is a JWT the
+/// gateway accepts, for the subject `client:<client_id>`.
+pub(crate) async fn issue(
+    axum::extract::State(shared): axum::extract::State<std::sync::Arc<Shared>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let basic = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())));
+    let path = req.uri().path().to_owned();
+    let raw = axum::body::to_bytes(req.into_body(), 1 << 16).await.unwrap_or_default();
+    let form: std::collections::HashMap<String, String> = form_urlencoded::parse(&raw).into_owned().collect();
+    if path != "/token" {
+        return crate::json_response(StatusCode::NOT_FOUND, serde_json::json!({"error": "no route"}));
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return crate::json_response(StatusCode::BAD_REQUEST, serde_json::json!({"error": "unsupported_grant_type"}));
+    }
+    let (id, secret) = basic.or_else(|| Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone()))).unwrap_or_default();
+    if id != shared.opts.client_id || secret != shared.opts.client_secret {
+        return crate::json_response(StatusCode::UNAUTHORIZED, serde_json::json!({"error": "invalid_client"}));
+    }
+    let ttl = if shared.has(crate::Fault::ShortTtl) { 2 } else { shared.opts.token_ttl.as_secs() as i64 };
+    let now = shared.now();
+    let mut claims =
+        serde_json::json!({"sub": format!("client:{id}"), "iat": now, "nbf": now, "exp": now + ttl, "iss": "smokegate-refgate"});
+    if let Some(scope) = form.get("scope") {
+        claims["scope"] = J::String(scope.clone());
+    }
+    shared.logins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    crate::json_response(
+        StatusCode::OK,
+        serde_json::json!({"access_token": sign(&shared.key, &claims), "token_type": "Bearer", "expires_in": ttl}),
+    )
+}
+
 pub(crate) fn hash(password: &str) -> Vec<u8> {
     use sha2::Digest;
     Sha256::digest(password.as_bytes()).to_vec()
@@ -70,6 +113,7 @@ mod tests {
             key: [7; 32],
             users: Mutex::new(BTreeMap::new()),
             orders: Mutex::new(BTreeMap::new()),
+            jobs: Mutex::new(BTreeMap::new()),
             service_origin: String::new(),
             client: reqwest::Client::new(),
             logins: Default::default(),

@@ -115,9 +115,11 @@ async fn clean_identity(ctx: &Arc<RunCtx>, entry: Entry, owned: Vec<RecordEntry>
 
 /// Records whose owner is not a journaled identity: anonymous teardowns, or a service account's.
 async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<RecordEntry>, t: &mut Tally) {
+    // Records of a long-lived identity (a service account, a client, an API key) are deleted
+    // with its credential; a disposable owner that is not journaled cannot be logged in as.
     let service = match ctx.config.auth.mode {
-        AuthModeKind::ServiceAccount => make_auth(ctx, None).ok(),
         AuthModeKind::Disposable => None,
+        _ => make_auth(ctx, None).ok(),
     };
     for rec in records {
         let auth = match (&rec.owner, &service) {

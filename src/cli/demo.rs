@@ -14,9 +14,13 @@ use refgate::{Fault, RefgateOptions};
 
 /// The bundled suites, compiled in so the demo runs from any directory.
 pub const BUNDLED: &[(&str, &str)] = &[
+    ("forms.yaml", include_str!("../../smoke-suites/forms.yaml")),
     ("health.yaml", include_str!("../../smoke-suites/health.yaml")),
+    ("jobs.yaml", include_str!("../../smoke-suites/jobs.yaml")),
     ("orders.yaml", include_str!("../../smoke-suites/orders.yaml")),
     ("trace.yaml", include_str!("../../smoke-suites/trace.yaml")),
+    ("smokegate.yaml", include_str!("../../smoke-suites/smokegate.yaml")),
+    ("openapi.yaml", include_str!("../../smoke-suites/openapi.yaml")),
 ];
 
 pub async fn run(args: DemoArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
@@ -91,7 +95,11 @@ fn explain(code: Exit, probes: bool, left: Option<&(usize, usize)>, paths: &[Pat
         paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     );
     crate::outln!("     every request carried an X-Request-Id (UUIDv7) and a traceparent, authenticated steps the Bearer token.");
-    let mut n = 3;
+    crate::outln!("  3. `the export job finishes` was polled with `eventually` until the job was done: each attempt a new");
+    crate::outln!("     request with its own reqId; a job that ends `failed` would have stopped it at once, red.");
+    crate::outln!("  4. Every response was checked against the gateway's OpenAPI document (smoke-suites/openapi.yaml);");
+    crate::outln!("     the `openapi:` line above says how many of its operations this smoke run exercised.");
+    let mut n = 5;
     if probes {
         crate::outln!("  {n}. Each authenticated read was replayed without a token, with a forged signature and with alg=none;");
         crate::outln!("     the gateway had to refuse all three, or the step fails as `auth-not-enforced`.");

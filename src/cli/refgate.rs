@@ -22,8 +22,19 @@ pub async fn serve_forever(args: RefgateArgs) -> Result<Exit, Failure> {
     if faults.is_empty() {
         faults.push("none");
     }
-    crate::outln!("refgate gateway={} service={} faults={}", gate.gateway_url(), gate.service_url(), faults.join(","));
+    crate::outln!(
+        "refgate gateway={} service={} token={} faults={}",
+        gate.gateway_url(),
+        gate.service_url(),
+        gate.token_url(),
+        faults.join(",")
+    );
     crate::outln!("inspect: curl {}/__inspect   (service listener only)", gate.service_url());
+    crate::outln!(
+        "client credentials: POST {} (client_id {}); API key routes: /api/keyed/* with X-Api-Key",
+        gate.token_url(),
+        opts.client_id
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;

@@ -197,7 +197,7 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
     out.body = body;
     if !args.anon {
         let (auth, _) = obtain(&ctx, &store).await?;
-        out.bearer = Some(auth.bearer(&ctx.cancel.interrupt).await.map_err(auth_failure)?);
+        out.credential = Some(auth.credential(&ctx.cancel.interrupt).await.map_err(auth_failure)?);
     }
     let cc = CrumbCtx { suite: None, step: Some("call".into()), phase: Phase::Call, attempt: 1 };
     let ex = ctx.http.send(&out, &cc, &ctx.cancel.interrupt).await;

@@ -16,7 +16,7 @@ use crate::http::client::{ClientSettings, HttpClient};
 use crate::http::policy::{self, Gateway, GatewayUrlError};
 use crate::load::config::{self, Config};
 use crate::report::event::EventSink;
-use crate::run::ctx::{Cancel, RunCtx, RunOptions, ServiceEnv};
+use crate::run::ctx::{Cancel, IdentityProvider, RunCtx, RunOptions, ServiceEnv};
 use crate::run::journal::{self, Journal};
 use crate::secret::Redactor;
 
@@ -193,6 +193,31 @@ pub fn cli_vars(args: &VarArgs) -> Result<Vec<(String, J)>, Failure> {
     Ok(vars)
 }
 
+/// `client-credentials`: the token URL, rendered, and a client whose policy admits its origin
+/// only (plain http off loopback is refused as for the gateway).
+fn identity_provider(setup: &Settings, templates: &Templates, scope: &Scope, run_id: &str) -> Result<Option<IdentityProvider>, Failure> {
+    let Some(cc) = &setup.config.auth.client else { return Ok(None) };
+    let raw = templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("auth.token_url: {e}")))?;
+    let url = url::Url::parse(&raw).map_err(|e| Failure::new(Exit::Usage, format!("auth.token_url `{raw}`: {e}")))?;
+    let origin = url.origin().ascii_serialization();
+    let gw = Gateway::parse(&origin, setup.config.gateway.allow_http).map_err(|e| match e {
+        GatewayUrlError::PlainHttp(_) => Failure::new(Exit::Policy, format!("gateway-only policy: auth.token_url: {e}")),
+        other => Failure::new(Exit::Usage, format!("auth.token_url: {other}")),
+    })?;
+    if origin == setup.gateway.origin() {
+        return Err(Failure::new(
+            Exit::Usage,
+            "auth.token_url is on the gateway's origin: use `mode: disposable` or `service-account` routes for that",
+        ));
+    }
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let client = HttpClient::new(gw, setup.client.clone(), run_id).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    Ok(Some(IdentityProvider { client, path }))
+}
+
 /// `SMOKE_USERNAME`/`SMOKE_PASSWORD` for service-account mode; other variables may hold any
 /// bytes, only these two are read, and one that is not UTF-8 is named when it is needed.
 fn service_env() -> ServiceEnv {
@@ -218,7 +243,8 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         }
     }
     let run_id = uuid::Uuid::now_v7().to_string();
-    let http = HttpClient::new(setup.gateway.clone(), setup.client, &run_id).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    let http =
+        HttpClient::new(setup.gateway.clone(), setup.client.clone(), &run_id).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
     let templates = Templates::new();
     let fields = run_fields(&run_id, &setup.gateway);
     let mut scope = Scope::default();
@@ -241,6 +267,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         vars.insert(name.clone(), value.clone());
     }
     scope.set_json("vars", &J::Object(vars));
+    let idp = identity_provider(&setup, &templates, &scope, &run_id)?;
     Ok(Arc::new(RunCtx {
         run_id,
         run_fields: fields,
@@ -254,6 +281,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         cancel,
         service_env: service_env(),
         cli_vars: setup.cli_vars,
+        idp,
         opts,
     }))
 }

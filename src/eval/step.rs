@@ -78,10 +78,11 @@ fn rank(c: FailureClass) -> u8 {
         FailureClass::ServerError => 3,
         FailureClass::BodyTooLarge => 4,
         FailureClass::InvalidResponse => 5,
-        FailureClass::Schema => 6,
-        FailureClass::Capture => 7,
-        FailureClass::Template => 8,
-        _ => 9,
+        FailureClass::Capture => 6,
+        FailureClass::Template => 7,
+        // An assertion is the author's own word about what is wrong; the contract comes after.
+        FailureClass::Schema => 9,
+        _ => 8,
     }
 }
 

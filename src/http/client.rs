@@ -28,6 +28,43 @@ pub struct ClientSettings {
     pub insecure: bool,
 }
 
+/// How a request carries the run's credential.
+#[derive(Clone)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>` (a JWT, or an OAuth2 access token).
+    Bearer(Secret),
+    /// An API key in a named header.
+    Header(String, Secret),
+    /// A session cookie: `Cookie: <name>=<value>`.
+    Cookie(String, Secret),
+}
+
+impl Credential {
+    /// The same kind of credential with another secret (a forgery, for probes).
+    pub fn with_secret(&self, s: Secret) -> Credential {
+        match self {
+            Credential::Bearer(_) => Credential::Bearer(s),
+            Credential::Header(h, _) => Credential::Header(h.clone(), s),
+            Credential::Cookie(c, _) => Credential::Cookie(c.clone(), s),
+        }
+    }
+
+    pub fn secret(&self) -> &Secret {
+        match self {
+            Credential::Bearer(s) | Credential::Header(_, s) | Credential::Cookie(_, s) => s,
+        }
+    }
+
+    /// The header it goes in, and that header's value.
+    fn header(&self) -> (String, String) {
+        match self {
+            Credential::Bearer(s) => ("authorization".into(), format!("Bearer {}", s.expose())),
+            Credential::Header(h, s) => (h.clone(), s.expose().to_owned()),
+            Credential::Cookie(c, s) => ("cookie".into(), format!("{c}={}", s.expose())),
+        }
+    }
+}
+
 /// One request to send. Holds credential headers and the bearer token: no `Debug`.
 #[derive(Clone)]
 pub struct Outgoing {
@@ -36,7 +73,8 @@ pub struct Outgoing {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<(Vec<u8>, &'static str)>,
-    pub bearer: Option<Secret>,
+    /// The run's credential for an `auth: user` step.
+    pub credential: Option<Credential>,
     pub follow_redirects: bool,
     pub timeout: Option<Duration>,
     /// The reqId of the first request (made before rendering, for `{{ request.id }}`); later
@@ -51,7 +89,7 @@ impl Outgoing {
             path: path.into(),
             headers: Vec::new(),
             body: None,
-            bearer: None,
+            credential: None,
             follow_redirects: false,
             timeout: None,
             request_id: None,
@@ -348,11 +386,13 @@ impl HttpClient {
             let value = HeaderValue::from_str(v).map_err(|_| SendError::Invalid(format!("bad value for header `{k}`")))?;
             headers.append(name, value);
         }
-        if let Some(token) = &req.bearer {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                .map_err(|_| SendError::Invalid("token is not a valid header value".into()))?;
+        if let Some(c) = &req.credential {
+            let (name, value) = c.header();
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| SendError::Invalid("bad credential header name".into()))?;
+            let mut v =
+                HeaderValue::from_str(&value).map_err(|_| SendError::Invalid("the credential is not a valid header value".into()))?;
             v.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, v);
+            headers.insert(name, v);
         }
         if !headers.contains_key(&self.rid_header) {
             headers.insert(

@@ -11,7 +11,7 @@ use serde_json_path::JsonPath;
 use crate::load::diag::{Pos, SourceError};
 use crate::load::matcher::Matcher;
 use crate::load::suite::{self, AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
-use crate::load::yaml::{self, Ctx, Node};
+use crate::load::yaml::{self, Ctx, MapReader, Node};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,6 +53,22 @@ pub struct Fingerprint {
 pub enum AuthModeKind {
     Disposable,
     ServiceAccount,
+    /// OAuth2 client credentials from an identity provider: no user is created or deleted.
+    ClientCredentials,
+    /// A static API key in a named header: no requests of its own at all.
+    ApiKey,
+}
+
+/// `auth.mode: client-credentials`: where and how the token is fetched. Values are templates
+/// (`{{ env.SMOKE_CLIENT_SECRET }}`), rendered once per run.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scope: Option<String>,
+    /// `auth_method: post`: the client's id and secret go in the form body, not HTTP Basic.
+    pub in_body: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +99,12 @@ pub struct AuthConfig {
     pub credentials_file: Option<PathBuf>,
     /// Deadline for teardown and cleanup after an interrupt.
     pub cleanup_deadline: Duration,
+    /// `client-credentials` only.
+    pub client: Option<ClientCredentials>,
+    /// `api-key` only: the header, and its value (a template).
+    pub api_key: Option<(String, String)>,
+    /// `login.token: { cookie: NAME }`: the login answers with a session cookie, not a token.
+    pub token_cookie: Option<String>,
 }
 
 pub const DEFAULT_DENY_ENV: &[&str] = &["*_SERVICE_URL", "*_SVC_URL", "*_SERVICE_HOST", "*_UPSTREAM_URL"];
@@ -108,6 +130,12 @@ pub const AUTH_KEYS: &[&str] = &[
     "clock_skew_tolerance",
     "credentials_file",
     "cleanup_deadline",
+    "token_url",
+    "client_id",
+    "client_secret",
+    "auth_method",
+    "header",
+    "value",
 ];
 
 fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
@@ -154,6 +182,9 @@ impl Default for AuthConfig {
             clock_skew_tolerance: Duration::from_secs(60),
             credentials_file: None,
             cleanup_deadline: Duration::from_secs(15),
+            client: None,
+            api_key: None,
+            token_cookie: None,
         }
     }
 }
@@ -358,10 +389,17 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
         a.mode = match ctx.str(n, "`auth.mode`")? {
             "disposable" => AuthModeKind::Disposable,
             "service-account" => AuthModeKind::ServiceAccount,
-            other => return Err(ctx.err(n, format!("unknown auth mode `{other}`")).with_help("use `disposable` or `service-account`")),
+            "client-credentials" => AuthModeKind::ClientCredentials,
+            "api-key" => AuthModeKind::ApiKey,
+            other => {
+                return Err(ctx
+                    .err(n, format!("unknown auth mode `{other}`"))
+                    .with_help("use `disposable`, `service-account`, `client-credentials` or `api-key`"));
+            }
         };
     }
-    if let Some(n) = m.get("scope") {
+    let oauth_scope = if a.mode == AuthModeKind::ClientCredentials { m.get("scope") } else { None };
+    if let Some(n) = m.get("scope").filter(|_| oauth_scope.is_none()) {
         a.scope = match ctx.str(n, "`auth.scope`")? {
             "run" => AuthScope::Run,
             "suite" => AuthScope::Suite,
@@ -381,7 +419,13 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
     if let Some(n) = m.get("login") {
         let (step, token) = auth_step_from(ctx, n, &a.login, &["token"])?;
         a.login = step;
-        if let Some(t) = token {
+        if let Some(t) = token.filter(|t| matches!(t.value, crate::load::yaml::Value::Map(_))) {
+            // `token: { cookie: sid }`: the login answers with a session cookie.
+            let mut tm = ctx.map(t, "`login.token`")?;
+            let c = tm.get("cookie").ok_or_else(|| ctx.err(t, "`login.token` is a JSONPath, a list of them, or `{ cookie: NAME }`"))?;
+            a.token_cookie = Some(ctx.str(c, "`token.cookie`")?.to_owned());
+            tm.finish(&["cookie"])?;
+        } else if let Some(t) = token {
             a.token_paths = ctx
                 .list(t)
                 .into_iter()
@@ -416,7 +460,76 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
     if let Some(n) = m.get("cleanup_deadline") {
         a.cleanup_deadline = ctx.duration(n, "`cleanup_deadline`")?;
     }
+    decode_provider(ctx, node, &mut m, a, oauth_scope)?;
     m.finish(AUTH_KEYS)
+}
+
+/// The keys of `client-credentials` and `api-key`: required by their mode, refused by others.
+fn decode_provider<'a>(
+    ctx: Ctx<'a>,
+    node: &Node,
+    m: &mut MapReader<'a>,
+    a: &mut AuthConfig,
+    scope: Option<&Node>,
+) -> Result<(), SourceError> {
+    let text = |m: &mut MapReader<'a>, key: &str| -> Result<Option<String>, SourceError> {
+        m.get(key).map(|n| ctx.text(n, &format!("`auth.{key}`"))).transpose()
+    };
+    let (token_url, client_id, client_secret) = (text(m, "token_url")?, text(m, "client_id")?, text(m, "client_secret")?);
+    let auth_method = m.get("auth_method");
+    let (header, value) = (text(m, "header")?, text(m, "value")?);
+    let need = |what: &str| ctx.err(node, format!("auth mode `{}` needs `{what}`", mode_name(a.mode)));
+    match a.mode {
+        AuthModeKind::ClientCredentials => {
+            let in_body = match auth_method.map(|n| ctx.str(n, "`auth_method`")).transpose()? {
+                None | Some("basic") => false,
+                Some("post") => true,
+                Some(other) => {
+                    return Err(ctx
+                        .err(auth_method.unwrap_or(node), format!("unknown auth_method `{other}`"))
+                        .with_help("use `basic` (the default) or `post`"));
+                }
+            };
+            a.client = Some(ClientCredentials {
+                token_url: token_url.ok_or_else(|| need("token_url"))?,
+                client_id: client_id.ok_or_else(|| need("client_id"))?,
+                client_secret: client_secret.ok_or_else(|| need("client_secret"))?,
+                scope: scope.map(|n| ctx.text(n, "`auth.scope`")).transpose()?,
+                in_body,
+            });
+        }
+        AuthModeKind::ApiKey => {
+            let header = header.ok_or_else(|| need("header"))?;
+            if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                return Err(ctx.err(node, format!("`{header}` is not a valid header name")));
+            }
+            a.api_key = Some((header, value.ok_or_else(|| need("value"))?));
+        }
+        _ => {
+            let stray = [
+                ("token_url", &token_url),
+                ("client_id", &client_id),
+                ("client_secret", &client_secret),
+                ("header", &header),
+                ("value", &value),
+            ];
+            if let Some((key, _)) = stray.iter().find(|(_, v)| v.is_some()) {
+                return Err(ctx
+                    .err(node, format!("`auth.{key}` belongs to another auth mode"))
+                    .with_help("set `mode: client-credentials` or `mode: api-key`"));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn mode_name(mode: AuthModeKind) -> &'static str {
+    match mode {
+        AuthModeKind::Disposable => "disposable",
+        AuthModeKind::ServiceAccount => "service-account",
+        AuthModeKind::ClientCredentials => "client-credentials",
+        AuthModeKind::ApiKey => "api-key",
+    }
 }
 
 /// An auth step: like a suite step, but `expect` defaults to the built-in one and the step keeps
@@ -469,6 +582,20 @@ pub(crate) mod tests {
     /// The auth config contract of issue #3, verbatim (also run by tests/auth.rs and validated
     /// by the schema tests).
     pub(crate) const CONTRACT: &str = include_str!("../../tests/fixtures/contract-auth.yaml");
+    #[test]
+    fn the_token_provider_contract_examples_load() {
+        let c = parse(Path::new("smokegate.yaml"), include_str!("../../tests/fixtures/contract-client-credentials.yaml")).unwrap();
+        let cc = c.auth.client.as_ref().unwrap();
+        assert_eq!(c.auth.mode, AuthModeKind::ClientCredentials);
+        assert_eq!((cc.token_url.as_str(), cc.scope.as_deref(), cc.in_body), ("http://127.0.0.1:4103/token", Some("orders:read"), false));
+        let c = parse(Path::new("smokegate.yaml"), include_str!("../../tests/fixtures/contract-api-key.yaml")).unwrap();
+        assert_eq!(c.auth.api_key, Some(("X-Api-Key".into(), "{{ env.SMOKE_API_KEY }}".into())));
+        let e = parse(Path::new("smokegate.yaml"), "auth:\n  mode: api-key\n  header: X-Api-Key\n").unwrap_err();
+        assert!(e.to_string().contains("auth mode `api-key` needs `value`"), "{e}");
+        let e = parse(Path::new("smokegate.yaml"), "auth:\n  token_url: http://x/token\n").unwrap_err();
+        assert!(e.to_string().contains("`auth.token_url` belongs to another auth mode"), "{e}");
+    }
+
     #[test]
     fn the_auth_contract_example_loads() {
         let c = parse(Path::new("smokegate.yaml"), CONTRACT).unwrap();

@@ -269,6 +269,10 @@ struct TimeoutsDoc {
 enum AuthModeKind {
     Disposable,
     ServiceAccount,
+    /// OAuth2 client credentials from `token_url`: no user is created.
+    ClientCredentials,
+    /// A static key in `header`: no requests of its own.
+    ApiKey,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -282,8 +286,9 @@ enum AuthScope {
 #[serde(deny_unknown_fields)]
 struct AuthDoc {
     mode: Option<AuthModeKind>,
-    /// `run`: one user for all suites; `suite`: one per suite.
-    scope: Option<AuthScope>,
+    /// `run`: one user for all suites; `suite`: one per suite. With `client-credentials`: the
+    /// OAuth2 scope to ask for (`orders:read`).
+    scope: Option<ScopeDoc>,
     identity: Option<IdentityDoc>,
     create: Option<StepDoc>,
     /// A step, plus `token`.
@@ -299,6 +304,32 @@ struct AuthDoc {
     credentials_file: Option<String>,
     /// How long teardown and cleanup may take after Ctrl-C/SIGTERM.
     cleanup_deadline: Option<DurationDoc>,
+    /// `client-credentials`: the identity provider's token endpoint, the one origin besides the
+    /// gateway that is contacted (for token requests only).
+    token_url: Option<String>,
+    client_id: Option<String>,
+    /// A template such as `{{ env.SMOKE_CLIENT_SECRET }}`; masked in every output.
+    client_secret: Option<String>,
+    /// How the client authenticates: HTTP Basic (default) or in the form body.
+    auth_method: Option<ClientAuthMethod>,
+    /// `api-key`: the header the key goes in on `auth: user` steps.
+    header: Option<String>,
+    /// `api-key`: the key (a template); masked in every output.
+    value: Option<String>,
+}
+
+#[derive(JsonSchema, Serialize)]
+#[serde(untagged)]
+enum ScopeDoc {
+    Users(AuthScope),
+    OAuth(String),
+}
+
+#[derive(JsonSchema, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ClientAuthMethod {
+    Basic,
+    Post,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -312,7 +343,8 @@ struct IdentityDoc {
 struct LoginStepDoc {
     #[serde(flatten)]
     step: StepDoc,
-    /// JSONPath(s) to the JWT in the login response; the first present wins.
+    /// JSONPath(s) to the JWT in the login response (the first present wins), or
+    /// `{ cookie: NAME }` when the login answers with a session cookie.
     token: Option<TokenPaths>,
 }
 
@@ -321,6 +353,13 @@ struct LoginStepDoc {
 enum TokenPaths {
     One(String),
     Many(Vec<String>),
+    Cookie(CookieDoc),
+}
+
+#[derive(JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CookieDoc {
+    cookie: String,
 }
 
 /// The schema for `what`: `suite`, `config` or `report`.
@@ -434,10 +473,21 @@ mod tests {
         for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/smoke-suites")).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            assert_eq!(validate("suite", &text), Vec::<String>::new(), "{}", path.display());
+            let kind = match path.file_name().and_then(|n| n.to_str()) {
+                Some("smokegate.yaml") => "config",
+                Some("openapi.yaml") => continue,
+                _ => "suite",
+            };
+            assert_eq!(validate(kind, &text), Vec::<String>::new(), "{}", path.display());
         }
         let suite = include_str!("../../tests/fixtures/contract-suite.yaml");
         assert_eq!(validate("suite", suite), Vec::<String>::new());
+        for config in [
+            include_str!("../../tests/fixtures/contract-client-credentials.yaml"),
+            include_str!("../../tests/fixtures/contract-api-key.yaml"),
+        ] {
+            assert_eq!(validate("config", config), Vec::<String>::new(), "{config}");
+        }
         let config = format!(
             "{}gateway:\n  fingerprint: {{ header: X-Gateway, value: {{ matches: \"^gw-\" }} }}\nmax_body: 10MiB\n",
             crate::load::config::tests::CONTRACT

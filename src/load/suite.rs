@@ -37,7 +37,8 @@ pub struct Suite {
     pub name: String,
     pub tags: Vec<String>,
     pub auth: AuthMode,
-    pub auth_probe: bool,
+    /// `None`: probes when `--auth-probes` asks; `Some(false)` opts the suite out of it.
+    pub auth_probe: Option<bool>,
     /// In file order: later vars may use earlier ones.
     pub vars: Vec<(String, J)>,
     /// Where each of `vars` is written, for `check`.
@@ -53,6 +54,11 @@ pub struct Suite {
 }
 
 impl Suite {
+    /// Whether its authenticated reads are probed: its own `auth_probe`, else `--auth-probes`.
+    pub fn probed(&self, flag: bool) -> bool {
+        self.auth_probe.unwrap_or(flag)
+    }
+
     /// True when any step of this suite runs with the user's token.
     pub fn needs_auth(&self) -> bool {
         self.steps.iter().chain(&self.teardown).any(|s| s.auth.unwrap_or(self.auth) == AuthMode::User)
@@ -342,7 +348,7 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         None => Vec::new(),
     };
     let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?.unwrap_or(AuthMode::User);
-    let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?.unwrap_or(false);
+    let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?;
     let continue_on_failure = m.get("continue_on_failure").map(|n| ctx.bool(n, "`continue_on_failure`")).transpose()?.unwrap_or(false);
     let (vars, vars_pos): (Vec<(String, J)>, Vec<Pos>) = match m.get("vars") {
         Some(n) => decode_vars_at(ctx, n)?.into_iter().map(|(k, v, p)| ((k, v), p)).unzip(),
@@ -700,6 +706,16 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
     Ok(out)
 }
 
+/// A mapping with `openapi:`, or with `$schema:` and no `steps:`: a contract, not a suite.
+fn is_contract_document(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(root) = yaml::parse(path, &text) else { return false };
+    match root.to_json() {
+        J::Object(m) => m.contains_key("openapi") || (m.contains_key("$schema") && !m.contains_key("steps")),
+        _ => false,
+    }
+}
+
 /// Loads every suite under `paths`; returns all errors, one per bad file, and what discovery
 /// passed over (for warnings).
 pub fn load_all(paths: &[PathBuf]) -> Result<(Vec<Suite>, Vec<String>), Vec<SourceError>> {
@@ -709,6 +725,8 @@ pub fn load_all(paths: &[PathBuf]) -> Result<(Vec<Suite>, Vec<String>), Vec<Sour
     for f in found.files {
         match load_file(&f) {
             Ok(s) => suites.push(s),
+            // OpenAPI documents and JSON Schemas live beside the suites that name them.
+            Err(_) if is_contract_document(&f) => {}
             Err(e) => errors.push(e),
         }
     }

@@ -260,10 +260,11 @@ impl Reporter for Console {
             self.update_view(event);
         }
         match event {
-            Event::RunStarted { run_id, gateway, suites, version, config } => {
+            Event::RunStarted { run_id, gateway, suites, version, config, identity_provider } => {
                 if self.verbosity > Verbosity::Quiet {
+                    let idp = identity_provider.as_ref().map(|i| format!(" · identity provider {i}")).unwrap_or_default();
                     let t = format!(
-                        "smokegate {version} · gateway {gateway} · run {run_id} · {suites} suite{} · {config}",
+                        "smokegate {version} · gateway {gateway}{idp} · run {run_id} · {suites} suite{} · {config}",
                         if *suites == 1 { "" } else { "s" }
                     );
                     self.line(&t);

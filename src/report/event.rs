@@ -340,6 +340,9 @@ pub struct RunSummary {
     /// Why the run ended early or failed as a whole (bootstrap, no steps), if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `client-credentials`: the identity provider's origin, the one other origin contacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_provider: Option<String>,
     /// How much of the config's OpenAPI document the run exercised (`openapi:` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openapi: Option<OpenApiCoverage>,
@@ -374,6 +377,8 @@ pub enum Event {
         version: &'static str,
         /// The config file in use, or `built-in routes` when there is none.
         config: String,
+        /// `client-credentials`: the identity provider's origin, the one other origin contacted.
+        identity_provider: Option<String>,
     },
     /// The suite files about to run, in the order given (reports keep this order under `--jobs`).
     SuitesPlanned(Vec<String>),

@@ -131,8 +131,8 @@ fn now() -> String {
 impl Reporter for LogFile {
     fn handle(&mut self, event: &Event) {
         let line = match event {
-            Event::RunStarted { run_id, gateway, suites, version, config } => {
-                json!({"time": now(), "level": "info", "event": "run_started", "run_id": run_id, "gateway": gateway, "suites": suites, "version": version, "config": config})
+            Event::RunStarted { run_id, gateway, suites, version, config, identity_provider } => {
+                json!({"time": now(), "level": "info", "event": "run_started", "run_id": run_id, "gateway": gateway, "suites": suites, "version": version, "config": config, "identity_provider": identity_provider})
             }
             Event::Breadcrumb(c) => {
                 let mut v = serde_json::to_value(c).unwrap_or_default();

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::eval::step;
 use crate::eval::template::Scope;
-use crate::http::client::{CrumbCtx, Outgoing, Response, SendError};
+use crate::http::client::{Credential, CrumbCtx, Outgoing, Response, SendError};
 use crate::load::config::{AuthConfig, AuthModeKind};
 use crate::load::suite::{AuthMode, Step};
 use crate::report::event::{Event, FailureClass, Phase};
@@ -272,7 +272,11 @@ impl Auth {
             |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail, status: None, sent: false };
         let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
         if step.auth == Some(AuthMode::User) {
-            out.bearer = Some(self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?);
+            let token = self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?;
+            out.credential = Some(match &self.cfg.token_cookie {
+                Some(name) => Credential::Cookie(name.clone(), token),
+                None => Credential::Bearer(token),
+            });
         }
         let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
         let judged = exchange::send(&self.ctx, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
@@ -336,6 +340,10 @@ impl Auth {
     /// sent (no journal, no create); afterwards only a definitive refusal removes it. On failure
     /// the caller still runs `cleanup`, which logs in, deletes and proves the deletion.
     pub async fn bootstrap(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
+        if self.mode == AuthModeKind::ApiKey {
+            // A static key: nothing to fetch; it is masked like a token (`Auth::new`).
+            return Ok(());
+        }
         if self.is_disposable() {
             let timeout = self.cfg.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
             *self.settle_by.lock().unwrap() = Some(SystemTime::now() + timeout);
@@ -382,7 +390,13 @@ impl Auth {
     }
 
     async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
+        if self.mode == AuthModeKind::ClientCredentials {
+            return self.client_token(phase, cancel).await;
+        }
         let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
+        if let Some(name) = &self.cfg.token_cookie {
+            return self.session_cookie(name, &resp);
+        }
         let body = step::parse_json(&resp.body).map_err(|why| AuthError::Step {
             step: self.cfg.login.name.clone(),
             class: FailureClass::InvalidResponse,
@@ -463,6 +477,9 @@ impl Auth {
     /// The token for the next request, logging in again first (once, whoever asks) when it
     /// expires within the refresh margin.
     pub async fn bearer(&self, cancel: &CancellationToken) -> Result<Secret, AuthError> {
+        if self.mode == AuthModeKind::ApiKey {
+            return Err(AuthError::Credentials("auth mode `api-key` has no token: its key goes in a header".into()));
+        }
         let mut guard = self.token.lock().await;
         if let Some(t) = guard.as_ref()
             && !self.needs_refresh(t)
@@ -473,6 +490,101 @@ impl Auth {
         let s = t.secret.clone();
         *guard = Some(t);
         Ok(s)
+    }
+
+    /// What an `auth: user` request carries: the bearer token (refreshed when due), the session
+    /// cookie, or the API key.
+    pub async fn credential(&self, cancel: &CancellationToken) -> Result<Credential, AuthError> {
+        if let (AuthModeKind::ApiKey, Some((header, _))) = (self.mode, &self.cfg.api_key) {
+            return Ok(Credential::Header(header.clone(), self.identity.password.clone()));
+        }
+        let token = self.bearer(cancel).await?;
+        Ok(match &self.cfg.token_cookie {
+            Some(name) => Credential::Cookie(name.clone(), token),
+            None => Credential::Bearer(token),
+        })
+    }
+
+    /// The login answered with a session cookie (`login.token: { cookie: NAME }`). It lives as
+    /// long as the server says (`Max-Age`), or for the run.
+    fn session_cookie(&self, name: &str, resp: &Response) -> Result<Token, AuthError> {
+        let cookie = resp
+            .headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+                let (k, v) = pair.split_once('=')?;
+                let max_age = attrs.split(';').find_map(|a| a.trim().strip_prefix("Max-Age=")?.parse::<i64>().ok());
+                (k.trim() == name).then(|| (v.trim().to_owned(), max_age))
+            })
+            .ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
+        let secret = Secret::new(cookie.0);
+        self.ctx.redactor.add(&secret);
+        let now = now_secs();
+        let info = JwtInfo { alg: "cookie".into(), exp: cookie.1.map(|a| now + a), iat: Some(now), claims: Default::default() };
+        Ok(Token { secret, info, obtained: SystemTime::now() })
+    }
+
+    /// OAuth2 client credentials (RFC 6749 §4.4) from the identity provider: the one origin
+    /// besides the gateway that smokegate contacts, and only for this request.
+    async fn client_token(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
+        let step = "client credentials";
+        let fail = |class: FailureClass, detail: String, status: Option<u16>| AuthError::Step {
+            step: step.into(),
+            class,
+            detail,
+            status,
+            sent: status.is_some(),
+        };
+        let (Some(cc), Some(idp)) = (&self.cfg.client, &self.ctx.idp) else {
+            return Err(AuthError::Credentials("client-credentials mode needs `auth.token_url`".into()));
+        };
+        let mut out = Outgoing::new("POST", &idp.path);
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        if let Some(scope) = &cc.scope {
+            form.append_pair("scope", scope);
+        }
+        let (id, secret) = (&self.identity.email, self.identity.password.expose());
+        if cc.in_body {
+            form.append_pair("client_id", id).append_pair("client_secret", secret);
+        } else {
+            use base64::Engine;
+            let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
+            self.ctx.redactor.add_header("authorization", &basic);
+            out.headers.push(("authorization".into(), basic));
+        }
+        out.body = Some((form.finish().into_bytes(), "application/x-www-form-urlencoded"));
+        let cctx = CrumbCtx { suite: self.label.clone(), step: Some(step.into()), phase, attempt: 1 };
+        let ok = |s: u16| (200..300).contains(&s);
+        let judged = exchange::send_via(&self.ctx, &idp.client, &out, &cctx, Judge::Status { accept: &ok, expected: "2xx" }, cancel).await;
+        if matches!(judged.error, Some(SendError::Cancelled)) {
+            return Err(AuthError::Cancelled);
+        }
+        let Some(resp) = judged.response.filter(|_| judged.verdict.class.is_none()) else {
+            let class = judged.verdict.class.unwrap_or(FailureClass::Connect);
+            return Err(fail(class, judged.verdict.message.unwrap_or_default(), judged.status));
+        };
+        let body = step::parse_json(&resp.body)
+            .map_err(|why| fail(FailureClass::InvalidResponse, format!("the token response is {why}"), Some(resp.status)))?;
+        let token = body.get("access_token").and_then(J::as_str).ok_or_else(|| AuthError::TokenMissing("$.access_token".into()))?;
+        let secret = Secret::new(token);
+        self.ctx.redactor.add(&secret);
+        let now = now_secs();
+        let expires_in = body.get("expires_in").and_then(J::as_i64);
+        // A JWT says when it expires; an opaque token has `expires_in`.
+        let mut info =
+            jwt::decode(secret.expose()).unwrap_or(JwtInfo { alg: "opaque".into(), exp: None, iat: None, claims: Default::default() });
+        if let Some(e) = expires_in {
+            info.exp = Some(info.exp.map_or(now + e, |x| x.min(now + e)));
+            info.iat = info.iat.or(Some(now));
+        }
+        if phase == Phase::BootstrapLogin {
+            self.warn_about(&info);
+        }
+        Ok(Token { secret, info, obtained: SystemTime::now() })
     }
 
     /// Token facts for `smokegate token` and reports: (alg, seconds left, lifetime).

@@ -65,6 +65,15 @@ pub struct RunCtx {
     pub service_env: ServiceEnv,
     /// `--var`/`--vars-file`: set again over each suite's own `vars`, since the command line wins.
     pub cli_vars: Vec<(String, J)>,
+    /// `auth.mode: client-credentials`: the identity provider, the one other origin contacted.
+    pub idp: Option<IdentityProvider>,
+}
+
+/// The identity provider of `client-credentials`: a client whose policy admits only its origin,
+/// and the token endpoint's path there.
+pub struct IdentityProvider {
+    pub client: HttpClient,
+    pub path: String,
 }
 
 impl RunCtx {

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::eval::step::{self, Verdict};
 use crate::eval::template::{Scope, TemplateError};
-use crate::http::client::{CrumbCtx, Outgoing, Response, SendError};
+use crate::http::client::{CrumbCtx, HttpClient, Outgoing, Response, SendError};
 use crate::load::suite::{Expect, Step};
 use crate::report::event::{Breadcrumb, FailureClass};
 use crate::run::ctx::RunCtx;
@@ -68,7 +68,20 @@ pub fn render(ctx: &RunCtx, step: &Step, scope: &mut Scope) -> Result<Outgoing, 
 
 /// Sends `out` through the gateway, judges the answer, emits the breadcrumbs with the verdict.
 pub async fn send(ctx: &RunCtx, out: &Outgoing, cc: &CrumbCtx, judge: Judge<'_>, cancel: &CancellationToken) -> Judged {
-    let ex = ctx.http.send(out, cc, cancel).await;
+    send_via(ctx, &ctx.http, out, cc, judge, cancel).await
+}
+
+/// [`send`] through another client: only the identity provider's (client credentials), whose
+/// own policy admits its origin alone.
+pub async fn send_via(
+    ctx: &RunCtx,
+    client: &HttpClient,
+    out: &Outgoing,
+    cc: &CrumbCtx,
+    judge: Judge<'_>,
+    cancel: &CancellationToken,
+) -> Judged {
+    let ex = client.send(out, cc, cancel).await;
     let (response, error, verdict) = match ex.result {
         Err(e) => {
             let message = match &e {

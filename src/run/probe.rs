@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::eval::template::Scope;
-use crate::http::client::{CrumbCtx, ms};
+use crate::http::client::{Credential, CrumbCtx, ms};
 use crate::load::suite::{Step, Suite};
 use crate::report::event::{FailureClass, Outcome, Phase, StepKind, StepResult};
 use crate::run::auth::{Auth, AuthError};
@@ -30,9 +30,37 @@ pub(crate) fn probe_plan(ctx: &RunCtx, suite: &Suite, step: &Step) -> ProbePlan 
         (Some(false), _) => ProbePlan::No,
         (Some(true), false) => ProbePlan::Unsafe,
         (Some(true), true) => ProbePlan::Replay,
-        (None, true) if suite.auth_probe || ctx.opts.auth_probes => ProbePlan::Replay,
+        (None, true) if suite.probed(ctx.opts.auth_probes) => ProbePlan::Replay,
         (None, _) => ProbePlan::No,
     }
+}
+
+/// The replays of a credential: none at all, then forgeries a gateway must verify to refuse —
+/// for a JWT another signature and `alg: none`, for a key or a cookie another value.
+fn forgeries(c: &Credential) -> Vec<(&'static str, Option<Credential>)> {
+    let real = c.secret().expose();
+    match c {
+        Credential::Bearer(_) if real.split('.').count() == 3 => vec![
+            ("no token", None),
+            ("forged signature", Some(c.with_secret(Secret::new(jwt::tamper_signature(real))))),
+            ("alg none", Some(c.with_secret(Secret::new(jwt::alg_none(real))))),
+        ],
+        Credential::Bearer(_) => vec![("no token", None), ("forged token", Some(c.with_secret(Secret::new(forge(real)))))],
+        Credential::Header(..) => vec![("no api key", None), ("forged api key", Some(c.with_secret(Secret::new(forge(real)))))],
+        Credential::Cookie(..) => {
+            vec![("no session cookie", None), ("forged session cookie", Some(c.with_secret(Secret::new(forge(real)))))]
+        }
+    }
+}
+
+/// The same value with its last character changed: the same shape, never the same secret.
+fn forge(real: &str) -> String {
+    let mut chars: Vec<char> = real.chars().collect();
+    match chars.last_mut() {
+        Some(c) => *c = if *c == 'x' { 'y' } else { 'x' },
+        None => chars.push('x'),
+    }
+    chars.into_iter().collect()
 }
 
 /// Replays a passing step without valid credentials; each replay must be refused with 401/403.
@@ -42,32 +70,28 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
         Ok(b) => b,
         Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("the replay could not be rendered: {}", e.message)))],
     };
-    let token = match auth {
-        Some(a) => a.bearer(&ctx.cancel.interrupt).await,
+    let credential = match auth {
+        Some(a) => a.credential(&ctx.cancel.interrupt).await,
         None => Err(AuthError::Credentials("no user was set up".into())),
     };
-    let token = match token {
-        Ok(t) => t,
+    let credential = match credential {
+        Ok(c) => c,
         Err(AuthError::Cancelled) => {
             return vec![not_run(suite, step, StepKind::Probe, FailureClass::Cancelled, "interrupted before the probes")];
         }
         Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("no token to forge the probes from: {e}")))],
     };
-    let probes: [(&str, Option<Secret>); 3] = [
-        ("no token", None),
-        ("forged signature", Some(Secret::new(jwt::tamper_signature(token.expose())))),
-        ("alg none", Some(Secret::new(jwt::alg_none(token.expose())))),
-    ];
+    let probes = forgeries(&credential);
     let mut out = Vec::new();
-    for (label, bearer) in probes {
-        // A forgery is deterministic per token (added once) and reversible to the real signature.
-        if let Some(b) = &bearer {
-            ctx.redactor.add(b);
+    for (label, forged) in probes {
+        // A forgery is deterministic per credential (added once) and close to the real one.
+        if let Some(f) = &forged {
+            ctx.redactor.add(f.secret());
         }
         let mut req = base.clone();
         // Each replay is its own request, with its own reqId.
         req.request_id = None;
-        req.bearer = bearer;
+        req.credential = forged;
         let start = Instant::now();
         let name = format!("{} · probe: {label}", step.name);
         let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(name.clone()), phase: Phase::Probe, attempt: 1 };

@@ -197,8 +197,8 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
         (b.clone().into_bytes(), ct.unwrap_or("text/plain; charset=utf-8"))
     });
     if let Some(a) = owner {
-        let token = a.bearer(&ctx.cancel.abort).await.map_err(|e| RecordLeft(format!("could not log in as its owner: {e}")))?;
-        out.bearer = Some(token);
+        let credential = a.credential(&ctx.cancel.abort).await.map_err(|e| RecordLeft(format!("could not log in as its owner: {e}")))?;
+        out.credential = Some(credential);
     }
     let cc = CrumbCtx { suite: None, step: Some(rec.label.clone()), phase: Phase::Cleanup, attempt: 1 };
     let accept = |s: u16| rec.accepts(s);

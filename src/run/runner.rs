@@ -12,11 +12,12 @@ use crate::http::client::{CrumbCtx, Outgoing, ms};
 use crate::load::config::{AuthModeKind, AuthScope};
 use crate::load::suite::Suite;
 use crate::report::event::{Event, FailureClass, LeftBehind, Phase, RunSummary, StepKind, SuiteEnd};
-use crate::run::auth::{Auth, AuthError, service_credentials};
+use crate::run::auth::{Auth, AuthError, Identity, service_credentials};
 use crate::run::ctx::RunCtx;
 use crate::run::exchange::{self, Judge};
 use crate::run::suite::run_suite;
 use crate::run::verdict::{RunOutcome, not_run};
+use crate::secret::Secret;
 
 /// The gateway did not become ready in time.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         suites: suites.len(),
         version: env!("CARGO_PKG_VERSION"),
         config: ctx.config.source(),
+        identity_provider: ctx.idp.as_ref().map(|i| i.client.gateway.origin()),
     });
     sink.emit(Event::SuitesPlanned(suites.iter().map(|s| s.file.display().to_string()).collect()));
     for w in warnings {
@@ -100,6 +102,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         interrupted: outcome.interrupted,
         exit_code: exit.code(),
         error,
+        identity_provider: ctx.idp.as_ref().map(|i| i.client.gateway.origin()),
         openapi: ctx.config.openapi.as_ref().map(|(file, api)| api.coverage(file.clone())),
     }));
     exit
@@ -231,8 +234,41 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
             }
             service_credentials(&ctx.service_env.vars, ctx.config.auth.credentials_file.as_deref())?
         }
+        // The client's id names it in reports; its secret is masked like a password.
+        AuthModeKind::ClientCredentials => {
+            let cc = ctx
+                .config
+                .auth
+                .client
+                .as_ref()
+                .ok_or_else(|| AuthError::Credentials("client-credentials mode needs `auth.client_id`".into()))?;
+            Identity {
+                email: render_secret(ctx, "client_id", &cc.client_id)?,
+                password: Secret::new(render_secret(ctx, "client_secret", &cc.client_secret)?),
+            }
+        }
+        AuthModeKind::ApiKey => {
+            let (header, value) =
+                ctx.config.auth.api_key.as_ref().ok_or_else(|| AuthError::Credentials("api-key mode needs `auth.value`".into()))?;
+            Identity { email: format!("api key ({header})"), password: Secret::new(render_secret(ctx, "value", value)?) }
+        }
     };
     Ok(Auth::new(ctx.clone(), identity, label))
+}
+
+/// An `auth.*` value of the config (a template such as `{{ env.SMOKE_CLIENT_SECRET }}`).
+fn render_secret(ctx: &RunCtx, key: &str, template: &str) -> Result<String, AuthError> {
+    let v = ctx.templates.render_str(template, &ctx.base_scope).map_err(|e| AuthError::Step {
+        step: format!("auth.{key}"),
+        class: FailureClass::Template,
+        detail: e.message,
+        status: None,
+        sent: false,
+    })?;
+    if v.is_empty() {
+        return Err(AuthError::Credentials(format!("`auth.{key}` renders to nothing (is its environment variable set?)")));
+    }
+    Ok(v)
 }
 
 fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> RunOutcome {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::eval::template::Scope;
-use crate::http::client::{CrumbCtx, ms};
+use crate::http::client::{Credential, CrumbCtx, ms};
 use crate::load::suite::{AuthMode, Step, Suite};
 use crate::report::event::{Event, FailureClass, Outcome, Phase, StepKind, StepResult, SuiteEnd};
 use crate::run::auth::{Auth, AuthError};
@@ -186,7 +186,7 @@ impl<'a> SuiteState<'a> {
     /// A run asked to prove auth enforcement that proved nothing is not green.
     fn require_probes(&mut self) {
         let suite = self.suite;
-        let wanted = suite.auth_probe || self.ctx.opts.auth_probes;
+        let wanted = suite.probed(self.ctx.opts.auth_probes);
         if !(wanted && self.authed_passed && self.probed == 0 && self.stop.is_none()) {
             return;
         }
@@ -313,7 +313,7 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
     r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
     if step.auth.unwrap_or(suite.auth) == AuthMode::User {
         match token(auth, cancel).await {
-            Ok(t) => out.bearer = Some(t),
+            Ok(c) => out.credential = Some(c),
             Err((class, why)) => {
                 fail(&mut r, class, why, &ctx.redactor);
                 return (r, false);
@@ -345,9 +345,9 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
 }
 
 /// The bearer token for an `auth: user` step, or the class and reason it has none.
-async fn token(auth: Option<&Auth>, cancel: &CancellationToken) -> Result<Secret, (FailureClass, String)> {
+async fn token(auth: Option<&Auth>, cancel: &CancellationToken) -> Result<Credential, (FailureClass, String)> {
     let Some(a) = auth else { return Err((FailureClass::Auth, "the step needs a user but none was set up".into())) };
-    match a.bearer(cancel).await {
+    match a.credential(cancel).await {
         Ok(t) => Ok(t),
         Err(AuthError::Cancelled) => Err((FailureClass::Cancelled, "interrupted".into())),
         Err(e) => Err((FailureClass::Auth, format!("could not refresh the token: {e}"))),

@@ -341,6 +341,8 @@ pub fn mode_of(p: &Path) -> u32 {
 pub struct Refgate {
     pub gateway: String,
     pub service: String,
+    /// The identity provider's token endpoint (client credentials).
+    pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -353,13 +355,13 @@ impl Refgate {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let gate = refgate::start(opts).await.unwrap();
-                urls_tx.send((gate.gateway_url(), gate.service_url())).unwrap();
+                urls_tx.send((gate.gateway_url(), gate.service_url(), gate.token_url())).unwrap();
                 let _ = stopped.await;
                 gate.shutdown().await;
             });
         });
-        let (gateway, service) = urls_rx.recv().unwrap();
-        Refgate { gateway, service, stop: Some(stop), thread: Some(thread) }
+        let (gateway, service, token) = urls_rx.recv().unwrap();
+        Refgate { gateway, service, token, stop: Some(stop), thread: Some(thread) }
     }
 
     /// With `latency` added by the service to every /api request.

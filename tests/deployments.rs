@@ -507,3 +507,24 @@ async fn continue_on_failure_runs_later_steps_and_the_teardown() {
     assert_eq!(step(&all, "down")["outcome"], "passed");
     assert_eq!(hits(&server, "GET", "/down").await.len(), 1);
 }
+
+/// Client-credentials tokens are refreshed like a login's: before they expire, once.
+#[test]
+fn client_credentials_tokens_are_refreshed_before_they_expire() {
+    let gate = Refgate::start(refgate::RefgateOptions {
+        faults: [refgate::Fault::ShortTtl].into_iter().collect(),
+        job_delay: std::time::Duration::from_millis(2600),
+        ..Default::default()
+    });
+    let p = Project::new();
+    p.write("suites/smokegate.yaml", &client_credentials_config(&gate.token));
+    p.write("suites/jobs.yaml", &JOBS.replace("{{ fail }}", "false"));
+    let secret = refgate::RefgateOptions::default().client_secret;
+    let (code, out, r) = run_report(&p, &gate.gateway, &[], &[("SMOKE_CLIENT_ID", "smoke-client"), ("SMOKE_CLIENT_SECRET", &secret)]);
+    assert_eq!(code, Some(0), "{out}");
+    let crumbs = r["breadcrumbs"].as_array().unwrap();
+    let refreshes = crumbs.iter().filter(|c| c["phase"] == "refresh" && c["path"] == "/token").count();
+    assert!(refreshes >= 1, "a 2 s token over a 2.6 s run is fetched again: {crumbs:?}");
+    let stale = steps(&r).iter().flat_map(|s| s["breadcrumbs"].as_array().unwrap().clone()).filter(|c| c["status"] == 401).count();
+    assert_eq!(stale, 0, "no request went out with an expired token");
+}

@@ -83,7 +83,7 @@ impl Compiled {
 
 /// Reads a JSON or YAML document (a schema file, an OpenAPI document).
 pub fn read_document(path: &Path) -> Result<J, SourceError> {
-    let bytes = crate::load::suite::read_regular(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read: {e}")))?;
+    let bytes = yaml::read_regular(path).map_err(|e| SourceError::new(path, Pos::default(), format!("cannot read: {e}")))?;
     let source = String::from_utf8(bytes).map_err(|_| SourceError::new(path, Pos::default(), "not valid UTF-8"))?;
     Ok(yaml::parse(path, &source).map_err(|e| e.with_source(&source))?.to_json())
 }

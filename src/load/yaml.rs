@@ -388,6 +388,16 @@ impl<'a> MapReader<'a> {
     }
 }
 
+/// Reads a file only when it is a regular one: a FIFO given as `--config` or a credentials
+/// file would block forever.
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file (a FIFO, socket or device is never read)"));
+    }
+    std::fs::read(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,11 @@ fn run_report(p: &Project, gateway: &str, extra: &[&str], env: &[(&str, &str)]) 
     (o.status.code(), text(&o), r)
 }
 
+/// [`run_report`] off the async runtime, for tests whose gateway is a wiremock server.
+async fn run_mock(p: Project, uri: String, extra: &'static [&'static str]) -> (Option<i32>, String, J) {
+    tokio::task::spawn_blocking(move || run_report(&p, &uri, extra, &[])).await.unwrap()
+}
+
 fn steps(r: &J) -> Vec<J> {
     r["suites"].as_array().unwrap().iter().flat_map(|s| s["steps"].as_array().unwrap().clone()).collect()
 }
@@ -102,13 +107,7 @@ async fn eventually_gives_up_with_the_last_failure_and_the_attempt_count() {
         "suites/s.yaml",
         "auth: none\nsteps:\n  - name: poll\n    request: { path: /api/jobs/1 }\n    eventually: { within: 800ms, every: 200ms }\n    expect: { json: { $.status: done } }\n",
     );
-    let (code, out, r) = tokio::task::spawn_blocking(move || {
-        let x = run_report(&p, &server.uri(), &[], &[]);
-        drop(server);
-        x
-    })
-    .await
-    .unwrap();
+    let (code, out, r) = run_mock(p, server.uri(), &[]).await;
     assert_eq!(code, Some(1), "{out}");
     let all = steps(&r);
     let poll = step(&all, "poll");
@@ -131,13 +130,7 @@ async fn eventually_retries_a_5xx_but_never_a_refusal() {
     };
     p.write("suites/a.yaml", &suite("flaky-eventually", "/flaky", true));
     p.write("suites/b.yaml", &suite("refused", "/refused", true));
-    let (code, out, r) = tokio::task::spawn_blocking(move || {
-        let x = run_report(&p, &server.uri(), &[], &[]);
-        drop(server);
-        x
-    })
-    .await
-    .unwrap();
+    let (code, out, r) = run_mock(p, server.uri(), &[]).await;
     assert_eq!(code, Some(1), "{out}");
     let all = steps(&r);
     assert_eq!(step(&all, "flaky-eventually")["outcome"], "passed");
@@ -149,7 +142,7 @@ async fn eventually_retries_a_5xx_but_never_a_refusal() {
     Mock::given(path("/flaky")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
     let p = Project::new();
     p.write("suites/a.yaml", &suite("flaky", "/flaky", false));
-    let (code, _, r) = tokio::task::spawn_blocking(move || run_report(&p, &server.uri(), &[], &[])).await.unwrap();
+    let (code, _, r) = run_mock(p, server.uri(), &[]).await;
     assert_eq!(code, Some(1));
     assert_eq!(step(&steps(&r), "flaky")["failure_class"], "server-error");
 }
@@ -277,8 +270,7 @@ async fn a_login_answered_with_a_session_cookie_sends_that_cookie() {
         "auth:\n  login:\n    request: { method: POST, path: /api/auth/V1/auth/login, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    token: { cookie: sid }\n  verify:\n    request: { path: /api/me }\n    auth: none\n    expect: { status: 401 }\n",
     );
     p.write("suites/me.yaml", "steps:\n  - name: me\n    request: { path: /api/me }\n    expect: { json: { $.me: 1 } }\n");
-    let uri = server.uri();
-    let (code, out, r) = tokio::task::spawn_blocking(move || run_report(&p, &uri, &["-v"], &[])).await.unwrap();
+    let (code, out, r) = run_mock(p, server.uri(), &["-v"]).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains(sid) && !r.to_string().contains(sid), "the cookie is masked");
     assert_eq!(hits(&server, "DELETE", "/api/auth/V1/auth/user").await.len(), 1, "deleted with the cookie");
@@ -307,8 +299,7 @@ async fn a_step_schema_passes_and_fails_with_the_pointer_and_the_rule() {
         "suites/orders.yaml",
         "auth: none\nsteps:\n  - name: good\n    request: { path: /api/orders/2 }\n    expect:\n      status: 200\n      schema: schemas/order.json\n  - name: bad\n    request: { path: /api/orders/1 }\n    expect:\n      status: 200\n      schema: schemas/order.json        # JSON Schema (2020-12 and draft-07), path relative to the suite\n",
     );
-    let uri = server.uri();
-    let (code, out, r) = tokio::task::spawn_blocking(move || run_report(&p, &uri, &[], &[])).await.unwrap();
+    let (code, out, r) = run_mock(p, server.uri(), &[]).await;
     assert_eq!(code, Some(1), "{out}");
     let all = steps(&r);
     assert_eq!(step(&all, "good")["outcome"], "passed");
@@ -382,8 +373,7 @@ async fn every_response_is_checked_against_the_openapi_document_and_coverage_is_
             s("opted out", 2, ", openapi: false")
         ),
     );
-    let uri = server.uri();
-    let (code, out, r) = tokio::task::spawn_blocking(move || run_report(&p, &uri, &[], &[])).await.unwrap();
+    let (code, out, r) = run_mock(p, server.uri(), &[]).await;
     assert_eq!(code, Some(1), "{out}");
     let all = steps(&r);
     assert_eq!(step(&all, "conforms")["outcome"], "passed", "3.0 nullable is honoured");
@@ -497,8 +487,7 @@ async fn continue_on_failure_runs_later_steps_and_the_teardown() {
         "suites/s.yaml",
         "auth: none\ncontinue_on_failure: true\nsteps:\n  - name: one\n    request: { path: /one }\n    capture: { id: $.id }\n  - name: needs one\n    request: { path: \"/x/{{ id }}\" }\n  - name: two\n    request: { path: /two }\nteardown:\n  - name: down\n    request: { path: /down }\n",
     );
-    let uri = server.uri();
-    let (code, out, r) = tokio::task::spawn_blocking(move || run_report(&p, &uri, &[], &[])).await.unwrap();
+    let (code, out, r) = run_mock(p, server.uri(), &[]).await;
     assert_eq!(code, Some(1), "{out}");
     let all = steps(&r);
     assert_eq!(step(&all, "one")["failure_class"], "server-error");
@@ -527,4 +516,62 @@ fn client_credentials_tokens_are_refreshed_before_they_expire() {
     assert!(refreshes >= 1, "a 2 s token over a 2.6 s run is fetched again: {crumbs:?}");
     let stale = steps(&r).iter().flat_map(|s| s["breadcrumbs"].as_array().unwrap().clone()).filter(|c| c["status"] == 401).count();
     assert_eq!(stale, 0, "no request went out with an expired token");
+}
+
+// ------------------------------------------------------------------------------ replay (#17)
+
+/// A failed step prints a `curl` line that sends the same request through the gateway, with the
+/// same reqId and `$SMOKEGATE_TOKEN` for the credential; run as printed, with a token from
+/// `smokegate token --raw`, it gets the same answer.
+#[test]
+fn a_failed_step_prints_a_curl_line_that_replays_it() {
+    let gate = Refgate::start(refgate::RefgateOptions::default());
+    let p = Project::new();
+    p.write(
+        "suites/echo.yaml",
+        "steps:\n  - name: echo\n    request: { path: \"/api/echo?q=it's\", headers: { X-Client: smoke } }\n    expect: { json: { $.method: POST } }\n",
+    );
+    let (code, out, r) = run_report(&p, &gate.gateway, &[], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    let failed = step(&steps(&r), "echo").clone();
+    let rid = failed["breadcrumbs"][0]["request_id"].as_str().unwrap().to_owned();
+    let line = out.lines().find_map(|l| l.trim().strip_prefix("replay: ")).unwrap_or_else(|| panic!("{out}")).to_owned();
+    assert_eq!(failed["replay"], line, "the JSON report has the same line");
+    assert!(line.contains("\"Authorization: Bearer $SMOKEGATE_TOKEN\"") && line.contains(&rid), "{line}");
+    assert!(out.contains("export SMOKEGATE_TOKEN=$(smokegate token --raw)"), "{out}");
+    let token = p.std_cmd().args(["token", "--raw", "--gateway", &gate.gateway]).arg("--state-dir").arg(p.state()).output().unwrap();
+    assert_eq!(token.status.code(), Some(0));
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let replayed = std::process::Command::new("sh").arg("-c").arg(&line).env("SMOKEGATE_TOKEN", &token).output().unwrap();
+    let answer = String::from_utf8_lossy(&replayed.stdout);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body: J = serde_json::from_str(answer.rsplit("\r\n\r\n").next().unwrap()).unwrap();
+    assert_eq!(body["headers"]["X-Request-Id"], rid.as_str(), "the same reqId reached the upstream");
+    assert_eq!(body["method"], "GET");
+    let logout = p.std_cmd().args(["logout", "--gateway", &gate.gateway]).arg("--state-dir").arg(p.state()).output().unwrap();
+    assert_eq!(logout.status.code(), Some(0), "{}", text(&logout));
+    assert_eq!(gate.inspect(), (0, 0));
+}
+
+/// `--curl FILE`: every request of the run as a replayable line, each after its phase and reqId,
+/// with no secret in it.
+#[test]
+fn curl_file_holds_every_request_of_the_run_sanitized() {
+    let gate = Refgate::start(refgate::RefgateOptions::default());
+    let p = Project::new();
+    p.write("suites/orders.yaml", include_str!("fixtures/contract-suite.yaml"));
+    let curl = p.path().join("run.sh");
+    let (code, out, r) = run_report(&p, &gate.gateway, &["--curl", curl.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let text = std::fs::read_to_string(&curl).unwrap();
+    let mut crumbs = r["breadcrumbs"].as_array().unwrap().clone();
+    crumbs.extend(steps(&r).iter().flat_map(|s| s["breadcrumbs"].as_array().unwrap().clone()));
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("curl ")).collect();
+    assert_eq!(lines.len(), crumbs.len(), "one line per request:\n{text}");
+    for c in &crumbs {
+        assert!(text.contains(&format!("# {} reqId {}", c["phase"].as_str().unwrap(), c["request_id"].as_str().unwrap())), "{text}");
+    }
+    assert!(text.contains("-X POST") && text.contains("--data-binary") && text.contains("$SMOKEGATE_TOKEN"), "{text}");
+    assert!(text.contains(r#""password":"***"}'"#), "the password is masked: {text}");
+    assert_eq!(gate.inspect(), (0, 0));
 }

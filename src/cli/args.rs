@@ -143,6 +143,9 @@ pub struct ReportArgs {
     /// Stream every request's breadcrumb (and step results) as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Write every request of the run as a `curl` line that replays it through the gateway.
+    #[arg(long, value_name = "FILE")]
+    pub curl: Option<PathBuf>,
 }
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {

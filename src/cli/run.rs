@@ -15,7 +15,7 @@ use crate::load::suite::{self, Suite};
 use crate::load::template_names::is_template;
 use crate::report::console::{Console, Verbosity};
 use crate::report::event::{EventSink, Reporter};
-use crate::report::files::{FileReports, GithubOut, LogFile, Outputs};
+use crate::report::files::{CurlFile, FileReports, GithubOut, LogFile, Outputs};
 use crate::report::live::Live;
 use crate::run::ctx::{Cancel, RunCtx, RunOptions};
 use crate::run::{runner, signal};
@@ -47,6 +47,7 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity, cancel: Cancel) -> Res
         auth_probes: args.auth_probes,
         keep_user: args.keep_user,
         jobs,
+        replays: args.reports.curl.is_some(),
     };
     let ctx = build_ctx(setup, sink, redactor, opts, cancel)?;
     Ok(execute(ctx, suites, warnings).await)
@@ -83,6 +84,10 @@ fn reporters(
         let log =
             LogFile::create(p, redactor.clone()).map_err(|e| Failure::new(Exit::Usage, format!("--log-file {}: {e}", p.display())))?;
         reporters.push(Box::new(log));
+    }
+    if let Some(p) = &args.reports.curl {
+        let curl = CurlFile::create(p, redactor.clone()).map_err(|e| Failure::new(Exit::Usage, format!("--curl {}: {e}", p.display())))?;
+        reporters.push(Box::new(curl));
     }
     Ok(reporters)
 }

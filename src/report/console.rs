@@ -15,6 +15,9 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// How to get a credential for a failed step's `curl` replay line.
+const TOKEN_HINT: &str = "export SMOKEGATE_TOKEN=$(smokegate token --raw)";
+
 pub struct Console {
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
@@ -30,6 +33,8 @@ pub struct Console {
     view: Option<Live>,
     /// Lines of the event being handled, written in one go (with the live view suspended).
     pending: Vec<(Stream, String)>,
+    /// The replay hint was printed (once per run).
+    hinted: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -83,6 +88,7 @@ impl Console {
             open: OpenSuites::default(),
             view: None,
             pending: Vec::new(),
+            hinted: false,
         }
     }
 
@@ -207,30 +213,7 @@ impl Console {
                 let at = self.paint(DIM, &at);
                 self.line(&at);
             }
-            Outcome::Failed => {
-                for a in s.assertions.iter().filter(|a| !a.passed) {
-                    let detail = format!("      {}: expected {}, got {}", a.what, a.expected, a.actual);
-                    self.line(&detail);
-                }
-                if s.assertions.iter().all(|a| a.passed)
-                    && let Some(m) = &s.message
-                {
-                    self.line(&format!("      {m}"));
-                }
-                let crumb = s.breadcrumbs.last();
-                let rid = s.request_id().unwrap_or("-");
-                let phase = crumb.map_or("step", |c| c.phase.as_str());
-                let upstream = s.upstream().unwrap_or("none reported");
-                let mut where_ = format!("      reqId {rid} · phase {phase} · upstream {upstream}");
-                if let Some(echo) = crumb.and_then(|c| c.echoed_request_id.as_deref()) {
-                    where_.push_str(&format!(" · gateway id {echo}"));
-                }
-                let where_ = self.paint(DIM, &where_);
-                self.line(&where_);
-                let at = format!("      at {}:{}", s.file, s.line);
-                let at = self.paint(DIM, &at);
-                self.line(&at);
-            }
+            Outcome::Failed => self.failure(s),
             Outcome::Skipped if self.verbosity >= Verbosity::Verbose => {
                 if let Some(m) = &s.message {
                     let t = self.paint(DIM, &format!("      {m}"));
@@ -238,6 +221,41 @@ impl Console {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What a sent step that failed says: every failed check, where (reqId, phase, upstream,
+    /// file:line), and the `curl` line that sends it again.
+    fn failure(&mut self, s: &StepResult) {
+        for a in s.assertions.iter().filter(|a| !a.passed) {
+            let detail = format!("      {}: expected {}, got {}", a.what, a.expected, a.actual);
+            self.line(&detail);
+        }
+        if s.assertions.iter().all(|a| a.passed)
+            && let Some(m) = &s.message
+        {
+            self.line(&format!("      {m}"));
+        }
+        let crumb = s.breadcrumbs.last();
+        let rid = s.request_id().unwrap_or("-");
+        let phase = crumb.map_or("step", |c| c.phase.as_str());
+        let upstream = s.upstream().unwrap_or("none reported");
+        let mut where_ = format!("      reqId {rid} · phase {phase} · upstream {upstream}");
+        if let Some(echo) = crumb.and_then(|c| c.echoed_request_id.as_deref()) {
+            where_.push_str(&format!(" · gateway id {echo}"));
+        }
+        let where_ = self.paint(DIM, &where_);
+        self.line(&where_);
+        let at = format!("      at {}:{}", s.file, s.line);
+        let at = self.paint(DIM, &at);
+        self.line(&at);
+        if let Some(curl) = &s.replay {
+            self.line(&format!("      replay: {curl}"));
+            if curl.contains("$SMOKEGATE_TOKEN") && !self.hinted {
+                self.hinted = true;
+                let hint = self.paint(DIM, &format!("      (a local token for the replay: {})", TOKEN_HINT));
+                self.line(&hint);
+            }
         }
     }
 
@@ -317,7 +335,7 @@ impl Reporter for Console {
                     self.suite_header(name, file);
                 }
             }
-            Event::SuitesPlanned(_) | Event::SuiteStarted { .. } | Event::StepStarted { .. } => {}
+            Event::SuitesPlanned(_) | Event::SuiteStarted { .. } | Event::StepStarted { .. } | Event::Replay { .. } => {}
         }
         self.flush_pending();
         if !matches!(event, Event::Cleanup(_) | Event::RunFinished(_)) {

@@ -235,6 +235,10 @@ pub struct StepResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     pub duration_ms: f64,
+    /// A failed step's request as a `curl` line that sends it again through the gateway (the
+    /// credential as `$SMOKEGATE_TOKEN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
     /// Requests sent for it: more than one under `eventually` (each with its own breadcrumb).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub attempts: u32,
@@ -408,6 +412,12 @@ pub enum Event {
     /// A second signal, or the deadline passed: teardown and cleanup stop too.
     Aborted {
         second_signal: bool,
+    },
+    /// A request as a `curl` line (`--curl FILE`), sanitized, with its reqId and phase.
+    Replay {
+        request_id: String,
+        phase: Phase,
+        line: String,
     },
 }
 

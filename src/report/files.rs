@@ -100,6 +100,47 @@ impl FileReports {
     }
 }
 
+/// `--curl FILE`: every request of the run as a `curl` line that sends it again through the
+/// gateway (credentials as `$SMOKEGATE_TOKEN`), each after a comment with its phase and reqId.
+/// Written as it happens, so a killed run keeps what it sent.
+pub struct CurlFile {
+    out: std::io::LineWriter<std::fs::File>,
+    redactor: Redactor,
+    error: Option<std::io::Error>,
+}
+
+impl CurlFile {
+    pub fn create(path: &PathBuf, redactor: Redactor) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut out = std::io::LineWriter::new(std::fs::File::create(path)?);
+        writeln!(out, "#!/bin/sh\n# smokegate: every request of the run. A local token: export SMOKEGATE_TOKEN=$(smokegate token --raw)")?;
+        Ok(CurlFile { out, redactor, error: None })
+    }
+}
+
+impl Reporter for CurlFile {
+    fn handle(&mut self, event: &Event) {
+        if let Event::Replay { request_id, phase, line } = event
+            && self.error.is_none()
+        {
+            let text = self.redactor.redact(&format!("# {} reqId {request_id}\n{line}", phase.as_str()));
+            if let Err(e) = writeln!(self.out, "{text}") {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), ReportError> {
+        let flushed = self.out.flush();
+        match self.error.take().or(flushed.err()) {
+            Some(e) => Err(ReportError::one(format!("--curl: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `--log-file`: one JSON object per line, written as it happens (nothing is held back), so
 /// the log survives a killed run and memory stays flat however long the run is.
 pub struct LogFile {

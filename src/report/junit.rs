@@ -29,6 +29,9 @@ pub fn failure_details(s: &StepResult) -> String {
         s.upstream().unwrap_or("none reported")
     ));
     lines.push(format!("at {}:{}", s.file, s.line));
+    if let Some(curl) = &s.replay {
+        lines.push(format!("replay: {curl}"));
+    }
     lines.join("\n")
 }
 

@@ -185,6 +185,7 @@ mod tests {
             status: Some(200),
             duration_ms: 1.0,
             attempts: 1,
+            replay: None,
             assertions: Vec::new(),
             breadcrumbs: Vec::new(),
         }

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub auth_probes: bool,
     pub keep_user: bool,
     pub jobs: usize,
+    /// `--curl FILE`: every request is also emitted as a `curl` line.
+    pub replays: bool,
 }
 
 /// `SMOKE_USERNAME`/`SMOKE_PASSWORD` as the CLI read them: the values that are UTF-8, and the

@@ -9,7 +9,7 @@ use crate::eval::step::{self, Verdict};
 use crate::eval::template::{Scope, TemplateError};
 use crate::http::client::{CrumbCtx, HttpClient, Outgoing, Response, SendError};
 use crate::load::suite::{Expect, Step};
-use crate::report::event::{Breadcrumb, FailureClass};
+use crate::report::event::{Breadcrumb, Event, FailureClass};
 use crate::run::ctx::RunCtx;
 
 /// What a response is judged against.
@@ -101,6 +101,12 @@ pub async fn send_via(
     // A body that broke or overflowed still came with a status line worth showing.
     let status = response.as_ref().map(|r| r.status).or_else(|| ex.crumbs.last().and_then(|c| c.status));
     let crumbs = ctx.emit_crumbs(ex.crumbs, verdict.class);
+    if ctx.opts.replays
+        && let Some(first) = crumbs.first()
+        && let Some(line) = crate::http::replay::curl(client, out, &first.request_id)
+    {
+        ctx.sink.emit(Event::Replay { request_id: first.request_id.clone(), phase: cc.phase, line: ctx.redactor.redact(&line) });
+    }
     Judged { response, status, error, verdict, crumbs }
 }
 

@@ -338,7 +338,11 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
         a.expected = ctx.redactor.redact(&a.expected);
     }
     match v.class {
-        Some(class) => fail(&mut r, class, v.message.unwrap_or_default(), &ctx.redactor),
+        Some(class) => {
+            fail(&mut r, class, v.message.unwrap_or_default(), &ctx.redactor);
+            let rid = r.breadcrumbs.first().map(|c| c.request_id.clone()).unwrap_or_default();
+            r.replay = crate::http::replay::curl(&ctx.http, &out, &rid).map(|c| ctx.redactor.redact(&c));
+        }
         None => r.outcome = Outcome::Passed,
     }
     (r, terminal)

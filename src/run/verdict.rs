@@ -69,6 +69,7 @@ pub(crate) fn blank(suite: &Suite, step: &Step, kind: StepKind) -> StepResult {
         status: None,
         duration_ms: 0.0,
         attempts: 1,
+        replay: None,
         assertions: Vec::new(),
         breadcrumbs: Vec::new(),
     }

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod action;
 mod auth;
 mod classes;
 mod core;

@@ -13,6 +13,7 @@ mod first_hour;
 mod fuzz;
 mod hardening;
 mod hostile;
+mod html;
 mod journal;
 mod kill;
 mod policy;

@@ -140,6 +140,10 @@ pub struct ReportArgs {
     /// Write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write one self-contained HTML page: verdict, a waterfall of every request, failures with
+    /// expected vs actual and their curl replay.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Stream every request's breadcrumb (and step results) as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
@@ -223,6 +227,9 @@ pub struct DemoArgs {
     /// Also replay authenticated requests without valid credentials [default: on].
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub auth_probes: bool,
+    /// Also write the run as one HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::failure::Failure;
-use crate::cli::args::{DemoArgs, GatewayArgs, RunArgs};
+use crate::cli::args::{DemoArgs, GatewayArgs, ReportArgs, RunArgs};
 use crate::exit::Exit;
 use crate::report::console::Verbosity;
 use crate::run::ctx::Cancel;
@@ -67,6 +67,7 @@ pub async fn run(args: DemoArgs, verbosity: Verbosity, cancel: Cancel) -> Result
             ..GatewayArgs::default()
         },
         auth_probes: args.auth_probes,
+        reports: ReportArgs { html: args.html.clone(), ..ReportArgs::default() },
         jobs: Some(1),
         ..RunArgs::default()
     };

@@ -72,6 +72,7 @@ fn reporters(
     let outputs = Outputs {
         json: args.reports.json.clone(),
         junit: args.reports.junit.clone(),
+        html: args.reports.html.clone(),
         github: (env_get(&setup.env, "GITHUB_ACTIONS") == Some("true")).then(|| GithubOut {
             summary_file: env_get(&setup.env, "GITHUB_STEP_SUMMARY").map(PathBuf::from),
             workspace: env_get(&setup.env, "GITHUB_WORKSPACE").map(str::to_owned),

@@ -16,6 +16,8 @@ use crate::secret::Redactor;
 pub struct Outputs {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
+    /// `--html`: the self-contained page.
+    pub html: Option<PathBuf>,
     /// GitHub Actions: annotations on stdout, and the summary file (`$GITHUB_STEP_SUMMARY`).
     pub github: Option<GithubOut>,
 }
@@ -27,7 +29,7 @@ pub struct GithubOut {
 
 impl Outputs {
     pub fn any(&self) -> bool {
-        self.json.is_some() || self.junit.is_some() || self.github.is_some()
+        self.json.is_some() || self.junit.is_some() || self.html.is_some() || self.github.is_some()
     }
 }
 
@@ -78,6 +80,11 @@ impl Reporter for FileReports {
         let Some(report) = self.collector.report() else { return Ok(()) };
         let mut errors = ReportError::default();
         errors.extend(write_report(&report, self.outputs.json.as_ref(), self.outputs.junit.as_ref(), &self.redactor));
+        if let Some(p) = &self.outputs.html
+            && let Err(e) = write_file(p, &crate::report::html::render(&report, &self.redactor))
+        {
+            errors.0.push(format!("--html {}: {e}", p.display()));
+        }
         errors.extend(self.write_github(&report));
         errors.into_result()
     }

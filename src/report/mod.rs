@@ -6,6 +6,7 @@ pub mod console;
 pub mod event;
 pub mod files;
 pub mod github;
+pub mod html;
 pub mod junit;
 pub mod live;
 pub mod model;

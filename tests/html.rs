@@ -121,9 +121,11 @@ fn the_html_report_renders_in_a_real_browser() {
     for name in step_names(&r) {
         assert!(dom.contains(&escaped(&name)), "step `{name}` in the rendered DOM");
     }
-    for id in request_ids(&r) {
-        assert!(dom.contains(&id), "reqId {id} in the rendered DOM");
+    let ids = request_ids(&r);
+    for id in &ids {
+        assert!(dom.contains(id.as_str()), "reqId {id} in the rendered DOM");
     }
+    assert_eq!(dom.matches("class=\"bar ").count(), ids.len(), "one waterfall bar per request, as rendered");
     assert!(dom.contains("nothing (no value there)"));
     assert!(!dom.contains(secret));
     let shot = p.path().join("shot.png");

@@ -506,10 +506,12 @@ fn decode_provider<'a>(
             a.api_key = Some((header, value.ok_or_else(|| need("value"))?));
         }
         _ => {
+            let method = auth_method.map(|_| String::new());
             let stray = [
                 ("token_url", &token_url),
                 ("client_id", &client_id),
                 ("client_secret", &client_secret),
+                ("auth_method", &method),
                 ("header", &header),
                 ("value", &value),
             ];
@@ -592,6 +594,8 @@ pub(crate) mod tests {
         assert_eq!(c.auth.api_key, Some(("X-Api-Key".into(), "{{ env.SMOKE_API_KEY }}".into())));
         let e = parse(Path::new("smokegate.yaml"), "auth:\n  mode: api-key\n  header: X-Api-Key\n").unwrap_err();
         assert!(e.to_string().contains("auth mode `api-key` needs `value`"), "{e}");
+        let e = parse(Path::new("smokegate.yaml"), "auth:\n  auth_method: post\n").unwrap_err();
+        assert!(e.to_string().contains("`auth.auth_method` belongs to another auth mode"), "{e}");
         let e = parse(Path::new("smokegate.yaml"), "auth:\n  token_url: http://x/token\n").unwrap_err();
         assert!(e.to_string().contains("`auth.token_url` belongs to another auth mode"), "{e}");
     }

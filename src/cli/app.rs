@@ -38,12 +38,20 @@ pub fn main(cli: Cli) -> Exit {
     };
     let cancel = Cancel::default();
     let result = rt.block_on(async {
+        // Everything in flight races the abort token; this is the backstop for anything that
+        // does not (a lock held by another process), so a second Ctrl-C always ends. A task of
+        // its own, so the command's future is not polled alongside a token on every wake-up.
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let abort = cancel.abort.clone();
+        tokio::spawn(async move {
+            abort.cancelled().await;
+            tokio::time::sleep(HARD_STOP_GRACE).await;
+            let _ = stop.send(());
+        });
         tokio::select! {
             biased;
             r = dispatch(cli.command, verbosity, cancel.clone()) => r,
-            // Everything in flight races the abort token; this is the backstop for anything
-            // that does not (a lock held by another process), so a second Ctrl-C always ends.
-            _ = async { cancel.abort.cancelled().await; tokio::time::sleep(HARD_STOP_GRACE).await } => {
+            Ok(()) = stopped => {
                 Err(Failure::new(Exit::Interrupted, "interrupted: stopped waiting; what was not deleted is in the journal (run `smokegate cleanup`)"))
             }
         }

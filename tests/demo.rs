@@ -5,9 +5,11 @@ use crate::common::*;
 #[test]
 fn the_demo_is_green_and_leaves_nothing_behind() {
     let p = Project::new();
-    let o = p.cmd().arg("demo").output().unwrap();
+    let o = p.cmd().args(["demo", "--html", "demo.html"]).output().unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
+    let page = std::fs::read_to_string(p.path().join("demo.html")).unwrap();
+    assert!(page.contains("PASSED") && page.contains("the export job finishes"), "demo --html writes the page");
     assert!(out.contains("probe: forged signature · 401"), "{out}");
     assert!(out.contains("0 users, 0 records"), "{out}");
     assert!(out.contains("trace") && out.contains("✓ the request id reaches the upstream"), "{out}");

@@ -81,9 +81,15 @@ pub fn resolve_gateway_if_set(
     else {
         return Ok(None);
     };
-    Gateway::parse(&raw, allow_http || cfg.gateway.allow_http).map(Some).map_err(|e| match e {
-        GatewayUrlError::PlainHttp(_) => Failure::new(Exit::Policy, format!("gateway-only policy: {e}")),
-        other => Failure::new(Exit::Usage, format!("GATEWAY_BASE_URL: {other}")),
+    parse_origin(&raw, allow_http || cfg.gateway.allow_http, "GATEWAY_BASE_URL").map(Some)
+}
+
+/// An origin smokegate may contact (the gateway, the identity provider): plain http off loopback
+/// is the policy's refusal (exit 6), any other problem a usage error naming the setting.
+fn parse_origin(raw: &str, allow_http: bool, setting: &str) -> Result<Gateway, Failure> {
+    Gateway::parse(raw, allow_http).map_err(|e| match e {
+        GatewayUrlError::PlainHttp(_) => Failure::new(Exit::Policy, format!("gateway-only policy: {setting}: {e}")),
+        other => Failure::new(Exit::Usage, format!("{setting}: {other}")),
     })
 }
 
@@ -180,9 +186,7 @@ pub fn cli_vars(args: &VarArgs) -> Result<Vec<(String, J)>, Failure> {
             return Err(Failure::new(Exit::Usage, format!("--var `{raw}`: expected NAME=VALUE")));
         };
         let name = name.trim();
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid || crate::load::template_names::BUILTINS.contains(&name) {
+        if !crate::load::suite::is_identifier(name) || crate::load::template_names::BUILTINS.contains(&name) {
             return Err(Failure::new(
                 Exit::Usage,
                 format!("--var `{name}`: not a variable name (letters, digits and `_`, not a built-in such as `run` or `env`)"),
@@ -200,10 +204,7 @@ fn identity_provider(setup: &Settings, templates: &Templates, scope: &Scope, run
     let raw = templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("auth.token_url: {e}")))?;
     let url = url::Url::parse(&raw).map_err(|e| Failure::new(Exit::Usage, format!("auth.token_url `{raw}`: {e}")))?;
     let origin = url.origin().ascii_serialization();
-    let gw = Gateway::parse(&origin, setup.config.gateway.allow_http).map_err(|e| match e {
-        GatewayUrlError::PlainHttp(_) => Failure::new(Exit::Policy, format!("gateway-only policy: auth.token_url: {e}")),
-        other => Failure::new(Exit::Usage, format!("auth.token_url: {other}")),
-    })?;
+    let gw = parse_origin(&origin, setup.config.gateway.allow_http, "auth.token_url")?;
     if origin == setup.gateway.origin() {
         return Err(Failure::new(
             Exit::Usage,

@@ -8,7 +8,7 @@ use crate::eval::matcher::{Matcher, short};
 use crate::eval::template::{Scope, TemplateError, Templates};
 use crate::http::client::{Outgoing, Response};
 use crate::load::config::Fingerprint;
-use crate::load::contract::{OpenApi, OpenApiCheck, Violation};
+use crate::load::contract::{OpenApi, OpenApiCheck, Operation, Violation};
 use crate::load::suite::{Body, Capture, CaptureSource, Step};
 use crate::report::event::{AssertionResult, FailureClass};
 
@@ -105,8 +105,9 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     // The body as JSON, parsed once, when an assertion, a capture or a contract needs it, or
     // when it is short enough to be a stub's answer.
     let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
-    let openapi = s.openapi.filter(|_| e.openapi);
-    let contract = e.schema.is_some() || openapi.is_some_and(|a| a.knows(&req.method, &req.path));
+    // The request's operation in the run's OpenAPI document, looked up once per answer.
+    let openapi = s.openapi.filter(|_| e.openapi).and_then(|a| a.operation(&req.method, &req.path).map(|op| (a, op)));
+    let contract = e.schema.is_some() || openapi.is_some();
     let stub_check = !e.allow_stub && resp.status != 501;
     let small = looks_json(&resp.body) && resp.body.len() <= STUB_MAX;
     let json: Option<Result<J, NotJson>> = (wants_json || contract || (stub_check && small)).then(|| parse_json(&resp.body));
@@ -132,7 +133,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         scope.set_json(k.clone(), val);
     }
     check_assertions(&mut v, step, resp, doc, t, &scope);
-    check_contracts(&mut v, step, resp, parsed, req, openapi);
+    check_contracts(&mut v, step, resp, parsed, openapi);
     if let Some(max) = e.max_ms {
         let took = resp.total.as_millis() as u64;
         if took <= max {
@@ -146,7 +147,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
 
 /// The step's JSON Schema and the run's OpenAPI document: a violation fails as `schema`, with
 /// the JSON pointer, the rule and the validator's words.
-fn check_contracts(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>, req: &Outgoing, openapi: Option<&OpenApi>) {
+fn check_contracts(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>, openapi: Option<(&OpenApi, Operation)>) {
     let line = Some(step.pos.line);
     if let Some(schema) = &step.expect.schema {
         let what = format!("schema {}", schema.text);
@@ -157,9 +158,8 @@ fn check_contracts(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J
             Some((found, total)) => v.fail(FailureClass::Schema, what, "a body that conforms", violations_text(&found, total), at),
         }
     }
-    let Some(api) = openapi else { return };
-    match api.check(&req.method, &req.path, resp.status, doc) {
-        OpenApiCheck::Unmatched => {}
+    let Some((api, op)) = openapi else { return };
+    match api.check(op, resp.status, doc) {
         OpenApiCheck::Conforms { operation } => v.pass(format!("openapi {operation}"), "a conforming answer", "conforms", line),
         OpenApiCheck::UnlistedStatus { operation, listed } => v.fail(
             FailureClass::Schema,

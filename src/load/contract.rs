@@ -88,8 +88,12 @@ pub fn read_document(path: &Path) -> Result<J, SourceError> {
     Ok(yaml::parse(path, &source).map_err(|e| e.with_source(&source))?.to_json())
 }
 
+/// An operation of the document a request matched (its index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation(usize);
+
 /// One operation of the document: a method on a path template, and what it may answer.
-struct Operation {
+struct OperationDoc {
     method: String,
     template: String,
     segments: Vec<Segment>,
@@ -102,7 +106,7 @@ enum Segment {
     Param,
 }
 
-impl Operation {
+impl OperationDoc {
     fn matches(&self, method: &str, segments: &[&str]) -> bool {
         self.method == method
             && self.segments.len() == segments.len()
@@ -131,8 +135,6 @@ impl Operation {
 /// What a response's check against the document found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenApiCheck {
-    /// No operation of the document has this method and path.
-    Unmatched,
     /// The operation's answer conforms (or it lists the status without a JSON schema).
     Conforms { operation: String },
     /// The document does not list this status for the operation.
@@ -151,7 +153,7 @@ pub struct OpenApi {
     /// The path part of the first server URL (`/api` of `https://x/api`), tried when a path
     /// does not match as sent.
     base_path: String,
-    ops: Vec<Operation>,
+    ops: Vec<OperationDoc>,
     compiled: Mutex<HashMap<String, Compiled>>,
     exercised: Mutex<BTreeSet<usize>>,
     unmatched: Mutex<BTreeSet<String>>,
@@ -251,14 +253,21 @@ impl OpenApi {
         })
     }
 
-    /// Judges one answer: `body` is the response parsed as JSON, when it is JSON.
-    pub fn check(&self, method: &str, path: &str, status: u16, body: Option<&J>) -> OpenApiCheck {
-        let Some(i) = self.find(method, path) else {
-            if let Ok(mut u) = self.unmatched.lock() {
-                u.insert(format!("{method} {}", path.split('?').next().unwrap_or_default()));
-            }
-            return OpenApiCheck::Unmatched;
-        };
+    /// The operation for a request, found once per answer; a request the document has no
+    /// operation for is counted as unmatched.
+    pub fn operation(&self, method: &str, path: &str) -> Option<Operation> {
+        let found = self.find(method, path);
+        if found.is_none()
+            && let Ok(mut u) = self.unmatched.lock()
+        {
+            u.insert(format!("{method} {}", path.split('?').next().unwrap_or_default()));
+        }
+        found.map(Operation)
+    }
+
+    /// Judges one answer to `op`: `body` is the response parsed as JSON, when it is JSON.
+    pub fn check(&self, op: Operation, status: u16, body: Option<&J>) -> OpenApiCheck {
+        let i = op.0;
         if let Ok(mut e) = self.exercised.lock() {
             e.insert(i);
         }
@@ -283,11 +292,6 @@ impl OpenApi {
         }
     }
 
-    /// Whether an operation exists for this method and path (for callers that skip the body).
-    pub fn knows(&self, method: &str, path: &str) -> bool {
-        self.find(method, path).is_some()
-    }
-
     /// `file` as the config names it.
     pub fn coverage(&self, file: String) -> OpenApiCoverage {
         let exercised = self.exercised.lock().map(|e| e.clone()).unwrap_or_default();
@@ -302,7 +306,7 @@ impl OpenApi {
 }
 
 /// The document's operations, with the JSON pointer of each response's JSON schema.
-fn operations(doc: &J) -> Result<Vec<Operation>, String> {
+fn operations(doc: &J) -> Result<Vec<OperationDoc>, String> {
     let Some(paths) = doc.get("paths").and_then(J::as_object) else { return Err("the document has no `paths`".into()) };
     let mut ops = Vec::new();
     for (template, item) in paths {
@@ -334,7 +338,7 @@ fn operations(doc: &J) -> Result<Vec<Operation>, String> {
                 .split('/')
                 .map(|s| if s.starts_with('{') && s.ends_with('}') { Segment::Param } else { Segment::Literal(s.to_owned()) })
                 .collect();
-            ops.push(Operation { method: method.to_ascii_uppercase(), template: template.clone(), segments, responses });
+            ops.push(OperationDoc { method: method.to_ascii_uppercase(), template: template.clone(), segments, responses });
         }
     }
     Ok(ops)
@@ -401,6 +405,11 @@ components:
         note: { type: string, nullable: true }
 "##;
 
+    /// The operation for a request that the document has, judged.
+    fn check(a: &OpenApi, method: &str, path: &str, status: u16, body: Option<&J>) -> OpenApiCheck {
+        a.check(a.operation(method, path).expect("a known operation"), status, body)
+    }
+
     fn api() -> OpenApi {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("openapi.yaml");
@@ -412,25 +421,25 @@ components:
     fn responses_conform_or_name_the_pointer_and_the_rule() {
         let a = api();
         let ok = json!({"id": "o1", "qty": 2, "note": null});
-        assert_eq!(a.check("GET", "/orders/o1", 200, Some(&ok)), OpenApiCheck::Conforms { operation: "GET /orders/{id}".into() });
-        let OpenApiCheck::Violates { violations, total, .. } = a.check("GET", "/orders/o1", 200, Some(&json!({"id": "o1", "qty": "2"})))
+        assert_eq!(check(&a, "GET", "/orders/o1", 200, Some(&ok)), OpenApiCheck::Conforms { operation: "GET /orders/{id}".into() });
+        let OpenApiCheck::Violates { violations, total, .. } = check(&a, "GET", "/orders/o1", 200, Some(&json!({"id": "o1", "qty": "2"})))
         else {
             panic!("a string qty violates")
         };
         assert_eq!(total, 1);
         assert_eq!((violations[0].pointer.as_str(), violations[0].rule.as_str()), ("/qty", "type"));
         // A class key and the server's base path.
-        assert!(matches!(a.check("GET", "/api/orders", 200, Some(&json!([ok]))), OpenApiCheck::Conforms { .. }));
-        assert!(matches!(a.check("GET", "/orders", 200, Some(&json!([{"id": "x", "qty": 0}]))), OpenApiCheck::Violates { .. }));
+        assert!(matches!(check(&a, "GET", "/api/orders", 200, Some(&json!([ok]))), OpenApiCheck::Conforms { .. }));
+        assert!(matches!(check(&a, "GET", "/orders", 200, Some(&json!([{"id": "x", "qty": 0}]))), OpenApiCheck::Violates { .. }));
     }
 
     #[test]
     fn unlisted_statuses_unmatched_paths_and_coverage() {
         let a = api();
-        assert!(matches!(a.check("GET", "/orders/o1", 500, None), OpenApiCheck::UnlistedStatus { .. }));
-        assert!(matches!(a.check("GET", "/orders/o1", 404, None), OpenApiCheck::Conforms { .. }), "listed without a schema");
-        assert!(matches!(a.check("GET", "/orders/o1", 200, None), OpenApiCheck::NotJson { .. }));
-        assert_eq!(a.check("DELETE", "/orders/o1", 204, None), OpenApiCheck::Unmatched);
+        assert!(matches!(check(&a, "GET", "/orders/o1", 500, None), OpenApiCheck::UnlistedStatus { .. }));
+        assert!(matches!(check(&a, "GET", "/orders/o1", 404, None), OpenApiCheck::Conforms { .. }), "listed without a schema");
+        assert!(matches!(check(&a, "GET", "/orders/o1", 200, None), OpenApiCheck::NotJson { .. }));
+        assert_eq!(a.operation("DELETE", "/orders/o1"), None, "unmatched");
         let c = a.coverage("openapi.yaml".into());
         assert_eq!((c.exercised, c.total), (1, 2));
         assert_eq!(c.missed, ["GET /orders"]);

@@ -423,7 +423,8 @@ pub fn decode_vars_at(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J, Pos)>
     Ok(out)
 }
 
-fn is_identifier(s: &str) -> bool {
+/// A template variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -698,30 +699,38 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
     Ok(out)
 }
 
-/// A mapping with `openapi:`, or with `$schema:` and no `steps:`: a contract, not a suite.
-fn is_contract_document(path: &Path) -> bool {
+/// A mapping with `openapi:` and no `steps:`: an OpenAPI document, not a suite.
+fn is_openapi_document(path: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(path) else { return false };
     let Ok(root) = yaml::parse(path, &text) else { return false };
-    match root.to_json() {
-        J::Object(m) => m.contains_key("openapi") || (m.contains_key("$schema") && !m.contains_key("steps")),
-        _ => false,
-    }
+    matches!(root.to_json(), J::Object(m) if m.contains_key("openapi") && !m.contains_key("steps"))
+}
+
+/// Every JSON Schema file a suite names (`expect.schema`, also inside `eventually.unless`).
+fn schema_files(suites: &[Suite]) -> std::collections::HashSet<PathBuf> {
+    let expects = suites
+        .iter()
+        .flat_map(|s| s.steps.iter().chain(&s.teardown))
+        .flat_map(|st| std::iter::once(&st.expect).chain(st.eventually.as_ref().and_then(|e| e.unless.as_ref())));
+    expects.filter_map(|e| e.schema.as_ref()).filter_map(|r| std::fs::canonicalize(&r.path).ok()).collect()
 }
 
 /// Loads every suite under `paths`; returns all errors, one per bad file, and what discovery
-/// passed over (for warnings).
+/// passed over (for warnings). Contracts kept beside the suites are not suites: the JSON Schemas
+/// a loaded suite names, and OpenAPI documents. Any other file that does not load is an error.
 pub fn load_all(paths: &[PathBuf]) -> Result<(Vec<Suite>, Vec<String>), Vec<SourceError>> {
     let found = discover(paths).map_err(|e| vec![e])?;
     let mut suites = Vec::new();
-    let mut errors = Vec::new();
+    let mut failed = Vec::new();
     for f in found.files {
         match load_file(&f) {
             Ok(s) => suites.push(s),
-            // OpenAPI documents and JSON Schemas live beside the suites that name them.
-            Err(_) if is_contract_document(&f) => {}
-            Err(e) => errors.push(e),
+            Err(e) => failed.push((f, e)),
         }
     }
+    let named = schema_files(&suites);
+    let contract = |f: &Path| std::fs::canonicalize(f).is_ok_and(|c| named.contains(&c)) || is_openapi_document(f);
+    let errors: Vec<SourceError> = failed.into_iter().filter(|(f, _)| !contract(f)).map(|(_, e)| e).collect();
     if errors.is_empty() { Ok((suites, found.skipped)) } else { Err(errors) }
 }
 
@@ -734,6 +743,27 @@ mod tests {
     const CONTRACT: &str = include_str!("../../tests/fixtures/contract-suite.yaml");
     fn parse(src: &str) -> Result<Suite, SourceError> {
         parse_suite(Path::new("orders.yaml"), src)
+    }
+
+    #[test]
+    fn schemas_a_suite_names_and_openapi_documents_are_not_suites_but_other_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("schemas")).unwrap();
+        // A plain JSON Schema without `$schema`, named by the suite.
+        std::fs::write(d.join("schemas/order.json"), r#"{"type": "object"}"#).unwrap();
+        std::fs::write(d.join("api.yaml"), "openapi: 3.1.0\npaths: {}\n").unwrap();
+        std::fs::write(d.join("s.yaml"), "steps:\n  - request: { path: /x }\n    expect: { schema: schemas/order.json }\n").unwrap();
+        let (suites, _) = load_all(&[d.to_path_buf()]).unwrap();
+        assert_eq!(suites.len(), 1);
+        // A suite that forgot its steps is still an error, `$schema` key or not.
+        std::fs::write(d.join("broken.yaml"), "$schema: ../schemas/suite.schema.json\nname: broken\n").unwrap();
+        let errors = load_all(&[d.to_path_buf()]).unwrap_err();
+        assert!(errors.len() == 1 && errors[0].to_string().contains("no `steps`"), "{errors:?}");
+        // A schema nothing names is not silently passed over either.
+        std::fs::remove_file(d.join("broken.yaml")).unwrap();
+        std::fs::write(d.join("s.yaml"), "steps:\n  - request: { path: /x }\n").unwrap();
+        assert!(load_all(&[d.to_path_buf()]).is_err());
     }
 
     #[test]

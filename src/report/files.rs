@@ -107,68 +107,71 @@ impl FileReports {
     }
 }
 
-/// `--curl FILE`: every request of the run as a `curl` line that sends it again through the
-/// gateway (credentials as `$SMOKEGATE_TOKEN`), each after a comment with its phase and reqId.
-/// Written as it happens, so a killed run keeps what it sent.
-pub struct CurlFile {
+/// A report written a line at a time as the run goes (nothing held back, so it survives a
+/// killed run and memory stays flat), each line through the sanitizer; the first write error
+/// is kept and named by `finish`.
+struct LineFile {
     out: std::io::LineWriter<std::fs::File>,
     redactor: Redactor,
     error: Option<std::io::Error>,
+    /// The flag it was asked for, for error messages.
+    flag: &'static str,
 }
 
-impl CurlFile {
-    pub fn create(path: &PathBuf, redactor: Redactor) -> std::io::Result<Self> {
+impl LineFile {
+    fn create(path: &PathBuf, redactor: Redactor, flag: &'static str) -> std::io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut out = std::io::LineWriter::new(std::fs::File::create(path)?);
-        writeln!(out, "#!/bin/sh\n# smokegate: every request of the run. A local token: export SMOKEGATE_TOKEN=$(smokegate token --raw)")?;
-        Ok(CurlFile { out, redactor, error: None })
+        Ok(LineFile { out: std::io::LineWriter::new(std::fs::File::create(path)?), redactor, error: None, flag })
     }
-}
 
-impl Reporter for CurlFile {
-    fn handle(&mut self, event: &Event) {
-        if let Event::Replay { request_id, phase, line } = event
-            && self.error.is_none()
-        {
-            let text = self.redactor.redact(&format!("# {} reqId {request_id}\n{line}", phase.as_str()));
-            if let Err(e) = writeln!(self.out, "{text}") {
-                self.error = Some(e);
-            }
+    fn line(&mut self, text: &str) {
+        let line = self.redactor.redact(text);
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.error.get_or_insert(e);
         }
     }
 
     fn finish(&mut self) -> Result<(), ReportError> {
         let flushed = self.out.flush();
         match self.error.take().or(flushed.err()) {
-            Some(e) => Err(ReportError::one(format!("--curl: {e}"))),
+            Some(e) => Err(ReportError::one(format!("{}: {e}", self.flag))),
             None => Ok(()),
         }
     }
 }
 
-/// `--log-file`: one JSON object per line, written as it happens (nothing is held back), so
-/// the log survives a killed run and memory stays flat however long the run is.
-pub struct LogFile {
-    out: std::io::LineWriter<std::fs::File>,
-    redactor: Redactor,
-    error: Option<std::io::Error>,
+/// `--curl FILE`: every request of the run as a `curl` line that sends it again through the
+/// gateway (credentials as `$SMOKEGATE_TOKEN`), each after a comment with its phase and reqId.
+pub struct CurlFile(LineFile);
+
+impl CurlFile {
+    pub fn create(path: &PathBuf, redactor: Redactor) -> std::io::Result<Self> {
+        let mut f = LineFile::create(path, redactor, "--curl")?;
+        f.line("#!/bin/sh\n# smokegate: every request of the run. A local token: export SMOKEGATE_TOKEN=$(smokegate token --raw)");
+        Ok(CurlFile(f))
+    }
 }
+
+impl Reporter for CurlFile {
+    fn handle(&mut self, event: &Event) {
+        if let Event::Replay { request_id, phase, line } = event {
+            self.0.line(&format!("# {} reqId {request_id}\n{line}", phase.as_str()));
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), ReportError> {
+        self.0.finish()
+    }
+}
+
+/// `--log-file`: one JSON object per line.
+pub struct LogFile(LineFile);
 
 impl LogFile {
     pub fn create(path: &PathBuf, redactor: Redactor) -> std::io::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        Ok(LogFile { out: std::io::LineWriter::new(std::fs::File::create(path)?), redactor, error: None })
-    }
-
-    fn write(&mut self, v: serde_json::Value) {
-        let line = self.redactor.redact(&v.to_string());
-        if let Err(e) = writeln!(self.out, "{line}") {
-            self.error.get_or_insert(e);
-        }
+        Ok(LogFile(LineFile::create(path, redactor, "--log-file")?))
     }
 }
 
@@ -202,14 +205,10 @@ impl Reporter for LogFile {
             Event::RunFinished(s) => json!({"time": now(), "level": "info", "event": "run_finished", "summary": s}),
             _ => return,
         };
-        self.write(line);
+        self.0.line(&line.to_string());
     }
 
     fn finish(&mut self) -> Result<(), ReportError> {
-        let flushed = self.out.flush();
-        match self.error.take().or(flushed.err()) {
-            Some(e) => Err(ReportError::one(format!("--log-file: {e}"))),
-            None => Ok(()),
-        }
+        self.0.finish()
     }
 }

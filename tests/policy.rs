@@ -18,6 +18,12 @@ async fn gateway_fingerprint_is_required_on_every_response() {
         .mount(&server)
         .await;
     Mock::given(method("GET")).and(path("/direct")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    // The gateway marks its own answers, readiness included (checked before anything runs).
+    Mock::given(method("GET"))
+        .and(path("/health/ready"))
+        .respond_with(ResponseTemplate::new(200).insert_header("X-Gateway", "gw-1"))
+        .mount(&server)
+        .await;
     let p = Project::new();
     p.write("smoke-suites/smokegate.yaml", "gateway:\n  fingerprint: { header: X-Gateway }\n");
     p.write("smoke-suites/a.yaml", "auth: none\nsteps:\n  - name: via\n    request: { path: /via-gateway }\n");
@@ -34,6 +40,28 @@ async fn gateway_fingerprint_is_required_on_every_response() {
     let o = output(p.run(&server.uri(), &["smoke-suites/a.yaml"])).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("off-gateway"), "{}", text(&o));
+}
+
+/// `GATEWAY_BASE_URL` at a service (no fingerprint on its readiness answer): the run stops with
+/// exit 6 before the user's create is sent, and `--wait-ready` does not call it ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_fingerprint_nothing_is_created() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/health/ready")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    create_and_login(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/smokegate.yaml", "gateway:\n  fingerprint: { header: X-Gateway }\n");
+    p.write("smoke-suites/a.yaml", "steps:\n  - name: me\n    request: { path: /api/me }\n");
+    let o = output(p.run(&server.uri(), &[])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(6), "{out}");
+    assert!(out.contains("without the gateway's fingerprint") && out.contains("x-gateway") && out.contains("nothing was created"), "{out}");
+    assert!(hits(&server, "POST", CREATE).await.is_empty(), "the create was sent");
+    let o = output(p.run(&server.uri(), &["--wait-ready", "300ms"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(6), "{out}");
+    assert!(out.contains("x-gateway"), "{out}");
+    assert!(hits(&server, "POST", CREATE).await.is_empty(), "the create was sent");
 }
 
 #[test]

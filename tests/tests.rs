@@ -6,6 +6,7 @@ mod common;
 mod action;
 mod auth;
 mod classes;
+mod compat;
 mod core;
 mod demo;
 mod deployments;

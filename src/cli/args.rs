@@ -179,7 +179,8 @@ pub struct MergeArgs {
 pub struct TokenArgs {
     #[command(flatten)]
     pub gateway: GatewayArgs,
-    /// Print only the JWT, e.g. for `curl -H "Authorization: Bearer $(smokegate token --raw)"`.
+    /// Print only the token, e.g. for `curl -H "Authorization: Bearer $(smokegate token --raw)"`
+    /// (with the config's `auth.header` and `auth.scheme`; `smokegate token` shows the line).
     #[arg(long)]
     pub raw: bool,
 }

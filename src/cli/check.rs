@@ -9,7 +9,7 @@ use super::run::check_suite_origins;
 use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
-use crate::load::config::Config;
+use crate::load::config::{AuthModeKind, Config};
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, Suite};
 use crate::load::template_names::{BUILTINS, REQUEST_FIELDS, RUN_FIELDS, USER_FIELDS, is_template};
@@ -29,13 +29,20 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
     let templates = Templates::new();
     let auth_caps: Vec<String> =
         [&config.auth.create, &config.auth.login].iter().flat_map(|s| s.capture.iter().map(|c| c.name.clone())).collect();
+    // The run sets up a user only when a suite needs one: otherwise `user.*` and the auth
+    // steps' captures are never defined.
+    let with_user = suites.iter().any(Suite::needs_auth);
+    check_auth_config(&config, &env, &extra, with_user, &mut errors);
     for s in &suites {
-        let mut defined: Vec<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
+        let mut defined: Vec<String> = BUILTINS.iter().filter(|b| with_user || **b != "user").map(|b| b.to_string()).collect();
         defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
         defined.extend(extra.iter().map(|(k, _)| k.clone()));
         defined.extend(s.vars.iter().map(|(k, _)| k.clone()));
-        defined.extend(auth_caps.iter().cloned());
-        defined.extend(s.steps.iter().flat_map(|st| st.capture.iter().map(|c| c.name.clone())));
+        if with_user {
+            defined.extend(auth_caps.iter().cloned());
+        }
+        // A teardown step may use what an earlier teardown step captured.
+        defined.extend(s.steps.iter().chain(&s.teardown).flat_map(|st| st.capture.iter().map(|c| c.name.clone())));
         for (text, pos) in suite_templates(s) {
             let vars = match templates.variables(&text) {
                 Ok(v) => v,
@@ -64,6 +71,57 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
         format!(", {}", config.source())
     );
     Ok(Exit::Ok)
+}
+
+/// The config's own auth steps and values: what `run` would fail on before its first step
+/// (an unset `env.NAME` in a route, a service account without credentials).
+fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String, J)], with_user: bool, errors: &mut Vec<SourceError>) {
+    let Some(file) = &config.file else { return };
+    let a = &config.auth;
+    let src = config.text.as_deref().unwrap_or_default();
+    let templates = Templates::new();
+    let mut defined: Vec<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
+    defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
+    defined.extend(extra.iter().map(|(k, _)| k.clone()));
+    let mut steps = vec![&a.create, &a.login, &a.cleanup];
+    steps.extend(a.verify.as_ref());
+    if a.mode == AuthModeKind::Disposable || a.mode == AuthModeKind::ServiceAccount {
+        for st in steps {
+            // Each step may read what the create and login captured before it.
+            defined.extend(st.capture.iter().map(|c| c.name.clone()));
+            let mut texts = vec![(st.request.path.clone(), st.request.path_pos)];
+            texts.extend(st.request.headers.iter().map(|(_, v)| (v.clone(), st.pos)));
+            match &st.request.body {
+                suite::Body::Json(v) => texts.push((v.to_string(), st.pos)),
+                suite::Body::Raw(t) => texts.push((t.clone(), st.pos)),
+                suite::Body::Form(f) => texts.extend(f.iter().map(|(_, v)| (v.clone(), st.pos))),
+                suite::Body::None => {}
+            }
+            for (text, pos) in texts.into_iter().filter(|(t, _)| is_template(t)) {
+                for var in templates.variables(&text).unwrap_or_default() {
+                    if var.split('.').next() == Some("env")
+                        && let Some((msg, help)) = undefined_problem(&var, &text, &defined, env)
+                    {
+                        errors
+                            .push(SourceError::new(file, pos, format!("auth step `{}`: {msg}", st.name)).with_help(help).with_source(src));
+                    }
+                }
+            }
+        }
+    }
+    let set = |k: &str| env_get(env, k).is_some_and(|v| !v.is_empty());
+    if with_user && a.mode == AuthModeKind::ServiceAccount && a.credentials_file.is_none() {
+        for var in ["SMOKE_USERNAME", "SMOKE_PASSWORD"].into_iter().filter(|v| !set(v)) {
+            errors.push(
+                SourceError::new(file, a.mode_pos, format!("auth mode `service-account` needs {var}, which is not set here"))
+                    .with_help("set SMOKE_USERNAME and SMOKE_PASSWORD, or point `auth.credentials_file` at a JSON secret")
+                    .with_source(src),
+            );
+        }
+    }
+    if let Some(f) = a.credentials_file.as_ref().filter(|f| with_user && !f.is_file()) {
+        errors.push(SourceError::new(file, a.mode_pos, format!("`auth.credentials_file` {} does not exist", f.display())).with_source(src));
+    }
 }
 
 /// Every template string of a suite with the position to blame.

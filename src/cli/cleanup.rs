@@ -41,9 +41,13 @@ pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel
     let ctx = build_ctx(setup, sink, redactor, RunOptions { jobs: 1, ..RunOptions::default() }, cancel)?;
     signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.sink.clone());
     let mut done = 0;
+    // Another gateway's entries are never contacted (the gateway-only rule): they are left,
+    // and say where to finish them.
+    let elsewhere = std::cell::Cell::new(0usize);
     let here = |gw: &str, what: &str| {
         if gw != origin {
-            crate::outln!("skipped {what} (created behind {gw}, not {origin})");
+            elsewhere.set(elsewhere.get() + 1);
+            crate::errln!("left {what}: it was created behind {gw}, not {origin} (run `smokegate cleanup --gateway {gw}`)");
         }
         gw == origin
     };
@@ -58,7 +62,7 @@ pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel
     }
     clean_orphan_records(&ctx, records, &mut tally).await;
     done += tally.done;
-    left += tally.left;
+    left += tally.left + elsewhere.get();
     // The cached session of `smokegate token` is a test user too.
     let store = SessionStore::new(&state_dir);
     let (session_code, removed) = super::session::logout(&ctx, &store, false).await?;
@@ -81,7 +85,18 @@ struct Tally {
 /// while any of its records is left: only its token can delete them).
 async fn clean_identity(ctx: &Arc<RunCtx>, entry: Entry, owned: Vec<RecordEntry>, t: &mut Tally) {
     let identity = Identity { email: entry.email.clone(), password: Secret::new(entry.password.clone()) };
-    let auth = Auth::new(ctx.clone(), identity, None);
+    // With the routes of the config it was created under, whatever config is here.
+    let auth = match &entry.config {
+        None => Auth::new(ctx.clone(), identity, None),
+        Some(saved) => match saved.auth() {
+            Ok(cfg) => Auth::with_config(ctx.clone(), cfg, saved.clone(), identity, None),
+            Err(e) => {
+                t.left += 1 + owned.len();
+                crate::errln!("left {}: its journal entry's config no longer parses: {e}", entry.email);
+                return;
+            }
+        },
+    };
     let email = entry.email.clone();
     auth.adopt(entry);
     let mut owned_left = 0;

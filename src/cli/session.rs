@@ -58,7 +58,16 @@ fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token
         captures: caps,
         disposable: auth.is_disposable(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        config: Some(auth.saved_config()),
     }
+}
+
+/// A cached session's user, with the routes of the config it was created with.
+fn cached_auth(ctx: &Arc<RunCtx>, s: &Session) -> Result<Auth, Failure> {
+    let identity = Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) };
+    let Some(saved) = &s.config else { return Ok(Auth::new(ctx.clone(), identity, None)) };
+    let cfg = saved.auth().map_err(|e| Failure::new(Exit::Usage, format!("the cached session's config no longer parses: {e}")))?;
+    Ok(Auth::with_config(ctx.clone(), cfg, saved.clone(), identity, None))
 }
 
 /// The cached session's user, logged in and fresh, or a newly minted one. Returns the user and
@@ -68,7 +77,7 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore) -> Result<(Arc<Auth>, b
     let cancel = ctx.cancel.interrupt.clone();
     let _held = lock(store, &origin).await?;
     if let Some(s) = store.load(&origin).map_err(|e| Failure::new(Exit::Usage, e.to_string()))? {
-        let auth = Arc::new(Auth::new(ctx.clone(), Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) }, None));
+        let auth = Arc::new(cached_auth(ctx, &s)?);
         auth.restore(s.captures.clone(), s.token.clone().map(Secret::new)).await;
         match auth.bearer(&cancel).await {
             Ok(_) => {
@@ -132,7 +141,8 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) ->
     let (_, token) = auth.session_parts().await;
     let token = token.ok_or_else(|| Failure::new(Exit::AuthBootstrap, "no token after login"))?;
     if args.raw {
-        // The one place a token is printed, on request, for `curl -H "Authorization: Bearer $(…)"`.
+        // The one place a token is printed, on request, for `curl -H "Authorization: Bearer $(…)"`
+        // (or whichever `auth.header`/`auth.scheme` say: `token` without `--raw` prints how).
         crate::outln_unmasked!("{}", token.expose());
         return Ok(Exit::Ok);
     }
@@ -158,7 +168,13 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) ->
     let claims = ctx.redactor.redact(&serde_json::to_string_pretty(&J::Object(claims)).unwrap_or_default());
     crate::outln!("claims    {}", claims.replace('\n', "\n          "));
     crate::outln!("cache     {}", store.path(&ctx.http.gateway.origin()).display());
+    let a = &ctx.config.auth;
+    let send_as = match &a.token_cookie {
+        Some(name) => format!("Cookie: {name}=$(smokegate token --raw)"),
+        None => format!("{}: {}", a.token_header, crate::http::client::with_scheme(&a.scheme, "$(smokegate token --raw)")),
+    };
     crate::outln!("token     {MASK} (print it with `smokegate token --raw`)");
+    crate::outln!("send as   {send_as}");
     Ok(Exit::Ok)
 }
 
@@ -262,7 +278,7 @@ pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) 
         crate::outln!("forgot the cached service-account session for {origin} (service accounts are never deleted)");
         return Ok((Exit::Ok, 0));
     }
-    let auth = Auth::new(ctx.clone(), Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) }, None);
+    let auth = cached_auth(ctx, &s)?;
     auth.restore(s.captures.clone(), s.token.clone().map(Secret::new)).await;
     match auth.cleanup(&ctx.cancel.abort).await {
         Ok(deleted) => {

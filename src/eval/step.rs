@@ -314,6 +314,17 @@ fn check_header(v: &mut Verdict, resp: &Response, name: &str, m: Option<&Matcher
     }
 }
 
+/// Why an answer does not show the gateway's fingerprint (`None`: it does). Readiness and the
+/// check before the first write use it; steps judge it with their other headers.
+pub fn lacks_fingerprint(fp: &Fingerprint, resp: &Response) -> Option<String> {
+    let actual = resp.header(&fp.header).map(J::String);
+    let default = Matcher::Exists(true);
+    let m = fp.value.as_ref().unwrap_or(&default);
+    m.check(actual.as_ref())
+        .err()
+        .map(|mis| format!("the gateway fingerprint `{}` is {} (expected {})", fp.header, mis.actual, mis.expected))
+}
+
 /// Why a body is not JSON, as a failure message says it ("got an empty body").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotJson {

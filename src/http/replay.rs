@@ -24,7 +24,9 @@ pub fn curl(client: &HttpClient, out: &Outgoing, request_id: &str) -> Option<Str
         args.extend(["-H".to_owned(), quote(&format!("{k}: {v}"))]);
     }
     match &out.credential {
-        Some(Credential::Bearer(_)) => args.extend(["-H".to_owned(), "\"Authorization: Bearer $SMOKEGATE_TOKEN\"".to_owned()]),
+        Some(Credential::Token { header, scheme, .. }) => {
+            args.extend(["-H".to_owned(), format!("\"{header}: {}\"", crate::http::client::with_scheme(scheme, "$SMOKEGATE_TOKEN"))])
+        }
         Some(Credential::Cookie(name, _)) => args.extend(["-H".to_owned(), format!("\"Cookie: {name}=$SMOKEGATE_TOKEN\"")]),
         Some(Credential::Header(name, _)) => args.extend(["-H".to_owned(), format!("\"{name}: $SMOKEGATE_API_KEY\"")]),
         None => {}

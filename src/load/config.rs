@@ -30,6 +30,31 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `openapi:`: the document every response is checked against, as written and loaded.
     pub openapi: Option<(String, std::sync::Arc<crate::load::contract::OpenApi>)>,
+    /// The file's text as read: journal entries and session caches carry it, so `cleanup` and
+    /// `logout` finish an identity with the routes of the run that created it.
+    pub text: Option<std::sync::Arc<str>>,
+}
+
+/// The config a journaled identity was created under, as that run read it (`None`: the
+/// built-in routes). Parsed again, without its contracts, by whoever finishes the identity.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedConfig {
+    pub file: Option<String>,
+    pub text: String,
+}
+
+impl SavedConfig {
+    /// The `auth` block it defines.
+    pub fn auth(&self) -> Result<AuthConfig, SourceError> {
+        match &self.file {
+            None => Ok(AuthConfig::default()),
+            Some(f) => parse_with(Path::new(f), &self.text, false).map(|c| c.auth).map_err(|e| e.with_source(&self.text)),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.file.as_ref().map_or_else(|| "the built-in routes".to_owned(), |f| format!("the config it was created with ({f})"))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +107,8 @@ pub enum AuthScope {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub mode: AuthModeKind,
+    /// Where `auth.mode` is written (the `auth` block's start when it is not), for `check`.
+    pub mode_pos: Pos,
     pub scope: AuthScope,
     /// Template for the disposable identity's email.
     pub email: String,
@@ -105,6 +132,12 @@ pub struct AuthConfig {
     pub api_key: Option<(String, String)>,
     /// `login.token: { cookie: NAME }`: the login answers with a session cookie, not a token.
     pub token_cookie: Option<String>,
+    /// `auth.header`: where a token goes (`Authorization` unless set; the API key's header in
+    /// `api-key` mode).
+    pub token_header: String,
+    /// `auth.scheme`: what precedes the token in that header (`Bearer`; `JWT` for simplejwt,
+    /// `Token` for DRF; `""` for a bare token).
+    pub scheme: String,
 }
 
 pub const DEFAULT_DENY_ENV: &[&str] = &["*_SERVICE_URL", "*_SVC_URL", "*_SERVICE_HOST", "*_UPSTREAM_URL"];
@@ -136,6 +169,7 @@ pub const AUTH_KEYS: &[&str] = &[
     "auth_method",
     "header",
     "value",
+    "scheme",
 ];
 
 fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
@@ -167,6 +201,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             mode: AuthModeKind::Disposable,
+            mode_pos: Pos::default(),
             scope: AuthScope::Run,
             email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test".into(),
             create: auth_step("create user", "POST", "/api/auth/V1/auth/create", credentials_body(), &[200, 201], AuthMode::None),
@@ -185,6 +220,8 @@ impl Default for AuthConfig {
             client: None,
             api_key: None,
             token_cookie: None,
+            token_header: "Authorization".into(),
+            scheme: "Bearer".into(),
         }
     }
 }
@@ -210,6 +247,7 @@ impl Default for Config {
             vars: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             openapi: None,
+            text: None,
         }
     }
 }
@@ -218,6 +256,15 @@ impl Config {
     /// Which config is in use, for the header line of `run` and the summary of `check`.
     pub fn source(&self) -> String {
         self.file.as_ref().map_or_else(|| "built-in routes (no smokegate.yaml)".to_owned(), |f| format!("config {}", f.display()))
+    }
+
+    /// What a journal entry keeps of this config.
+    pub fn saved(&self) -> SavedConfig {
+        SavedConfig {
+            // Absolute, so that a later command from another folder names the same file.
+            file: self.file.as_ref().map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()).display().to_string()),
+            text: self.text.as_deref().unwrap_or_default().to_owned(),
+        }
     }
 }
 
@@ -290,10 +337,16 @@ pub fn load(path: &Path) -> Result<Config, SourceError> {
 }
 
 pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
+    parse_with(path, source, true)
+}
+
+/// `contracts: false` leaves the OpenAPI document unread (a saved config, parsed again where
+/// that file may not be).
+fn parse_with(path: &Path, source: &str, contracts: bool) -> Result<Config, SourceError> {
     let root = yaml::parse(path, source)?;
     let ctx = Ctx { file: path };
     let mut m = ctx.map(&root, "the config")?;
-    let mut cfg = Config { file: Some(path.to_path_buf()), ..Config::default() };
+    let mut cfg = Config { file: Some(path.to_path_buf()), text: Some(source.into()), ..Config::default() };
     if let Some(g) = m.get("gateway") {
         decode_gateway(ctx, g, &mut cfg.gateway)?;
     }
@@ -322,7 +375,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
     if let Some(b) = m.get("max_body") {
         cfg.max_body_bytes = decode_size(ctx, b)?;
     }
-    if let Some(o) = m.get("openapi") {
+    if let Some(o) = m.get("openapi").filter(|_| contracts) {
         let text = ctx.str(o, "`openapi`")?.to_owned();
         let doc = path.parent().unwrap_or(Path::new(".")).join(&text);
         let api = crate::load::contract::OpenApi::load(&doc).map_err(|e| ctx.err(o, format!("cannot use the OpenAPI document: {e}")))?;
@@ -385,7 +438,9 @@ fn decode_gateway(ctx: Ctx<'_>, node: &Node, g: &mut GatewayConfig) -> Result<()
 
 fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), SourceError> {
     let mut m = ctx.map(node, "`auth`")?;
+    a.mode_pos = node.pos;
     if let Some(n) = m.get("mode") {
+        a.mode_pos = n.pos;
         a.mode = match ctx.str(n, "`auth.mode`")? {
             "disposable" => AuthModeKind::Disposable,
             "service-account" => AuthModeKind::ServiceAccount,
@@ -478,7 +533,31 @@ fn decode_provider<'a>(
     let (token_url, client_id, client_secret) = (text(m, "token_url")?, text(m, "client_id")?, text(m, "client_secret")?);
     let auth_method = m.get("auth_method");
     let (header, value) = (text(m, "header")?, text(m, "value")?);
+    let scheme = m.get("scheme");
     let need = |what: &str| ctx.err(node, format!("auth mode `{}` needs `{what}`", mode_name(a.mode)));
+    if let Some(h) = &header
+        && reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err()
+    {
+        return Err(ctx.err(node, format!("`{h}` is not a valid header name")));
+    }
+    if let Some(n) = scheme {
+        let text = ctx.str(n, "`auth.scheme`")?;
+        if a.mode == AuthModeKind::ApiKey {
+            return Err(ctx
+                .err(n, "`auth.scheme` does not apply to `api-key` mode: the key is sent as `value` renders")
+                .with_help("write the scheme into `value`, e.g. `value: \"Key {{ env.SMOKE_API_KEY }}\"`"));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ctx.err(n, format!("`auth.scheme` must be one word (e.g. `Bearer`, `JWT`, `Token`) or \"\", not {text:?}")));
+        }
+        a.scheme = text.to_owned();
+    }
+    if a.token_cookie.is_some() && (scheme.is_some() || header.is_some()) {
+        return Err(ctx.err(
+            scheme.unwrap_or(node),
+            "`auth.scheme` and `auth.header` do not apply to a session cookie (`login.token: { cookie: … }`)",
+        ));
+    }
     match a.mode {
         AuthModeKind::ClientCredentials => {
             let in_body = match auth_method.map(|n| ctx.str(n, "`auth_method`")).transpose()? {
@@ -490,6 +569,9 @@ fn decode_provider<'a>(
                         .with_help("use `basic` (the default) or `post`"));
                 }
             };
+            if let Some(h) = &header {
+                a.token_header = h.clone();
+            }
             a.client = Some(ClientCredentials {
                 token_url: token_url.ok_or_else(|| need("token_url"))?,
                 client_id: client_id.ok_or_else(|| need("client_id"))?,
@@ -500,19 +582,18 @@ fn decode_provider<'a>(
         }
         AuthModeKind::ApiKey => {
             let header = header.ok_or_else(|| need("header"))?;
-            if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
-                return Err(ctx.err(node, format!("`{header}` is not a valid header name")));
-            }
             a.api_key = Some((header, value.ok_or_else(|| need("value"))?));
         }
         _ => {
+            if let Some(h) = header {
+                a.token_header = h;
+            }
             let method = auth_method.map(|_| String::new());
             let stray = [
                 ("token_url", &token_url),
                 ("client_id", &client_id),
                 ("client_secret", &client_secret),
                 ("auth_method", &method),
-                ("header", &header),
                 ("value", &value),
             ];
             if let Some((key, _)) = stray.iter().find(|(_, v)| v.is_some()) {

@@ -312,10 +312,14 @@ struct AuthDoc {
     client_secret: Option<String>,
     /// How the client authenticates: HTTP Basic (default) or in the form body.
     auth_method: Option<ClientAuthMethod>,
-    /// `api-key`: the header the key goes in on `auth: user` steps.
+    /// The header the token goes in (default `Authorization`); in `api-key` mode, the header
+    /// the key goes in (required).
     header: Option<String>,
     /// `api-key`: the key (a template); masked in every output.
     value: Option<String>,
+    /// What precedes the token in `header`: `Bearer` (default), `JWT`, `Token`, or `""` for a
+    /// bare token. Not in `api-key` mode.
+    scheme: Option<String>,
 }
 
 #[derive(JsonSchema, Serialize)]

@@ -385,6 +385,15 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
             ));
         }
     }
+    // A probe replays a step without its credential: a step that sends none proves nothing.
+    if let Some(st) = steps.iter().chain(&teardown).find(|st| st.auth_probe == Some(true) && st.auth.unwrap_or(auth) == AuthMode::None) {
+        return Err(SourceError::new(
+            path,
+            st.pos,
+            format!("step `{}` asks for `auth_probe: true` but sends no credential (`auth: none`)", st.name),
+        )
+        .with_help("a probe replays the step without the run's token; give the step `auth: user`, or drop `auth_probe`"));
+    }
     let capture_names = steps.iter().flat_map(|s: &Step| s.capture.iter().map(|c| c.name.clone())).collect();
     Ok(Suite {
         file: path.to_path_buf(),

@@ -383,12 +383,8 @@ impl Console {
             );
             self.eline(&t);
         }
-        if c.teardown_failures > 0 {
-            let t = format!(
-                "{} {} teardown step(s) failed: records may be left behind",
-                self.paint(RED, "cleanup failed:"),
-                c.teardown_failures
-            );
+        if let Some(note) = c.teardown_note() {
+            let t = format!("{} {note}", self.paint(RED, "cleanup failed:"));
             self.eline(&t);
         }
     }

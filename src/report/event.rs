@@ -294,6 +294,23 @@ pub struct CleanupReport {
     pub teardown_failures: usize,
 }
 
+impl CleanupReport {
+    /// What failed teardown steps mean for what is left: the journaled records they could not
+    /// delete are listed in `left` on their own; a teardown that held no record deleted nothing
+    /// this run is known to have created.
+    pub fn teardown_note(&self) -> Option<String> {
+        let n = self.teardown_failures;
+        if n == 0 {
+            return None;
+        }
+        let records = self.left.iter().filter(|l| l.kind == LeftKind::Record).count();
+        Some(match records {
+            0 => format!("{n} teardown step(s) failed; no record of this run is known to be left"),
+            r => format!("{n} teardown step(s) failed; {r} record(s) left behind, kept in the journal"),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeftBehind {
     /// The identity's email, or the record as `record METHOD path (suite › teardown)`.

@@ -114,8 +114,8 @@ pub fn summary(report: &Report) -> String {
     for l in &c.left {
         md.push_str(&format!("- ❌ {} was left behind: {} (run `smokegate cleanup`)\n", cell(&l.what()), cell(&l.reason)));
     }
-    if c.teardown_failures > 0 {
-        md.push_str(&format!("- ❌ {} teardown step(s) failed: records may be left behind\n", c.teardown_failures));
+    if let Some(note) = c.teardown_note() {
+        md.push_str(&format!("- ❌ {}\n", cell(&note)));
     }
     md
 }

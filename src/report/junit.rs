@@ -108,9 +108,7 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
     let c = &report.cleanup;
     if !c.deleted.is_empty() || !c.left.is_empty() || !c.kept.is_empty() || c.teardown_failures > 0 {
         let mut problems: Vec<String> = c.left.iter().map(|l| format!("{} was left behind: {}", l.what(), l.reason)).collect();
-        if c.teardown_failures > 0 {
-            problems.push(format!("{} teardown step(s) failed: records may be left behind", c.teardown_failures));
-        }
+        problems.extend(c.teardown_note());
         let failure = (!problems.is_empty()).then(|| ("cleanup", problems.join("; ")));
         let crumbs = phase_crumbs(|c| c.phase.as_str() == "cleanup");
         run.add_test_case(run_case("cleanup", failure, &crumbs));

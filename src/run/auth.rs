@@ -28,7 +28,8 @@ pub enum AuthError {
     /// An auth request failed: `status` is the gateway's answer if there was one, `sent` false
     /// when the request never left (no connection, invalid request).
     #[error("{step} failed ({class}): {detail}", class = class.as_str())]
-    Step { step: String, class: FailureClass, detail: String, status: Option<u16>, sent: bool },
+    /// `token`: the answer held a token anyway (a "refusal" that hands one out proves nothing).
+    Step { step: String, class: FailureClass, detail: String, status: Option<u16>, sent: bool, token: bool },
     #[error("cannot journal the test user before creating it, so nothing was created: {0}")]
     Journal(String),
     #[error("no token in the login response (looked at {0})")]
@@ -55,10 +56,14 @@ impl AuthError {
         }
     }
 
-    /// A login refused with 401/403: these credentials do not (or no longer) log in. The only
-    /// answer taken as proof that an identity is absent; 404, 429 and 5xx prove nothing.
+    /// A login refused with 400, 401 or 403 and no token: these credentials do not (or no
+    /// longer) log in. The only answer taken as proof that an identity is absent. Real servers
+    /// answer a deleted user's login with each of them (json-server-auth `400 "Cannot find
+    /// user"`, fastapi-users `400 LOGIN_BAD_CREDENTIALS`, OAuth2 token endpoints `400
+    /// invalid_grant`, simplejwt `401`, others `403`); 404, 405, 408, 429 and 5xx prove nothing
+    /// (a wrong route, a rate limit, an outage).
     pub fn login_refused(&self) -> bool {
-        matches!(self.status(), Some(401 | 403))
+        matches!(self, AuthError::Step { status: Some(400 | 401 | 403), token: false, .. })
     }
 
     /// Nothing can have been created: the request never left, or the gateway refused it with a
@@ -122,6 +127,11 @@ pub struct Auth {
     journal_entry: StdMutex<Option<Entry>>,
     /// Which suite this user belongs to (`auth.scope: suite`), for messages.
     pub label: Option<String>,
+    /// The config `cfg` came from, as journal entries and session caches keep it.
+    saved: crate::load::config::SavedConfig,
+    /// Lifecycle answers that broke the contract (class `schema`): they make the run red, but
+    /// never stop the lifecycle, so the token is used and the user still deleted.
+    contract_breaks: StdMutex<Vec<String>>,
 }
 
 /// 24+ characters with letters, digits and symbols, from the OS RNG.
@@ -196,7 +206,19 @@ fn now_secs() -> i64 {
 
 impl Auth {
     pub fn new(ctx: std::sync::Arc<RunCtx>, identity: Identity, label: Option<String>) -> Auth {
-        let cfg = ctx.config.auth.clone();
+        let (cfg, saved) = (ctx.config.auth.clone(), ctx.config.saved());
+        Auth::with_config(ctx, cfg, saved, identity, label)
+    }
+
+    /// An identity finished with the routes of the config it was created under (a journal
+    /// entry's or a cached session's), whichever config the current folder has.
+    pub fn with_config(
+        ctx: std::sync::Arc<RunCtx>,
+        cfg: AuthConfig,
+        saved: crate::load::config::SavedConfig,
+        identity: Identity,
+        label: Option<String>,
+    ) -> Auth {
         ctx.redactor.add(&identity.password);
         Auth {
             mode: cfg.mode,
@@ -211,6 +233,8 @@ impl Auth {
             skew_secs: StdMutex::new(0),
             journal_entry: StdMutex::new(None),
             label,
+            saved,
+            contract_breaks: StdMutex::new(Vec::new()),
         }
     }
 
@@ -228,6 +252,7 @@ impl Auth {
             detail: e.message,
             status: None,
             sent: false,
+            token: false,
         })?;
         Ok(Identity { email, password: random_password() })
     }
@@ -249,6 +274,16 @@ impl Auth {
         J::Object(user)
     }
 
+    /// The contract breaks of its lifecycle answers so far, each once.
+    pub fn take_contract_breaks(&self) -> Vec<String> {
+        self.contract_breaks.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    }
+
+    /// The config this identity's routes come from, for session caches.
+    pub fn saved_config(&self) -> crate::load::config::SavedConfig {
+        self.saved.clone()
+    }
+
     /// Adds `user` and the auth captures to a scope.
     pub fn extend_scope(&self, scope: &mut Scope) {
         scope.set_json("user", &self.user_value());
@@ -268,15 +303,18 @@ impl Auth {
     /// Sends one auth step through the run's one request path and judges it like a suite step.
     async fn call(&self, step: &Step, phase: Phase, attempt: u32, cancel: &CancellationToken) -> Result<Response, AuthError> {
         let mut scope = self.scope();
-        let fail =
-            |class: FailureClass, detail: String| AuthError::Step { step: step.name.clone(), class, detail, status: None, sent: false };
+        let fail = |class: FailureClass, detail: String| AuthError::Step {
+            step: step.name.clone(),
+            class,
+            detail,
+            status: None,
+            sent: false,
+            token: false,
+        };
         let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
         if step.auth == Some(AuthMode::User) {
             let token = self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?;
-            out.credential = Some(match &self.cfg.token_cookie {
-                Some(name) => Credential::Cookie(name.clone(), token),
-                None => Credential::Bearer(token),
-            });
+            out.credential = Some(self.wrap(token));
         }
         let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
         let judged = exchange::send(&self.ctx, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
@@ -292,10 +330,21 @@ impl Auth {
                 detail: judged.verdict.message.unwrap_or_default(),
                 status: judged.status,
                 sent,
+                token: false,
             });
         };
-        if let Some(class) = class {
-            return Err(self.refused(step, &out, &resp, class, judged.verdict.message));
+        match class {
+            // Only a contract broken: noted, and the lifecycle goes on with the answer.
+            Some(FailureClass::Schema) => {
+                let what = format!("{} ({} {})", step.name, out.method, out.path);
+                let msg = format!("{what}: {}", judged.verdict.message.as_deref().unwrap_or("the answer breaks the contract"));
+                self.ctx.sink.emit(Event::Warning(format!("contract (schema): {msg}")));
+                if let Ok(mut b) = self.contract_breaks.lock() {
+                    b.push(msg);
+                }
+            }
+            Some(class) => return Err(self.refused(step, &out, &resp, class, judged.verdict.message)),
+            None => {}
         }
         if let Ok(mut caps) = self.captures.lock() {
             for (k, v) in judged.verdict.captures {
@@ -329,7 +378,23 @@ impl Auth {
                 step.expect.status_text()
             )
         };
-        AuthError::Step { step: step.name.clone(), class, detail, status: Some(resp.status), sent: true }
+        let token = self.token_in(resp);
+        AuthError::Step { step: step.name.clone(), class, detail, status: Some(resp.status), sent: true, token }
+    }
+
+    /// Whether an answer hands out a token where the login's token would be: at one of the
+    /// token paths, or as the session cookie.
+    fn token_in(&self, resp: &Response) -> bool {
+        if let Some(name) = &self.cfg.token_cookie {
+            return resp.headers.get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| {
+                c.split_once('=').is_some_and(|(k, v)| k.trim() == name && !v.split(';').next().unwrap_or_default().trim().is_empty())
+            });
+        }
+        let Ok(body) = step::parse_json(&resp.body) else { return false };
+        self.cfg
+            .token_paths
+            .iter()
+            .any(|(text, path)| step::select(path, text, &body).into_value().is_some_and(|v| v.as_str().is_some_and(|t| !t.is_empty())))
     }
 
     async fn current_token(&self) -> Option<Secret> {
@@ -403,6 +468,7 @@ impl Auth {
             detail: format!("login response is {why}"),
             status: Some(resp.status),
             sent: true,
+            token: false,
         })?;
         let token = self
             .cfg
@@ -498,11 +564,15 @@ impl Auth {
         if let (AuthModeKind::ApiKey, Some((header, _))) = (self.mode, &self.cfg.api_key) {
             return Ok(Credential::Header(header.clone(), self.identity.password.clone()));
         }
-        let token = self.bearer(cancel).await?;
-        Ok(match &self.cfg.token_cookie {
+        Ok(self.wrap(self.bearer(cancel).await?))
+    }
+
+    /// How this run's token travels: a session cookie, or `auth.header` with `auth.scheme`.
+    fn wrap(&self, token: Secret) -> Credential {
+        match &self.cfg.token_cookie {
             Some(name) => Credential::Cookie(name.clone(), token),
-            None => Credential::Bearer(token),
-        })
+            None => Credential::Token { header: self.cfg.token_header.clone(), scheme: self.cfg.scheme.clone(), secret: token },
+        }
     }
 
     /// The login answered with a session cookie (`login.token: { cookie: NAME }`). It lives as
@@ -537,6 +607,7 @@ impl Auth {
             detail,
             status,
             sent: status.is_some(),
+            token: false,
         };
         let (Some(cc), Some(idp)) = (&self.cfg.client, &self.ctx.idp) else {
             return Err(AuthError::Credentials("client-credentials mode needs `auth.token_url`".into()));
@@ -671,7 +742,7 @@ impl Auth {
     /// A delete's answer is not proof (a 404 from a wrong route looks like success): the user
     /// is gone when its login is refused with 401/403.
     async fn verify_deleted(&self, status: u16, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
-        let routes = self.ctx.config.file.as_ref().map_or_else(|| "the built-in routes".to_owned(), |f| f.display().to_string());
+        let routes = self.saved.file.clone().unwrap_or_else(|| "the built-in routes".to_owned());
         if let Some(verify) = &self.cfg.verify {
             // The configured proof: a step that passes only once the user is gone.
             return match self.call(verify, Phase::Verify, 1, cancel).await {
@@ -738,6 +809,7 @@ impl Auth {
             state,
             settle_by: None,
             logged_in: false,
+            config: Some(self.saved.clone()),
         });
         entry.captures = captures;
         entry.state = state;

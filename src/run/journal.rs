@@ -43,6 +43,10 @@ pub struct Entry {
     /// could (a service that refuses a login right after the create proves nothing).
     #[serde(default)]
     pub logged_in: bool,
+    /// The config whose login, cleanup and verify steps finish it (entries written before this
+    /// field existed use the config of whoever runs `cleanup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<crate::load::config::SavedConfig>,
 }
 
 /// What is known of an identity's create request.
@@ -169,10 +173,12 @@ impl Journal {
         }
     }
 
-    /// Every record entry, oldest first; unreadable files are returned as errors by name.
+    /// Every record entry, newest first — the order to delete them in, since a record may
+    /// depend on one created before it; unreadable files are returned as errors by name.
     pub fn records(&self) -> (Vec<RecordEntry>, Vec<String>) {
         let (mut ok, bad) = read_entries::<RecordEntry>(&self.records_dir());
-        ok.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        let at = |r: &RecordEntry| chrono::DateTime::parse_from_rfc3339(&r.created_at).ok();
+        ok.sort_by(|a, b| at(b).cmp(&at(a)).then_with(|| b.created_at.cmp(&a.created_at)));
         (ok, bad)
     }
 
@@ -301,6 +307,7 @@ mod tests {
             state: CreateState::Pending,
             settle_by: None,
             logged_in: false,
+            config: None,
         };
         let path = j.write(&e).unwrap();
         #[cfg(unix)]

@@ -40,12 +40,12 @@ pub(crate) fn probe_plan(ctx: &RunCtx, suite: &Suite, step: &Step) -> ProbePlan 
 fn forgeries(c: &Credential) -> Vec<(&'static str, Option<Credential>)> {
     let real = c.secret().expose();
     match c {
-        Credential::Bearer(_) if real.split('.').count() == 3 => vec![
+        Credential::Token { .. } if real.split('.').count() == 3 => vec![
             ("no token", None),
             ("forged signature", Some(c.with_secret(Secret::new(jwt::tamper_signature(real))))),
             ("alg none", Some(c.with_secret(Secret::new(jwt::alg_none(real))))),
         ],
-        Credential::Bearer(_) => vec![("no token", None), ("forged token", Some(c.with_secret(Secret::new(forge(real)))))],
+        Credential::Token { .. } => vec![("no token", None), ("forged token", Some(c.with_secret(Secret::new(forge(real)))))],
         Credential::Header(..) => vec![("no api key", None), ("forged api key", Some(c.with_secret(Secret::new(forge(real)))))],
         Credential::Cookie(..) => {
             vec![("no session cookie", None), ("forged session cookie", Some(c.with_secret(Secret::new(forge(real)))))]

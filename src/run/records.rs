@@ -27,7 +27,8 @@ pub(crate) fn record_entry(ctx: &RunCtx, key: String, label: String, method: Str
         headers: Vec::new(),
         body: None,
         accept: Vec::new(),
-        created_at: chrono::Utc::now().to_rfc3339(),
+        // Fixed-width nanoseconds: `cleanup` deletes the newest first.
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         pending: None,
     }
 }
@@ -43,7 +44,7 @@ pub(crate) fn journal_records(
     pending: &mut [Option<RecordEntry>],
 ) {
     let Some(j) = &ctx.journal else { return };
-    for (i, t) in suite.teardown.iter().enumerate() {
+    for (i, t) in suite.teardown.iter().enumerate().filter(|(_, t)| changes_something(ctx, t)) {
         let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
         let owner = (t.auth.unwrap_or(suite.auth) == AuthMode::User).then(|| auth.map(|a| a.identity.email.clone())).flatten();
         let rec = RecordEntry {
@@ -91,7 +92,8 @@ pub(crate) fn journal_pending(
         return None;
     }
     let (i, t) = suite.teardown.iter().enumerate().find(|(i, t)| {
-        records[*i].is_none()
+        changes_something(ctx, t)
+            && records[*i].is_none()
             && pending[*i].is_none()
             && step::render_request(t, &ctx.templates, scope).is_err()
             && teardown_reads(ctx, t).iter().any(|v| step.capture.iter().any(|c| &c.name == v))
@@ -132,10 +134,29 @@ pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &S
             let _ = j.remove_record(&p);
         }
     } else if r.outcome == Outcome::Failed {
-        let why = format!("it may exist: the step failed ({}) before its id could be captured", r.message.as_deref().unwrap_or("failed"));
+        let failed = r.message.as_deref().unwrap_or("failed");
+        let why = match r.status {
+            // Answered: the record may exist, but the answer held no id for its teardown.
+            Some(s) => format!("it may exist: its create was answered {s} without an id its teardown could use ({failed})"),
+            None => format!("it may exist: the step failed ({failed}) before its id could be captured"),
+        };
+        if let (Some(j), Some(mut p)) = (&ctx.journal, slot.clone()) {
+            // What `cleanup` says of it later, too.
+            p.pending = Some(why.trim_start_matches("it may exist: ").to_owned());
+            let _ = j.write_record(&p);
+        }
         counts.cleanup.left.push(may_exist(p, why));
         *slot = None;
     }
+}
+
+/// Whether a teardown step deletes or changes something, and so stands for a record: not a
+/// read (a GET proving the record gone) nor a login.
+fn changes_something(ctx: &RunCtx, t: &Step) -> bool {
+    let login = &ctx.config.auth.login.request;
+    let read = matches!(t.request.method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS");
+    let logs_in = t.request.method.eq_ignore_ascii_case(&login.method) && t.request.path == login.path;
+    !(read || logs_in)
 }
 
 /// The top-level variables a teardown step's request reads (path, headers, body).

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::eval::step;
 use crate::exit::Exit;
 use crate::http::client::{CrumbCtx, Outgoing, ms};
 use crate::load::config::{AuthModeKind, AuthScope};
@@ -26,6 +27,8 @@ pub struct NotReady {
     pub attempts: u32,
     pub secs: f64,
     pub last: String,
+    /// The last answer lacked the gateway's fingerprint: a service, not the gateway (exit 6).
+    pub unmarked: bool,
 }
 
 /// Polls the readiness route until it answers 2xx, with backoff (100 ms doubling to 2 s), for at
@@ -43,7 +46,11 @@ pub async fn wait_ready(ctx: &RunCtx, timeout: Duration) -> Result<Duration, Not
         req.timeout = Some(ctx.http.settings.timeout.min(timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(50))));
         let cc = CrumbCtx { suite: None, step: Some("ready".into()), phase: Phase::Ready, attempt };
         let judged = exchange::send(ctx, &req, &cc, Judge::Status { accept: &accept, expected: "2xx" }, &ctx.cancel.interrupt).await;
+        let unmarked =
+            judged.response.as_ref().and_then(|r| ctx.config.gateway.fingerprint.as_ref().and_then(|fp| step::lacks_fingerprint(fp, r)));
         let last = match (&judged.error, judged.status) {
+            // A service answering 200 in the gateway's place is not a ready gateway.
+            (None, Some(s)) if unmarked.is_some() => format!("GET {path} answered {s}, but {}", unmarked.as_deref().unwrap_or_default()),
             (None, Some(s)) if accept(s) => return Ok(start.elapsed()),
             (None, Some(s)) => format!("GET {path} answered {s}"),
             (Some(e), _) => format!("GET {path}: {e}"),
@@ -51,7 +58,7 @@ pub async fn wait_ready(ctx: &RunCtx, timeout: Duration) -> Result<Duration, Not
         };
         let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() || ctx.cancel.interrupt.is_cancelled() {
-            return Err(NotReady { attempts: attempt, secs: start.elapsed().as_secs_f64(), last });
+            return Err(NotReady { attempts: attempt, secs: start.elapsed().as_secs_f64(), last, unmarked: unmarked.is_some() });
         }
         tokio::select! {
             _ = tokio::time::sleep(delay.min(left)) => {}
@@ -88,8 +95,17 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
             Err(e) => not_ready = Some(e),
         }
     }
-    let outcome = if no_steps || not_ready.is_some() { RunOutcome::default() } else { run(ctx.clone(), suites).await };
-    let (exit, error) = verdict_of(&ctx, &outcome, not_ready.as_ref(), n_suites);
+    // With a fingerprint, nothing is written until an answer has shown it (`--wait-ready` did).
+    let unproven = match (&not_ready, ctx.opts.wait_ready, no_steps) {
+        (None, None, false) => prove_gateway(&ctx).await.err(),
+        _ => None,
+    };
+    let outcome =
+        if no_steps || not_ready.is_some() || unproven.is_some() { RunOutcome::default() } else { run(ctx.clone(), suites).await };
+    let (exit, error) = match unproven {
+        Some(e) => (e.exit(), Some(e.to_string())),
+        None => verdict_of(&ctx, &outcome, not_ready.as_ref(), n_suites),
+    };
     sink.emit(Event::RunFinished(RunSummary {
         run_id: ctx.run_id.clone(),
         gateway: ctx.http.gateway.base_url(),
@@ -108,15 +124,68 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
     exit
 }
 
+/// Why the run could not show that `GATEWAY_BASE_URL` is the gateway.
+#[derive(Debug, thiserror::Error)]
+enum Unproven {
+    #[error(
+        "GET {path} answered {status} without the gateway's fingerprint: {why}. GATEWAY_BASE_URL may point at a service behind the gateway; nothing was created"
+    )]
+    Unmarked { path: String, status: u16, why: String },
+    #[error("GET {path} (the gateway fingerprint check before anything is created): {why}")]
+    NoAnswer { path: String, why: String, unreachable: bool },
+}
+
+impl Unproven {
+    fn exit(&self) -> Exit {
+        match self {
+            Unproven::Unmarked { .. } => Exit::Policy,
+            Unproven::NoAnswer { unreachable: true, .. } => Exit::GatewayUnreachable,
+            Unproven::NoAnswer { .. } => Exit::AuthBootstrap,
+        }
+    }
+}
+
+/// With `gateway.fingerprint`, one safe request (a GET of the ready path) must carry it before
+/// the first create: a run pointed at a service port would otherwise create its user there.
+async fn prove_gateway(ctx: &RunCtx) -> Result<(), Unproven> {
+    let Some(fp) = &ctx.config.gateway.fingerprint else { return Ok(()) };
+    let path = ctx.config.gateway.ready_path.clone();
+    let cc = CrumbCtx { suite: None, step: Some("gateway fingerprint".into()), phase: Phase::Ready, attempt: 1 };
+    let any = |_: u16| true;
+    let judged =
+        exchange::send(ctx, &Outgoing::new("GET", &path), &cc, Judge::Status { accept: &any, expected: "any" }, &ctx.cancel.interrupt)
+            .await;
+    match (&judged.response, &judged.error) {
+        (Some(r), _) => match step::lacks_fingerprint(fp, r) {
+            None => Ok(()),
+            Some(why) => Err(Unproven::Unmarked { path, status: r.status, why }),
+        },
+        (None, e) => Err(Unproven::NoAnswer {
+            path,
+            why: e.as_ref().map_or_else(|| "no answer".into(), |e| e.to_string()),
+            unreachable: matches!(judged.class(), Some(FailureClass::Connect)),
+        }),
+    }
+}
+
 /// The run's exit and the error its summary names.
 fn verdict_of(ctx: &RunCtx, outcome: &RunOutcome, not_ready: Option<&NotReady>, n_suites: usize) -> (Exit, Option<String>) {
     let exit = outcome.exit();
     if let Some(e) = not_ready {
-        let exit = if ctx.cancel.interrupt.is_cancelled() { Exit::Interrupted } else { Exit::GatewayUnreachable };
+        let exit = match (ctx.cancel.interrupt.is_cancelled(), e.unmarked) {
+            (true, _) => Exit::Interrupted,
+            (false, true) => Exit::Policy,
+            (false, false) => Exit::GatewayUnreachable,
+        };
         return (exit, Some(format!("--wait-ready: the gateway is {e}")));
     }
     if let Some(e) = &outcome.bootstrap_error {
         return (exit, Some(format!("auth bootstrap failed: {e}")));
+    }
+    if let Some(first) = outcome.contract_breaks.first() {
+        let more = outcome.contract_breaks.len() - 1;
+        let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+        return (exit, Some(format!("schema: an auth lifecycle answer breaks the contract: {first}{more}")));
     }
     if n_suites == 0 && ctx.opts.shard.is_some() && ctx.opts.selected_steps > 0 {
         // A shard can legitimately be empty when there are fewer suites than runners.
@@ -154,6 +223,7 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
         }
     }
     clean_up_users(&ctx, &users, &mut outcome).await;
+    outcome.contract_breaks.extend(users.iter().flat_map(|u| u.take_contract_breaks()));
     outcome.interrupted = ctx.cancel.interrupt.is_cancelled();
     ctx.sink.emit(Event::Cleanup(outcome.cleanup.clone()));
     outcome
@@ -264,6 +334,7 @@ fn render_secret(ctx: &RunCtx, key: &str, template: &str) -> Result<String, Auth
         detail: e.message,
         status: None,
         sent: false,
+        token: false,
     })?;
     if v.is_empty() {
         return Err(AuthError::Credentials(format!("`auth.{key}` renders to nothing (is its environment variable set?)")));

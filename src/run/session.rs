@@ -34,6 +34,9 @@ pub struct Session {
     /// False for service accounts: `logout` then only forgets the token.
     pub disposable: bool,
     pub created_at: String,
+    /// The config it was created with: its login refreshes the session, its cleanup deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<crate::load::config::SavedConfig>,
 }
 
 /// Where sessions live: `<state dir>/sessions/<sha256(origin)[..16]>.json`.

@@ -16,6 +16,9 @@ pub struct RunOutcome {
     pub cleanup: CleanupReport,
     pub bootstrap_error: Option<AuthError>,
     pub interrupted: bool,
+    /// Answers of the auth lifecycle (create, login, refresh, cleanup) that broke the contract:
+    /// the run is red (class `schema`), though the lifecycle went on.
+    pub contract_breaks: Vec<String>,
 }
 
 impl RunOutcome {
@@ -43,7 +46,7 @@ impl RunOutcome {
             Exit::Interrupted
         } else if let Some(e) = &self.bootstrap_error {
             if e.unreachable() { Exit::GatewayUnreachable } else { Exit::AuthBootstrap }
-        } else if self.failed > 0 || self.passed == 0 {
+        } else if self.failed > 0 || self.passed == 0 || !self.contract_breaks.is_empty() {
             Exit::StepFailed
         } else if !self.cleanup.left.is_empty() || self.cleanup.teardown_failures > 0 {
             Exit::CleanupFailed

@@ -1,0 +1,58 @@
+"""Settings of the compatibility stack: djoser's user routes, simplejwt tokens sent with the
+`JWT` scheme (as djoser's documentation sets it up), a small items API. The signing key is
+shared with HAProxy, which verifies every token at the edge."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = os.environ.get("SMOKESTACK_SIGNING_KEY", "compat-stack-signing-key-not-a-secret-0123456789")
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# Set per variant by the tests: the service trusts the gateway and checks nothing itself.
+AUTH_OFF = os.environ.get("SMOKESTACK_VARIANT") == "auth-off"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "rest_framework",
+    "rest_framework.authtoken",  # djoser revokes DRF tokens when a user is deleted
+    "djoser",
+    "smokestack",
+]
+MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+]
+ROOT_URLCONF = "smokestack.urls"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SMOKESTACK_DB", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny" if AUTH_OFF else "rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+}
+SIMPLE_JWT = {
+    "AUTH_HEADER_TYPES": ("JWT",),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    "SIGNING_KEY": SECRET_KEY,
+}
+DJOSER = {}
+# Server errors go to gunicorn's stderr, which the tests keep and print when a stack misbehaves.
+LOGGING = {
+    "version": 1,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
+}

@@ -1,0 +1,14 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from .views import ItemViewSet, health
+
+router = DefaultRouter(trailing_slash=True)
+router.register("items", ItemViewSet, basename="item")
+
+urlpatterns = [
+    path("health/ready", health),
+    path("auth/", include("djoser.urls")),
+    path("auth/", include("djoser.urls.jwt")),
+    path("api/", include(router.urls)),
+]

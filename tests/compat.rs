@@ -1,0 +1,527 @@
+//! The compatibility matrix: real gateways and auth services that nobody here wrote, installed
+//! from the package registries by `compat/install.sh`, started on loopback by each test and
+//! stopped by PID. Every test drives the binary against one stack, then asks the stack's own
+//! database how many test users and records are left.
+//!
+//! Without the stacks installed, each test says the matrix was skipped; with
+//! `SMOKEGATE_REQUIRE_COMPAT` set (as `.ci/run` sets it) a missing stack is a failure.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::common::{Project, text};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn compat_dir() -> PathBuf {
+    std::env::var_os("SMOKEGATE_COMPAT_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(ROOT).join("target/compat"))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    // nginx and haproxy live in sbin, which a plain user's PATH may lack.
+    path.split(':').map(PathBuf::from).chain(["/usr/sbin".into(), "/usr/local/sbin".into()]).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+#[derive(Clone)]
+struct Tools {
+    node: PathBuf,
+    jsa: PathBuf,
+    venv: PathBuf,
+    nginx: PathBuf,
+    haproxy: PathBuf,
+}
+
+/// The installed stacks, or `None` after saying that the matrix was skipped.
+fn tools() -> Option<Tools> {
+    let dir = compat_dir();
+    let found = (|| {
+        let t = Tools {
+            node: which("node")?,
+            jsa: dir.join("node/node_modules/json-server-auth/dist/bin.js"),
+            venv: dir.join("venv"),
+            nginx: which("nginx")?,
+            haproxy: which("haproxy")?,
+        };
+        (t.jsa.is_file() && t.venv.join("bin/gunicorn").is_file()).then_some(t)
+    })();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SMOKEGATE_REQUIRE_COMPAT").is_none(),
+            "the compatibility stacks are required here: run compat/install.sh"
+        );
+        // Once, and past the test harness's capture, so a plain `cargo test` says it.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let _ = writeln!(std::io::stderr(), "compat matrix skipped: the real stacks are not installed (run compat/install.sh)");
+        });
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A server this test started: stopped by its PID when dropped, its output kept in `log`.
+struct Proc {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+    /// The signal that stops it quickly (gunicorn: QUIT; the others: TERM).
+    stop: &'static str,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, mut cmd: Command, dir: &Path, stop: &'static str) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { name, child, log, stop }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-s", self.stop, &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `port` answers an HTTP request at `path` (any status).
+fn wait_http(port: u16, path: &str, procs: &mut [Proc]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answered = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).ok()?;
+            let mut buf = [0u8; 12];
+            s.read_exact(&mut buf).ok()?;
+            buf.starts_with(b"HTTP/").then_some(())
+        });
+        if answered.is_some() {
+            return;
+        }
+        for p in procs.iter_mut() {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                panic!("{} exited ({status}): {}", p.name, std::fs::read_to_string(&p.log).unwrap_or_default());
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing answered on port {port} within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// nginx (`auth_request`) → json-server-auth 2.1 + json-server 0.17, and httpbin.
+    NginxJsa,
+    /// HAProxy 2.6 (`jwt_verify`, `exp`) → Django + DRF + djoser + simplejwt under gunicorn.
+    HaproxyDjoser,
+}
+
+impl Kind {
+    fn recipe(self) -> PathBuf {
+        Path::new(ROOT).join("compat").join(match self {
+            Kind::NginxJsa => "nginx-json-server-auth",
+            Kind::HaproxyDjoser => "haproxy-djoser",
+        })
+    }
+
+    /// The contract example this stack runs as written.
+    fn contract(self) -> PathBuf {
+        Path::new(ROOT).join("tests/fixtures").join(match self {
+            Kind::NginxJsa => "contract-auth.yaml",
+            Kind::HaproxyDjoser => "contract-real-stacks.yaml",
+        })
+    }
+}
+
+const SIGNING_KEY: &str = "compat-stack-signing-key-not-a-secret-0123456789";
+
+/// One running stack: its gateway on `port`, its services behind it, its database in `dir`.
+struct Stack {
+    kind: Kind,
+    tools: Tools,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// The service the gateway fronts, reachable directly (what a smoke test must not use).
+    service_port: u16,
+    aux_port: u16,
+    // Dropped in field order: the gateway first, then what it fronts.
+    gateway: Option<Proc>,
+    services: Vec<Proc>,
+}
+
+impl Stack {
+    /// Starts `kind` with its gateway in `variant` (`healthy`, `auth-off`, `empty`, `stub`,
+    /// `no-delete`); `None` when the stacks are not installed.
+    fn start(kind: Kind, variant: &str) -> Option<Stack> {
+        let tools = tools()?;
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Stack {
+            kind,
+            tools,
+            dir,
+            port: free_port(),
+            service_port: free_port(),
+            aux_port: free_port(),
+            gateway: None,
+            services: vec![],
+        };
+        match kind {
+            Kind::NginxJsa => s.start_jsa(),
+            Kind::HaproxyDjoser => s.start_django(variant),
+        }
+        s.start_gateway(variant);
+        Some(s)
+    }
+
+    fn start_jsa(&mut self) {
+        let d = self.dir.path().to_path_buf();
+        std::fs::copy(self.kind.recipe().join("service/db.json"), d.join("db.json")).unwrap();
+        let mut jsa = Command::new(&self.tools.node);
+        jsa.arg(&self.tools.jsa).arg("db.json").args(["-p", &self.service_port.to_string(), "-H", "127.0.0.1", "--quiet"]).current_dir(&d);
+        let mut httpbin = Command::new(self.tools.venv.join("bin/gunicorn"));
+        httpbin
+            .args(["-b", &format!("127.0.0.1:{}", self.aux_port), "-w", "2", "--graceful-timeout", "1"])
+            .arg("--control-socket")
+            .arg(d.join("httpbin.ctl"))
+            .arg("httpbin:app")
+            .current_dir(&d);
+        self.services = vec![Proc::spawn("json-server-auth", jsa, &d, "TERM"), Proc::spawn("httpbin", httpbin, &d, "QUIT")];
+        wait_http(self.service_port, "/health", &mut self.services);
+        wait_http(self.aux_port, "/get", &mut self.services);
+    }
+
+    fn start_django(&mut self, variant: &str) {
+        let d = self.dir.path().to_path_buf();
+        std::fs::copy(django_template(&self.tools), d.join("db.sqlite3")).unwrap();
+        let mut g = Command::new(self.tools.venv.join("bin/gunicorn"));
+        g.args(["-b", &format!("127.0.0.1:{}", self.service_port), "-w", "2", "--graceful-timeout", "1"])
+            .arg("--control-socket")
+            .arg(d.join("gunicorn.ctl"))
+            .arg("smokestack.wsgi")
+            .current_dir(self.kind.recipe().join("service"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("SMOKESTACK_DB", d.join("db.sqlite3"))
+            .env("SMOKESTACK_SIGNING_KEY", SIGNING_KEY)
+            .env("SMOKESTACK_VARIANT", variant);
+        self.services = vec![Proc::spawn("gunicorn", g, &d, "QUIT")];
+        wait_http(self.service_port, "/health/ready", &mut self.services);
+    }
+
+    /// (Re)starts the gateway in `variant` on the same port, in front of the same services.
+    fn start_gateway(&mut self, variant: &str) {
+        drop(self.gateway.take());
+        let d = self.dir.path().to_path_buf();
+        let gw = match self.kind {
+            Kind::NginxJsa => {
+                std::fs::create_dir_all(d.join("tmp")).unwrap();
+                let conf = std::fs::read_to_string(self.kind.recipe().join("gateway/nginx.conf"))
+                    .unwrap()
+                    .replace("@PORT@", &self.port.to_string())
+                    .replace("@JSA@", &self.service_port.to_string())
+                    .replace("@HTTPBIN@", &self.aux_port.to_string())
+                    .replace("@PREFIX@", &d.display().to_string())
+                    .replace("@VARIANT@", variant);
+                std::fs::write(d.join("nginx.conf"), conf).unwrap();
+                let mut c = Command::new(&self.tools.nginx);
+                c.arg("-c").arg(d.join("nginx.conf")).arg("-p").arg(&d).arg("-e").arg(d.join("error.log"));
+                Proc::spawn("nginx", c, &d, "TERM")
+            }
+            Kind::HaproxyDjoser => {
+                let mut c = Command::new(&self.tools.haproxy);
+                c.arg("-db")
+                    .arg("-f")
+                    .arg(self.kind.recipe().join("gateway/haproxy.cfg"))
+                    .env("GW_PORT", self.port.to_string())
+                    .env("DJANGO_PORT", self.service_port.to_string())
+                    .env("SIGNING_KEY", SIGNING_KEY)
+                    .env("VARIANT", variant);
+                Proc::spawn("haproxy", c, &d, "TERM")
+            }
+        };
+        let mut procs = vec![gw];
+        wait_http(self.port, "/health/ready", &mut procs);
+        self.gateway = procs.pop();
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn service_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.service_port)
+    }
+
+    /// What the stack's own database holds: (users, records).
+    fn left(&self) -> (usize, usize) {
+        match self.kind {
+            Kind::NginxJsa => {
+                let db: serde_json::Value = serde_json::from_slice(&std::fs::read(self.dir.path().join("db.json")).unwrap()).unwrap();
+                (db["users"].as_array().unwrap().len(), db["items"].as_array().unwrap().len())
+            }
+            Kind::HaproxyDjoser => {
+                let out = Command::new(self.tools.venv.join("bin/python"))
+                    .args([
+                        "-c",
+                        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+                         print(*(c.execute(f'select count(*) from {t}').fetchone()[0] for t in ('auth_user', 'smokestack_item')))",
+                    ])
+                    .arg(self.dir.path().join("db.sqlite3"))
+                    .output()
+                    .unwrap();
+                let s = String::from_utf8_lossy(&out.stdout);
+                let mut n = s.split_whitespace().map(|x| x.parse::<usize>().unwrap());
+                (n.next().unwrap(), n.next().unwrap())
+            }
+        }
+    }
+
+    /// Everything the servers logged, for a failing assertion.
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        for p in self.gateway.iter().chain(&self.services) {
+            all.push_str(&format!("--- {}\n{}\n", p.name, std::fs::read_to_string(&p.log).unwrap_or_default()));
+        }
+        all
+    }
+
+    /// `smokegate run` of this stack's recipe suites with `config`, from `p`'s folder.
+    fn run(&self, p: &Project, config: &Path, extra: &[&str]) -> Output {
+        let mut c = p.std_cmd();
+        c.arg("run")
+            .arg("--state-dir")
+            .arg(p.state())
+            .arg("--config")
+            .arg(config)
+            .arg("--json")
+            .arg(p.path().join("r.json"))
+            .arg(self.kind.recipe().join("smoke-suites"))
+            .args(extra)
+            .env("GATEWAY_BASE_URL", self.url());
+        c.output().unwrap()
+    }
+}
+
+/// A migrated database for the Django stack, made once per test process and copied per stack.
+fn django_template(tools: &Tools) -> PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap().keep();
+            let db = dir.join("template.sqlite3");
+            let out = Command::new(tools.venv.join("bin/python"))
+                .args(["manage.py", "migrate", "-v", "0"])
+                .current_dir(Kind::HaproxyDjoser.recipe().join("service"))
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .env("SMOKESTACK_DB", &db)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "migrate failed: {}", text(&out));
+            db
+        })
+        .clone()
+}
+
+fn report(p: &Project) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p.path().join("r.json")).unwrap()).unwrap()
+}
+
+/// The failure classes of the report's failed steps, in order.
+fn classes(p: &Project) -> Vec<String> {
+    let r = report(p);
+    r["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["steps"].as_array().unwrap().clone())
+        .filter(|s| s["outcome"] == "failed")
+        .map(|s| s["failure_class"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// The recipes a user copies are the contract examples, as written.
+#[test]
+fn the_recipes_are_the_contract_examples() {
+    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser] {
+        let recipe = std::fs::read_to_string(kind.recipe().join("smokegate.yaml")).unwrap();
+        let contract = std::fs::read_to_string(kind.contract()).unwrap();
+        assert_eq!(recipe, contract, "{kind:?}: the recipe's smokegate.yaml is the contract example");
+    }
+}
+
+/// Green with auth probes, every probe refused by the real gateway, and nothing left in the
+/// stack's database: the deleted user's login (json-server-auth: `400 "Cannot find user"`;
+/// simplejwt: 401) proves the deletion.
+#[test]
+fn each_stack_is_green_with_probes_and_leaves_nothing() {
+    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser] {
+        let Some(stack) = Stack::start(kind, "healthy") else { return };
+        let p = Project::new();
+        let o = stack.run(&p, &kind.contract(), &["--auth-probes"]);
+        let out = text(&o);
+        assert_eq!(code(&o), 0, "{kind:?}: {out}\n{}", stack.logs());
+        assert!(out.contains("probe: no token") && out.contains("probe: forged signature") && out.contains("probe: alg none"), "{out}");
+        assert!(out.contains("cleanup: deleted test user"), "{out}");
+        assert_eq!(stack.left(), (0, 0), "{kind:?}: the stack's database still holds test data\n{out}");
+        assert!(p.journal_files().is_empty() && p.record_files().is_empty(), "{kind:?}: the journal is not empty");
+    }
+}
+
+/// Broken variants of each stack are red with the class that names the break, and leave
+/// nothing behind either.
+#[test]
+fn broken_variants_are_red_with_their_class_and_leave_nothing() {
+    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser] {
+        for (variant, class) in [("auth-off", "auth-not-enforced"), ("empty", "assertion"), ("stub", "stub")] {
+            let Some(stack) = Stack::start(kind, variant) else { return };
+            let p = Project::new();
+            let o = stack.run(&p, &kind.contract(), &["--auth-probes"]);
+            let out = text(&o);
+            assert_eq!(code(&o), 1, "{kind:?} {variant}: {out}\n{}", stack.logs());
+            let got = classes(&p);
+            assert_eq!(got.first().map(String::as_str), Some(class), "{kind:?} {variant}: classes {got:?}\n{out}");
+            assert_eq!(stack.left(), (0, 0), "{kind:?} {variant}: test data left\n{out}");
+        }
+    }
+}
+
+/// A gateway that refuses the deletion: exit 5, the user stays in the stack and in the
+/// journal; `cleanup` from another folder, with no config there, finishes it with the routes the
+/// run journaled once the gateway allows it.
+#[test]
+fn a_refused_deletion_is_exit_5_and_cleanup_from_anywhere_finishes_it() {
+    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser] {
+        let Some(mut stack) = Stack::start(kind, "no-delete") else { return };
+        let p = Project::new();
+        let o = stack.run(&p, &kind.contract(), &[]);
+        let out = text(&o);
+        assert_eq!(code(&o), 5, "{kind:?}: {out}\n{}", stack.logs());
+        assert_eq!(stack.left(), (1, 0), "{kind:?}: the user is left, its records are not\n{out}");
+        assert_eq!(p.journal_files().len(), 1);
+
+        stack.start_gateway("healthy");
+        let elsewhere = Project::new();
+        let mut c = elsewhere.std_cmd();
+        c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
+        let o = c.output().unwrap();
+        let out = text(&o);
+        assert_eq!(code(&o), 0, "{kind:?}: {out}\n{}", stack.logs());
+        assert!(out.contains("cleanup: 1 removed, 0 left"), "{out}");
+        assert_eq!(stack.left(), (0, 0), "{kind:?}: {out}");
+        assert!(p.journal_files().is_empty());
+    }
+}
+
+/// SIGKILL while a step waits on a slow upstream, after the suite created a record: `cleanup`
+/// from another folder deletes the record with its owner's token, then the owner.
+#[test]
+fn after_sigkill_cleanup_from_anywhere_deletes_records_then_their_owner() {
+    let Some(stack) = Stack::start(Kind::NginxJsa, "healthy") else { return };
+    let p = Project::new();
+    let suite = p.write(
+        "suites/slow.yaml",
+        "name: slow\nsteps:\n  - name: create\n    request: { method: POST, path: /api/items, json: { name: a } }\n    expect: { status: 201 }\n    capture: { a: $.id }\n  - name: create another\n    request: { method: POST, path: /api/items, json: { name: b, after: \"{{ a }}\" } }\n    expect: { status: 201 }\n    capture: { b: $.id }\n  - name: wait\n    request: { path: /api/slow/20, timeout: 30s }\nteardown:\n  - name: delete a\n    request: { method: DELETE, path: \"/api/items/{{ a }}\" }\n  - name: delete b\n    request: { method: DELETE, path: \"/api/items/{{ b }}\" }\n  - name: a is gone\n    request: { path: \"/api/items/{{ a }}\" }\n    expect: { status: 404 }\n",
+    );
+    let mut c = p.std_cmd();
+    c.arg("run")
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--config")
+        .arg(Kind::NginxJsa.contract())
+        .arg(&suite)
+        .env("GATEWAY_BASE_URL", stack.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stack.left().1 < 2 || p.record_files().len() < 2 {
+        assert!(Instant::now() < deadline, "the records never appeared: {}", stack.logs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(stack.left(), (1, 2));
+    assert_eq!(p.record_files().len(), 2, "the read-only teardown step is not journaled as a record");
+
+    let elsewhere = Project::new();
+    let mut c = elsewhere.std_cmd();
+    c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    let (b, a) = (out.find("DELETE /api/items/2").unwrap(), out.find("DELETE /api/items/1").unwrap());
+    assert!(b < a, "the newest record is deleted first:\n{out}");
+    assert!(out.find("deleted smoke+").unwrap() > a, "the owner goes last:\n{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+}
+
+/// `GATEWAY_BASE_URL` pointed at the service port with a `fingerprint` configured: the run
+/// stops before anything is created (exit 6), and `--wait-ready` does not call it ready.
+#[test]
+fn a_missing_fingerprint_stops_the_run_before_anything_is_created() {
+    let Some(stack) = Stack::start(Kind::NginxJsa, "healthy") else { return };
+    let p = Project::new();
+    let contract = std::fs::read_to_string(Kind::NginxJsa.contract()).unwrap();
+    let config =
+        p.write("smokegate.yaml", &format!("{contract}gateway:\n  fingerprint: {{ header: X-Served-By, value: nginx-gateway }}\n"));
+    for extra in [&[][..], &["--wait-ready", "2s"][..]] {
+        let mut c = p.std_cmd();
+        c.arg("run")
+            .arg("--state-dir")
+            .arg(p.state())
+            .arg("--config")
+            .arg(&config)
+            .arg(Kind::NginxJsa.recipe().join("smoke-suites"))
+            .args(extra)
+            .env("GATEWAY_BASE_URL", stack.service_url());
+        let o = c.output().unwrap();
+        let out = text(&o);
+        assert_eq!(code(&o), 6, "{extra:?}: {out}");
+        assert!(out.contains("x-served-by"), "the message names the missing header: {out}");
+        assert_eq!(stack.left(), (0, 0), "{extra:?}: a user was created behind the gateway's back\n{out}");
+    }
+    // Through the gateway the same config is green.
+    let o = stack.run(&p, &config, &["--wait-ready", "5s"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(stack.left(), (0, 0));
+}
+
+/// A login answer that breaks the OpenAPI document: the run is red with class `schema`, but the
+/// token is used and the user deleted.
+#[test]
+fn a_contract_violation_in_the_login_answer_is_red_but_the_user_is_still_deleted() {
+    let Some(stack) = Stack::start(Kind::NginxJsa, "healthy") else { return };
+    let p = Project::new();
+    p.write(
+        "openapi.yaml",
+        "openapi: 3.0.3\ninfo: { title: t, version: '1' }\npaths:\n  /api/auth/V1/auth/login:\n    post:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: object\n                required: [accessToken, refreshToken]\n",
+    );
+    let contract = std::fs::read_to_string(Kind::NginxJsa.contract()).unwrap();
+    let config = p.write("smokegate.yaml", &format!("{contract}openapi: openapi.yaml\n"));
+    let o = stack.run(&p, &config, &[]);
+    let out = text(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("schema") && out.contains("refreshToken"), "{out}");
+    assert!(out.contains("cleanup: deleted test user"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+}

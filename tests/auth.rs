@@ -295,3 +295,104 @@ async fn token_expiring_mid_run_is_renewed_single_flight_under_8_parallel_suites
     secrets.push(sent_password(&server).await.unwrap());
     assert_no_secrets(&o, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
 }
+
+/// How real auth servers refuse a deleted user's login, and what that proves: 400, 401 and 403
+/// without a token prove the deletion (json-server-auth, fastapi-users and OAuth2 token
+/// endpoints answer 400); a "refusal" that still hands out a token, and 404/405/429/5xx, prove
+/// nothing, so the user stays journaled and the run exits 5.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_is_proven_by_a_login_refused_with_400_401_or_403_and_no_token() {
+    let cases = [
+        (400, json!("Cannot find user"), 0),
+        (400, json!({"detail": "LOGIN_BAD_CREDENTIALS"}), 0),
+        (400, json!({"error": "invalid_grant", "error_description": "user not found"}), 0),
+        (401, json!({"detail": "No active account found with the given credentials"}), 0),
+        (403, json!({"error": "forbidden"}), 0),
+        (400, json!({"token": jwt(300), "warning": "deprecated"}), 5),
+        (404, json!({"error": "no such route"}), 5),
+        (405, json!({"error": "method not allowed"}), 5),
+        (429, json!({"error": "slow down"}), 5),
+        (503, json!({"error": "unavailable"}), 5),
+    ];
+    for (status, body, exit) in cases {
+        let server = MockServer::start().await;
+        let token = jwt(300);
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user": {"id": "u1"}})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST")).and(path(LOGIN)).respond_with(Login::fixed(&token).refusing(status, body.clone())).mount(&server).await;
+        Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(DeleteUser::ok()).mount(&server).await;
+        me(&server).await;
+        let (o, p) = run_user_suite(&server, &[]).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(exit), "{status} {body}: {out}");
+        assert_eq!(p.journal_files().len(), if exit == 0 { 0 } else { 1 }, "{status} {body}: {out}");
+        if exit == 5 {
+            assert!(out.contains("whether the user is gone could not be verified"), "{status}: {out}");
+        }
+    }
+}
+
+/// `auth.scheme` and `auth.header`: the token goes where the API expects it — `JWT <t>`
+/// (simplejwt as djoser documents it), `Token <t>` (DRF), a bare token in `X-Auth-Token` — for
+/// steps, probes, the user's deletion and the replay line.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_goes_in_the_configured_header_after_the_configured_scheme() {
+    for (config, header, prefix) in [
+        ("auth:\n  scheme: JWT\n", "authorization", "JWT "),
+        ("auth:\n  scheme: Token\n", "authorization", "Token "),
+        ("auth:\n  scheme: \"\"\n  header: X-Auth-Token\n", "x-auth-token", ""),
+        ("", "authorization", "Bearer "),
+    ] {
+        let server = MockServer::start().await;
+        let token = auth_ok(&server).await;
+        let sent = format!("{prefix}{token}");
+        Mock::given(method("GET"))
+            .and(path("/api/me"))
+            .and(wiremock::matchers::header(header, sent.as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "u1"})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+        Mock::given(method("GET")).and(path("/api/fails")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+        let p = Project::new();
+        p.write("smoke-suites/smokegate.yaml", config);
+        p.write(
+            "smoke-suites/me.yaml",
+            "steps:\n  - name: me\n    request: { path: /api/me }\n  - name: fails\n    request: { path: /api/fails }\n",
+        );
+        let o = output(p.run(&server.uri(), &["--auth-probes"])).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{config}: {out}");
+        assert!(out.contains("✓ me · 200"), "{config}: the step carried `{header}: {prefix}…`: {out}");
+        assert!(out.contains("✓ me · probe: no token · 401") && out.contains("✓ me · probe: forged signature · 401"), "{out}");
+        let name = if header == "x-auth-token" { "X-Auth-Token" } else { "Authorization" };
+        let replay = format!("\"{name}: {prefix}$SMOKEGATE_TOKEN\"");
+        assert!(out.contains(&replay), "{config}: the replay line sends {replay}: {out}");
+        // The deletion went out the same way, and was proven.
+        let deletes = hits(&server, "DELETE", DELETE_USER).await;
+        assert_eq!(deletes[0].headers.get(header).and_then(|v| v.to_str().ok()), Some(sent.as_str()), "{config}");
+        assert!(p.journal_files().is_empty(), "{config}: {out}");
+        assert_no_secrets(&o, &[&token]);
+    }
+}
+
+/// `auth.scheme` is one word or empty, and not for `api-key` mode (the key is sent as written).
+#[test]
+fn a_bad_scheme_is_a_config_error() {
+    for (config, needle) in [
+        ("auth:\n  scheme: Bearer token\n", "must be one word"),
+        ("auth:\n  mode: api-key\n  header: X-Api-Key\n  value: k\n  scheme: Key\n", "does not apply to `api-key` mode"),
+        ("auth:\n  header: \"Bad Header\"\n", "not a valid header name"),
+    ] {
+        let p = Project::new();
+        p.write("smoke-suites/smokegate.yaml", config);
+        p.write("smoke-suites/a.yaml", USER_SUITE);
+        let o = p.cmd().arg("check").output().unwrap();
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{config}: {out}");
+        assert!(out.contains(needle) && out.contains("smokegate.yaml:"), "{config}: {out}");
+    }
+}

@@ -62,8 +62,19 @@ fn tools() -> Option<Tools> {
     found
 }
 
+/// A loopback port no other stack of this test process was given. (A port is free when it is
+/// handed out; a server of another test could still take it first, which `Stack::start` notices
+/// by its own server exiting, and then starts again on other ports.)
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A server this test started: stopped by its PID when dropped, its output kept in `log`.
@@ -101,8 +112,9 @@ impl Drop for Proc {
     }
 }
 
-/// Waits until `port` answers an HTTP request at `path` (any status).
-fn wait_http(port: u16, path: &str, procs: &mut [Proc]) {
+/// Waits until `port` answers an HTTP request at `path` (any status). False when one of
+/// `procs` lost its port to another server (which may be what answered).
+fn wait_http(port: u16, path: &str, procs: &mut [Proc]) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let answered = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
@@ -112,10 +124,20 @@ fn wait_http(port: u16, path: &str, procs: &mut [Proc]) {
             s.read_exact(&mut buf).ok()?;
             buf.starts_with(b"HTTP/").then_some(())
         });
-        if answered.is_some() {
-            return;
+        // gunicorn retries a taken port for seconds before it gives up: it is ours once it
+        // says it listens.
+        let listening = procs
+            .iter()
+            .filter(|p| p.name == "gunicorn" || p.name == "httpbin")
+            .all(|p| std::fs::read_to_string(&p.log).unwrap_or_default().contains("Listening at"));
+        if answered.is_some() && listening {
+            return true;
         }
         for p in procs.iter_mut() {
+            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+            if ["Address already in use", "Connection in use", "EADDRINUSE", "cannot bind socket"].iter().any(|m| log.contains(m)) {
+                return false;
+            }
             if let Ok(Some(status)) = p.child.try_wait() {
                 panic!("{} exited ({status}): {}", p.name, std::fs::read_to_string(&p.log).unwrap_or_default());
             }
@@ -164,6 +186,8 @@ struct Stack {
     // Dropped in field order: the gateway first, then what it fronts.
     gateway: Option<Proc>,
     services: Vec<Proc>,
+    /// A server found its port taken by another's.
+    lost: bool,
 }
 
 impl Stack {
@@ -171,23 +195,37 @@ impl Stack {
     /// `no-delete`); `None` when the stacks are not installed.
     fn start(kind: Kind, variant: &str) -> Option<Stack> {
         let tools = tools()?;
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Stack {
-            kind,
-            tools,
-            dir,
-            port: free_port(),
-            service_port: free_port(),
-            aux_port: free_port(),
-            gateway: None,
-            services: vec![],
-        };
-        match kind {
-            Kind::NginxJsa => s.start_jsa(),
-            Kind::HaproxyDjoser => s.start_django(variant),
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = Stack {
+                kind,
+                tools: tools.clone(),
+                dir,
+                port: free_port(),
+                service_port: free_port(),
+                aux_port: free_port(),
+                gateway: None,
+                services: vec![],
+                lost: false,
+            };
+            match kind {
+                Kind::NginxJsa => s.start_jsa(),
+                Kind::HaproxyDjoser => s.start_django(variant),
+            }
+            s.start_gateway(variant);
+            if s.all_running() {
+                return Some(s);
+            }
+            // One of its ports was taken by someone else's server first: start over.
         }
-        s.start_gateway(variant);
-        Some(s)
+        panic!("{kind:?}: could not start on free ports three times");
+    }
+
+    /// Every process of the stack is still up (one that lost its port to another server exits,
+    /// while that server answers in its place).
+    fn all_running(&mut self) -> bool {
+        std::thread::sleep(Duration::from_millis(100));
+        !self.lost && self.gateway.iter_mut().chain(self.services.iter_mut()).all(|p| matches!(p.child.try_wait(), Ok(None)))
     }
 
     fn start_jsa(&mut self) {
@@ -203,8 +241,8 @@ impl Stack {
             .arg("httpbin:app")
             .current_dir(&d);
         self.services = vec![Proc::spawn("json-server-auth", jsa, &d, "TERM"), Proc::spawn("httpbin", httpbin, &d, "QUIT")];
-        wait_http(self.service_port, "/health", &mut self.services);
-        wait_http(self.aux_port, "/get", &mut self.services);
+        self.lost |= !wait_http(self.service_port, "/health", &mut self.services);
+        self.lost |= !wait_http(self.aux_port, "/get", &mut self.services);
     }
 
     fn start_django(&mut self, variant: &str) {
@@ -221,7 +259,7 @@ impl Stack {
             .env("SMOKESTACK_SIGNING_KEY", SIGNING_KEY)
             .env("SMOKESTACK_VARIANT", variant);
         self.services = vec![Proc::spawn("gunicorn", g, &d, "QUIT")];
-        wait_http(self.service_port, "/health/ready", &mut self.services);
+        self.lost |= !wait_http(self.service_port, "/health/ready", &mut self.services);
     }
 
     /// (Re)starts the gateway in `variant` on the same port, in front of the same services.
@@ -256,8 +294,14 @@ impl Stack {
             }
         };
         let mut procs = vec![gw];
-        wait_http(self.port, "/health/ready", &mut procs);
+        self.lost |= !wait_http(self.port, "/health/ready", &mut procs);
         self.gateway = procs.pop();
+    }
+
+    /// Restarts the gateway in `variant`, and makes sure it is this stack's that answers.
+    fn restart_gateway(&mut self, variant: &str) {
+        self.start_gateway(variant);
+        assert!(self.all_running(), "{:?}: the gateway lost its port on restart:\n{}", self.kind, self.logs());
     }
 
     fn url(&self) -> String {
@@ -419,7 +463,7 @@ fn a_refused_deletion_is_exit_5_and_cleanup_from_anywhere_finishes_it() {
         assert_eq!(stack.left(), (1, 0), "{kind:?}: the user is left, its records are not\n{out}");
         assert_eq!(p.journal_files().len(), 1);
 
-        stack.start_gateway("healthy");
+        stack.restart_gateway("healthy");
         let elsewhere = Project::new();
         let mut c = elsewhere.std_cmd();
         c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
@@ -453,10 +497,22 @@ fn after_sigkill_cleanup_from_anywhere_deletes_records_then_their_owner() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = c.spawn().unwrap();
+    // Killed once both records exist and are journaled with their teardowns (the "may exist"
+    // note of the second create replaced): the run is then on its way to the slow step.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stack.left().1 < 2 || p.record_files().len() < 2 {
+    let journaled = || {
+        let files = p.record_files();
+        files.len() == 2
+            && files.iter().all(|f| {
+                std::fs::read(f)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .is_some_and(|r| r.get("pending").is_none())
+            })
+    };
+    while stack.left().1 < 2 || !journaled() {
         assert!(Instant::now() < deadline, "the records never appeared: {}", stack.logs());
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap();
     child.wait().unwrap();

@@ -385,3 +385,93 @@ async fn a_record_whose_teardown_needs_a_later_capture_stays_journaled_until_it_
         }
     }
 }
+
+/// An entry created behind another gateway is never contacted by `cleanup` here: it is counted
+/// as left, named with its gateway, and `cleanup` exits 5 — not "0 removed, 0 left".
+#[tokio::test(flavor = "multi_thread")]
+async fn another_gateways_entry_counts_as_left_and_is_never_contacted() {
+    let a = MockServer::start().await;
+    auth_ok(&a).await;
+    me(&a).await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let o = output(p.run(&a.uri(), &["--keep-user"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(p.journal_files().len(), 1);
+    let b = MockServer::start().await;
+    let o = output(cleanup_cmd(&p, &b)).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(out.contains(&format!("created behind {}", a.uri())) && out.contains("cleanup: 0 removed, 1 left"), "{out}");
+    assert!(b.received_requests().await.unwrap_or_default().is_empty(), "the other gateway was contacted");
+    assert_eq!(p.journal_files().len(), 1, "kept for a cleanup behind its own gateway");
+    let o = output(cleanup_cmd(&p, &a)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(p.journal_files().is_empty());
+}
+
+/// A journal entry carries the config it was created under: `cleanup` from a folder whose
+/// config has other routes (or from one with none) still deletes with the run's routes.
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_from_another_folder_uses_the_routes_the_run_journaled() {
+    let server = MockServer::start().await;
+    let token = jwt(300);
+    Mock::given(method("POST"))
+        .and(path("/v2/signup"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path("/v2/signin")).respond_with(Login::fixed(&token)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path("/v2/users/7")).respond_with(DeleteUser::ok()).mount(&server).await;
+    me(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/smokegate.yaml",
+        "auth:\n  scheme: Token\n  create:\n    request: { method: POST, path: /v2/signup, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    capture: { uid: $.id }\n  login:\n    request: { method: POST, path: /v2/signin, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n  cleanup:\n    request: { method: DELETE, path: \"/v2/users/{{ uid }}\" }\n    auth: user\n",
+    );
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let o = output(p.run(&server.uri(), &["--keep-user"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let elsewhere = Project::new();
+    elsewhere.write("smoke-suites/smokegate.yaml", "auth:\n  cleanup:\n    request: { method: DELETE, path: /somewhere/else }\n");
+    let mut c = elsewhere.cmd();
+    c.args(["cleanup", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    let o = output(c).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("cleanup: 1 removed, 0 left"), "{out}");
+    let deletes = hits(&server, "DELETE", "/v2/users/7").await;
+    assert_eq!(deletes.len(), 1, "{out}");
+    assert_eq!(deletes[0].headers.get("authorization").and_then(|v| v.to_str().ok()), Some(format!("Token {token}").as_str()));
+    assert!(hits(&server, "DELETE", "/somewhere/else").await.is_empty());
+}
+
+/// A create answered by a stub (no id): the run and `cleanup` say it was answered without an id
+/// (not that its id "never arrived"), and a failed read-only teardown is not called a record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_answered_without_an_id_is_named_truthfully() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/api/things"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"error": "not implemented"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path("/api/gone")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/t.yaml",
+        "steps:\n  - name: create\n    request: { method: POST, path: /api/things }\n    capture: { id: $.id }\nteardown:\n  - name: delete\n    request: { method: DELETE, path: \"/api/things/{{ id }}\" }\n  - name: gone\n    request: { path: /api/gone }\n    expect: { status: 404 }\n",
+    );
+    let o = output(p.run(&server.uri(), &[])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("answered 200 without an id"), "{out}");
+    assert!(!out.contains("never arrived") && !out.contains("records may be left behind"), "{out}");
+    assert!(out.contains("1 teardown step(s) failed; 1 record(s) left behind"), "{out}");
+    assert_eq!(p.record_files().len(), 1, "the note, not the read-only teardown: {out}");
+    let o = output(cleanup_cmd(&p, &server)).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(out.contains("answered 200 without an id") && !out.contains("never arrived"), "{out}");
+}

@@ -223,3 +223,34 @@ async fn a_login_error_that_echoes_the_password_does_not_print_it() {
     assert!(text(&o).contains("auth bootstrap failed"), "{}", text(&o));
     assert_no_secrets(&o, &[&sent_password(&server).await.unwrap()]);
 }
+
+/// A cached session carries the config it was created with: `logout` (and `call`'s refresh)
+/// from another folder, with other routes there, deletes the user with the session's routes.
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_from_another_folder_uses_the_sessions_routes() {
+    let server = MockServer::start().await;
+    let token = jwt(300);
+    Mock::given(method("POST"))
+        .and(path("/v2/signup"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path("/v2/signin")).respond_with(Login::fixed(&token)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path("/v2/users/7")).respond_with(DeleteUser::ok()).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/smokegate.yaml",
+        "auth:\n  create:\n    request: { method: POST, path: /v2/signup, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    capture: { uid: $.id }\n  login:\n    request: { method: POST, path: /v2/signin, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n  cleanup:\n    request: { method: DELETE, path: \"/v2/users/{{ uid }}\" }\n    auth: user\n",
+    );
+    let o = output(cmd(&p, &server, &["token"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let elsewhere = Project::new();
+    let mut c = elsewhere.cmd();
+    c.args(["logout", "--gateway", &server.uri(), "--state-dir"]).arg(p.state());
+    let o = output(c).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("deleted test user"), "{out}");
+    assert_eq!(hits(&server, "DELETE", "/v2/users/7").await.len(), 1, "{out}");
+    assert!(session_files(&p).is_empty());
+}

@@ -258,3 +258,64 @@ async fn stubs_in_any_spelling_are_red_and_data_is_not_a_stub() {
     let o = output(p.run(&server.uri(), &["s.yaml"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// `check` fails on what `run` would fail on, and passes what `run` accepts.
+#[test]
+fn check_finds_what_run_would_fail_on() {
+    let check = |files: &[(&str, &str)], env: &[(&str, &str)]| {
+        let p = Project::new();
+        for (name, text) in files {
+            p.write(name, text);
+        }
+        let mut c = p.cmd();
+        c.arg("check");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), text(&o))
+    };
+    const ME: (&str, &str) = ("smoke-suites/me.yaml", "steps:\n  - request: { path: /api/me }\n");
+    // An unset variable in the config's own auth steps.
+    let cfg = (
+        "smoke-suites/smokegate.yaml",
+        "auth:\n  login:\n    request:\n      method: POST\n      path: \"/t/{{ env.SMOKE_TENANT }}/login\"\n",
+    );
+    let (code, out) = check(&[cfg, ME], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("auth step `login`") && out.contains("SMOKE_TENANT") && out.contains("smokegate.yaml:5"), "{out}");
+    assert_eq!(check(&[cfg, ME], &[("SMOKE_TENANT", "acme")]).0, Some(0));
+    // A service account without credentials.
+    let cfg = ("smoke-suites/smokegate.yaml", "auth:\n  mode: service-account\n");
+    let (code, out) = check(&[cfg, ME], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("needs SMOKE_USERNAME") && out.contains("needs SMOKE_PASSWORD") && out.contains("smokegate.yaml:2"), "{out}");
+    assert_eq!(check(&[cfg, ME], &[("SMOKE_USERNAME", "svc"), ("SMOKE_PASSWORD", "pw-123456789")]).0, Some(0));
+    // A teardown that uses what an earlier teardown step captured is valid.
+    let teardown = (
+        "smoke-suites/t.yaml",
+        "steps:\n  - request: { path: /api/me }\nteardown:\n  - name: find\n    request: { path: /api/mine }\n    capture: { id: $.id }\n  - name: delete\n    request: { method: DELETE, path: \"/api/mine/{{ id }}\" }\n",
+    );
+    let (code, out) = check(&[teardown], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    // `user.*` where no suite needs a user: the run never sets one up.
+    let anon = ("smoke-suites/a.yaml", "auth: none\nsteps:\n  - request: { path: \"/api/{{ user.email }}\" }\n");
+    let (code, out) = check(&[anon], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("`user` can never be defined here"), "{out}");
+    assert_eq!(check(&[anon, ME], &[]).0, Some(0), "with a suite that needs the user, it is set up");
+}
+
+/// `auth_probe: true` on a step that sends no credential proves nothing: refused by `check`
+/// and `run` alike, at the step's line.
+#[test]
+fn auth_probe_on_a_step_without_credentials_is_refused() {
+    let p = Project::new();
+    p.write("smoke-suites/h.yaml", "steps:\n  - name: health\n    auth: none\n    auth_probe: true\n    request: { path: /health }\n");
+    for args in [&["check"][..], &["run", "--gateway", "http://127.0.0.1:9"][..]] {
+        let o = p.cmd().args(args).output().unwrap();
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.contains("asks for `auth_probe: true` but sends no credential") && out.contains("h.yaml:2"), "{out}");
+    }
+}

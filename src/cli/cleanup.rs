@@ -27,6 +27,7 @@ pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel
     let setup = gateway_setup(&args, &paths)?;
     let journal = Journal::new(&setup.state_dir);
     journal.sweep_temporaries();
+    journal.sweep_superseded();
     let state_dir = setup.state_dir.clone();
     let (entries, bad) = journal.entries();
     let (records, bad_records) = journal.records();

@@ -291,7 +291,7 @@ pub fn defaults_yaml() -> String {
     };
     let d = |d: Duration| humantime::format_duration(d).to_string();
     format!(
-        "auth:\n  mode: disposable\n  scope: run\n  identity:\n    email: \"{}\"\n  create:{}\n  login:{}\n    token: [{}]\n  cleanup:{}\n  # verify: none — the deletion is proven by a refused login (401/403)\n  refresh_margin: {}\n  max_token_ttl: {}\n  clock_skew_tolerance: {}\n  cleanup_deadline: {}\ngateway:\n  deny_env: [{}]\n  request_id_header: x-request-id\n  upstream_headers: [{}]\n  ready_path: /health/ready\ntimeouts: {{ connect: 500ms, total: 10s }}\nstub_phrases: [{}]\nmax_body: 10MiB\n",
+        "auth:\n  mode: disposable\n  scope: run\n  identity:\n    email: \"{}\"\n  create:{}\n  login:{}\n    token: [{}]\n  cleanup:{}\n  # verify: none — the deletion is proven by a refused login (400/401/403, no token)\n  scheme: Bearer\n  header: Authorization\n  refresh_margin: {}\n  max_token_ttl: {}\n  clock_skew_tolerance: {}\n  cleanup_deadline: {}\ngateway:\n  deny_env: [{}]\n  request_id_header: x-request-id\n  upstream_headers: [{}]\n  ready_path: /health/ready\ntimeouts: {{ connect: 500ms, total: 10s }}\nstub_phrases: [{}]\nmax_body: 10MiB\n",
         a.email,
         step(&a.create),
         step(&a.login),

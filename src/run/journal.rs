@@ -209,6 +209,19 @@ impl Journal {
         }
     }
 
+    /// Removes "a record may exist" notes whose real record was journaled after them (a run
+    /// killed between writing the record and removing its note): the record says how to delete
+    /// it, so the note no longer stands for anything unknown.
+    pub fn sweep_superseded(&self) {
+        let (records, _) = read_entries::<RecordEntry>(&self.records_dir());
+        for note in records.iter().filter(|r| r.pending.is_some()) {
+            let Some(key) = note.key.strip_suffix(":pending") else { continue };
+            if records.iter().any(|r| r.pending.is_none() && r.run_id == note.run_id && r.key == key) {
+                let _ = self.remove_record(note);
+            }
+        }
+    }
+
     /// Every identity entry, oldest first; unreadable files are returned as errors by name.
     pub fn entries(&self) -> (Vec<Entry>, Vec<String>) {
         let (mut ok, bad) = read_entries::<Entry>(&self.dir);
@@ -289,6 +302,38 @@ mod tests {
         std::fs::write(&mine, "{}").unwrap();
         j.sweep_temporaries();
         assert!(!dead.exists() && mine.exists());
+    }
+
+    fn record(key: &str, pending: Option<&str>, at: &str) -> RecordEntry {
+        RecordEntry {
+            version: 1,
+            run_id: "r1".into(),
+            gateway: "http://127.0.0.1:1".into(),
+            key: key.into(),
+            label: "s › t".into(),
+            owner: None,
+            method: "DELETE".into(),
+            path: format!("/x/{key}"),
+            headers: Vec::new(),
+            body: None,
+            accept: vec!["2xx".into()],
+            created_at: at.into(),
+            pending: pending.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn records_come_newest_first_and_superseded_notes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        j.write_record(&record("s#0", None, "2026-01-01T00:00:01.000000001Z")).unwrap();
+        j.write_record(&record("s#1", None, "2026-01-01T00:00:01.000000002Z")).unwrap();
+        // Killed between journaling record 1 and removing its note; record 2's note stands alone.
+        j.write_record(&record("s#1:pending", Some("may exist"), "2026-01-01T00:00:01Z")).unwrap();
+        j.write_record(&record("s#2:pending", Some("may exist"), "2026-01-01T00:00:02Z")).unwrap();
+        j.sweep_superseded();
+        let keys: Vec<String> = j.records().0.into_iter().map(|r| r.key).collect();
+        assert_eq!(keys, ["s#2:pending", "s#1", "s#0"]);
     }
 
     #[test]

@@ -122,7 +122,11 @@ fn email_of(req: &wiremock::Request) -> String {
 }
 
 fn bearer_of(req: &wiremock::Request) -> Option<String> {
-    req.headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::to_owned)
+    // Whatever the scheme (`Bearer`, `JWT`, `Token`), or a bare token; or `X-Auth-Token`.
+    match req.headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some(v) => Some(v.split_once(' ').map_or(v, |(_, t)| t).to_owned()),
+        None => req.headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::to_owned),
+    }
 }
 
 /// Marks the owner of the request's token deleted; false when the token is unknown.
@@ -147,24 +151,33 @@ fn own_token(req: &wiremock::Request, token: &str) {
 }
 
 /// The login route of a fake auth service: 200 with a token (a fixed one, or a fresh one per
-/// login) under `field`, until the user is deleted; then 401, as a real service answers.
+/// login) under `field`, until the user is deleted; then refused as `refusal` says — 401 by
+/// default (simplejwt); real servers also answer 400 (json-server-auth, fastapi-users, OAuth2
+/// `invalid_grant`) and 403.
 #[derive(Clone)]
 pub struct Login {
     pub token: Option<String>,
     pub field: &'static str,
+    pub refusal: (u16, serde_json::Value),
 }
 
 impl Login {
     pub fn fixed(token: &str) -> Self {
-        Login { token: Some(token.to_owned()), field: "token" }
+        Login { token: Some(token.to_owned()), field: "token", refusal: (401, json!({"error": "invalid credentials"})) }
     }
 
     pub fn minting() -> Self {
-        Login { token: None, field: "token" }
+        Login { token: None, field: "token", refusal: (401, json!({"error": "invalid credentials"})) }
     }
 
     pub fn field(mut self, field: &'static str) -> Self {
         self.field = field;
+        self
+    }
+
+    /// How a deleted user's login is answered.
+    pub fn refusing(mut self, status: u16, body: serde_json::Value) -> Self {
+        self.refusal = (status, body);
         self
     }
 }
@@ -172,7 +185,7 @@ impl Login {
 impl wiremock::Respond for Login {
     fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
         if login_is_deleted(req) {
-            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid credentials"}));
+            return ResponseTemplate::new(self.refusal.0).set_body_json(self.refusal.1.clone());
         }
         let token = self.token.clone().unwrap_or_else(|| jwt(300));
         own_token(req, &token);

@@ -18,6 +18,13 @@ pub fn is_secret_name(name: &str) -> bool {
     ["token", "secret", "password", "passwd", "key", "jwt", "auth", "session", "cookie", "credential"].iter().any(|w| n.contains(w))
 }
 
+/// Keys under which an auth answer hands out a credential: the secret-named ones, and the bare
+/// `access` and `refresh` of simplejwt (`{"refresh": …, "access": …}`).
+pub fn is_token_key(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    is_secret_name(&n) || n.starts_with("access") || n.starts_with("refresh")
+}
+
 /// A secret string. Clone is cheap; the value is only reachable through [`Secret::expose`].
 #[derive(Clone)]
 pub struct Secret(Arc<SecretString>);
@@ -221,7 +228,7 @@ impl Redactor {
                 serde_json::Value::String(s) if secret && s.len() >= 8 => r.add_value(s),
                 serde_json::Value::Array(a) => a.iter().for_each(|x| walk(r, x, secret)),
                 // The key right above a value names it (`{"session": {"user": email}}` is not a secret).
-                serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| walk(r, x, is_secret_name(k))),
+                serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| walk(r, x, is_token_key(k))),
                 _ => {}
             }
         }
@@ -234,7 +241,10 @@ impl Redactor {
     /// `*_PASSWORD`, …) that are long enough to be secrets.
     pub fn add_env<'a>(&self, env: impl IntoIterator<Item = (&'a str, &'a str)>) {
         for (k, v) in env {
-            if is_secret_env_name(k) && v.len() >= 8 {
+            // A path (`GOOGLE_APPLICATION_CREDENTIALS=/etc/sa.json`) names where a secret is,
+            // and masking it would mask that path wherever it is printed.
+            let path = v.starts_with('/') && std::path::Path::new(v).exists();
+            if is_secret_env_name(k) && v.len() >= 8 && !path {
                 self.add_value(v);
             }
         }
@@ -251,10 +261,12 @@ impl Redactor {
         if t.chars().count() <= max { t } else { format!("{}…", t.chars().take(max).collect::<String>()) }
     }
 
-    /// Masks every known secret form and every fragment of `FRAGMENT`+ characters of one.
+    /// Masks token-shaped text, then every known secret form and every fragment of
+    /// `FRAGMENT`+ characters of one.
     pub fn mask(&self, text: &str) -> String {
         let Ok(k) = self.inner.read() else { return text.to_owned() };
-        let mut out = text.to_owned();
+        // Shapes first: a JWT whose head is also a known token's is masked whole, not after it.
+        let mut out = mask_shapes(text);
         for f in &k.forms {
             if out.contains(f.as_str()) {
                 out = out.replace(f.as_str(), MASK);
@@ -305,10 +317,35 @@ impl Redactor {
     }
 }
 
+/// Text shaped like a credential, whether or not this run knows it: a JWT (`eyJ` segments, also
+/// cut short) and the credential after `Bearer`, `Basic`, `Token` or `JWT` (8+ characters with a
+/// digit, or 20+; so `Token expired` stays readable).
+pub fn mask_shapes(text: &str) -> String {
+    use std::sync::OnceLock;
+    static JWT: OnceLock<regex::Regex> = OnceLock::new();
+    static SCHEME: OnceLock<regex::Regex> = OnceLock::new();
+    let jwt = JWT.get_or_init(|| regex::Regex::new(r"eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){0,2}").expect("valid"));
+    let scheme = SCHEME.get_or_init(|| regex::Regex::new(r"(?i)\b(bearer|basic|token|jwt)(\s+)([A-Za-z0-9._~+/=-]{8,})").expect("valid"));
+    let out = jwt.replace_all(text, MASK);
+    let out = scheme.replace_all(&out, |c: &regex::Captures<'_>| {
+        let cred = &c[3];
+        if cred == MASK || !(cred.len() >= 20 || cred.bytes().any(|b| b.is_ascii_digit())) {
+            c[0].to_owned()
+        } else {
+            format!("{}{}{MASK}", &c[1], &c[2])
+        }
+    });
+    out.into_owned()
+}
+
 /// Environment variable names whose values are secrets: the last `_`-separated part (or the
-/// last two, `API_KEY`) names a credential.
+/// last two, `API_KEY`) names a credential. A name of one part is a credential only when it is
+/// unmistakably one (`TOKEN`, `PASSWORD`): the shell's `PWD` and `OLDPWD` are paths.
 pub fn is_secret_env_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
+    if matches!(n.as_str(), "PWD" | "OLDPWD" | "PASS" | "KEY" | "AUTH") {
+        return false;
+    }
     let last = n.rsplit('_').next().unwrap_or("");
     ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "PWD", "KEY", "APIKEY", "JWT", "COOKIE", "CREDENTIALS", "CREDENTIAL", "AUTH"]
         .contains(&last)
@@ -334,8 +371,12 @@ pub fn escape_controls(text: &str) -> String {
     out
 }
 
+/// Control and C1 characters (but newline and tab), bidi overrides and isolates, and the
+/// private-use areas (U+E000–U+F8FF, planes 15–16), which terminals and fonts give meanings of
+/// their own.
 fn is_dangerous(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..='\u{10ffff}')
 }
 
 /// Masks the values of secret-looking query parameters in a path: `/x?token=abc` → `/x?token=***`.

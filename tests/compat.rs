@@ -581,3 +581,111 @@ fn a_contract_violation_in_the_login_answer_is_red_but_the_user_is_still_deleted
     assert!(out.contains("cleanup: deleted test user"), "{out}");
     assert_eq!(stack.left(), (0, 0), "{out}");
 }
+
+impl Stack {
+    /// Every refresh token the Django stack issued (simplejwt's outstanding-token table).
+    fn issued_tokens(&self) -> Vec<String> {
+        let out = Command::new(self.tools.venv.join("bin/python"))
+            .args(["-c", "import sqlite3, sys; [print(t) for (t,) in sqlite3.connect(sys.argv[1]).execute('select token from token_blacklist_outstandingtoken')]"])
+            .arg(self.dir.path().join("db.sqlite3"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    }
+}
+
+/// Everything a run wrote: the console and every report file in the project folder.
+fn all_output(p: &Project, o: &Output) -> String {
+    let mut all = text(o);
+    for f in ["r.json", "r.xml", "r.html", "r.log", "r.curl"] {
+        all.push_str(&std::fs::read_to_string(p.path().join(f)).unwrap_or_default());
+    }
+    all
+}
+
+/// No 12-character window of any token the stack issued, and nothing shaped like a JWT.
+fn assert_no_token_part(all: &str, tokens: &[String]) {
+    assert!(!tokens.is_empty(), "the stack issued no token");
+    for t in tokens {
+        for w in t.as_bytes().windows(12) {
+            let w = std::str::from_utf8(w).unwrap();
+            assert!(!all.contains(w), "a part of an issued token ({w}) reached the output:\n{all}");
+        }
+    }
+    assert!(!all.contains("eyJ"), "a JWT reached the output:\n{all}");
+}
+
+const REPORTS: &[&str] = &["--json", "r.json", "--junit", "r.xml", "--html", "r.html", "--log-file", "r.log", "--curl", "r.curl"];
+
+/// simplejwt's refresh token, captured by the login and posted by a failing step: no part of
+/// it in the console (`-vv`), the replay line, `--curl`, `--html`, `--json`, `--junit` or
+/// `--log-file`; nor of the new access token the refresh answered with.
+#[test]
+fn a_refresh_token_captured_at_login_reaches_no_output() {
+    let Some(stack) = Stack::start(Kind::HaproxyDjoser, "healthy") else { return };
+    let p = Project::new();
+    let contract = std::fs::read_to_string(Kind::HaproxyDjoser.contract()).unwrap();
+    let config = p.write(
+        "smokegate.yaml",
+        &contract.replace("    token: $.access\n", "    token: $.access\n    capture: { refresh_token: $.refresh }\n"),
+    );
+    let suite = p.write(
+        "suites/refresh.yaml",
+        "steps:\n  - name: refresh\n    request: { method: POST, path: /auth/jwt/refresh/, json: { refresh: \"{{ refresh_token }}\" } }\n    expect: { status: 200, json: { $.access: { matches: \"^nope\" } } }\n",
+    );
+    let mut c = p.std_cmd();
+    c.arg("run")
+        .arg("-vv")
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--config")
+        .arg(&config)
+        .args(REPORTS)
+        .arg(&suite)
+        .env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    let all = all_output(&p, &o);
+    assert_eq!(code(&o), 1, "{all}");
+    assert!(all.contains("replay: curl"), "the failing step has a replay line: {all}");
+    assert_no_token_part(&all, &stack.issued_tokens());
+    assert_eq!(stack.left(), (0, 0));
+}
+
+/// A login that fails its own check after the server answered with tokens: the message names the
+/// answer without any part of them.
+#[test]
+fn a_failing_bootstrap_login_prints_no_part_of_its_answer_s_tokens() {
+    let Some(stack) = Stack::start(Kind::HaproxyDjoser, "healthy") else { return };
+    let p = Project::new();
+    let contract = std::fs::read_to_string(Kind::HaproxyDjoser.contract()).unwrap();
+    let config =
+        p.write("smokegate.yaml", &contract.replace("    token: $.access\n", "    token: $.access\n    expect: { status: 201 }\n"));
+    let mut c = p.std_cmd();
+    c.arg("run")
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--config")
+        .arg(&config)
+        .args(REPORTS)
+        .arg(Kind::HaproxyDjoser.recipe().join("smoke-suites"))
+        .env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    let all = all_output(&p, &o);
+    assert_eq!(code(&o), 3, "{all}");
+    assert!(all.contains("answered 200"), "{all}");
+    assert_no_token_part(&all, &stack.issued_tokens());
+    // Its login never passes its check, so the user cannot be deleted with its own token: it is
+    // journaled, and `cleanup --config` with a working login route finishes it.
+    assert_eq!(stack.left(), (1, 0), "{all}");
+    let mut c = p.std_cmd();
+    c.arg("cleanup")
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--config")
+        .arg(Kind::HaproxyDjoser.contract())
+        .env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_no_token_part(&text(&o), &stack.issued_tokens());
+    assert_eq!(stack.left(), (0, 0), "{}", text(&o));
+}

@@ -213,3 +213,101 @@ proptest! {
         prop_assert!(!out.contains("panicked"), "{out}");
     }
 }
+
+/// A YAML/JSON document of the formats' own keys holding arbitrary Unicode scalars (any plane,
+/// private use, bidi, combining marks, `€`), nested: every decoder must answer with a value or
+/// an error, never a panic.
+fn unicode_doc() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value as J;
+    let key = prop_oneof![
+        Just("steps".to_owned()),
+        Just("teardown".to_owned()),
+        Just("request".to_owned()),
+        Just("expect".to_owned()),
+        Just("status".to_owned()),
+        Just("path".to_owned()),
+        Just("method".to_owned()),
+        Just("json".to_owned()),
+        Just("headers".to_owned()),
+        Just("capture".to_owned()),
+        Just("auth".to_owned()),
+        Just("vars".to_owned()),
+        Just("eventually".to_owned()),
+        Just("schema".to_owned()),
+        Just("gateway".to_owned()),
+        Just("fingerprint".to_owned()),
+        Just("login".to_owned()),
+        Just("token".to_owned()),
+        Just("scheme".to_owned()),
+        Just("openapi".to_owned()),
+        Just("paths".to_owned()),
+        Just("responses".to_owned()),
+        Just("content".to_owned()),
+        Just("type".to_owned()),
+        Just("$ref".to_owned()),
+        Just("min_items".to_owned()),
+        Just("matches".to_owned()),
+        Just("$.id".to_owned()),
+        any::<String>(),
+    ];
+    let leaf = prop_oneof![
+        any::<String>().prop_map(J::String),
+        "[0-9x€]{1,4}".prop_map(J::String),
+        any::<i64>().prop_map(J::from),
+        any::<bool>().prop_map(J::Bool),
+        Just(J::Null),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(J::Array),
+            prop::collection::vec((key.clone(), inner), 0..6).prop_map(|kv| J::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// `PROPTEST_CASES` when set (a release's longer run), else `default`.
+fn release_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Short text that is mostly multi-byte, private-use, bidi or markup: where slicing by bytes breaks.
+fn scalar() -> impl Strategy<Value = String> {
+    prop_oneof![any::<String>(), "[0-9a-zx€ü✓ẞ\u{e000}\u{202e}\u{10ffff}.$*{}\\[\\]]{0,4}"]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: release_cases(300), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Suites, configs (their vars and auth steps), JSON Schemas and OpenAPI documents made of
+    /// arbitrary Unicode: decoded or refused with a position, never a panic. (A longer run for a
+    /// release: `PROPTEST_CASES=20000 cargo test --test integration unicode`.)
+    #[test]
+    fn unicode_documents_never_panic_any_decoder(doc in unicode_doc(), wrap in 0..5u8, s in prop::collection::vec(scalar(), 8)) {
+        let doc = match wrap {
+            0 => doc,
+            1 => serde_json::json!({ "steps": [doc] }),
+            2 => serde_json::json!({ "steps": [{ "request": { "path": "/x" }, "expect": doc }] }),
+            // Every slot of a well-formed suite and config filled with short Unicode text.
+            3 => serde_json::json!({
+                "steps": [{ "request": { "path": "/x" }, "expect": { "status": s[2] } },
+                          { "request": { "method": s[0], "path": s[1] }, "expect": { "json": { s[3].clone(): s[4] }, "max_ms": s[5] }, "capture": { "x": s[6] } }],
+            }),
+            _ => serde_json::json!({
+                "auth": { "scheme": s[7], "header": s[0], "login": { "token": s[3], "request": { "path": s[1] } } },
+                "gateway": { "fingerprint": { "header": s[4] }, "ready_path": s[5] },
+                "vars": { s[6].clone(): s[2] },
+            }),
+        };
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        let result = std::panic::catch_unwind(|| {
+            let _ = load_suite(text.as_bytes());
+            let _ = load_config(&text);
+            let _ = smokegate::load::contract::compile(&doc);
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("openapi.json");
+            std::fs::write(&f, &text).unwrap();
+            let _ = smokegate::load::contract::OpenApi::load(&f);
+        });
+        prop_assert!(result.is_ok(), "a decoder panicked on {text}");
+    }
+}

@@ -220,3 +220,119 @@ async fn what_the_auth_routes_hand_out_is_masked_when_echoed() {
         no_fragment(&hay, session, &what);
     }
 }
+
+/// A JWT that smokegate never minted (an admin's, inside a response body) and the credential
+/// after `Bearer`/`Token`/`JWT`/`Basic` are masked by their shape, in every output; so is such a
+/// token cut short.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_shaped_text_is_masked_whether_or_not_smokegate_knows_it() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    let foreign = jwt(3600);
+    let opaque = "9f8e7d6c5b4a39281716f5e4d3c2b1a0f9e8d7c6";
+    let body = json!({
+        "admin": { "accessToken": foreign },
+        "hint": format!("retry with Token {opaque}"),
+        "short": &foreign[..30],
+    });
+    Mock::given(method("GET")).and(path("/api/users")).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(&server).await;
+    let p = Project::new();
+    p.write("smoke-suites/u.yaml", "steps:\n  - name: users\n    request: { path: /api/users }\n    expect: { json: { $: { equals: 1 }, $.hint: nope, $.short: nope } }\n");
+    let mut c = reports_run(&p, &server.uri(), "smoke-suites/u.yaml");
+    c.args(["--html", "r.html", "-vv"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let mut outputs = all_outputs(&p, &o);
+    outputs.push(("r.html".into(), std::fs::read_to_string(p.path().join("r.html")).unwrap()));
+    for (what, hay) in &outputs {
+        no_fragment(hay, &foreign, what);
+        no_fragment(hay, opaque, what);
+        assert!(!hay.contains("eyJ"), "{what}: {hay}");
+    }
+    // What is not a credential stays readable.
+    assert!(text(&o).contains("retry with Token ***"), "{}", text(&o));
+}
+
+/// `PWD`, `OLDPWD` are the shell's, not secrets: paths print as they are; a path in a
+/// secret-named variable (`…_CREDENTIALS=/etc/sa.json`) is not masked wherever it appears.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_working_directory_is_not_a_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/health")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    let p = Project::new();
+    p.write("suites/h.yaml", "auth: none\nsteps:\n  - request: { path: /health }\n");
+    let dir = std::fs::canonicalize(p.path()).unwrap().display().to_string();
+    let mut c = p.run(&server.uri(), &[&format!("{dir}/suites/h.yaml")]);
+    c.env("PWD", &dir).env("OLDPWD", &dir).env("GOOGLE_APPLICATION_CREDENTIALS", format!("{dir}/suites"));
+    let o = output(c).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(&format!("at {dir}/suites/h.yaml:3")), "{out}");
+    assert!(!out.contains("***"), "{out}");
+}
+
+/// Private-use characters in a response are escaped like control bytes: with `NO_COLOR`, no
+/// escape sequence reaches the console, and none can recolour a line.
+#[tokio::test(flavor = "multi_thread")]
+async fn private_use_characters_from_a_body_never_become_styles() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/health"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "\u{e001}ok\u{e000} \u{e002}\u{f8ff}\u{f0000}"})))
+        .mount(&server)
+        .await;
+    let p = Project::new();
+    p.write(
+        "suites/h.yaml",
+        "auth: none\nsteps:\n  - name: health\n    request: { path: /health }\n    expect: { json: { $.status: fine } }\n",
+    );
+    for color in [false, true] {
+        let mut c = p.run(&server.uri(), &["suites/h.yaml"]);
+        if color {
+            c.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+        }
+        let o = output(c).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(out.contains("\\u{e001}ok\\u{e000}") && out.contains("\\u{f8ff}") && out.contains("\\u{f0000}"), "{out}");
+        assert!(!out.chars().any(|c| ('\u{e000}'..='\u{f8ff}').contains(&c)), "{out}");
+        if !color {
+            assert!(!out.contains('\x1b'), "an escape sequence with NO_COLOR: {out:?}");
+        }
+    }
+}
+
+/// `expect: { status: "€" }` (a multi-byte character where a class like "2xx" goes) is an
+/// error at its line, in `check` and `run`, never a panic.
+#[test]
+fn a_multibyte_status_is_an_error_not_a_panic() {
+    let p = Project::new();
+    p.write("smoke-suites/s.yaml", "auth: none\nsteps:\n  - request: { path: /x }\n    expect: { status: \"€\" }\n");
+    for args in [&["check"][..], &["run", "--gateway", "http://127.0.0.1:9"][..]] {
+        let o = p.cmd().args(args).output().unwrap();
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.contains("s.yaml:4") && !out.contains("panicked"), "{out}");
+    }
+}
+
+/// JUnit's cleanup testcase carries every cleanup breadcrumb: the deletion and its
+/// verification.
+#[tokio::test(flavor = "multi_thread")]
+async fn junit_cleanup_carries_the_verification() {
+    let server = MockServer::start().await;
+    auth_ok(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .mount(&server)
+        .await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", "steps:\n  - request: { path: /api/me }\n");
+    let o = output(p.run(&server.uri(), &["--junit", "r.xml"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let xml = std::fs::read_to_string(p.path().join("r.xml")).unwrap();
+    let case = &xml[xml.find("name=\"cleanup\"").expect("a cleanup testcase")..];
+    let case = &case[..case.find("</testcase>").unwrap_or(case.len())];
+    assert!(case.contains("cleanup DELETE") && case.contains("cleanup.verify POST"), "{case}");
+}

@@ -24,6 +24,8 @@ use crate::secret::{Redactor, Secret};
 /// command fail: what it described may still exist.
 pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
     let paths = default_paths(&[]);
+    // `--config` on this command line wins over the configs the entries carry.
+    let config_given = args.config.is_some();
     let setup = gateway_setup(&args, &paths)?;
     let journal = Journal::new(&setup.state_dir);
     journal.sweep_temporaries();
@@ -59,14 +61,14 @@ pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel
         let email = entry.email.clone();
         let (owned, rest): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.owner.as_deref() == Some(email.as_str()));
         records = rest;
-        clean_identity(&ctx, entry, owned, &mut tally).await;
+        clean_identity(&ctx, entry, owned, config_given, &mut tally).await;
     }
     clean_orphan_records(&ctx, records, &mut tally).await;
     done += tally.done;
     left += tally.left + elsewhere.get();
     // The cached session of `smokegate token` is a test user too.
     let store = SessionStore::new(&state_dir);
-    let (session_code, removed) = super::session::logout(&ctx, &store, false).await?;
+    let (session_code, removed) = super::session::logout(&ctx, &store, false, config_given).await?;
     done += removed;
     if session_code != Exit::Ok {
         left += 1;
@@ -84,10 +86,10 @@ struct Tally {
 
 /// Replays the records a journaled identity owns, then deletes and verifies the identity (kept
 /// while any of its records is left: only its token can delete them).
-async fn clean_identity(ctx: &Arc<RunCtx>, entry: Entry, owned: Vec<RecordEntry>, t: &mut Tally) {
+async fn clean_identity(ctx: &Arc<RunCtx>, entry: Entry, owned: Vec<RecordEntry>, config_given: bool, t: &mut Tally) {
     let identity = Identity { email: entry.email.clone(), password: Secret::new(entry.password.clone()) };
     // With the routes of the config it was created under, whatever config is here.
-    let auth = match &entry.config {
+    let auth = match entry.config.as_ref().filter(|_| !config_given) {
         None => Auth::new(ctx.clone(), identity, None),
         Some(saved) => match saved.auth() {
             Ok(cfg) => Auth::with_config(ctx.clone(), cfg, saved.clone(), identity, None),

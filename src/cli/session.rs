@@ -62,22 +62,23 @@ fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token
     }
 }
 
-/// A cached session's user, with the routes of the config it was created with.
-fn cached_auth(ctx: &Arc<RunCtx>, s: &Session) -> Result<Auth, Failure> {
+/// A cached session's user, with the routes of the config it was created with — unless
+/// `--config` names one on this command line, which then wins (a broken login route fixed).
+fn cached_auth(ctx: &Arc<RunCtx>, s: &Session, config_given: bool) -> Result<Auth, Failure> {
     let identity = Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) };
-    let Some(saved) = &s.config else { return Ok(Auth::new(ctx.clone(), identity, None)) };
+    let Some(saved) = s.config.as_ref().filter(|_| !config_given) else { return Ok(Auth::new(ctx.clone(), identity, None)) };
     let cfg = saved.auth().map_err(|e| Failure::new(Exit::Usage, format!("the cached session's config no longer parses: {e}")))?;
     Ok(Auth::with_config(ctx.clone(), cfg, saved.clone(), identity, None))
 }
 
 /// The cached session's user, logged in and fresh, or a newly minted one. Returns the user and
 /// whether it was reused.
-async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore) -> Result<(Arc<Auth>, bool), Failure> {
+async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore, config_given: bool) -> Result<(Arc<Auth>, bool), Failure> {
     let origin = ctx.http.gateway.origin();
     let cancel = ctx.cancel.interrupt.clone();
     let _held = lock(store, &origin).await?;
     if let Some(s) = store.load(&origin).map_err(|e| Failure::new(Exit::Usage, e.to_string()))? {
-        let auth = Arc::new(cached_auth(ctx, &s)?);
+        let auth = Arc::new(cached_auth(ctx, &s, config_given)?);
         auth.restore(s.captures.clone(), s.token.clone().map(Secret::new)).await;
         match auth.bearer(&cancel).await {
             Ok(_) => {
@@ -137,7 +138,7 @@ fn fmt_secs(secs: i64) -> String {
 /// `smokegate token`.
 pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
     let (ctx, store) = local_ctx(&args.gateway, if args.raw { Verbosity::Quiet } else { verbosity }, cancel)?;
-    let (auth, reused) = obtain(&ctx, &store).await?;
+    let (auth, reused) = obtain(&ctx, &store, args.gateway.config.is_some()).await?;
     let (_, token) = auth.session_parts().await;
     let token = token.ok_or_else(|| Failure::new(Exit::AuthBootstrap, "no token after login"))?;
     if args.raw {
@@ -212,7 +213,7 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
     out.headers = headers;
     out.body = body;
     if !args.anon {
-        let (auth, _) = obtain(&ctx, &store).await?;
+        let (auth, _) = obtain(&ctx, &store, args.gateway.config.is_some()).await?;
         out.credential = Some(auth.credential(&ctx.cancel.interrupt).await.map_err(auth_failure)?);
     }
     let cc = CrumbCtx { suite: None, step: Some("call".into()), phase: Phase::Call, attempt: 1 };
@@ -260,11 +261,11 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
 /// `smokegate logout`: deletes the cached user and the cache; nothing cached is not an error.
 pub async fn cmd_logout(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
     let (ctx, store) = local_ctx(&args, verbosity, cancel)?;
-    Ok(logout(&ctx, &store, true).await?.0)
+    Ok(logout(&ctx, &store, true, args.config.is_some()).await?.0)
 }
 
 /// Shared by `logout` and `cleanup`: the exit code, and how many users it removed.
-pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) -> Result<(Exit, usize), Failure> {
+pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool, config_given: bool) -> Result<(Exit, usize), Failure> {
     let origin = ctx.http.gateway.origin();
     let _held = lock(store, &origin).await?;
     let Some(s) = store.load(&origin).map_err(|e| Failure::new(Exit::Usage, e.to_string()))? else {
@@ -278,7 +279,7 @@ pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool) 
         crate::outln!("forgot the cached service-account session for {origin} (service accounts are never deleted)");
         return Ok((Exit::Ok, 0));
     }
-    let auth = cached_auth(ctx, &s)?;
+    let auth = cached_auth(ctx, &s, config_given)?;
     auth.restore(s.captures.clone(), s.token.clone().map(Secret::new)).await;
     match auth.cleanup(&ctx.cancel.abort).await {
         Ok(deleted) => {

@@ -626,7 +626,8 @@ fn decode_status(ctx: Ctx<'_>, node: &Node) -> Result<StatusPat, SourceError> {
         Value::Int(i) if (100..=599).contains(i) => Ok(StatusPat::Code(*i as u16)),
         // `status: "201"` means 201: a quoted code is still a code.
         Value::Str(s) if s.parse::<u16>().is_ok_and(|c| (100..=599).contains(&c)) => Ok(StatusPat::Code(s.parse().unwrap_or(0))),
-        Value::Str(s) if s.len() == 3 && s[1..].eq_ignore_ascii_case("xx") && matches!(s.as_bytes()[0], b'1'..=b'5') => {
+        // Bytes, not a slice of the text: "€" is three bytes and one character.
+        Value::Str(s) if s.len() == 3 && s.as_bytes()[1..].eq_ignore_ascii_case(b"xx") && matches!(s.as_bytes()[0], b'1'..=b'5') => {
             Ok(StatusPat::Class(u16::from(s.as_bytes()[0] - b'0')))
         }
         _ => Err(ctx

@@ -43,36 +43,52 @@ enum Stream {
     Err,
 }
 
-// Styles are written as private-use placeholders and turned into escape sequences only after
-// the line went through the sanitizer, which escapes every control byte a response brought in.
-const GREEN: &str = "\u{e001}";
-const RED: &str = "\u{e002}";
-const YELLOW: &str = "\u{e003}";
-const DIM: &str = "\u{e004}";
-const BOLD: &str = "\u{e005}";
-const RESET: &str = "\u{e000}";
-const STYLES: [(char, &str); 6] = [
-    ('\u{e000}', "\x1b[0m"),
-    ('\u{e001}', "\x1b[32m"),
-    ('\u{e002}', "\x1b[31m"),
-    ('\u{e003}', "\x1b[33m"),
-    ('\u{e004}', "\x1b[2m"),
-    ('\u{e005}', "\x1b[1m"),
-];
+// Styles are typed spans of a line, never characters in its text: each span's text goes
+// through the sanitizer on its own, and only then is the line rendered with escape sequences,
+// so nothing a response holds can become a style.
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
 
-/// The sanitized line with its style placeholders made real (or dropped without colour).
-fn styled(text: &str) -> String {
-    if !text.contains(|c: char| ('\u{e000}'..='\u{e005}').contains(&c)) {
-        return text.to_owned();
+/// A console line: spans of text, each plain or in one style.
+#[derive(Default)]
+struct Line(Vec<(Option<&'static str>, String)>);
+
+impl Line {
+    fn plain(mut self, text: impl Into<String>) -> Self {
+        self.0.push((None, text.into()));
+        self
     }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match STYLES.iter().find(|(k, _)| *k == c) {
-            Some((_, esc)) => out.push_str(esc),
-            None => out.push(c),
-        }
+
+    fn styled(mut self, style: &'static str, text: impl Into<String>) -> Self {
+        self.0.push((Some(style), text.into()));
+        self
     }
-    out
+
+    fn style(style: &'static str, text: impl Into<String>) -> Self {
+        Line::default().styled(style, text)
+    }
+}
+
+impl From<&str> for Line {
+    fn from(t: &str) -> Line {
+        Line::default().plain(t)
+    }
+}
+
+impl From<String> for Line {
+    fn from(t: String) -> Line {
+        Line::default().plain(t)
+    }
+}
+
+impl From<&String> for Line {
+    fn from(t: &String) -> Line {
+        Line::default().plain(t.clone())
+    }
 }
 
 impl Console {
@@ -147,17 +163,26 @@ impl Console {
         self
     }
 
-    fn paint(&self, style: &str, text: &str) -> String {
-        if self.color { format!("{style}{text}{RESET}") } else { text.to_owned() }
+    /// Sanitizes each span, then styles it (or not, without colour).
+    fn render(&self, line: Line) -> String {
+        let mut out = String::new();
+        for (style, text) in line.0 {
+            let text = self.redactor.redact(&text);
+            match style.filter(|_| self.color) {
+                Some(s) => out.push_str(&format!("{s}{text}{RESET}")),
+                None => out.push_str(&text),
+            }
+        }
+        out
     }
 
-    fn line(&mut self, text: &str) {
-        let text = styled(&self.redactor.redact(text));
+    fn line(&mut self, line: impl Into<Line>) {
+        let text = self.render(line.into());
         self.pending.push((Stream::Out, text));
     }
 
-    fn eline(&mut self, text: &str) {
-        let text = styled(&self.redactor.redact(text));
+    fn eline(&mut self, line: impl Into<Line>) {
+        let text = self.render(line.into());
         self.pending.push((Stream::Err, text));
     }
 
@@ -165,8 +190,7 @@ impl Console {
         if self.verbosity == Verbosity::Quiet {
             return;
         }
-        let h = format!("{}  {}", self.paint(BOLD, name), self.paint(DIM, file));
-        self.line(&h);
+        self.line(Line::style(BOLD, name).plain("  ").styled(DIM, file));
     }
 
     fn step(&mut self, s: &StepResult) {
@@ -175,15 +199,15 @@ impl Console {
             return;
         }
         let mark = match s.outcome {
-            Outcome::Passed => self.paint(GREEN, "✓"),
-            Outcome::Failed => self.paint(RED, "✗"),
-            Outcome::Skipped => self.paint(DIM, "-"),
+            Outcome::Passed => (GREEN, "✓"),
+            Outcome::Failed => (RED, "✗"),
+            Outcome::Skipped => (DIM, "-"),
         };
         let kind = match s.kind {
             StepKind::Teardown => "teardown ",
             _ => "",
         };
-        let mut parts = vec![format!("  {mark} {kind}{}", s.name)];
+        let mut parts = vec![format!("{kind}{}", s.name)];
         if let Some(st) = s.status {
             parts.push(st.to_string());
         }
@@ -194,30 +218,27 @@ impl Console {
         if s.attempts > 1 {
             parts.push(format!("{} attempts", s.attempts));
         }
-        if let Some(c) = s.failure_class {
-            parts.push(self.paint(RED, c.as_str()));
-        }
         if quiet {
             // The suite is named on the line itself (no header under `-q`).
-            parts[0] = format!("  {mark} {} › {kind}{}", s.suite, s.name);
+            parts[0] = format!("{} › {kind}{}", s.suite, s.name);
         }
-        let text = parts.join(" · ");
-        self.line(&text);
+        let mut line = Line::default().plain("  ").styled(mark.0, mark.1).plain(format!(" {}", parts.join(" · ")));
+        if let Some(c) = s.failure_class {
+            line = line.plain(" · ").styled(RED, c.as_str());
+        }
+        self.line(line);
         match s.outcome {
             Outcome::Failed if s.breadcrumbs.is_empty() && s.assertions.is_empty() => {
                 // Never sent: the reason is all there is to say.
                 if let Some(m) = &s.message {
-                    self.line(&format!("      {m}"));
+                    self.line(format!("      {m}"));
                 }
-                let at = format!("      at {}:{}", s.file, s.line);
-                let at = self.paint(DIM, &at);
-                self.line(&at);
+                self.line(Line::style(DIM, format!("      at {}:{}", s.file, s.line)));
             }
             Outcome::Failed => self.failure(s),
             Outcome::Skipped if self.verbosity >= Verbosity::Verbose => {
                 if let Some(m) = &s.message {
-                    let t = self.paint(DIM, &format!("      {m}"));
-                    self.line(&t);
+                    self.line(Line::style(DIM, format!("      {m}")));
                 }
             }
             _ => {}
@@ -234,7 +255,7 @@ impl Console {
         if s.assertions.iter().all(|a| a.passed)
             && let Some(m) = &s.message
         {
-            self.line(&format!("      {m}"));
+            self.line(format!("      {m}"));
         }
         let crumb = s.breadcrumbs.last();
         let rid = s.request_id().unwrap_or("-");
@@ -244,17 +265,13 @@ impl Console {
         if let Some(echo) = crumb.and_then(|c| c.echoed_request_id.as_deref()) {
             where_.push_str(&format!(" · gateway id {echo}"));
         }
-        let where_ = self.paint(DIM, &where_);
-        self.line(&where_);
-        let at = format!("      at {}:{}", s.file, s.line);
-        let at = self.paint(DIM, &at);
-        self.line(&at);
+        self.line(Line::style(DIM, where_));
+        self.line(Line::style(DIM, format!("      at {}:{}", s.file, s.line)));
         if let Some(curl) = &s.replay {
-            self.line(&format!("      replay: {curl}"));
+            self.line(format!("      replay: {curl}"));
             if curl.contains("$SMOKEGATE_TOKEN") && !self.hinted {
                 self.hinted = true;
-                let hint = self.paint(DIM, &format!("      (a local token for the replay: {})", TOKEN_HINT));
-                self.line(&hint);
+                self.line(Line::style(DIM, format!("      (a local token for the replay: {TOKEN_HINT})")));
             }
         }
     }
@@ -290,19 +307,15 @@ impl Reporter for Console {
             }
             Event::Info(msg) => {
                 if self.verbosity > Verbosity::Quiet {
-                    let t = self.paint(DIM, &format!("  · {msg}"));
-                    self.line(&t);
+                    self.line(Line::style(DIM, format!("  · {msg}")));
                 }
             }
             Event::Warning(msg) => {
-                let t = format!("{} {msg}", self.paint(YELLOW, "warning:"));
-                self.eline(&t);
+                self.eline(Line::style(YELLOW, "warning:").plain(format!(" {msg}")));
             }
             Event::Breadcrumb(c) => {
                 if self.verbosity >= Verbosity::Verbose {
-                    let t = format!("    ↳ {}", c.line(false));
-                    let t = self.paint(DIM, &t);
-                    self.line(&t);
+                    self.line(Line::style(DIM, format!("    ↳ {}", c.line(false))));
                 }
             }
             Event::StepFinished(s) => self.step_finished(s),
@@ -363,36 +376,30 @@ impl Console {
     fn cleanup(&mut self, c: &CleanupReport) {
         for e in &c.deleted {
             if self.verbosity > Verbosity::Quiet {
-                let t = self.paint(DIM, &format!("cleanup: deleted test user {e}"));
-                self.line(&t);
+                self.line(Line::style(DIM, format!("cleanup: deleted test user {e}")));
             }
         }
         for k in &c.kept {
-            let t = format!(
-                "{} --keep-user: test user {k} was NOT deleted; it stays in the journal until `smokegate cleanup`",
-                self.paint(YELLOW, "warning:")
+            self.eline(
+                Line::style(YELLOW, "warning:")
+                    .plain(format!(" --keep-user: test user {k} was NOT deleted; it stays in the journal until `smokegate cleanup`")),
             );
-            self.eline(&t);
         }
         for l in &c.left {
-            let t = format!(
-                "{} {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
-                self.paint(RED, "cleanup failed:"),
+            self.eline(Line::style(RED, "cleanup failed:").plain(format!(
+                " {} was left behind: {} (kept in the journal; run `smokegate cleanup`)",
                 l.what(),
                 l.reason
-            );
-            self.eline(&t);
+            )));
         }
         if let Some(note) = c.teardown_note() {
-            let t = format!("{} {note}", self.paint(RED, "cleanup failed:"));
-            self.eline(&t);
+            self.eline(Line::style(RED, "cleanup failed:").plain(format!(" {note}")));
         }
     }
 
     fn summary(&mut self, sum: &RunSummary) {
         if let Some(err) = &sum.error {
-            let t = format!("{} {err}", self.paint(RED, "error:"));
-            self.eline(&t);
+            self.eline(Line::style(RED, "error:").plain(format!(" {err}")));
         }
         if let Some(c) = &sum.openapi
             && self.verbosity > Verbosity::Quiet
@@ -415,8 +422,7 @@ impl Console {
             t.push_str(" · interrupted");
         }
         let style = if sum.exit_code == 0 { GREEN } else { RED };
-        let t = self.paint(style, &t);
-        self.line(&t);
+        self.line(Line::style(style, t));
     }
 }
 

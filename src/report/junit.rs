@@ -110,7 +110,7 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
         let mut problems: Vec<String> = c.left.iter().map(|l| format!("{} was left behind: {}", l.what(), l.reason)).collect();
         problems.extend(c.teardown_note());
         let failure = (!problems.is_empty()).then(|| ("cleanup", problems.join("; ")));
-        let crumbs = phase_crumbs(|c| c.phase.as_str() == "cleanup");
+        let crumbs = phase_crumbs(|c| c.phase.as_str().starts_with("cleanup"));
         run.add_test_case(run_case("cleanup", failure, &crumbs));
     }
     if !run.test_cases.is_empty() {

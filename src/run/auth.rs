@@ -318,6 +318,13 @@ impl Auth {
         }
         let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
         let judged = exchange::send(&self.ctx, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
+        // What an auth step captures is a credential from the moment it arrives (a refresh
+        // token, a session id): masked before any message about this answer is made.
+        for (_, v) in &judged.verdict.captures {
+            if let Some(s) = v.as_str() {
+                self.ctx.redactor.add(&Secret::new(s));
+            }
+        }
         let class = judged.class();
         let Some(resp) = judged.response else {
             if matches!(judged.error, Some(SendError::Cancelled)) {

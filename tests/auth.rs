@@ -53,17 +53,83 @@ async fn login_401_after_create_exits_3_and_keeps_the_identity_journalled() {
     assert_no_secrets(&o, &[&sent_password(&server).await.unwrap()]);
 }
 
+/// No token, a JWT-shaped token that does not decode, and (with `login.token_type: jwt`) an
+/// opaque one: exit 3, the token not echoed. (Any other string is an opaque token.)
 #[tokio::test(flavor = "multi_thread")]
 async fn token_absent_and_malformed_tokens_exit_3() {
-    for (body, needle) in [(json!({"nothing": 1}), "no token in the login response"), (json!({"token": "not.a-jwt"}), "malformed")] {
+    let broken = "eyJhbGciOiJIUzI1NiJ9.bm90LWpzb24.c2lnbmF0dXJl";
+    for (body, config, needle) in [
+        (json!({"nothing": 1}), "", "no token in the login response"),
+        (json!({"token": broken}), "", "malformed"),
+        (
+            json!({"token": "not.a-jwt-opaque"}),
+            "auth:\n  login:\n    request: { method: POST, path: /api/auth/V1/auth/login, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    token_type: jwt\n",
+            "malformed",
+        ),
+    ] {
         let server = MockServer::start().await;
         Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
         Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(&server).await;
-        let (o, _) = run_user_suite(&server, &[]).await;
+        let p = Project::new();
+        p.write("smoke-suites/me.yaml", USER_SUITE);
+        p.write("smoke-suites/smokegate.yaml", config);
+        let o = output(p.run(&server.uri(), &[])).await;
         assert_eq!(o.status.code(), Some(3), "{}", text(&o));
         assert!(text(&o).contains(needle), "{}", text(&o));
-        assert!(!text(&o).contains("not.a-jwt"), "the token is not echoed");
+        assert!(!text(&o).contains(broken) && !text(&o).contains("not.a-jwt-opaque"), "the token is not echoed");
     }
+}
+
+/// An opaque token without a stated lifetime is used until a 401: that step fails as `auth` (it
+/// is not retried), and the steps after it log in again first. With `expires_in` or
+/// `auth.token_ttl` it is renewed before it expires instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_opaque_token_is_used_until_a_401_then_the_next_step_logs_in_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user": {"id": "u1"}})))
+        .mount(&server)
+        .await;
+    let logins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = logins.clone();
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(move |_: &wiremock::Request| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(200).set_body_json(json!({"token": format!("opaque-token-number-{i}")}))
+        })
+        .mount(&server)
+        .await;
+    // The first token stops working after one request; the second keeps working.
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .and(wiremock::matchers::header("authorization", "Bearer opaque-token-number-0"))
+        .respond_with(ResponseTemplate::new(200))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .and(wiremock::matchers::header("authorization", "Bearer opaque-token-number-1"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/me.yaml",
+        "continue_on_failure: true\nsteps:\n  - name: one\n    request: { path: /api/me }\n  - name: two\n    request: { path: /api/me }\n  - name: three\n    request: { path: /api/me }\n",
+    );
+    p.write("smoke-suites/smokegate.yaml", "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n");
+    let o = output(p.run(&server.uri(), &["-v"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("✓ one · 200") && out.contains("✗ two · 401") && out.contains("✓ three · 200"), "{out}");
+    assert!(out.contains("used until a 401"), "{out}");
+    assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 2, "one new login after the 401: {out}");
+    assert_no_secrets(&o, &["opaque-token-number-0", "opaque-token-number-1"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

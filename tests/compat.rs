@@ -173,6 +173,9 @@ impl Kind {
 }
 
 const SIGNING_KEY: &str = "compat-stack-signing-key-not-a-secret-0123456789";
+/// The Django stack's staff user, for `auth.admin`.
+const ADMIN_USER: &str = "admin@example.test";
+const ADMIN_PASSWORD: &str = "compat-admin-Pa55word-not-a-secret";
 
 /// One running stack: its gateway on `port`, its services behind it, its database in `dir`.
 struct Stack {
@@ -194,6 +197,11 @@ impl Stack {
     /// Starts `kind` with its gateway in `variant` (`healthy`, `auth-off`, `empty`, `stub`,
     /// `no-delete`); `None` when the stacks are not installed.
     fn start(kind: Kind, variant: &str) -> Option<Stack> {
+        Stack::start_with(kind, variant, &[])
+    }
+
+    /// [`Stack::start`] with settings for the service (the Django stack's `SMOKESTACK_*`).
+    fn start_with(kind: Kind, variant: &str, env: &[(&str, &str)]) -> Option<Stack> {
         let tools = tools()?;
         for _ in 0..3 {
             let dir = tempfile::tempdir().unwrap();
@@ -210,7 +218,7 @@ impl Stack {
             };
             match kind {
                 Kind::NginxJsa => s.start_jsa(),
-                Kind::HaproxyDjoser => s.start_django(variant),
+                Kind::HaproxyDjoser => s.start_django(variant, env),
             }
             s.start_gateway(variant);
             if s.all_running() {
@@ -245,11 +253,11 @@ impl Stack {
         self.lost |= !wait_http(self.aux_port, "/get", &mut self.services);
     }
 
-    fn start_django(&mut self, variant: &str) {
+    fn start_django(&mut self, variant: &str, env: &[(&str, &str)]) {
         let d = self.dir.path().to_path_buf();
         std::fs::copy(django_template(&self.tools), d.join("db.sqlite3")).unwrap();
         let mut g = Command::new(self.tools.venv.join("bin/gunicorn"));
-        g.args(["-b", &format!("127.0.0.1:{}", self.service_port), "-w", "2", "--graceful-timeout", "1"])
+        g.args(["-b", &format!("127.0.0.1:{}", self.service_port), "-w", "3", "--graceful-timeout", "1"])
             .arg("--control-socket")
             .arg(d.join("gunicorn.ctl"))
             .arg("smokestack.wsgi")
@@ -257,7 +265,8 @@ impl Stack {
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("SMOKESTACK_DB", d.join("db.sqlite3"))
             .env("SMOKESTACK_SIGNING_KEY", SIGNING_KEY)
-            .env("SMOKESTACK_VARIANT", variant);
+            .env("SMOKESTACK_VARIANT", variant)
+            .envs(env.iter().copied());
         self.services = vec![Proc::spawn("gunicorn", g, &d, "QUIT")];
         self.lost |= !wait_http(self.service_port, "/health/ready", &mut self.services);
     }
@@ -324,7 +333,7 @@ impl Stack {
                     .args([
                         "-c",
                         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
-                         print(*(c.execute(f'select count(*) from {t}').fetchone()[0] for t in ('auth_user', 'smokestack_item')))",
+                         print(*(c.execute(q).fetchone()[0] for q in ('select count(*) from auth_user where not is_staff', 'select count(*) from smokestack_item')))",
                     ])
                     .arg(self.dir.path().join("db.sqlite3"))
                     .output()
@@ -369,14 +378,21 @@ fn django_template(tools: &Tools) -> PathBuf {
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap().keep();
             let db = dir.join("template.sqlite3");
-            let out = Command::new(tools.venv.join("bin/python"))
-                .args(["manage.py", "migrate", "-v", "0"])
-                .current_dir(Kind::HaproxyDjoser.recipe().join("service"))
-                .env("PYTHONDONTWRITEBYTECODE", "1")
-                .env("SMOKESTACK_DB", &db)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "migrate failed: {}", text(&out));
+            let manage = |args: &[&str]| {
+                let out = Command::new(tools.venv.join("bin/python"))
+                    .arg("manage.py")
+                    .args(args)
+                    .current_dir(Kind::HaproxyDjoser.recipe().join("service"))
+                    .env("PYTHONDONTWRITEBYTECODE", "1")
+                    .env("SMOKESTACK_DB", &db)
+                    .env("DJANGO_SUPERUSER_PASSWORD", ADMIN_PASSWORD)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "manage.py {args:?} failed: {}", text(&out));
+            };
+            manage(&["migrate", "-v", "0"]);
+            // The staff user of the admin tests (it is not a test user: `left` counts non-staff).
+            manage(&["createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", ADMIN_USER]);
             db
         })
         .clone()
@@ -688,4 +704,170 @@ fn a_failing_bootstrap_login_prints_no_part_of_its_answer_s_tokens() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_no_token_part(&text(&o), &stack.issued_tokens());
     assert_eq!(stack.left(), (0, 0), "{}", text(&o));
+}
+
+/// The real-stacks contract with `auth.admin`: djoser's staff user deletes the disposable user
+/// (`DELETE /auth/users/{id}/` confirmed with the admin's own `current_password`) and proves it
+/// gone (`GET` as the admin answers 404), on a stack where a user may not delete itself.
+fn admin_config(p: &Project, admin: &str) -> PathBuf {
+    let contract = std::fs::read_to_string(Kind::HaproxyDjoser.contract()).unwrap();
+    let head = contract.split("  cleanup:").next().unwrap();
+    p.write(
+        "smokegate.yaml",
+        &format!(
+            "{head}  admin:\n{admin}  cleanup:\n    auth: admin\n    request: {{ method: DELETE, path: \"/auth/users/{{{{ user_id }}}}/\", json: {{ current_password: \"{{{{ admin.password }}}}\" }} }}\n    expect: {{ status: 204 }}\n  verify:\n    auth: admin\n    request: {{ path: \"/auth/users/{{{{ user_id }}}}/\" }}\n    expect: {{ status: 404 }}\n"
+        ),
+    )
+}
+
+#[test]
+fn an_admin_deletes_the_user_where_a_user_cannot_delete_itself() {
+    let Some(stack) = Stack::start_with(Kind::HaproxyDjoser, "healthy", &[("SMOKESTACK_ADMIN_DELETES", "1")]) else { return };
+    // The self-deleting contract is refused here: exit 5, the user left.
+    let p = Project::new();
+    let o = stack.run(&p, &Kind::HaproxyDjoser.contract(), &[]);
+    assert_eq!(code(&o), 5, "{}", text(&o));
+    assert_eq!(stack.left(), (1, 0));
+    // The admin from a secrets manager's JSON file, and from the environment.
+    for (admin, env) in [
+        ("    credentials_file: admin-secret.json\n", vec![]),
+        (
+            "    username: \"{{ env.SMOKE_ADMIN_EMAIL }}\"\n    password: \"{{ env.SMOKE_ADMIN_PASSWORD }}\"\n",
+            vec![("SMOKE_ADMIN_EMAIL", ADMIN_USER), ("SMOKE_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        ),
+    ] {
+        let p = Project::new();
+        p.write("admin-secret.json", &format!("{{\"username\": \"{ADMIN_USER}\", \"password\": \"{ADMIN_PASSWORD}\", \"arn\": \"x\"}}"));
+        let config = admin_config(&p, admin);
+        let mut c = p.std_cmd();
+        c.arg("run")
+            .arg("-v")
+            .arg("--auth-probes")
+            .arg("--state-dir")
+            .arg(p.state())
+            .arg("--config")
+            .arg(&config)
+            .args(REPORTS)
+            .arg(Kind::HaproxyDjoser.recipe().join("smoke-suites"))
+            .env("GATEWAY_BASE_URL", stack.url())
+            .envs(env.iter().copied());
+        let o = c.output().unwrap();
+        let all = all_output(&p, &o);
+        assert_eq!(code(&o), 0, "{admin}: {all}\n{}", stack.logs());
+        assert!(all.contains("admin.login POST /auth/jwt/create/") && all.contains("cleanup DELETE /auth/users/"), "{all}");
+        assert!(all.contains("cleanup.verify GET /auth/users/") && all.contains("-> 404"), "{all}");
+        assert!(!all.contains(ADMIN_PASSWORD), "the admin's password reached the output");
+        assert_no_token_part(&all, &stack.issued_tokens());
+        assert_eq!(stack.left(), (1, 0), "{admin}: only the self-deleting run's user is left\n{all}");
+        assert!(p.journal_files().is_empty());
+    }
+}
+
+/// SIGKILL mid-run with the admin configuration: `cleanup` from another folder, with no config
+/// there, tears the records down with the user's token first, then the admin deletes the user.
+#[test]
+fn after_sigkill_cleanup_finishes_with_the_admin() {
+    let Some(stack) = Stack::start_with(Kind::HaproxyDjoser, "healthy", &[("SMOKESTACK_ADMIN_DELETES", "1")]) else { return };
+    let p = Project::new();
+    p.write("admin-secret.json", &format!("{{\"username\": \"{ADMIN_USER}\", \"password\": \"{ADMIN_PASSWORD}\"}}"));
+    let config = admin_config(&p, "    credentials_file: admin-secret.json\n");
+    let suite = p.write(
+        "suites/slow.yaml",
+        "steps:\n  - name: create\n    request: { method: POST, path: /api/items/, json: { name: a } }\n    expect: { status: 201 }\n    capture: { a: $.id }\n  - name: wait\n    request: { path: \"/api/wait/?s=8\", timeout: 20s }\nteardown:\n  - name: delete a\n    request: { method: DELETE, path: \"/api/items/{{ a }}/\" }\n    expect: { status: [204, 404] }\n",
+    );
+    let mut c = p.std_cmd();
+    c.arg("run")
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--config")
+        .arg(&config)
+        .arg(&suite)
+        .env("GATEWAY_BASE_URL", stack.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stack.left().1 < 1 || p.record_files().len() != 1 {
+        assert!(Instant::now() < deadline, "the record never appeared: {}", stack.logs());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(stack.left(), (1, 1));
+    let elsewhere = Project::new();
+    let mut c = elsewhere.std_cmd();
+    c.arg("cleanup").arg("-v").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    let record = out.find("cleanup DELETE /api/items/").expect("the record's teardown");
+    let user = out.find("cleanup DELETE /auth/users/").expect("the admin's deletion");
+    assert!(record < user && out.contains("admin.login"), "records first, then the admin deletes the user:\n{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+}
+
+/// djoser's opaque DRF token (`/auth/token/login/` → `auth_token`, sent as `Token …`): no claims,
+/// used until a 401; probes forge it; the deleted user's token login answers 400, which proves
+/// the deletion.
+#[test]
+fn an_opaque_drf_token_logs_in_and_is_probed() {
+    let Some(stack) = Stack::start(Kind::HaproxyDjoser, "healthy") else { return };
+    let p = Project::new();
+    let contract = std::fs::read_to_string(Kind::HaproxyDjoser.contract()).unwrap();
+    let config = p.write(
+        "smokegate.yaml",
+        &contract
+            .replace("scheme: JWT", "scheme: Token")
+            .replace("path: /auth/jwt/create/", "path: /auth/token/login/")
+            .replace("token: $.access", "token: $.auth_token"),
+    );
+    let o = stack.run(&p, &config, &["--auth-probes", "-v"]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    assert!(out.contains("opaque token") && out.contains("probe: forged token · 401") && out.contains("probe: no token · 401"), "{out}");
+    assert!(out.contains("cleanup.verify POST /auth/token/login/ -> 400"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+}
+
+/// simplejwt's refresh (`POST /auth/jwt/refresh/ {refresh}`) with 4-second access tokens: the
+/// run outlives two of them and renews with the refresh token, never logging in again.
+#[test]
+fn a_refresh_token_renews_the_access_token_without_a_login() {
+    let Some(stack) = Stack::start_with(Kind::HaproxyDjoser, "healthy", &[("SMOKESTACK_ACCESS_SECONDS", "4")]) else { return };
+    let p = Project::new();
+    let contract = std::fs::read_to_string(Kind::HaproxyDjoser.contract()).unwrap();
+    let config = p.write(
+        "smokegate.yaml",
+        &contract.replace(
+            "    token: $.access\n",
+            "    token: $.access\n    refresh:\n      request: { method: POST, path: /auth/jwt/refresh/, json: { refresh: \"{{ refresh_token }}\" } }\n      token: $.access\n",
+        ),
+    );
+    let suite = p.write(
+        "suites/long.yaml",
+        "steps:\n  - name: me\n    request: { path: /auth/users/me/ }\n  - name: wait\n    request: { path: \"/api/wait/?s=3\" }\n  - name: me again\n    request: { path: /auth/users/me/ }\n  - name: wait more\n    request: { path: \"/api/wait/?s=3\" }\n  - name: me at the end\n    request: { path: /auth/users/me/ }\n",
+    );
+    let mut c = p.std_cmd();
+    c.arg("run")
+        .arg("-v")
+        .arg("--state-dir")
+        .arg(p.state())
+        .arg("--config")
+        .arg(&config)
+        .args(REPORTS)
+        .arg(&suite)
+        .env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    let all = all_output(&p, &o);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    if std::env::var_os("COMPAT_SHOW").is_some() {
+        eprintln!("{out}");
+    }
+    let refreshes = out.matches("refresh POST /auth/jwt/refresh/ -> 200").count();
+    assert!(refreshes >= 2, "renewed twice or more: {out}");
+    let logins = out.matches("POST /auth/jwt/create/ -> 200").count();
+    assert_eq!(logins, 1, "one login (the bootstrap's); the refreshes replaced the others: {out}");
+    assert_no_token_part(&all, &stack.issued_tokens());
+    assert_eq!(stack.left(), (0, 0), "{out}");
 }

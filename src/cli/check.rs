@@ -9,7 +9,7 @@ use super::run::check_suite_origins;
 use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
-use crate::load::config::{AuthModeKind, Config};
+use crate::load::config::{AdminCredentials, AuthModeKind, Config};
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, Suite};
 use crate::load::template_names::{BUILTINS, REQUEST_FIELDS, RUN_FIELDS, USER_FIELDS, is_template};
@@ -25,6 +25,7 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
     let env = env_snapshot();
     let extra = cli_vars(&args.vars)?;
     check_origins(&args, &suites, &config, &env)?;
+    super::run::check_admin_steps(&suites, &config)?;
     let mut errors = Vec::new();
     let templates = Templates::new();
     let auth_caps: Vec<String> =
@@ -118,6 +119,23 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
                     .with_source(src),
             );
         }
+    }
+    match a.admin.as_ref().map(|ad| &ad.credentials) {
+        Some(AdminCredentials::File(f)) if !f.is_file() => errors.push(
+            SourceError::new(file, a.mode_pos, format!("`auth.admin.credentials_file` {} does not exist", f.display())).with_source(src),
+        ),
+        Some(AdminCredentials::Given { username, password }) => {
+            for (key, t) in [("username", username), ("password", password)] {
+                for var in templates.variables(t).unwrap_or_default() {
+                    if let Some((msg, help)) = undefined_problem(&var, t, &defined, env) {
+                        errors.push(
+                            SourceError::new(file, a.mode_pos, format!("`auth.admin.{key}`: {msg}")).with_help(help).with_source(src),
+                        );
+                    }
+                }
+            }
+        }
+        _ => {}
     }
     if let Some(f) = a.credentials_file.as_ref().filter(|f| with_user && !f.is_file()) {
         errors.push(SourceError::new(file, a.mode_pos, format!("`auth.credentials_file` {} does not exist", f.display())).with_source(src));

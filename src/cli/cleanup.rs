@@ -13,7 +13,7 @@ use crate::report::event::EventSink;
 use crate::run::auth::{Auth, Identity};
 use crate::run::ctx::{Cancel, RunCtx, RunOptions};
 use crate::run::journal::{Entry, Journal, RecordEntry};
-use crate::run::records::replay_record;
+use crate::run::records::{ADMIN_OWNER, replay_record};
 use crate::run::runner::make_auth;
 use crate::run::session::SessionStore;
 use crate::run::signal;
@@ -59,7 +59,11 @@ pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel
     for entry in entries.into_iter().filter(|e| here(&e.gateway, &e.email)) {
         // What the user owns first: deleting it needs the user's token.
         let email = entry.email.clone();
-        let (owned, rest): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| r.owner.as_deref() == Some(email.as_str()));
+        // And what its run's admin created: deleted with that admin's token, from the same config.
+        let run = entry.run_id.clone();
+        let (owned, rest): (Vec<_>, Vec<_>) = records
+            .into_iter()
+            .partition(|r| r.owner.as_deref() == Some(email.as_str()) || (r.owner.as_deref() == Some(ADMIN_OWNER) && r.run_id == run));
         records = rest;
         clean_identity(&ctx, entry, owned, config_given, &mut tally).await;
     }
@@ -136,13 +140,14 @@ async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<RecordEntry>, t: &
     // Records of a long-lived identity (a service account, a client, an API key) are deleted
     // with its credential; a disposable owner that is not journaled cannot be logged in as.
     let service = match ctx.config.auth.mode {
-        AuthModeKind::Disposable => None,
+        // Its admin, if the config has one, for records an admin created.
+        AuthModeKind::Disposable => ctx.config.auth.admin.as_ref().and_then(|_| make_auth(ctx, None).ok()),
         _ => make_auth(ctx, None).ok(),
     };
     for rec in records {
         let auth = match (&rec.owner, &service) {
             (None, _) => None,
-            (Some(o), Some(svc)) if *o == svc.identity.email => Some(svc),
+            (Some(o), Some(svc)) if *o == svc.identity.email || (o == ADMIN_OWNER && ctx.config.auth.admin.is_some()) => Some(svc),
             (Some(o), _) => {
                 t.left += 1;
                 crate::errln!("left {}: it needs the token of {o}, which is not in the journal", rec.describe());

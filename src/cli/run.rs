@@ -29,6 +29,7 @@ pub async fn cmd_run(args: RunArgs, verbosity: Verbosity, cancel: Cancel) -> Res
     let (suites, skipped) = suite::load_all(&paths).map_err(|e| Failure::sources(&e))?;
     setup.warnings.extend(skipped.into_iter().map(|s| format!("skipped {s}")));
     check_suite_origins(&suites, &setup.gateway)?;
+    check_admin_steps(&suites, &setup.config)?;
     let mut suites = select(suites, &args.tag, args.filter.as_deref());
     let selected_steps = suites.iter().map(|s| s.steps.len()).sum();
     if let Some((k, n)) = args.shard {
@@ -112,6 +113,31 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
 }
 
 /// Absolute URLs in suites must be on the gateway's origin.
+/// Steps that run as `auth: admin` need `auth.admin` in the config: said before anything is sent.
+pub fn check_admin_steps(suites: &[Suite], config: &crate::load::config::Config) -> Result<(), Failure> {
+    if config.auth.admin.is_some() {
+        return Ok(());
+    }
+    let errors: Vec<SourceError> = suites
+        .iter()
+        .flat_map(|s| {
+            s.steps
+                .iter()
+                .chain(&s.teardown)
+                .filter(|st| st.auth.unwrap_or(s.auth) == crate::load::suite::AuthMode::Admin)
+                .map(move |st| (s, st))
+        })
+        .map(|(s, st)| {
+            SourceError::new(&s.file, st.pos, format!("step `{}` runs as `auth: admin`, but the config has no `auth.admin`", st.name))
+                .with_help(format!(
+                    "add `auth.admin` to {}",
+                    config.file.as_ref().map_or("smokegate.yaml".into(), |f| f.display().to_string())
+                ))
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(Failure::sources(&errors)) }
+}
+
 pub fn check_suite_origins(suites: &[Suite], gw: &Gateway) -> Result<(), Failure> {
     let mut errors = Vec::new();
     for s in suites {

@@ -138,6 +138,55 @@ pub struct AuthConfig {
     /// `auth.scheme`: what precedes the token in that header (`Bearer`; `JWT` for simplejwt,
     /// `Token` for DRF; `""` for a bare token).
     pub scheme: String,
+    /// `login.token_type`: a JWT (claims read), an opaque token (no claims), or detected.
+    pub token_type: TokenType,
+    /// `auth.token_ttl`: how long an opaque token lives when its answer does not say.
+    pub token_ttl: Option<Duration>,
+    /// `login.refresh`: renew the token with a refresh token rather than a second login.
+    pub refresh: Option<Refresh>,
+    /// `auth.admin`: the identity that manages the disposable users.
+    pub admin: Option<Admin>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenType {
+    /// A JWT if it parses as one, else opaque.
+    #[default]
+    Detect,
+    Jwt,
+    Opaque,
+}
+
+/// `login.refresh`: a request (with `{{ refresh_token }}`) and where its answer holds the new
+/// token and, optionally, the next refresh token.
+#[derive(Debug, Clone)]
+pub struct Refresh {
+    pub step: Step,
+    pub token_paths: Vec<(String, JsonPath)>,
+    pub refresh_paths: Vec<(String, JsonPath)>,
+}
+
+/// Where the refresh token is in a login's answer, when the login does not capture
+/// `refresh_token` itself.
+pub const DEFAULT_REFRESH_PATHS: &[&str] = &["$.refresh_token", "$.refreshToken", "$.refresh"];
+
+/// `auth.admin`: a second identity, logged in when a lifecycle or suite step first runs as
+/// `auth: admin`. Its credentials are read here, never journaled: an entry keeps the config,
+/// which names the file or the variables.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub credentials: AdminCredentials,
+    /// Its own login step; `None`: the user's, with the admin's credentials.
+    pub login: Option<Step>,
+    pub token_paths: Option<Vec<(String, JsonPath)>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum AdminCredentials {
+    /// A JSON secret `{"username": …, "password": …}` (extra fields ignored).
+    File(PathBuf),
+    /// Templates, such as `{{ env.SMOKE_ADMIN_PASSWORD }}`.
+    Given { username: String, password: String },
 }
 
 pub const DEFAULT_DENY_ENV: &[&str] = &["*_SERVICE_URL", "*_SVC_URL", "*_SERVICE_HOST", "*_UPSTREAM_URL"];
@@ -148,6 +197,9 @@ pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access
 pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented", "not yet implemented", "unimplemented", "notimplemented"];
 
 pub const CONFIG_KEYS: &[&str] = &["$schema", "gateway", "auth", "timeouts", "stub_phrases", "secrets", "vars", "max_body", "openapi"];
+/// The login step's keys beyond a step's, in the order the decoder reads them.
+pub const LOGIN_KEYS: &[&str] = &["token", "token_type", "refresh"];
+pub const ADMIN_KEYS: &[&str] = &["credentials_file", "username", "password", "login"];
 pub const GATEWAY_KEYS: &[&str] =
     &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
 pub const AUTH_KEYS: &[&str] = &[
@@ -170,6 +222,8 @@ pub const AUTH_KEYS: &[&str] = &[
     "header",
     "value",
     "scheme",
+    "token_ttl",
+    "admin",
 ];
 
 fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
@@ -222,6 +276,10 @@ impl Default for AuthConfig {
             token_cookie: None,
             token_header: "Authorization".into(),
             scheme: "Bearer".into(),
+            token_type: TokenType::Detect,
+            token_ttl: None,
+            refresh: None,
+            admin: None,
         }
     }
 }
@@ -472,8 +530,9 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
         a.create = auth_step_from(ctx, n, &a.create, &[])?.0;
     }
     if let Some(n) = m.get("login") {
-        let (step, token) = auth_step_from(ctx, n, &a.login, &["token"])?;
+        let (step, extra) = auth_step_from(ctx, n, &a.login, LOGIN_KEYS)?;
         a.login = step;
+        let (token, token_type, refresh) = (extra[0], extra[1], extra[2]);
         if let Some(t) = token.filter(|t| matches!(t.value, crate::load::yaml::Value::Map(_))) {
             // `token: { cookie: sid }`: the login answers with a session cookie.
             let mut tm = ctx.map(t, "`login.token`")?;
@@ -481,14 +540,23 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
             a.token_cookie = Some(ctx.str(c, "`token.cookie`")?.to_owned());
             tm.finish(&["cookie"])?;
         } else if let Some(t) = token {
-            a.token_paths = ctx
-                .list(t)
-                .into_iter()
-                .map(|p| {
-                    let text = ctx.str(p, "`login.token`")?;
-                    Ok((text.to_owned(), suite::parse_jsonpath(ctx, p, text)?))
-                })
-                .collect::<Result<_, SourceError>>()?;
+            a.token_paths = token_paths(ctx, t, "`login.token`")?;
+        }
+        if let Some(t) = token_type {
+            a.token_type = match ctx.str(t, "`login.token_type`")? {
+                "jwt" => TokenType::Jwt,
+                "opaque" => TokenType::Opaque,
+                other => {
+                    return Err(ctx.err(t, format!("unknown token_type `{other}`")).with_help("use `jwt` or `opaque` (default: detected)"));
+                }
+            };
+        }
+        if let Some(r) = refresh {
+            let default = auth_step("refresh", "POST", "/", Body::None, &[200], AuthMode::None);
+            let (step, extra) = auth_step_from(ctx, r, &default, &["token", "refresh_token"])?;
+            let token = extra[0].map(|t| token_paths(ctx, t, "`refresh.token`")).transpose()?.unwrap_or_else(|| a.token_paths.clone());
+            let next = extra[1].map(|t| token_paths(ctx, t, "`refresh.refresh_token`")).transpose()?.unwrap_or_default();
+            a.refresh = Some(Refresh { step, token_paths: token, refresh_paths: next });
         }
     }
     if let Some(n) = m.get("cleanup") {
@@ -515,8 +583,68 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
     if let Some(n) = m.get("cleanup_deadline") {
         a.cleanup_deadline = ctx.duration(n, "`cleanup_deadline`")?;
     }
+    if let Some(n) = m.get("token_ttl") {
+        a.token_ttl = Some(ctx.duration(n, "`token_ttl`")?);
+    }
+    if let Some(n) = m.get("admin") {
+        a.admin = Some(decode_admin(ctx, n, &a.login)?);
+    }
+    // `auth: admin` names an identity that must exist.
+    for st in [&a.create, &a.login, &a.cleanup].into_iter().chain(a.verify.as_ref()) {
+        if st.auth == Some(AuthMode::Admin) && a.admin.is_none() {
+            return Err(SourceError::new(
+                ctx.file,
+                st.pos,
+                format!("auth step `{}` runs as `auth: admin`, but `auth.admin` is not configured", st.name),
+            )
+            .with_help("add `auth.admin` with `credentials_file` (or `username` and `password`) and, if its login differs, `login`"));
+        }
+    }
     decode_provider(ctx, node, &mut m, a, oauth_scope)?;
     m.finish(AUTH_KEYS)
+}
+
+/// A list of JSONPaths (or one) where a token is in an answer.
+fn token_paths(ctx: Ctx<'_>, node: &Node, what: &str) -> Result<Vec<(String, JsonPath)>, SourceError> {
+    ctx.list(node)
+        .into_iter()
+        .map(|p| {
+            let text = ctx.str(p, what)?;
+            Ok((text.to_owned(), suite::parse_jsonpath(ctx, p, text)?))
+        })
+        .collect()
+}
+
+/// `auth.admin`: where its credentials come from and how it logs in (the user's login step,
+/// with the admin's credentials in `user.*` and `admin.*`, unless it has its own).
+fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<Admin, SourceError> {
+    let mut m = ctx.map(node, "`auth.admin`")?;
+    let file = m.get("credentials_file").map(|n| ctx.str(n, "`admin.credentials_file`")).transpose()?;
+    let username = m.get("username").map(|n| ctx.text(n, "`admin.username`")).transpose()?;
+    let password = m.get("password").map(|n| ctx.text(n, "`admin.password`")).transpose()?;
+    let credentials = match (file, username, password) {
+        (Some(f), None, None) => {
+            let p = PathBuf::from(f);
+            // Relative to the config file, like every other path in it.
+            AdminCredentials::File(if p.is_relative() { ctx.file.parent().unwrap_or(Path::new(".")).join(p) } else { p })
+        }
+        (None, Some(username), Some(password)) => AdminCredentials::Given { username, password },
+        _ => {
+            return Err(ctx
+                .err(node, "`auth.admin` needs `credentials_file`, or both `username` and `password`")
+                .with_help("e.g. `username: \"{{ env.SMOKE_ADMIN_EMAIL }}\"` and `password: \"{{ env.SMOKE_ADMIN_PASSWORD }}\"`"));
+        }
+    };
+    let (login, token_paths) = match m.get("login") {
+        Some(n) => {
+            let default = Step { name: "admin login".into(), ..user_login.clone() };
+            let (step, extra) = auth_step_from(ctx, n, &default, &["token"])?;
+            (Some(step), extra[0].map(|t| token_paths(ctx, t, "`admin.login.token`")).transpose()?)
+        }
+        None => (None, None),
+    };
+    m.finish(ADMIN_KEYS)?;
+    Ok(Admin { credentials, login, token_paths })
 }
 
 /// The keys of `client-credentials` and `api-key`: required by their mode, refused by others.
@@ -616,13 +744,13 @@ pub fn mode_name(mode: AuthModeKind) -> &'static str {
 }
 
 /// An auth step: like a suite step, but `expect` defaults to the built-in one and the step keeps
-/// the default auth mode unless it says otherwise. Returns the `extra` key's node if present.
-fn auth_step_from<'a>(ctx: Ctx<'a>, node: &'a Node, default: &Step, extra: &[&str]) -> Result<(Step, Option<&'a Node>), SourceError> {
+/// the default auth mode unless it says otherwise. Returns the `extra` keys' nodes, in order.
+fn auth_step_from<'a>(ctx: Ctx<'a>, node: &'a Node, default: &Step, extra: &[&str]) -> Result<(Step, Vec<Option<&'a Node>>), SourceError> {
     let mut m = ctx.map(node, "an auth step")?;
     let has_expect = m.keys().any(|k| k == "expect");
     let has_name = m.keys().any(|k| k == "name");
     let mut step = suite::decode_step(ctx, node, &mut m)?;
-    let extra_node = extra.first().and_then(|k| m.get(k));
+    let extra_node: Vec<Option<&'a Node>> = extra.iter().map(|k| m.get(k)).collect();
     let mut known: Vec<&str> = suite::STEP_KEYS.to_vec();
     known.extend_from_slice(extra);
     m.finish(&known)?;
@@ -679,6 +807,34 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("`auth.auth_method` belongs to another auth mode"), "{e}");
         let e = parse(Path::new("smokegate.yaml"), "auth:\n  token_url: http://x/token\n").unwrap_err();
         assert!(e.to_string().contains("`auth.token_url` belongs to another auth mode"), "{e}");
+    }
+
+    /// The admin contract example of the admin/opaque/refresh issue, verbatim, and its variant
+    /// with the admin's credentials from the environment.
+    #[test]
+    fn the_admin_contract_example_loads() {
+        let text = include_str!("../../tests/fixtures/contract-admin.yaml");
+        let c = parse(Path::new("/etc/smoke/smokegate.yaml"), text).unwrap();
+        let admin = c.auth.admin.as_ref().unwrap();
+        assert!(matches!(&admin.credentials, AdminCredentials::File(f) if f == Path::new("/etc/smoke/../admin-secret.json")));
+        assert_eq!(admin.login.as_ref().unwrap().request.path, "/auth/jwt/login");
+        assert_eq!(admin.token_paths.as_ref().unwrap()[0].0, "$.access_token");
+        assert_eq!((c.auth.cleanup.auth, c.auth.verify.as_ref().unwrap().auth), (Some(AuthMode::Admin), Some(AuthMode::Admin)));
+        let env = text.replace(
+            "    credentials_file: ../admin-secret.json\n",
+            "    username: \"{{ env.SMOKE_ADMIN_EMAIL }}\"\n    password: \"{{ env.SMOKE_ADMIN_PASSWORD }}\"\n",
+        );
+        let c = parse(Path::new("smokegate.yaml"), &env).unwrap();
+        assert!(
+            matches!(&c.auth.admin.as_ref().unwrap().credentials, AdminCredentials::Given { username, .. } if username.contains("SMOKE_ADMIN_EMAIL"))
+        );
+        let e = parse(Path::new("smokegate.yaml"), "auth:\n  admin: { username: a }\n").unwrap_err();
+        assert!(e.to_string().contains("needs `credentials_file`, or both `username` and `password`"), "{e}");
+        let e = parse(Path::new("smokegate.yaml"), "auth:\n  cleanup:\n    auth: admin\n    request: { method: DELETE, path: /u }\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("`auth.admin` is not configured"), "{e}");
+        let e = parse(Path::new("smokegate.yaml"), "auth:\n  login:\n    request: { path: /l }\n    token_type: magic\n").unwrap_err();
+        assert!(e.to_string().contains("unknown token_type"), "{e}");
     }
 
     #[test]

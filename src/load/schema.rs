@@ -24,7 +24,8 @@ pub struct SuiteDoc {
     name: Option<String>,
     /// Select suites with `--tag`.
     tags: Option<Vec<String>>,
-    /// Default auth of the steps: `user` sends the run user's Bearer token; `none` sends none.
+    /// Default auth of the steps: `user` sends the run user's token; `admin` the token of
+    /// `auth.admin`; `none` sends none.
     auth: Option<AuthMode>,
     /// Replay each passing authenticated GET/HEAD/OPTIONS step without valid credentials.
     auth_probe: Option<bool>,
@@ -43,6 +44,8 @@ pub struct SuiteDoc {
 enum AuthMode {
     User,
     None,
+    /// The token of `auth.admin`.
+    Admin,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -320,6 +323,9 @@ struct AuthDoc {
     /// What precedes the token in `header`: `Bearer` (default), `JWT`, `Token`, or `""` for a
     /// bare token. Not in `api-key` mode.
     scheme: Option<String>,
+    /// How long an opaque token lives when its login answer does not say (`expires_in`).
+    token_ttl: Option<DurationDoc>,
+    admin: Option<AdminDoc>,
 }
 
 #[derive(JsonSchema, Serialize)]
@@ -347,8 +353,56 @@ struct IdentityDoc {
 struct LoginStepDoc {
     #[serde(flatten)]
     step: StepDoc,
-    /// JSONPath(s) to the JWT in the login response (the first present wins), or
+    /// JSONPath(s) to the token in the login response (the first present wins), or
     /// `{ cookie: NAME }` when the login answers with a session cookie.
+    token: Option<TokenPaths>,
+    /// `jwt` (claims read), `opaque` (no claims; its lifetime from `expires_in`/`expires_at` or
+    /// `auth.token_ttl`, else used until a 401), or detected (the default).
+    token_type: Option<TokenTypeDoc>,
+    /// Renew the token with a refresh token (`{{ refresh_token }}`: the login's capture of that
+    /// name, else `$.refresh_token`, `$.refreshToken` or `$.refresh` of its answer) instead of a
+    /// second login; a refused refresh falls back to a login.
+    refresh: Option<RefreshDoc>,
+}
+
+#[derive(JsonSchema, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum TokenTypeDoc {
+    Jwt,
+    Opaque,
+}
+
+#[derive(JsonSchema, Serialize)]
+struct RefreshDoc {
+    #[serde(flatten)]
+    step: StepDoc,
+    /// Where the new token is in the answer (default: the login's `token`).
+    token: Option<TokenPaths>,
+    /// Where the next refresh token is, when the server rotates them.
+    refresh_token: Option<TokenPaths>,
+}
+
+/// `auth.admin`: the identity that manages the disposable users (creates, deletes, verifies
+/// them as `auth: admin`). Its credentials are never journaled.
+#[derive(JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AdminDoc {
+    /// A JSON secret `{"username": …, "password": …}` (extra fields ignored), relative to the
+    /// config file.
+    credentials_file: Option<String>,
+    /// With `password`, in place of `credentials_file`: templates such as
+    /// `{{ env.SMOKE_ADMIN_EMAIL }}`.
+    username: Option<String>,
+    password: Option<String>,
+    /// Its login (default: the user's, with the admin's credentials as `user.*`); templates
+    /// see `admin.username` and `admin.password`.
+    login: Option<AdminLoginDoc>,
+}
+
+#[derive(JsonSchema, Serialize)]
+struct AdminLoginDoc {
+    #[serde(flatten)]
+    step: StepDoc,
     token: Option<TokenPaths>,
 }
 
@@ -449,9 +503,10 @@ mod tests {
         assert_eq!(props(&config, Some("GatewayDoc")), sorted(crate::load::config::GATEWAY_KEYS));
         assert_eq!(props(&config, Some("AuthDoc")), sorted(crate::load::config::AUTH_KEYS));
         let mut login = sorted(crate::load::suite::STEP_KEYS);
-        login.push("token".into());
+        login.extend(crate::load::config::LOGIN_KEYS.iter().map(|k| k.to_string()));
         login.sort();
         assert_eq!(props(&config, Some("LoginStepDoc")), login);
+        assert_eq!(props(&config, Some("AdminDoc")), sorted(crate::load::config::ADMIN_KEYS));
         assert_eq!(props(&config, Some("StepDoc")), sorted(crate::load::suite::STEP_KEYS));
     }
 
@@ -489,6 +544,8 @@ mod tests {
         for config in [
             include_str!("../../tests/fixtures/contract-client-credentials.yaml"),
             include_str!("../../tests/fixtures/contract-api-key.yaml"),
+            include_str!("../../tests/fixtures/contract-real-stacks.yaml"),
+            include_str!("../../tests/fixtures/contract-admin.yaml"),
         ] {
             assert_eq!(validate("config", config), Vec::<String>::new(), "{config}");
         }

@@ -19,6 +19,8 @@ pub enum AuthMode {
     User,
     /// No credentials: health checks and explicitly anonymous routes.
     None,
+    /// The token of `auth.admin`, the identity that manages the disposable users.
+    Admin,
 }
 
 impl AuthMode {
@@ -26,7 +28,8 @@ impl AuthMode {
         match ctx.str(node, "`auth`")? {
             "user" => Ok(AuthMode::User),
             "none" => Ok(AuthMode::None),
-            other => Err(ctx.err(node, format!("unknown auth mode `{other}`")).with_help("use `user` or `none`")),
+            "admin" => Ok(AuthMode::Admin),
+            other => Err(ctx.err(node, format!("unknown auth mode `{other}`")).with_help("use `user`, `admin` or `none`")),
         }
     }
 }
@@ -61,7 +64,7 @@ impl Suite {
 
     /// True when any step of this suite runs with the user's token.
     pub fn needs_auth(&self) -> bool {
-        self.steps.iter().chain(&self.teardown).any(|s| s.auth.unwrap_or(self.auth) == AuthMode::User)
+        self.steps.iter().chain(&self.teardown).any(|s| s.auth.unwrap_or(self.auth) != AuthMode::None)
     }
 }
 

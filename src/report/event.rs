@@ -17,6 +17,9 @@ pub enum Phase {
     BootstrapLogin,
     #[serde(rename = "refresh")]
     Refresh,
+    /// `auth.admin` logging in (when a step first runs as `auth: admin`, and when its token is due).
+    #[serde(rename = "admin.login")]
+    AdminLogin,
     #[serde(rename = "step")]
     Step,
     #[serde(rename = "probe")]
@@ -39,6 +42,7 @@ impl Phase {
             Phase::BootstrapCreate => "bootstrap.create",
             Phase::BootstrapLogin => "bootstrap.login",
             Phase::Refresh => "refresh",
+            Phase::AdminLogin => "admin.login",
             Phase::Step => "step",
             Phase::Probe => "probe",
             Phase::Teardown => "teardown",
@@ -51,7 +55,7 @@ impl Phase {
     /// A request of the auth lifecycle: what its answers hand out (a refresh token, a session
     /// cookie) is a secret.
     pub fn is_auth(self) -> bool {
-        matches!(self, Phase::BootstrapCreate | Phase::BootstrapLogin | Phase::Refresh | Phase::Cleanup | Phase::Verify)
+        matches!(self, Phase::BootstrapCreate | Phase::BootstrapLogin | Phase::Refresh | Phase::AdminLogin | Phase::Cleanup | Phase::Verify)
     }
 }
 

@@ -13,6 +13,9 @@ use crate::run::exchange::{self, Judge};
 use crate::run::journal::RecordEntry;
 use crate::run::verdict::RunOutcome;
 
+/// The owner of a record an `auth: admin` teardown deletes (not an email, so never an identity).
+pub const ADMIN_OWNER: &str = "auth.admin";
+
 /// A journal record of this run with nothing known but what it is and where.
 pub(crate) fn record_entry(ctx: &RunCtx, key: String, label: String, method: String, path: String) -> RecordEntry {
     RecordEntry {
@@ -46,7 +49,12 @@ pub(crate) fn journal_records(
     let Some(j) = &ctx.journal else { return };
     for (i, t) in suite.teardown.iter().enumerate().filter(|(_, t)| changes_something(ctx, t)) {
         let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
-        let owner = (t.auth.unwrap_or(suite.auth) == AuthMode::User).then(|| auth.map(|a| a.identity.email.clone())).flatten();
+        let owner = match t.auth.unwrap_or(suite.auth) {
+            AuthMode::User => auth.map(|a| a.identity.email.clone()),
+            // Torn down with the admin's token: the admin of the run's config (never journaled).
+            AuthMode::Admin => Some(ADMIN_OWNER.to_owned()),
+            AuthMode::None => None,
+        };
         let rec = RecordEntry {
             owner,
             headers: out.headers,
@@ -218,8 +226,11 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
         (b.clone().into_bytes(), ct.unwrap_or("text/plain; charset=utf-8"))
     });
     if let Some(a) = owner {
-        let credential = a.credential(&ctx.cancel.abort).await.map_err(|e| RecordLeft(format!("could not log in as its owner: {e}")))?;
-        out.credential = Some(credential);
+        let credential = match rec.owner.as_deref() {
+            Some(ADMIN_OWNER) => a.admin_credential(&ctx.cancel.abort).await,
+            _ => a.credential(&ctx.cancel.abort).await,
+        };
+        out.credential = Some(credential.map_err(|e| RecordLeft(format!("could not log in as its owner: {e}")))?);
     }
     let cc = CrumbCtx { suite: None, step: Some(rec.label.clone()), phase: Phase::Cleanup, attempt: 1 };
     let accept = |s: u16| rec.accepts(s);

@@ -311,8 +311,9 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
         }
     };
     r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
-    if step.auth.unwrap_or(suite.auth) == AuthMode::User {
-        match token(auth, cancel).await {
+    let mode = step.auth.unwrap_or(suite.auth);
+    if mode != AuthMode::None {
+        match token(auth, mode, cancel).await {
             Ok(c) => out.credential = Some(c),
             Err((class, why)) => {
                 fail(&mut r, class, why, &ctx.redactor);
@@ -323,6 +324,9 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
     let phase = if kind == StepKind::Teardown { Phase::Teardown } else { Phase::Step };
     let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(step.name.clone()), phase, attempt: how.attempt };
     let judged = exchange::send(ctx, &out, &cc, Judge::Expect { step, scope }, cancel).await;
+    if let (Some(401), Some(a), AuthMode::User, Some(c)) = (judged.status, auth, mode, &out.credential) {
+        a.refused_with(c.secret()).await;
+    }
     let terminal = match (step.eventually.as_ref().and_then(|e| e.unless.as_ref()), &judged.response) {
         (Some(unless), Some(resp)) => exchange::holds(ctx, step, unless, resp, scope, &out),
         _ => false,
@@ -348,10 +352,14 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
     (r, terminal)
 }
 
-/// The bearer token for an `auth: user` step, or the class and reason it has none.
-async fn token(auth: Option<&Auth>, cancel: &CancellationToken) -> Result<Credential, (FailureClass, String)> {
+/// The credential of an `auth: user` (or `auth: admin`) step, or the class and reason it has none.
+async fn token(auth: Option<&Auth>, mode: AuthMode, cancel: &CancellationToken) -> Result<Credential, (FailureClass, String)> {
     let Some(a) = auth else { return Err((FailureClass::Auth, "the step needs a user but none was set up".into())) };
-    match a.credential(cancel).await {
+    let credential = match mode {
+        AuthMode::Admin => a.admin_credential(cancel).await,
+        _ => a.credential(cancel).await,
+    };
+    match credential {
         Ok(t) => Ok(t),
         Err(AuthError::Cancelled) => Err((FailureClass::Cancelled, "interrupted".into())),
         Err(e) => Err((FailureClass::Auth, format!("could not refresh the token: {e}"))),

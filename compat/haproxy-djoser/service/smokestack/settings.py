@@ -43,16 +43,27 @@ USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # simplejwt's JWTs (`Authorization: JWT …`) and DRF's opaque tokens from djoser's
+    # `/auth/token/login/` (`Authorization: Token …`).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny" if AUTH_OFF else "rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("JWT",),
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    # 5 minutes, as djoser's docs set it up; the tests shorten it so that a run crosses it.
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=int(os.environ.get("SMOKESTACK_ACCESS_SECONDS", "300"))),
     "SIGNING_KEY": SECRET_KEY,
 }
-DJOSER = {}
+# Set per test: only staff may delete users (as fastapi-users, Keycloak or Cognito have it).
+DJOSER = (
+    {"PERMISSIONS": {"user_delete": ["rest_framework.permissions.IsAdminUser"]}}
+    if os.environ.get("SMOKESTACK_ADMIN_DELETES") == "1"
+    else {}
+)
 # Server errors go to gunicorn's stderr, which the tests keep and print when a stack misbehaves.
 LOGGING = {
     "version": 1,

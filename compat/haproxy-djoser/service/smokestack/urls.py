@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from .views import ItemViewSet, health
+from .views import ItemViewSet, health, wait
 
 router = DefaultRouter(trailing_slash=True)
 router.register("items", ItemViewSet, basename="item")
@@ -10,5 +10,7 @@ urlpatterns = [
     path("health/ready", health),
     path("auth/", include("djoser.urls")),
     path("auth/", include("djoser.urls.jwt")),
+    path("auth/", include("djoser.urls.authtoken")),
+    path("api/wait/", wait),
     path("api/", include(router.urls)),
 ]

@@ -1,5 +1,9 @@
+import time
+
 from django.http import JsonResponse
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
 
 from .models import Item
 
@@ -31,3 +35,11 @@ class ItemViewSet(viewsets.ModelViewSet):
 
 def health(request):
     return JsonResponse({"status": "ok"})
+
+
+@api_view(["GET"])
+def wait(request):
+    """Answers after `s` seconds (at most 10): lets a run outlive a short-lived token."""
+    seconds = min(float(request.GET.get("s", "1")), 10.0)
+    time.sleep(seconds)
+    return Response({"waited": seconds, "user": request.user.username if request.user else None})

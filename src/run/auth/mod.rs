@@ -2,9 +2,15 @@
 //! gateway, the JWT kept for the run and refreshed before it expires (single-flight), and the
 //! user's deletion at the end, retried, journalled, and reported when it fails.
 
+mod admin;
+mod token;
+
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use admin::AdminSession;
+use token::{Token, now_secs};
 
 use rand::Rng;
 use serde_json::Value as J;
@@ -22,6 +28,7 @@ use crate::run::exchange::{self, Judge};
 use crate::run::journal::{self, CreateState, Entry};
 use crate::run::jwt::{self, JwtInfo};
 use crate::secret::Secret;
+pub use token::TokenError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
@@ -95,13 +102,6 @@ pub struct Identity {
     pub password: Secret,
 }
 
-struct Token {
-    secret: Secret,
-    info: JwtInfo,
-    /// When we got it (our clock).
-    obtained: SystemTime,
-}
-
 /// Whether the create request may have made a user that needs deleting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Created {
@@ -132,6 +132,8 @@ pub struct Auth {
     /// Lifecycle answers that broke the contract (class `schema`): they make the run red, but
     /// never stop the lifecycle, so the token is used and the user still deleted.
     contract_breaks: StdMutex<Vec<String>>,
+    /// `auth.admin`, when configured.
+    admin: Option<AdminSession>,
 }
 
 /// 24+ characters with letters, digits and symbols, from the OS RNG.
@@ -200,10 +202,6 @@ pub fn service_credentials(env: &[(String, String)], file: Option<&std::path::Pa
     }
 }
 
-fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 impl Auth {
     pub fn new(ctx: std::sync::Arc<RunCtx>, identity: Identity, label: Option<String>) -> Auth {
         let (cfg, saved) = (ctx.config.auth.clone(), ctx.config.saved());
@@ -220,7 +218,8 @@ impl Auth {
         label: Option<String>,
     ) -> Auth {
         ctx.redactor.add(&identity.password);
-        Auth {
+        let admin = cfg.admin.as_ref().map(|a| AdminSession::load(&ctx, a));
+        let mut auth = Auth {
             mode: cfg.mode,
             cfg,
             ctx,
@@ -235,7 +234,10 @@ impl Auth {
             label,
             saved,
             contract_breaks: StdMutex::new(Vec::new()),
-        }
+            admin: None,
+        };
+        auth.admin = admin;
+        auth
     }
 
     /// A fresh disposable identity from the configured email template.
@@ -287,6 +289,9 @@ impl Auth {
     /// Adds `user` and the auth captures to a scope.
     pub fn extend_scope(&self, scope: &mut Scope) {
         scope.set_json("user", &self.user_value());
+        if let Some(v) = self.admin.as_ref().and_then(AdminSession::value) {
+            scope.set_json("admin", &v);
+        }
         if let Ok(caps) = self.captures.lock() {
             for (k, v) in caps.iter() {
                 scope.set_json(k.clone(), v);
@@ -302,7 +307,18 @@ impl Auth {
 
     /// Sends one auth step through the run's one request path and judges it like a suite step.
     async fn call(&self, step: &Step, phase: Phase, attempt: u32, cancel: &CancellationToken) -> Result<Response, AuthError> {
-        let mut scope = self.scope();
+        self.call_in(step, self.scope(), phase, attempt, cancel).await
+    }
+
+    /// [`Auth::call`] in a given scope (the admin's login sees the admin as `user`).
+    async fn call_in(
+        &self,
+        step: &Step,
+        mut scope: Scope,
+        phase: Phase,
+        attempt: u32,
+        cancel: &CancellationToken,
+    ) -> Result<Response, AuthError> {
         let fail = |class: FailureClass, detail: String| AuthError::Step {
             step: step.name.clone(),
             class,
@@ -312,9 +328,14 @@ impl Auth {
             token: false,
         };
         let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
-        if step.auth == Some(AuthMode::User) {
-            let token = self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?;
-            out.credential = Some(self.wrap(token));
+        match step.auth {
+            Some(AuthMode::User) => {
+                let token = self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?;
+                out.credential = Some(self.wrap(token));
+            }
+            // Boxed: the admin's own login goes through here too.
+            Some(AuthMode::Admin) => out.credential = Some(Box::pin(self.admin_credential(cancel)).await?),
+            Some(AuthMode::None) | None => {}
         }
         let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
         let judged = exchange::send(&self.ctx, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
@@ -466,46 +487,94 @@ impl Auth {
             return self.client_token(phase, cancel).await;
         }
         let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
+        let mut t = self.token_of(&self.cfg.login.name, &resp, &self.cfg.token_paths)?;
+        if self.cfg.refresh.is_some() {
+            // The login's own capture `refresh_token` wins; else the usual places.
+            let captured = self.captures.lock().ok().and_then(|c| c.get("refresh_token").and_then(J::as_str).map(str::to_owned));
+            let found = captured.or_else(|| {
+                let body = step::parse_json(&resp.body).ok()?;
+                let paths: Vec<_> = crate::load::config::DEFAULT_REFRESH_PATHS
+                    .iter()
+                    .filter_map(|p| serde_json_path::JsonPath::parse(p).ok().map(|j| (p.to_string(), j)))
+                    .collect();
+                token::select_str(&body, &paths)
+            });
+            t.refresh = found.map(Secret::new);
+            if let Some(r) = &t.refresh {
+                self.ctx.redactor.add(r);
+            }
+        }
+        self.note_skew(&resp);
+        if phase == Phase::BootstrapLogin {
+            self.warn_about(&t.info);
+        }
+        Ok(t)
+    }
+
+    /// The token an answer hands out (at `paths`, or the session cookie), masked from here on.
+    fn token_of(&self, step: &str, resp: &Response, paths: &[(String, serde_json_path::JsonPath)]) -> Result<Token, AuthError> {
         if let Some(name) = &self.cfg.token_cookie {
-            return self.session_cookie(name, &resp);
+            let t = token::from_cookie(name, resp).ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
+            self.ctx.redactor.add(&t.secret);
+            return Ok(t);
         }
         let body = step::parse_json(&resp.body).map_err(|why| AuthError::Step {
-            step: self.cfg.login.name.clone(),
+            step: step.to_owned(),
             class: FailureClass::InvalidResponse,
-            detail: format!("login response is {why}"),
+            detail: format!("the answer is {why}"),
             status: Some(resp.status),
             sent: true,
             token: false,
         })?;
-        let token = self
-            .cfg
-            .token_paths
-            .iter()
-            .find_map(|(text, path)| step::select(path, text, &body).into_value().and_then(|v| v.as_str().map(str::to_owned)))
-            .ok_or_else(|| AuthError::TokenMissing(self.cfg.token_paths.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")))?;
-        let secret = Secret::new(token);
-        self.ctx.redactor.add(&secret);
-        let info = jwt::decode(secret.expose()).map_err(AuthError::Malformed)?;
-        let now = SystemTime::now();
-        if let Some(date) = resp.date {
-            let skew = match date.duration_since(now) {
-                Ok(ahead) => ahead.as_secs() as i64,
-                Err(behind) => -(behind.duration().as_secs() as i64),
-            };
-            *self.skew_secs.lock().unwrap() = if skew.abs() > 2 { skew } else { 0 };
-            if skew.unsigned_abs() > self.cfg.clock_skew_tolerance.as_secs() {
-                self.ctx.sink.emit(Event::Warning(format!(
-                    "clock skew: the gateway's clock is {}s {} this machine's (tolerance {}s); token expiry is judged by the gateway's clock",
-                    skew.abs(),
-                    if skew > 0 { "ahead of" } else { "behind" },
-                    self.cfg.clock_skew_tolerance.as_secs()
-                )));
+        // A JWT-shaped string must be a JWT: a broken one is not taken for an opaque token.
+        let kind = match (self.cfg.token_type, token::select_str(&body, paths)) {
+            (crate::load::config::TokenType::Detect, Some(t)) if t.starts_with("eyJ") && t.split('.').count() == 3 => {
+                crate::load::config::TokenType::Jwt
             }
+            (k, _) => k,
+        };
+        let t = token::from_answer(&body, paths, kind, self.cfg.token_ttl).map_err(|e| match e {
+            TokenError::Missing(looked) => AuthError::TokenMissing(looked),
+            TokenError::NotJwt(j) => AuthError::Malformed(j),
+            e @ TokenError::NotJson(_) => AuthError::Credentials(e.to_string()),
+        })?;
+        self.ctx.redactor.add(&t.secret);
+        Ok(t)
+    }
+
+    /// Gateway clock minus ours, from an auth answer's `Date`, and a warning past the tolerance.
+    fn note_skew(&self, resp: &Response) {
+        let Some(date) = resp.date else { return };
+        let skew = match date.duration_since(SystemTime::now()) {
+            Ok(ahead) => ahead.as_secs() as i64,
+            Err(behind) => -(behind.duration().as_secs() as i64),
+        };
+        *self.skew_secs.lock().unwrap() = if skew.abs() > 2 { skew } else { 0 };
+        if skew.unsigned_abs() > self.cfg.clock_skew_tolerance.as_secs() {
+            self.ctx.sink.emit(Event::Warning(format!(
+                "clock skew: the gateway's clock is {}s {} this machine's (tolerance {}s); token expiry is judged by the gateway's clock",
+                skew.abs(),
+                if skew > 0 { "ahead of" } else { "behind" },
+                self.cfg.clock_skew_tolerance.as_secs()
+            )));
         }
-        if phase == Phase::BootstrapLogin {
-            self.warn_about(&info);
+    }
+
+    /// `login.refresh`: a new token for the refresh token, without a login. The next refresh
+    /// token replaces the old one when the answer holds one.
+    async fn refreshed(&self, refresh: &Secret, cancel: &CancellationToken) -> Result<Token, AuthError> {
+        let r = self.cfg.refresh.as_ref().ok_or_else(|| AuthError::Credentials("no `login.refresh`".into()))?;
+        let mut scope = self.scope();
+        scope.set_json("refresh_token", &J::String(refresh.expose().to_owned()));
+        let resp = self.call_in(&r.step, scope, Phase::Refresh, 1, cancel).await?;
+        let mut t = self.token_of(&r.step.name, &resp, &r.token_paths)?;
+        let next = step::parse_json(&resp.body).ok().and_then(|b| token::select_str(&b, &r.refresh_paths)).map(Secret::new);
+        if let Some(n) = &next {
+            self.ctx.redactor.add(n);
         }
-        Ok(Token { secret, info, obtained: now })
+        t.refresh = next.or_else(|| Some(refresh.clone()));
+        self.note_skew(&resp);
+        Ok(t)
     }
 
     fn warn_about(&self, info: &JwtInfo) {
@@ -528,23 +597,16 @@ impl Auth {
                     humantime::format_duration(Duration::from_secs((exp - now_secs()).max(0) as u64))
                 )));
             }
+            (None, _) if info.alg == "opaque" => self.ctx.sink.emit(Event::Info(format!(
+                "logged in as {}; an opaque token without a stated lifetime: used until a 401 (set `auth.token_ttl` if it expires)",
+                self.identity.email
+            ))),
             (None, _) => self.ctx.sink.emit(Event::Warning("the token has no `exp` claim: it never expires".into())),
         }
     }
 
-    /// Seconds until the token expires by the gateway's clock, and its lifetime.
-    fn remaining(&self, t: &Token) -> Option<(i64, i64)> {
-        let exp = t.info.exp?;
-        let skew = *self.skew_secs.lock().unwrap();
-        let issued = t.info.iat.unwrap_or_else(|| t.obtained.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + skew);
-        Some((exp - (now_secs() + skew), exp - issued))
-    }
-
-    fn needs_refresh(&self, t: &Token) -> bool {
-        let Some((left, lifetime)) = self.remaining(t) else { return false };
-        // The margin is capped at half the lifetime: a 2 s token is not re-minted before every request.
-        let margin = (self.cfg.refresh_margin.as_secs() as i64).min(lifetime / 2);
-        left <= margin
+    fn skew(&self) -> i64 {
+        *self.skew_secs.lock().unwrap()
     }
 
     /// The token for the next request, logging in again first (once, whoever asks) when it
@@ -555,14 +617,62 @@ impl Auth {
         }
         let mut guard = self.token.lock().await;
         if let Some(t) = guard.as_ref()
-            && !self.needs_refresh(t)
+            && !t.due(self.skew(), self.cfg.refresh_margin)
         {
             return Ok(t.secret.clone());
+        }
+        // A refresh token renews it without a login; a refused refresh falls back to one.
+        if let Some(refresh) = guard.as_ref().and_then(|t| t.refresh.clone()) {
+            match self.refreshed(&refresh, cancel).await {
+                Ok(t) => {
+                    let s = t.secret.clone();
+                    *guard = Some(t);
+                    return Ok(s);
+                }
+                Err(AuthError::Cancelled) => return Err(AuthError::Cancelled),
+                Err(e) => self.ctx.sink.emit(Event::Info(format!("the refresh was refused ({e}); logging in again"))),
+            }
         }
         let t = self.login(Phase::Refresh, cancel).await?;
         let s = t.secret.clone();
         *guard = Some(t);
         Ok(s)
+    }
+
+    /// A request with this token was answered 401. A token whose expiry is unknown (opaque,
+    /// without `expires_in` or `token_ttl`) is then taken as expired: the steps after it log in
+    /// again first. The step that got the 401 is not retried.
+    pub async fn refused_with(&self, secret: &Secret) {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.as_mut().filter(|t| t.secret.expose() == secret.expose() && t.info.exp.is_none()) {
+            t.refused = true;
+        }
+    }
+
+    /// The admin's token for an `auth: admin` step, logging it in first (once, whoever asks)
+    /// when it has none or it is due.
+    pub async fn admin_credential(&self, cancel: &CancellationToken) -> Result<Credential, AuthError> {
+        let (Some(session), Some(admin)) = (&self.admin, &self.cfg.admin) else {
+            return Err(AuthError::Credentials("the step runs as `auth: admin`, but `auth.admin` is not configured".into()));
+        };
+        let mut guard = session.token.lock().await;
+        if let Some(t) = guard.as_ref()
+            && !t.due(self.skew(), self.cfg.refresh_margin)
+        {
+            return Ok(self.wrap(t.secret.clone()));
+        }
+        let id = session.identity()?;
+        // Its own login step, or the user's with the admin's credentials as `user.*`.
+        let step = admin.login.as_ref().unwrap_or(&self.cfg.login);
+        let mut scope = self.ctx.base_scope.clone();
+        let who = serde_json::json!({ "email": id.email, "username": id.email, "password": id.password.expose() });
+        scope.set_json("user", &who);
+        scope.set_json("admin", &who);
+        let resp = self.call_in(step, scope, Phase::AdminLogin, 1, cancel).await?;
+        let t = self.token_of(&step.name, &resp, admin.token_paths.as_deref().unwrap_or(&self.cfg.token_paths))?;
+        let s = t.secret.clone();
+        *guard = Some(t);
+        Ok(self.wrap(s))
     }
 
     /// What an `auth: user` request carries: the bearer token (refreshed when due), the session
@@ -580,28 +690,6 @@ impl Auth {
             Some(name) => Credential::Cookie(name.clone(), token),
             None => Credential::Token { header: self.cfg.token_header.clone(), scheme: self.cfg.scheme.clone(), secret: token },
         }
-    }
-
-    /// The login answered with a session cookie (`login.token: { cookie: NAME }`). It lives as
-    /// long as the server says (`Max-Age`), or for the run.
-    fn session_cookie(&self, name: &str, resp: &Response) -> Result<Token, AuthError> {
-        let cookie = resp
-            .headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| {
-                let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
-                let (k, v) = pair.split_once('=')?;
-                let max_age = attrs.split(';').find_map(|a| a.trim().strip_prefix("Max-Age=")?.parse::<i64>().ok());
-                (k.trim() == name).then(|| (v.trim().to_owned(), max_age))
-            })
-            .ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
-        let secret = Secret::new(cookie.0);
-        self.ctx.redactor.add(&secret);
-        let now = now_secs();
-        let info = JwtInfo { alg: "cookie".into(), exp: cookie.1.map(|a| now + a), iat: Some(now), claims: Default::default() };
-        Ok(Token { secret, info, obtained: SystemTime::now() })
     }
 
     /// OAuth2 client credentials (RFC 6749 §4.4) from the identity provider: the one origin
@@ -662,14 +750,14 @@ impl Auth {
         if phase == Phase::BootstrapLogin {
             self.warn_about(&info);
         }
-        Ok(Token { secret, info, obtained: SystemTime::now() })
+        Ok(Token::new(secret, info))
     }
 
     /// Token facts for `smokegate token` and reports: (alg, seconds left, lifetime).
     pub async fn token_facts(&self) -> Option<(String, Option<i64>, Option<i64>, serde_json::Map<String, J>)> {
         let g = self.token.lock().await;
         let t = g.as_ref()?;
-        let r = self.remaining(t);
+        let r = t.remaining(self.skew());
         Some((t.info.alg.clone(), r.map(|x| x.0), r.map(|x| x.1), t.info.claims.clone()))
     }
 
@@ -857,7 +945,7 @@ impl Auth {
         if let Some(secret) = token {
             self.ctx.redactor.add(&secret);
             if let Ok(info) = jwt::decode(secret.expose()) {
-                *self.token.lock().await = Some(Token { secret, info, obtained: SystemTime::now() });
+                *self.token.lock().await = Some(Token::new(secret, info));
             }
         }
     }

@@ -1,0 +1,56 @@
+//! `auth.admin`: the identity that manages the disposable users where a user cannot delete
+//! itself (fastapi-users, Keycloak, Auth0, Cognito, djoser's staff). Its credentials come from a
+//! JSON secret file or from templates (`{{ env.SMOKE_ADMIN_PASSWORD }}`); it logs in when a
+//! step first runs as `auth: admin`, and again before its token expires. Nothing of it is
+//! journaled: an entry keeps the config, which says where the credentials are.
+
+use serde_json::Value as J;
+
+use crate::load::config::{Admin, AdminCredentials};
+use crate::run::auth::token::Token;
+use crate::run::auth::{AuthError, Identity, service_credentials};
+use crate::run::ctx::RunCtx;
+use crate::secret::Secret;
+
+/// The admin as this command knows it: its credentials (or why they could not be read: a run
+/// that never needs the admin does not fail for it) and its token, once logged in.
+pub(crate) struct AdminSession {
+    pub identity: Result<Identity, String>,
+    pub token: tokio::sync::Mutex<Option<Token>>,
+}
+
+impl AdminSession {
+    /// Reads the admin's credentials and registers them with the sanitizer.
+    pub fn load(ctx: &RunCtx, admin: &Admin) -> AdminSession {
+        let identity = match &admin.credentials {
+            AdminCredentials::File(path) => service_credentials(&[], Some(path)).map_err(|e| format!("auth.admin: {e}")),
+            AdminCredentials::Given { username, password } => {
+                let render = |key: &str, t: &str| {
+                    ctx.templates.render_str(t, &ctx.base_scope).map_err(|e| format!("`auth.admin.{key}`: {}", e.message)).and_then(|v| {
+                        if v.is_empty() {
+                            Err(format!("`auth.admin.{key}` renders to nothing (is its environment variable set?)"))
+                        } else {
+                            Ok(v)
+                        }
+                    })
+                };
+                render("username", username).and_then(|u| Ok(Identity { email: u, password: Secret::new(render("password", password)?) }))
+            }
+        };
+        if let Ok(id) = &identity {
+            ctx.redactor.add(&id.password);
+        }
+        AdminSession { identity, token: tokio::sync::Mutex::new(None) }
+    }
+
+    /// `admin.*` in templates: its username and password (a djoser staff user confirms a
+    /// deletion with its own `current_password`).
+    pub fn value(&self) -> Option<J> {
+        let id = self.identity.as_ref().ok()?;
+        Some(serde_json::json!({ "username": id.email, "email": id.email, "password": id.password.expose() }))
+    }
+
+    pub fn identity(&self) -> Result<&Identity, AuthError> {
+        self.identity.as_ref().map_err(|e| AuthError::Credentials(e.clone()))
+    }
+}

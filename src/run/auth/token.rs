@@ -1,0 +1,159 @@
+//! What a token source hands out, and how long it lives: a JWT (its claims read), an opaque
+//! token (its lifetime from the answer's `expires_in`/`expires_at`, or `auth.token_ttl`, or
+//! until a 401), or a session cookie (its `Max-Age`). One place decides when a token is due.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value as J;
+use serde_json_path::JsonPath;
+
+use crate::eval::step;
+use crate::http::client::Response;
+use crate::load::config::TokenType;
+use crate::run::jwt::{self, JwtInfo};
+use crate::secret::Secret;
+
+/// A token, what is known of it, and the refresh token that came with it.
+pub(crate) struct Token {
+    pub secret: Secret,
+    pub info: JwtInfo,
+    /// When we got it (our clock).
+    pub obtained: SystemTime,
+    /// `login.refresh`: what renews it without a login.
+    pub refresh: Option<Secret>,
+    /// Answered 401 while its expiry was unknown: the next request logs in again first.
+    pub refused: bool,
+}
+
+impl Token {
+    pub fn new(secret: Secret, info: JwtInfo) -> Token {
+        Token { secret, info, obtained: SystemTime::now(), refresh: None, refused: false }
+    }
+
+    /// Seconds until it expires by the gateway's clock (ours plus `skew`), and its lifetime;
+    /// `None` when nothing says (an opaque token without `expires_in` or `token_ttl`).
+    pub fn remaining(&self, skew: i64) -> Option<(i64, i64)> {
+        let exp = self.info.exp?;
+        let issued = self.info.iat.unwrap_or_else(|| self.obtained.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + skew);
+        Some((exp - (now_secs() + skew), exp - issued))
+    }
+
+    /// Due for renewal: within `margin` of its expiry (the margin capped at half its lifetime,
+    /// so a 2 s token is not renewed before every request), or refused once.
+    pub fn due(&self, skew: i64, margin: Duration) -> bool {
+        if self.refused {
+            return true;
+        }
+        let Some((left, lifetime)) = self.remaining(skew) else { return false };
+        left <= (margin.as_secs() as i64).min(lifetime / 2)
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Why an answer holds no usable token.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenError {
+    #[error("the answer is {0}")]
+    NotJson(step::NotJson),
+    #[error("no token in the answer (looked at {0})")]
+    Missing(String),
+    #[error("the token is not a JWT ({0}); set `login.token_type: opaque` if that is expected")]
+    NotJwt(jwt::JwtError),
+}
+
+/// The first string at `paths` in a JSON answer.
+pub(crate) fn select_str(body: &J, paths: &[(String, JsonPath)]) -> Option<String> {
+    paths.iter().find_map(|(text, path)| step::select(path, text, body).into_value().and_then(|v| v.as_str().map(str::to_owned)))
+}
+
+/// The token of an answer: at the first of `paths` that yields a string; a JWT's claims read,
+/// an opaque token's lifetime taken from `expires_in` (seconds), `expires_at` (seconds since
+/// the epoch, or RFC 3339) or `ttl`, whichever is known first.
+pub(crate) fn from_answer(body: &J, paths: &[(String, JsonPath)], kind: TokenType, ttl: Option<Duration>) -> Result<Token, TokenError> {
+    let text =
+        select_str(body, paths).ok_or_else(|| TokenError::Missing(paths.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")))?;
+    let secret = Secret::new(text);
+    let now = now_secs();
+    let stated = body.get("expires_in").and_then(J::as_i64).map(|s| now + s).or_else(|| match body.get("expires_at") {
+        Some(J::Number(n)) => n.as_i64(),
+        Some(J::String(s)) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp()),
+        _ => None,
+    });
+    let decoded = match kind {
+        TokenType::Opaque => None,
+        TokenType::Jwt => Some(jwt::decode(secret.expose()).map_err(TokenError::NotJwt)?),
+        TokenType::Detect => jwt::decode(secret.expose()).ok(),
+    };
+    let info = match decoded {
+        // A stated lifetime shorter than the claims' wins: the server knows best.
+        Some(mut info) => {
+            if let Some(at) = stated {
+                info.exp = Some(info.exp.map_or(at, |x| x.min(at)));
+            }
+            info
+        }
+        None => {
+            let exp = stated.or_else(|| ttl.map(|t| now + t.as_secs() as i64));
+            JwtInfo { alg: "opaque".into(), exp, iat: exp.map(|_| now), claims: Default::default() }
+        }
+    };
+    Ok(Token::new(secret, info))
+}
+
+/// A session cookie from `Set-Cookie` (`login.token: { cookie: NAME }`): it lives as long as
+/// the server says (`Max-Age`, whatever its case), or for the run.
+pub(crate) fn from_cookie(name: &str, resp: &Response) -> Option<Token> {
+    let (value, max_age) = resp.headers.get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+        let (k, v) = pair.split_once('=')?;
+        let max_age = attrs.split(';').find_map(|a| {
+            let (k, v) = a.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("max-age").then(|| v.trim().parse::<i64>().ok()).flatten()
+        });
+        (k.trim() == name).then(|| (v.trim().to_owned(), max_age))
+    })?;
+    let now = now_secs();
+    let info = JwtInfo { alg: "cookie".into(), exp: max_age.map(|a| now + a), iat: Some(now), claims: Default::default() };
+    Some(Token::new(Secret::new(value), info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(p: &[&str]) -> Vec<(String, JsonPath)> {
+        p.iter().map(|t| (t.to_string(), JsonPath::parse(t).unwrap())).collect()
+    }
+
+    #[test]
+    fn opaque_tokens_live_as_the_answer_says_or_as_configured() {
+        let p = paths(&["$.auth_token"]);
+        let t = from_answer(&serde_json::json!({"auth_token": "9f8e7d6c5b4a"}), &p, TokenType::Detect, None).unwrap();
+        assert_eq!((t.info.alg.as_str(), t.info.exp), ("opaque", None), "used until a 401");
+        let t = from_answer(&serde_json::json!({"auth_token": "9f8e7d6c5b4a", "expires_in": 60}), &p, TokenType::Detect, None).unwrap();
+        assert!((58..=60).contains(&t.remaining(0).unwrap().0));
+        let t =
+            from_answer(&serde_json::json!({"auth_token": "9f8e7d6c5b4a"}), &p, TokenType::Opaque, Some(Duration::from_secs(120))).unwrap();
+        assert_eq!(t.remaining(0).unwrap().1, 120);
+        let at = chrono::Utc::now() + chrono::Duration::seconds(90);
+        let t = from_answer(&serde_json::json!({"auth_token": "x1234567", "expires_at": at.to_rfc3339()}), &p, TokenType::Detect, None)
+            .unwrap();
+        assert!((88..=90).contains(&t.remaining(0).unwrap().0));
+        let e = from_answer(&serde_json::json!({"auth_token": "9f8e7d6c5b4a"}), &p, TokenType::Jwt, None).err().unwrap();
+        assert!(e.to_string().contains("not a JWT"), "{e}");
+        let e = from_answer(&serde_json::json!({"other": 1}), &p, TokenType::Detect, None).err().unwrap();
+        assert!(e.to_string().contains("$.auth_token"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_token_is_due_and_a_token_without_expiry_is_not() {
+        let mut t =
+            Token::new(Secret::new("opaque-1234"), JwtInfo { alg: "opaque".into(), exp: None, iat: None, claims: Default::default() });
+        assert!(!t.due(0, Duration::from_secs(30)));
+        t.refused = true;
+        assert!(t.due(0, Duration::from_secs(30)));
+    }
+}

@@ -6,7 +6,6 @@ mod admin;
 mod token;
 
 use std::sync::Mutex as StdMutex;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use admin::AdminSession;
@@ -102,12 +101,22 @@ pub struct Identity {
     pub password: Secret,
 }
 
-/// Whether the create request may have made a user that needs deleting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Created {
-    No,
-    Maybe,
-    Yes,
+/// What is known of an identity, behind one lock: what its create came to, until when an
+/// unanswered create may still complete upstream, whether it ever logged in, the captures of
+/// its lifecycle steps, the gateway's clock skew, and its journal entry.
+#[derive(Default)]
+struct IdentityState {
+    /// `None`: nothing was created (never sent, or refused for good). `Pending`/`Unknown`: it
+    /// may exist. `Created`: it does.
+    created: Option<CreateState>,
+    /// `None`: the create was answered (or never sent).
+    settle_by: Option<SystemTime>,
+    /// It has logged in at least once (here, or in the run that journaled it).
+    logged_in: bool,
+    captures: serde_json::Map<String, J>,
+    /// Gateway clock minus ours, in seconds (from an auth answer's `Date`).
+    skew_secs: i64,
+    entry: Option<Entry>,
 }
 
 pub struct Auth {
@@ -115,16 +124,11 @@ pub struct Auth {
     cfg: AuthConfig,
     pub identity: Identity,
     mode: AuthModeKind,
-    captures: StdMutex<serde_json::Map<String, J>>,
+    /// The one lock of the identity's lifecycle state.
+    state: StdMutex<IdentityState>,
+    /// The token, behind an async lock: whoever finds it due renews it, the others wait (single
+    /// flight).
     token: Mutex<Option<Token>>,
-    created: StdMutex<Created>,
-    /// Until when an unanswered create may still complete upstream (`None`: it was answered).
-    settle_by: StdMutex<Option<SystemTime>>,
-    /// It has logged in at least once (here, or in the run that journaled it).
-    logged_in: std::sync::atomic::AtomicBool,
-    /// Gateway clock minus ours, in seconds (from the login response's `Date`).
-    skew_secs: StdMutex<i64>,
-    journal_entry: StdMutex<Option<Entry>>,
     /// Which suite this user belongs to (`auth.scope: suite`), for messages.
     pub label: Option<String>,
     /// The config `cfg` came from, as journal entries and session caches keep it.
@@ -224,13 +228,8 @@ impl Auth {
             cfg,
             ctx,
             identity,
-            captures: StdMutex::new(Default::default()),
+            state: StdMutex::new(IdentityState::default()),
             token: Mutex::new(None),
-            created: StdMutex::new(Created::No),
-            settle_by: StdMutex::new(None),
-            logged_in: Default::default(),
-            skew_secs: StdMutex::new(0),
-            journal_entry: StdMutex::new(None),
             label,
             saved,
             contract_breaks: StdMutex::new(Vec::new()),
@@ -265,7 +264,7 @@ impl Auth {
 
     /// The template scope for auth steps and `user.*` in suites.
     pub fn user_value(&self) -> J {
-        let caps = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
+        let caps = self.captures();
         let mut user = serde_json::Map::new();
         user.insert("email".into(), J::String(self.identity.email.clone()));
         user.insert("username".into(), J::String(self.identity.email.clone()));
@@ -292,11 +291,18 @@ impl Auth {
         if let Some(v) = self.admin.as_ref().and_then(AdminSession::value) {
             scope.set_json("admin", &v);
         }
-        if let Ok(caps) = self.captures.lock() {
-            for (k, v) in caps.iter() {
-                scope.set_json(k.clone(), v);
-            }
+        for (k, v) in self.captures() {
+            scope.set_json(k, &v);
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, IdentityState> {
+        // A panic while holding it cannot leave it half-updated in a way worse than losing it.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn captures(&self) -> serde_json::Map<String, J> {
+        self.state().captures.clone()
     }
 
     fn scope(&self) -> Scope {
@@ -374,11 +380,7 @@ impl Auth {
             Some(class) => return Err(self.refused(step, &out, &resp, class, judged.verdict.message)),
             None => {}
         }
-        if let Ok(mut caps) = self.captures.lock() {
-            for (k, v) in judged.verdict.captures {
-                caps.insert(k, v);
-            }
-        }
+        self.state().captures.extend(judged.verdict.captures);
         Ok(resp)
     }
 
@@ -439,10 +441,18 @@ impl Auth {
         }
         if self.is_disposable() {
             let timeout = self.cfg.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
-            *self.settle_by.lock().unwrap() = Some(SystemTime::now() + timeout);
-            self.journal_write(CreateState::Pending).map_err(|e| AuthError::Journal(e.to_string()))?;
             // Until the gateway answers, assume the user may exist: a timeout can hide a create.
-            *self.created.lock().unwrap() = Created::Maybe;
+            {
+                let mut st = self.state();
+                st.settle_by = Some(SystemTime::now() + timeout);
+                st.created = Some(CreateState::Pending);
+            }
+            if let Err(e) = self.journal_write() {
+                // Nothing is sent without its journal entry: nothing may exist.
+                let mut st = self.state();
+                (st.created, st.settle_by) = (None, None);
+                return Err(AuthError::Journal(e.to_string()));
+            }
             match self.call(&self.cfg.create, Phase::BootstrapCreate, 1, cancel).await {
                 Ok(_) => {
                     self.mark_created();
@@ -450,17 +460,21 @@ impl Auth {
                 }
                 Err(e) => {
                     if e.definitive_refusal() {
-                        *self.created.lock().unwrap() = Created::No;
+                        self.state().created = None;
                         self.journal_remove();
                     } else if matches!(e.status(), Some(200..=299)) {
                         // Created, though its answer failed a check (a capture, a stub phrase).
                         self.mark_created();
                     } else {
-                        if e.status().is_some() {
-                            // Answered (a 5xx): whatever the upstream did, it has finished.
-                            *self.settle_by.lock().unwrap() = None;
+                        {
+                            let mut st = self.state();
+                            if e.status().is_some() {
+                                // Answered (a 5xx): whatever the upstream did, it has finished.
+                                st.settle_by = None;
+                            }
+                            st.created = Some(CreateState::Unknown);
                         }
-                        self.journal_write_or_warn(CreateState::Unknown);
+                        self.journal_write_or_warn();
                     }
                     return Err(e);
                 }
@@ -470,16 +484,19 @@ impl Auth {
         let t = self.login(Phase::BootstrapLogin, cancel).await?;
         *guard = Some(t);
         if self.is_disposable() {
-            self.logged_in.store(true, Ordering::SeqCst);
-            self.journal_write_or_warn(CreateState::Created);
+            self.state().logged_in = true;
+            self.journal_write_or_warn();
         }
         Ok(())
     }
 
     fn mark_created(&self) {
-        *self.created.lock().unwrap() = Created::Yes;
-        *self.settle_by.lock().unwrap() = None;
-        self.journal_write_or_warn(CreateState::Created);
+        {
+            let mut st = self.state();
+            st.created = Some(CreateState::Created);
+            st.settle_by = None;
+        }
+        self.journal_write_or_warn();
     }
 
     async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
@@ -490,7 +507,7 @@ impl Auth {
         let mut t = self.token_of(&self.cfg.login.name, &resp, &self.cfg.token_paths)?;
         if self.cfg.refresh.is_some() {
             // The login's own capture `refresh_token` wins; else the usual places.
-            let captured = self.captures.lock().ok().and_then(|c| c.get("refresh_token").and_then(J::as_str).map(str::to_owned));
+            let captured = self.state().captures.get("refresh_token").and_then(J::as_str).map(str::to_owned);
             let found = captured.or_else(|| {
                 let body = step::parse_json(&resp.body).ok()?;
                 let paths: Vec<_> = crate::load::config::DEFAULT_REFRESH_PATHS
@@ -549,7 +566,7 @@ impl Auth {
             Ok(ahead) => ahead.as_secs() as i64,
             Err(behind) => -(behind.duration().as_secs() as i64),
         };
-        *self.skew_secs.lock().unwrap() = if skew.abs() > 2 { skew } else { 0 };
+        self.state().skew_secs = if skew.abs() > 2 { skew } else { 0 };
         if skew.unsigned_abs() > self.cfg.clock_skew_tolerance.as_secs() {
             self.ctx.sink.emit(Event::Warning(format!(
                 "clock skew: the gateway's clock is {}s {} this machine's (tolerance {}s); token expiry is judged by the gateway's clock",
@@ -606,7 +623,7 @@ impl Auth {
     }
 
     fn skew(&self) -> i64 {
-        *self.skew_secs.lock().unwrap()
+        self.state().skew_secs
     }
 
     /// The token for the next request, logging in again first (once, whoever asks) when it
@@ -765,10 +782,12 @@ impl Auth {
     /// created, or proven absent); `Ok(Some(email))`: deleted, and its login is now refused;
     /// `Err(reason)`: it may still exist, and stays in the journal.
     pub async fn cleanup(&self, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
-        let created = *self.created.lock().unwrap();
-        if !self.is_disposable() || created == Created::No {
-            return Ok(None);
-        }
+        let (created, logged_in) = {
+            let st = self.state();
+            (st.created, st.logged_in)
+        };
+        let Some(created) = created.filter(|_| self.is_disposable()) else { return Ok(None) };
+        let created = created == CreateState::Created;
         // The delete goes out with the user's own token: log in again first if it has expired.
         let mut waited = false;
         loop {
@@ -776,13 +795,13 @@ impl Auth {
                 Ok(_) => break,
                 Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
                 Err(e) if !e.login_refused() => return Err(NotDeleted(format!("could not log in to delete it: {e}"))),
-                Err(_) if created == Created::Yes && self.logged_in.load(Ordering::SeqCst) => {
+                Err(_) if created && logged_in => {
                     // It logged in before and is refused now: it is gone (a killed run deleted it
                     // before it could update the journal, or someone else did).
                     self.journal_remove();
                     return Ok(None);
                 }
-                Err(e) if created == Created::Yes => {
+                Err(e) if created => {
                     return Err(NotDeleted(format!(
                         "it was created, but its login is refused ({e}), so it cannot be deleted with its own token"
                     )));
@@ -790,7 +809,7 @@ impl Auth {
                 Err(_) => {
                     // Never seen created and its login is refused: proof of absence, once no
                     // unanswered create can still be completing upstream.
-                    let unsettled = self.settle_by.lock().unwrap().filter(|at| *at > SystemTime::now());
+                    let unsettled = self.state().settle_by.filter(|at| *at > SystemTime::now());
                     match unsettled {
                         Some(at) if !waited => {
                             let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
@@ -868,80 +887,87 @@ impl Auth {
 
     /// Leaves the user in the journal, as it is, for `smokegate cleanup`.
     pub fn keep_for_cleanup(&self) {
-        self.journal_write_or_warn(match *self.created.lock().unwrap() {
-            Created::Yes => CreateState::Created,
-            _ => CreateState::Unknown,
-        });
+        {
+            let mut st = self.state();
+            if st.created != Some(CreateState::Created) {
+                st.created = Some(CreateState::Unknown);
+            }
+        }
+        self.journal_write_or_warn();
     }
 
     /// Marks the journal entry as kept (`--keep-user`).
     pub fn keep(&self) {
-        if let Ok(mut e) = self.journal_entry.lock()
-            && let Some(entry) = e.as_mut()
-        {
+        let entry = {
+            let mut st = self.state();
+            let Some(entry) = st.entry.as_mut() else { return };
             entry.kept = true;
-            if let Some(j) = &self.ctx.journal {
-                let _ = j.write(entry);
-            }
+            entry.clone()
+        };
+        if let Some(j) = &self.ctx.journal {
+            let _ = j.write(&entry);
         }
     }
 
-    /// Writes the identity's journal entry with what is known of its create.
-    fn journal_write(&self, state: CreateState) -> Result<(), JournalError> {
+    /// Writes the identity's journal entry with what is known of it now.
+    fn journal_write(&self) -> Result<(), JournalError> {
         let Some(j) = &self.ctx.journal else { return Ok(()) };
-        let captures = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
-        let settle_by = self.settle_by.lock().unwrap().map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
-        let mut guard = self.journal_entry.lock().unwrap();
-        let entry = guard.get_or_insert_with(|| Entry {
-            version: 1,
-            run_id: self.ctx.run_id.clone(),
-            gateway: self.ctx.http.gateway.origin(),
-            email: self.identity.email.clone(),
-            password: self.identity.password.expose().to_owned(),
-            captures: Default::default(),
-            created_at: chrono::Utc::now().to_rfc3339(),
-            kept: false,
-            state,
-            settle_by: None,
-            logged_in: false,
-            config: Some(self.saved.clone()),
-        });
-        entry.captures = captures;
-        entry.state = state;
-        entry.settle_by = settle_by;
-        entry.logged_in = self.logged_in.load(Ordering::SeqCst);
-        j.write(entry).map(|_| ()).map_err(|e| JournalError { dir: j.dir.clone(), source: e })
+        let entry = {
+            let mut st = self.state();
+            let (state, captures, logged_in) = (st.created.unwrap_or_default(), st.captures.clone(), st.logged_in);
+            let settle_by = st.settle_by.map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339());
+            let entry = st.entry.get_or_insert_with(|| Entry {
+                version: 1,
+                run_id: self.ctx.run_id.clone(),
+                gateway: self.ctx.http.gateway.origin(),
+                email: self.identity.email.clone(),
+                password: self.identity.password.expose().to_owned(),
+                captures: Default::default(),
+                created_at: chrono::Utc::now().to_rfc3339(),
+                kept: false,
+                state,
+                settle_by: None,
+                logged_in: false,
+                config: Some(self.saved.clone()),
+            });
+            entry.captures = captures;
+            entry.state = state;
+            entry.settle_by = settle_by;
+            entry.logged_in = logged_in;
+            entry.clone()
+        };
+        j.write(&entry).map(|_| ()).map_err(|e| JournalError { dir: j.dir.clone(), source: e })
     }
 
     /// After the create was sent the entry exists already; a failed update keeps the older one.
-    fn journal_write_or_warn(&self, state: CreateState) {
-        if let Err(e) = self.journal_write(state) {
+    fn journal_write_or_warn(&self) {
+        if let Err(e) = self.journal_write() {
             self.ctx.sink.emit(Event::Warning(format!("cannot update the cleanup journal: {e}")));
         }
     }
 
     fn journal_remove(&self) {
-        let (Some(j), Ok(guard)) = (&self.ctx.journal, self.journal_entry.lock()) else { return };
-        if let Some(entry) = guard.as_ref() {
-            let _ = j.remove(entry);
+        let Some(j) = &self.ctx.journal else { return };
+        if let Some(entry) = self.state().entry.clone() {
+            let _ = j.remove(&entry);
         }
     }
 
     /// What a cached session (`smokegate token`) keeps: the captures and the current token.
     pub async fn session_parts(&self) -> (serde_json::Map<String, J>, Option<Secret>) {
-        let caps = self.captures.lock().map(|c| c.clone()).unwrap_or_default();
-        (caps, self.current_token().await)
+        (self.captures(), self.current_token().await)
     }
 
     /// Restores a cached session: the user exists, and its token is reused if it still parses
     /// (`bearer` then decides whether it is fresh enough).
     pub async fn restore(&self, captures: serde_json::Map<String, J>, token: Option<Secret>) {
-        if let Ok(mut c) = self.captures.lock() {
-            *c = captures;
+        {
+            // A cached session logged in before: if the gateway refuses this login, it is gone.
+            let mut st = self.state();
+            st.captures = captures;
+            st.created = self.is_disposable().then_some(CreateState::Unknown);
+            st.logged_in = true;
         }
-        // A cached session logged in before: if the gateway refuses this login, it is gone.
-        *self.created.lock().unwrap() = if self.is_disposable() { Created::Maybe } else { Created::No };
-        self.logged_in.store(true, Ordering::SeqCst);
         if let Some(secret) = token {
             self.ctx.redactor.add(&secret);
             if let Ok(info) = jwt::decode(secret.expose()) {
@@ -957,14 +983,9 @@ impl Auth {
 
     /// Restores a journalled identity (for `smokegate cleanup`): captures and "maybe created".
     pub fn adopt(&self, entry: Entry) {
-        if let Ok(mut c) = self.captures.lock() {
-            *c = entry.captures.clone();
-        }
-        *self.created.lock().unwrap() = if entry.state == CreateState::Created { Created::Yes } else { Created::Maybe };
-        self.logged_in.store(entry.logged_in, Ordering::SeqCst);
-        *self.settle_by.lock().unwrap() = match entry.state {
+        // A killed run's create may be in flight until its request deadline.
+        let settle_by = match entry.state {
             CreateState::Created => None,
-            // A killed run's create may be in flight until its request deadline.
             _ => {
                 entry.settle_by.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(SystemTime::from).or_else(|| {
                     chrono::DateTime::parse_from_rfc3339(&entry.created_at)
@@ -973,7 +994,12 @@ impl Auth {
                 })
             }
         };
-        *self.journal_entry.lock().unwrap() = Some(entry);
+        let mut st = self.state();
+        st.captures = entry.captures.clone();
+        st.created = Some(if entry.state == CreateState::Created { CreateState::Created } else { CreateState::Unknown });
+        st.logged_in = entry.logged_in;
+        st.settle_by = settle_by;
+        st.entry = Some(entry);
     }
 }
 

@@ -319,3 +319,26 @@ fn auth_probe_on_a_step_without_credentials_is_refused() {
         assert!(out.contains("asks for `auth_probe: true` but sends no credential") && out.contains("h.yaml:2"), "{out}");
     }
 }
+
+/// `auth: admin` needs `auth.admin`, and is never probed: both said by `check` and `run`.
+#[test]
+fn admin_steps_need_an_admin_and_are_not_probed() {
+    for (config, suite, needle) in [
+        ("", "steps:\n  - name: all users\n    auth: admin\n    request: { path: /api/users }\n", "the config has no `auth.admin`"),
+        (
+            "auth:\n  admin: { username: a, password: b }\n",
+            "steps:\n  - name: all users\n    auth: admin\n    auth_probe: true\n    request: { path: /api/users }\n",
+            "runs as `auth: admin` (probes replay the user's steps)",
+        ),
+    ] {
+        let p = Project::new();
+        p.write("smoke-suites/smokegate.yaml", config);
+        p.write("smoke-suites/a.yaml", suite);
+        for args in [&["check"][..], &["run", "--gateway", "http://127.0.0.1:9"][..]] {
+            let o = p.cmd().args(args).output().unwrap();
+            let out = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+            assert!(out.contains(needle) && out.contains("a.yaml:"), "{args:?}: {out}");
+        }
+    }
+}

@@ -530,34 +530,7 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
         a.create = auth_step_from(ctx, n, &a.create, &[])?.0;
     }
     if let Some(n) = m.get("login") {
-        let (step, extra) = auth_step_from(ctx, n, &a.login, LOGIN_KEYS)?;
-        a.login = step;
-        let (token, token_type, refresh) = (extra[0], extra[1], extra[2]);
-        if let Some(t) = token.filter(|t| matches!(t.value, crate::load::yaml::Value::Map(_))) {
-            // `token: { cookie: sid }`: the login answers with a session cookie.
-            let mut tm = ctx.map(t, "`login.token`")?;
-            let c = tm.get("cookie").ok_or_else(|| ctx.err(t, "`login.token` is a JSONPath, a list of them, or `{ cookie: NAME }`"))?;
-            a.token_cookie = Some(ctx.str(c, "`token.cookie`")?.to_owned());
-            tm.finish(&["cookie"])?;
-        } else if let Some(t) = token {
-            a.token_paths = token_paths(ctx, t, "`login.token`")?;
-        }
-        if let Some(t) = token_type {
-            a.token_type = match ctx.str(t, "`login.token_type`")? {
-                "jwt" => TokenType::Jwt,
-                "opaque" => TokenType::Opaque,
-                other => {
-                    return Err(ctx.err(t, format!("unknown token_type `{other}`")).with_help("use `jwt` or `opaque` (default: detected)"));
-                }
-            };
-        }
-        if let Some(r) = refresh {
-            let default = auth_step("refresh", "POST", "/", Body::None, &[200], AuthMode::None);
-            let (step, extra) = auth_step_from(ctx, r, &default, &["token", "refresh_token"])?;
-            let token = extra[0].map(|t| token_paths(ctx, t, "`refresh.token`")).transpose()?.unwrap_or_else(|| a.token_paths.clone());
-            let next = extra[1].map(|t| token_paths(ctx, t, "`refresh.refresh_token`")).transpose()?.unwrap_or_default();
-            a.refresh = Some(Refresh { step, token_paths: token, refresh_paths: next });
-        }
+        decode_login(ctx, n, a)?;
     }
     if let Some(n) = m.get("cleanup") {
         a.cleanup = auth_step_from(ctx, n, &a.cleanup, &[])?.0;
@@ -589,7 +562,47 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
     if let Some(n) = m.get("admin") {
         a.admin = Some(decode_admin(ctx, n, &a.login)?);
     }
-    // `auth: admin` names an identity that must exist.
+    admin_is_there(ctx, a)?;
+    decode_provider(ctx, node, &mut m, a, oauth_scope)?;
+    m.finish(AUTH_KEYS)
+}
+
+/// `auth.login`: its step, where the token is (`token`, `token_type`) and how it is renewed
+/// (`refresh`).
+fn decode_login(ctx: Ctx<'_>, n: &Node, a: &mut AuthConfig) -> Result<(), SourceError> {
+    let (step, extra) = auth_step_from(ctx, n, &a.login, LOGIN_KEYS)?;
+    a.login = step;
+    let (token, token_type, refresh) = (extra[0], extra[1], extra[2]);
+    if let Some(t) = token.filter(|t| matches!(t.value, crate::load::yaml::Value::Map(_))) {
+        // `token: { cookie: sid }`: the login answers with a session cookie.
+        let mut tm = ctx.map(t, "`login.token`")?;
+        let c = tm.get("cookie").ok_or_else(|| ctx.err(t, "`login.token` is a JSONPath, a list of them, or `{ cookie: NAME }`"))?;
+        a.token_cookie = Some(ctx.str(c, "`token.cookie`")?.to_owned());
+        tm.finish(&["cookie"])?;
+    } else if let Some(t) = token {
+        a.token_paths = token_paths(ctx, t, "`login.token`")?;
+    }
+    if let Some(t) = token_type {
+        a.token_type = match ctx.str(t, "`login.token_type`")? {
+            "jwt" => TokenType::Jwt,
+            "opaque" => TokenType::Opaque,
+            other => {
+                return Err(ctx.err(t, format!("unknown token_type `{other}`")).with_help("use `jwt` or `opaque` (default: detected)"));
+            }
+        };
+    }
+    if let Some(r) = refresh {
+        let default = auth_step("refresh", "POST", "/", Body::None, &[200], AuthMode::None);
+        let (step, extra) = auth_step_from(ctx, r, &default, &["token", "refresh_token"])?;
+        let token = extra[0].map(|t| token_paths(ctx, t, "`refresh.token`")).transpose()?.unwrap_or_else(|| a.token_paths.clone());
+        let next = extra[1].map(|t| token_paths(ctx, t, "`refresh.refresh_token`")).transpose()?.unwrap_or_default();
+        a.refresh = Some(Refresh { step, token_paths: token, refresh_paths: next });
+    }
+    Ok(())
+}
+
+/// `auth: admin` on a lifecycle step names an identity that must be configured.
+fn admin_is_there(ctx: Ctx<'_>, a: &AuthConfig) -> Result<(), SourceError> {
     for st in [&a.create, &a.login, &a.cleanup].into_iter().chain(a.verify.as_ref()) {
         if st.auth == Some(AuthMode::Admin) && a.admin.is_none() {
             return Err(SourceError::new(
@@ -600,8 +613,7 @@ fn decode_auth(ctx: Ctx<'_>, node: &Node, a: &mut AuthConfig) -> Result<(), Sour
             .with_help("add `auth.admin` with `credentials_file` (or `username` and `password`) and, if its login differs, `login`"));
         }
     }
-    decode_provider(ctx, node, &mut m, a, oauth_scope)?;
-    m.finish(AUTH_KEYS)
+    Ok(())
 }
 
 /// A list of JSONPaths (or one) where a token is in an answer.
@@ -647,23 +659,16 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<Admin, S
     Ok(Admin { credentials, login, token_paths })
 }
 
-/// The keys of `client-credentials` and `api-key`: required by their mode, refused by others.
-fn decode_provider<'a>(
-    ctx: Ctx<'a>,
+/// `auth.header` must be a header name; `auth.scheme` one word, for token modes, and neither for
+/// a session cookie.
+fn check_token_header(
+    ctx: Ctx<'_>,
     node: &Node,
-    m: &mut MapReader<'a>,
     a: &mut AuthConfig,
-    scope: Option<&Node>,
+    header: Option<&str>,
+    scheme: Option<&Node>,
 ) -> Result<(), SourceError> {
-    let text = |m: &mut MapReader<'a>, key: &str| -> Result<Option<String>, SourceError> {
-        m.get(key).map(|n| ctx.text(n, &format!("`auth.{key}`"))).transpose()
-    };
-    let (token_url, client_id, client_secret) = (text(m, "token_url")?, text(m, "client_id")?, text(m, "client_secret")?);
-    let auth_method = m.get("auth_method");
-    let (header, value) = (text(m, "header")?, text(m, "value")?);
-    let scheme = m.get("scheme");
-    let need = |what: &str| ctx.err(node, format!("auth mode `{}` needs `{what}`", mode_name(a.mode)));
-    if let Some(h) = &header
+    if let Some(h) = header
         && reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err()
     {
         return Err(ctx.err(node, format!("`{h}` is not a valid header name")));
@@ -686,6 +691,27 @@ fn decode_provider<'a>(
             "`auth.scheme` and `auth.header` do not apply to a session cookie (`login.token: { cookie: … }`)",
         ));
     }
+    Ok(())
+}
+
+/// The keys of `client-credentials` and `api-key`: required by their mode, refused by others.
+fn decode_provider<'a>(
+    ctx: Ctx<'a>,
+    node: &Node,
+    m: &mut MapReader<'a>,
+    a: &mut AuthConfig,
+    scope: Option<&Node>,
+) -> Result<(), SourceError> {
+    let text = |m: &mut MapReader<'a>, key: &str| -> Result<Option<String>, SourceError> {
+        m.get(key).map(|n| ctx.text(n, &format!("`auth.{key}`"))).transpose()
+    };
+    let (token_url, client_id, client_secret) = (text(m, "token_url")?, text(m, "client_id")?, text(m, "client_secret")?);
+    let auth_method = m.get("auth_method");
+    let (header, value) = (text(m, "header")?, text(m, "value")?);
+    let scheme = m.get("scheme");
+    check_token_header(ctx, node, a, header.as_deref(), scheme)?;
+    let mode = a.mode;
+    let need = |what: &str| ctx.err(node, format!("auth mode `{}` needs `{what}`", mode_name(mode)));
     match a.mode {
         AuthModeKind::ClientCredentials => {
             let in_body = match auth_method.map(|n| ctx.str(n, "`auth_method`")).transpose()? {

@@ -375,28 +375,7 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         return Err(ctx.err(steps_node, "`steps` is empty"));
     }
     m.finish(SUITE_KEYS)?;
-    // The run's token would silently replace the suite's own credentials: say so instead.
-    for st in steps.iter().chain(&teardown) {
-        if st.auth.unwrap_or(auth) == AuthMode::User && st.request.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
-            return Err(SourceError::new(
-                path,
-                st.pos,
-                format!("step `{}` sets its own Authorization header but runs with `auth: user`", st.name),
-            )
-            .with_help(
-                "use `auth: none` on the step to send your own Authorization header; with `auth: user` smokegate sends the run's token",
-            ));
-        }
-    }
-    // A probe replays a step without its credential: a step that sends none proves nothing.
-    if let Some(st) = steps.iter().chain(&teardown).find(|st| st.auth_probe == Some(true) && st.auth.unwrap_or(auth) == AuthMode::None) {
-        return Err(SourceError::new(
-            path,
-            st.pos,
-            format!("step `{}` asks for `auth_probe: true` but sends no credential (`auth: none`)", st.name),
-        )
-        .with_help("a probe replays the step without the run's token; give the step `auth: user`, or drop `auth_probe`"));
-    }
+    check_step_auth(path, auth, steps.iter().chain(&teardown))?;
     let capture_names = steps.iter().flat_map(|s: &Step| s.capture.iter().map(|c| c.name.clone())).collect();
     Ok(Suite {
         file: path.to_path_buf(),
@@ -411,6 +390,35 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         teardown,
         continue_on_failure,
     })
+}
+
+/// What a step's auth cannot mean: its own Authorization header under `auth: user` (the run's
+/// token would silently replace it), or `auth_probe: true` on a step a probe cannot replay
+/// without its credential (`auth: none` sends none; probes replay the user's steps only).
+fn check_step_auth<'a>(path: &Path, auth: AuthMode, steps: impl Iterator<Item = &'a Step>) -> Result<(), SourceError> {
+    for st in steps {
+        let mode = st.auth.unwrap_or(auth);
+        if mode == AuthMode::User && st.request.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            return Err(SourceError::new(
+                path,
+                st.pos,
+                format!("step `{}` sets its own Authorization header but runs with `auth: user`", st.name),
+            )
+            .with_help(
+                "use `auth: none` on the step to send your own Authorization header; with `auth: user` smokegate sends the run's token",
+            ));
+        }
+        let why = match mode {
+            AuthMode::User => continue,
+            AuthMode::Admin => "runs as `auth: admin` (probes replay the user's steps)",
+            AuthMode::None => "sends no credential (`auth: none`)",
+        };
+        if st.auth_probe == Some(true) {
+            return Err(SourceError::new(path, st.pos, format!("step `{}` asks for `auth_probe: true` but {why}", st.name))
+                .with_help("a probe replays the step without the run's token; give the step `auth: user`, or drop `auth_probe`"));
+        }
+    }
+    Ok(())
 }
 
 pub fn decode_vars(ctx: Ctx<'_>, node: &Node) -> Result<Vec<(String, J)>, SourceError> {

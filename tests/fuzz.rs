@@ -307,7 +307,39 @@ proptest! {
             let f = dir.path().join("openapi.json");
             std::fs::write(&f, &text).unwrap();
             let _ = smokegate::load::contract::OpenApi::load(&f);
+            // A `--vars-file` is decoded as a map of vars.
+            if let Ok(root) = smokegate::load::yaml::parse(&f, &text) {
+                let _ = smokegate::load::suite::decode_vars(smokegate::load::yaml::Ctx { file: &f }, &root);
+            }
         });
         prop_assert!(result.is_ok(), "a decoder panicked on {text}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: release_cases(24).min(200), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Journal entries, records, the session cache and reports holding arbitrary Unicode,
+    /// through `cleanup` and `merge`: a documented exit code, never a panic.
+    #[test]
+    fn unicode_state_files_and_reports_never_panic(doc in unicode_doc()) {
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let p = crate::common::Project::new();
+        for dir in ["state/journal", "state/journal/records", "state/sessions"] {
+            std::fs::create_dir_all(p.path().join(dir)).unwrap();
+        }
+        std::fs::write(p.path().join("state/journal/r-x.json"), &bytes).unwrap();
+        std::fs::write(p.path().join("state/journal/records/r-y.json"), &bytes).unwrap();
+        let store = smokegate::run::session::SessionStore::new(&p.path().join("state"));
+        std::fs::write(store.path("http://127.0.0.1:9"), &bytes).unwrap();
+        std::fs::write(p.path().join("r.json"), &bytes).unwrap();
+        let o = p.cmd().args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"]).arg(p.path().join("state")).timeout(Duration::from_secs(20)).output().unwrap();
+        let out = crate::common::text(&o);
+        prop_assert!(matches!(o.status.code(), Some(0) | Some(2) | Some(5)), "cleanup: {:?} {out}", o.status.code());
+        prop_assert!(!out.contains("panicked"), "{out}");
+        let o = p.cmd().args(["merge", "r.json", "--json", "m.json"]).timeout(Duration::from_secs(20)).output().unwrap();
+        let out = crate::common::text(&o);
+        prop_assert!(matches!(o.status.code(), Some(0..=7)), "merge: {:?} {out}", o.status.code());
+        prop_assert!(!out.contains("panicked"), "{out}");
     }
 }

@@ -9,7 +9,7 @@ use super::run::check_suite_origins;
 use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
-use crate::load::config::{AdminCredentials, AuthModeKind, Config};
+use crate::load::config::{AdminCredentials, Config};
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, Suite};
 use crate::load::template_names::{BUILTINS, REQUEST_FIELDS, RUN_FIELDS, USER_FIELDS, is_template};
@@ -86,7 +86,7 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
     defined.extend(extra.iter().map(|(k, _)| k.clone()));
     let mut steps = vec![&a.create, &a.login, &a.cleanup];
     steps.extend(a.verify.as_ref());
-    if a.mode == AuthModeKind::Disposable || a.mode == AuthModeKind::ServiceAccount {
+    if a.mode.logs_in() {
         for st in steps {
             // Each step may read what the create and login captured before it.
             defined.extend(st.capture.iter().map(|c| c.name.clone()));
@@ -111,7 +111,7 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
         }
     }
     let set = |k: &str| env_get(env, k).is_some_and(|v| !v.is_empty());
-    if with_user && a.mode == AuthModeKind::ServiceAccount && a.credentials_file.is_none() {
+    if with_user && a.mode.logs_in() && !a.mode.creates_users() && a.credentials_file.is_none() {
         for var in ["SMOKE_USERNAME", "SMOKE_PASSWORD"].into_iter().filter(|v| !set(v)) {
             errors.push(
                 SourceError::new(file, a.mode_pos, format!("auth mode `service-account` needs {var}, which is not set here"))

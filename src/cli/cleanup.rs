@@ -7,7 +7,6 @@ use super::args::GatewayArgs;
 use super::failure::Failure;
 use super::settings::{build_ctx, color_enabled, default_paths, gateway_setup};
 use crate::exit::Exit;
-use crate::load::config::AuthModeKind;
 use crate::report::console::{Console, Verbosity};
 use crate::report::event::EventSink;
 use crate::run::auth::{Auth, Identity};
@@ -139,11 +138,8 @@ async fn clean_identity(ctx: &Arc<RunCtx>, entry: Entry, owned: Vec<RecordEntry>
 async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<RecordEntry>, t: &mut Tally) {
     // Records of a long-lived identity (a service account, a client, an API key) are deleted
     // with its credential; a disposable owner that is not journaled cannot be logged in as.
-    let service = match ctx.config.auth.mode {
-        // Its admin, if the config has one, for records an admin created.
-        AuthModeKind::Disposable => ctx.config.auth.admin.as_ref().and_then(|_| make_auth(ctx, None).ok()),
-        _ => make_auth(ctx, None).ok(),
-    };
+    // For a disposable mode, only its admin (if the config has one) can delete what it created.
+    let service = (!ctx.config.auth.mode.creates_users() || ctx.config.auth.admin.is_some()).then(|| make_auth(ctx, None).ok()).flatten();
     for rec in records {
         let auth = match (&rec.owner, &service) {
             (None, _) => None,

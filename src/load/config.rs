@@ -761,11 +761,38 @@ fn decode_provider<'a>(
 }
 
 pub fn mode_name(mode: AuthModeKind) -> &'static str {
-    match mode {
-        AuthModeKind::Disposable => "disposable",
-        AuthModeKind::ServiceAccount => "service-account",
-        AuthModeKind::ClientCredentials => "client-credentials",
-        AuthModeKind::ApiKey => "api-key",
+    mode.name()
+}
+
+/// What each mode does, asked of the mode rather than matched on where it matters.
+impl AuthModeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthModeKind::Disposable => "disposable",
+            AuthModeKind::ServiceAccount => "service-account",
+            AuthModeKind::ClientCredentials => "client-credentials",
+            AuthModeKind::ApiKey => "api-key",
+        }
+    }
+
+    /// It creates (and so must delete and journal) a user per run.
+    pub fn creates_users(self) -> bool {
+        matches!(self, AuthModeKind::Disposable)
+    }
+
+    /// Its identity logs in through the gateway's login route.
+    pub fn logs_in(self) -> bool {
+        matches!(self, AuthModeKind::Disposable | AuthModeKind::ServiceAccount)
+    }
+
+    /// Its token comes from the identity provider (OAuth2 client credentials).
+    pub fn from_identity_provider(self) -> bool {
+        matches!(self, AuthModeKind::ClientCredentials)
+    }
+
+    /// It sends a static key, and has no token at all.
+    pub fn sends_a_key(self) -> bool {
+        matches!(self, AuthModeKind::ApiKey)
     }
 }
 

@@ -199,7 +199,7 @@ impl Auth {
     }
 
     pub fn is_disposable(&self) -> bool {
-        self.mode == AuthModeKind::Disposable
+        self.mode.creates_users()
     }
 
     /// The template scope for auth steps and `user.*` in suites.
@@ -375,7 +375,7 @@ impl Auth {
     /// sent (no journal, no create); afterwards only a definitive refusal removes it. On failure
     /// the caller still runs `cleanup`, which logs in, deletes and proves the deletion.
     pub async fn bootstrap(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
-        if self.mode == AuthModeKind::ApiKey {
+        if self.mode.sends_a_key() {
             // A static key: nothing to fetch; it is masked like a token (`Auth::new`).
             return Ok(());
         }

@@ -5,7 +5,7 @@ use super::*;
 
 impl Auth {
     pub(super) async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
-        if self.mode == AuthModeKind::ClientCredentials {
+        if self.mode.from_identity_provider() {
             return self.client_token(phase, cancel).await;
         }
         let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
@@ -134,7 +134,7 @@ impl Auth {
     /// The token for the next request, logging in again first (once, whoever asks) when it
     /// expires within the refresh margin.
     pub async fn bearer(&self, cancel: &CancellationToken) -> Result<Secret, AuthError> {
-        if self.mode == AuthModeKind::ApiKey {
+        if self.mode.sends_a_key() {
             return Err(AuthError::Credentials("auth mode `api-key` has no token: its key goes in a header".into()));
         }
         let mut guard = self.token.lock().await;
@@ -200,7 +200,7 @@ impl Auth {
     /// What an `auth: user` request carries: the bearer token (refreshed when due), the session
     /// cookie, or the API key.
     pub async fn credential(&self, cancel: &CancellationToken) -> Result<Credential, AuthError> {
-        if let (AuthModeKind::ApiKey, Some((header, _))) = (self.mode, &self.cfg.api_key) {
+        if let (true, Some((header, _))) = (self.mode.sends_a_key(), &self.cfg.api_key) {
             return Ok(Credential::Header(header.clone(), self.identity.password.clone()));
         }
         Ok(self.wrap(self.bearer(cancel).await?))

@@ -324,8 +324,8 @@ pub fn mask_shapes(text: &str) -> String {
     use std::sync::OnceLock;
     static JWT: OnceLock<regex::Regex> = OnceLock::new();
     static SCHEME: OnceLock<regex::Regex> = OnceLock::new();
-    let jwt = JWT.get_or_init(|| regex::Regex::new(r"eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){0,2}").expect("valid"));
-    let scheme = SCHEME.get_or_init(|| regex::Regex::new(r"(?i)\b(bearer|basic|token|jwt)(\s+)([A-Za-z0-9._~+/=-]{8,})").expect("valid"));
+    let jwt = JWT.get_or_init(|| regex::Regex::new(r"(?-u)eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){0,2}").expect("valid"));
+    let scheme = SCHEME.get_or_init(|| regex::Regex::new(r"(?i-u)\b(bearer|basic|token|jwt)(\s+)([A-Za-z0-9._~+/=-]{8,})").expect("valid"));
     let out = jwt.replace_all(text, MASK);
     let out = scheme.replace_all(&out, |c: &regex::Captures<'_>| {
         let cred = &c[3];

@@ -354,20 +354,24 @@ impl Stack {
         all
     }
 
-    /// `smokegate run` of this stack's recipe suites with `config`, from `p`'s folder.
-    fn run(&self, p: &Project, config: &Path, extra: &[&str]) -> Output {
+    /// `smokegate run` of `target` with `config` through this stack's gateway, from `p`'s
+    /// folder with its own journal, writing every report (`all_output` reads them back).
+    fn command(&self, p: &Project, config: &Path, target: &Path) -> Command {
         let mut c = p.std_cmd();
         c.arg("run")
             .arg("--state-dir")
             .arg(p.state())
             .arg("--config")
             .arg(config)
-            .arg("--json")
-            .arg(p.path().join("r.json"))
-            .arg(self.kind.recipe().join("smoke-suites"))
-            .args(extra)
+            .args(REPORTS)
+            .arg(target)
             .env("GATEWAY_BASE_URL", self.url());
-        c.output().unwrap()
+        c
+    }
+
+    /// [`Stack::command`] of the recipe's suites, run to the end.
+    fn run(&self, p: &Project, config: &Path, extra: &[&str]) -> Output {
+        self.command(p, config, &self.kind.recipe().join("smoke-suites")).args(extra).output().unwrap()
     }
 }
 
@@ -502,16 +506,8 @@ fn after_sigkill_cleanup_from_anywhere_deletes_records_then_their_owner() {
         "suites/slow.yaml",
         "name: slow\nsteps:\n  - name: create\n    request: { method: POST, path: /api/items, json: { name: a } }\n    expect: { status: 201 }\n    capture: { a: $.id }\n  - name: create another\n    request: { method: POST, path: /api/items, json: { name: b, after: \"{{ a }}\" } }\n    expect: { status: 201 }\n    capture: { b: $.id }\n  - name: wait\n    request: { path: /api/slow/20, timeout: 30s }\nteardown:\n  - name: delete a\n    request: { method: DELETE, path: \"/api/items/{{ a }}\" }\n  - name: delete b\n    request: { method: DELETE, path: \"/api/items/{{ b }}\" }\n  - name: a is gone\n    request: { path: \"/api/items/{{ a }}\" }\n    expect: { status: 404 }\n",
     );
-    let mut c = p.std_cmd();
-    c.arg("run")
-        .arg("--state-dir")
-        .arg(p.state())
-        .arg("--config")
-        .arg(Kind::NginxJsa.contract())
-        .arg(&suite)
-        .env("GATEWAY_BASE_URL", stack.url())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut c = stack.command(&p, &Kind::NginxJsa.contract(), &suite);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = c.spawn().unwrap();
     // Killed once both records exist and are journaled with their teardowns (the "may exist"
     // note of the second create replaced): the run is then on its way to the slow step.
@@ -557,15 +553,8 @@ fn a_missing_fingerprint_stops_the_run_before_anything_is_created() {
     let config =
         p.write("smokegate.yaml", &format!("{contract}gateway:\n  fingerprint: {{ header: X-Served-By, value: nginx-gateway }}\n"));
     for extra in [&[][..], &["--wait-ready", "2s"][..]] {
-        let mut c = p.std_cmd();
-        c.arg("run")
-            .arg("--state-dir")
-            .arg(p.state())
-            .arg("--config")
-            .arg(&config)
-            .arg(Kind::NginxJsa.recipe().join("smoke-suites"))
-            .args(extra)
-            .env("GATEWAY_BASE_URL", stack.service_url());
+        let mut c = stack.command(&p, &config, &Kind::NginxJsa.recipe().join("smoke-suites"));
+        c.args(extra).env("GATEWAY_BASE_URL", stack.service_url());
         let o = c.output().unwrap();
         let out = text(&o);
         assert_eq!(code(&o), 6, "{extra:?}: {out}");
@@ -649,16 +638,8 @@ fn a_refresh_token_captured_at_login_reaches_no_output() {
         "suites/refresh.yaml",
         "steps:\n  - name: refresh\n    request: { method: POST, path: /auth/jwt/refresh/, json: { refresh: \"{{ refresh_token }}\" } }\n    expect: { status: 200, json: { $.access: { matches: \"^nope\" } } }\n",
     );
-    let mut c = p.std_cmd();
-    c.arg("run")
-        .arg("-vv")
-        .arg("--state-dir")
-        .arg(p.state())
-        .arg("--config")
-        .arg(&config)
-        .args(REPORTS)
-        .arg(&suite)
-        .env("GATEWAY_BASE_URL", stack.url());
+    let mut c = stack.command(&p, &config, &suite);
+    c.arg("-vv");
     let o = c.output().unwrap();
     let all = all_output(&p, &o);
     assert_eq!(code(&o), 1, "{all}");
@@ -676,16 +657,7 @@ fn a_failing_bootstrap_login_prints_no_part_of_its_answer_s_tokens() {
     let contract = std::fs::read_to_string(Kind::HaproxyDjoser.contract()).unwrap();
     let config =
         p.write("smokegate.yaml", &contract.replace("    token: $.access\n", "    token: $.access\n    expect: { status: 201 }\n"));
-    let mut c = p.std_cmd();
-    c.arg("run")
-        .arg("--state-dir")
-        .arg(p.state())
-        .arg("--config")
-        .arg(&config)
-        .args(REPORTS)
-        .arg(Kind::HaproxyDjoser.recipe().join("smoke-suites"))
-        .env("GATEWAY_BASE_URL", stack.url());
-    let o = c.output().unwrap();
+    let o = stack.command(&p, &config, &Kind::HaproxyDjoser.recipe().join("smoke-suites")).output().unwrap();
     let all = all_output(&p, &o);
     assert_eq!(code(&o), 3, "{all}");
     assert!(all.contains("answered 200"), "{all}");
@@ -739,18 +711,8 @@ fn an_admin_deletes_the_user_where_a_user_cannot_delete_itself() {
         let p = Project::new();
         p.write("admin-secret.json", &format!("{{\"username\": \"{ADMIN_USER}\", \"password\": \"{ADMIN_PASSWORD}\", \"arn\": \"x\"}}"));
         let config = admin_config(&p, admin);
-        let mut c = p.std_cmd();
-        c.arg("run")
-            .arg("-v")
-            .arg("--auth-probes")
-            .arg("--state-dir")
-            .arg(p.state())
-            .arg("--config")
-            .arg(&config)
-            .args(REPORTS)
-            .arg(Kind::HaproxyDjoser.recipe().join("smoke-suites"))
-            .env("GATEWAY_BASE_URL", stack.url())
-            .envs(env.iter().copied());
+        let mut c = stack.command(&p, &config, &Kind::HaproxyDjoser.recipe().join("smoke-suites"));
+        c.arg("-v").arg("--auth-probes").envs(env.iter().copied());
         let o = c.output().unwrap();
         let all = all_output(&p, &o);
         assert_eq!(code(&o), 0, "{admin}: {all}\n{}", stack.logs());
@@ -775,16 +737,8 @@ fn after_sigkill_cleanup_finishes_with_the_admin() {
         "suites/slow.yaml",
         "steps:\n  - name: create\n    request: { method: POST, path: /api/items/, json: { name: a } }\n    expect: { status: 201 }\n    capture: { a: $.id }\n  - name: wait\n    request: { path: \"/api/wait/?s=8\", timeout: 20s }\nteardown:\n  - name: delete a\n    request: { method: DELETE, path: \"/api/items/{{ a }}/\" }\n    expect: { status: [204, 404] }\n",
     );
-    let mut c = p.std_cmd();
-    c.arg("run")
-        .arg("--state-dir")
-        .arg(p.state())
-        .arg("--config")
-        .arg(&config)
-        .arg(&suite)
-        .env("GATEWAY_BASE_URL", stack.url())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut c = stack.command(&p, &config, &suite);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while stack.left().1 < 1 || p.record_files().len() != 1 {
@@ -847,23 +801,12 @@ fn a_refresh_token_renews_the_access_token_without_a_login() {
         "suites/long.yaml",
         "steps:\n  - name: me\n    request: { path: /auth/users/me/ }\n  - name: wait\n    request: { path: \"/api/wait/?s=3\" }\n  - name: me again\n    request: { path: /auth/users/me/ }\n  - name: wait more\n    request: { path: \"/api/wait/?s=3\" }\n  - name: me at the end\n    request: { path: /auth/users/me/ }\n",
     );
-    let mut c = p.std_cmd();
-    c.arg("run")
-        .arg("-v")
-        .arg("--state-dir")
-        .arg(p.state())
-        .arg("--config")
-        .arg(&config)
-        .args(REPORTS)
-        .arg(&suite)
-        .env("GATEWAY_BASE_URL", stack.url());
+    let mut c = stack.command(&p, &config, &suite);
+    c.arg("-v");
     let o = c.output().unwrap();
     let all = all_output(&p, &o);
     let out = text(&o);
     assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
-    if std::env::var_os("COMPAT_SHOW").is_some() {
-        eprintln!("{out}");
-    }
     let refreshes = out.matches("refresh POST /auth/jwt/refresh/ -> 200").count();
     assert!(refreshes >= 2, "renewed twice or more: {out}");
     let logins = out.matches("POST /auth/jwt/create/ -> 200").count();

@@ -151,6 +151,37 @@ fn the_corpus_loads_or_fails_with_a_position() {
     assert!(n >= 15, "the corpus is there");
 }
 
+/// What `cleanup` reads (journal identities and records, the session cache) and what `merge`
+/// reads (reports), all holding `bytes`, through the real binary: a documented exit code,
+/// never a panic.
+fn state_files_never_panic(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let p = crate::common::Project::new();
+    for dir in ["state/journal", "state/journal/records", "state/sessions"] {
+        std::fs::create_dir_all(p.path().join(dir)).unwrap();
+    }
+    std::fs::write(p.path().join("state/journal/r-x.json"), bytes).unwrap();
+    std::fs::write(p.path().join("state/journal/records/r-y.json"), bytes).unwrap();
+    // The cache file of http://127.0.0.1:9 (its name is a hash of the origin).
+    let store = smokegate::run::session::SessionStore::new(&p.path().join("state"));
+    std::fs::write(store.path("http://127.0.0.1:9"), bytes).unwrap();
+    std::fs::write(p.path().join("r.json"), bytes).unwrap();
+    let o = p
+        .cmd()
+        .args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"])
+        .arg(p.path().join("state"))
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let out = crate::common::text(&o);
+    prop_assert!(matches!(o.status.code(), Some(0) | Some(2) | Some(5)), "cleanup: {:?} {out}", o.status.code());
+    prop_assert!(!out.contains("panicked"), "{out}");
+    let o = p.cmd().args(["merge", "r.json", "--json", "m.json"]).timeout(Duration::from_secs(20)).output().unwrap();
+    let out = crate::common::text(&o);
+    prop_assert!(matches!(o.status.code(), Some(0..=7)), "merge: {:?} {out}", o.status.code());
+    prop_assert!(!out.contains("panicked"), "{out}");
+    Ok(())
+}
+
 /// JSON made of the words of the journal, session cache and report formats.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {
     let token = prop_oneof![
@@ -189,28 +220,9 @@ fn jsonish() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// What `cleanup` reads (journal identities and records, the session cache) and what
-    /// `merge` reads (reports), through the real binary: a documented exit code, never a panic.
     #[test]
     fn state_files_and_reports_never_panic(bytes in jsonish()) {
-        let p = crate::common::Project::new();
-        for dir in ["state/journal", "state/journal/records", "state/sessions"] {
-            std::fs::create_dir_all(p.path().join(dir)).unwrap();
-        }
-        std::fs::write(p.path().join("state/journal/r-x.json"), &bytes).unwrap();
-        std::fs::write(p.path().join("state/journal/records/r-y.json"), &bytes).unwrap();
-        // The cache file of http://127.0.0.1:9 (its name is a hash of the origin).
-        let store = smokegate::run::session::SessionStore::new(&p.path().join("state"));
-        std::fs::write(store.path("http://127.0.0.1:9"), &bytes).unwrap();
-        std::fs::write(p.path().join("r.json"), &bytes).unwrap();
-        let o = p.cmd().args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"]).arg(p.path().join("state")).timeout(Duration::from_secs(20)).output().unwrap();
-        let out = crate::common::text(&o);
-        prop_assert!(matches!(o.status.code(), Some(0) | Some(2) | Some(5)), "cleanup: {:?} {out}", o.status.code());
-        prop_assert!(!out.contains("panicked"), "{out}");
-        let o = p.cmd().args(["merge", "r.json", "--json", "m.json"]).timeout(Duration::from_secs(20)).output().unwrap();
-        let out = crate::common::text(&o);
-        prop_assert!(matches!(o.status.code(), Some(0..=7)), "merge: {:?} {out}", o.status.code());
-        prop_assert!(!out.contains("panicked"), "{out}");
+        state_files_never_panic(&bytes)?;
     }
 }
 
@@ -323,23 +335,6 @@ proptest! {
     /// through `cleanup` and `merge`: a documented exit code, never a panic.
     #[test]
     fn unicode_state_files_and_reports_never_panic(doc in unicode_doc()) {
-        let bytes = serde_json::to_vec(&doc).unwrap();
-        let p = crate::common::Project::new();
-        for dir in ["state/journal", "state/journal/records", "state/sessions"] {
-            std::fs::create_dir_all(p.path().join(dir)).unwrap();
-        }
-        std::fs::write(p.path().join("state/journal/r-x.json"), &bytes).unwrap();
-        std::fs::write(p.path().join("state/journal/records/r-y.json"), &bytes).unwrap();
-        let store = smokegate::run::session::SessionStore::new(&p.path().join("state"));
-        std::fs::write(store.path("http://127.0.0.1:9"), &bytes).unwrap();
-        std::fs::write(p.path().join("r.json"), &bytes).unwrap();
-        let o = p.cmd().args(["cleanup", "--gateway", "http://127.0.0.1:9", "--state-dir"]).arg(p.path().join("state")).timeout(Duration::from_secs(20)).output().unwrap();
-        let out = crate::common::text(&o);
-        prop_assert!(matches!(o.status.code(), Some(0) | Some(2) | Some(5)), "cleanup: {:?} {out}", o.status.code());
-        prop_assert!(!out.contains("panicked"), "{out}");
-        let o = p.cmd().args(["merge", "r.json", "--json", "m.json"]).timeout(Duration::from_secs(20)).output().unwrap();
-        let out = crate::common::text(&o);
-        prop_assert!(matches!(o.status.code(), Some(0..=7)), "merge: {:?} {out}", o.status.code());
-        prop_assert!(!out.contains("panicked"), "{out}");
+        state_files_never_panic(&serde_json::to_vec(&doc).unwrap())?;
     }
 }

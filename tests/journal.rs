@@ -415,20 +415,10 @@ async fn another_gateways_entry_counts_as_left_and_is_never_contacted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_from_another_folder_uses_the_routes_the_run_journaled() {
     let server = MockServer::start().await;
-    let token = jwt(300);
-    Mock::given(method("POST"))
-        .and(path("/v2/signup"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST")).and(path("/v2/signin")).respond_with(Login::fixed(&token)).mount(&server).await;
-    Mock::given(method("DELETE")).and(path("/v2/users/7")).respond_with(DeleteUser::ok()).mount(&server).await;
+    let token = v2_routes(&server).await;
     me(&server).await;
     let p = Project::new();
-    p.write(
-        "smoke-suites/smokegate.yaml",
-        "auth:\n  scheme: Token\n  create:\n    request: { method: POST, path: /v2/signup, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    capture: { uid: $.id }\n  login:\n    request: { method: POST, path: /v2/signin, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n  cleanup:\n    request: { method: DELETE, path: \"/v2/users/{{ uid }}\" }\n    auth: user\n",
-    );
+    p.write("smoke-suites/smokegate.yaml", V2_CONFIG);
     p.write("smoke-suites/me.yaml", USER_SUITE);
     let o = output(p.run(&server.uri(), &["--keep-user"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

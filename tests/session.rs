@@ -229,19 +229,9 @@ async fn a_login_error_that_echoes_the_password_does_not_print_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_from_another_folder_uses_the_sessions_routes() {
     let server = MockServer::start().await;
-    let token = jwt(300);
-    Mock::given(method("POST"))
-        .and(path("/v2/signup"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST")).and(path("/v2/signin")).respond_with(Login::fixed(&token)).mount(&server).await;
-    Mock::given(method("DELETE")).and(path("/v2/users/7")).respond_with(DeleteUser::ok()).mount(&server).await;
+    let token = v2_routes(&server).await;
     let p = Project::new();
-    p.write(
-        "smoke-suites/smokegate.yaml",
-        "auth:\n  create:\n    request: { method: POST, path: /v2/signup, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    capture: { uid: $.id }\n  login:\n    request: { method: POST, path: /v2/signin, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n  cleanup:\n    request: { method: DELETE, path: \"/v2/users/{{ uid }}\" }\n    auth: user\n",
-    );
+    p.write("smoke-suites/smokegate.yaml", V2_CONFIG);
     let o = output(cmd(&p, &server, &["token"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let elsewhere = Project::new();
@@ -251,6 +241,12 @@ async fn logout_from_another_folder_uses_the_sessions_routes() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("deleted test user"), "{out}");
-    assert_eq!(hits(&server, "DELETE", "/v2/users/7").await.len(), 1, "{out}");
+    let deletes = hits(&server, "DELETE", "/v2/users/7").await;
+    assert_eq!(deletes.len(), 1, "{out}");
+    assert_eq!(
+        deletes[0].headers.get("authorization").and_then(|v| v.to_str().ok()),
+        Some(format!("Token {token}").as_str()),
+        "with the session's scheme"
+    );
     assert!(session_files(&p).is_empty());
 }

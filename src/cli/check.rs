@@ -90,15 +90,9 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
         for st in steps {
             // Each step may read what the create and login captured before it.
             defined.extend(st.capture.iter().map(|c| c.name.clone()));
-            let mut texts = vec![(st.request.path.clone(), st.request.path_pos)];
-            texts.extend(st.request.headers.iter().map(|(_, v)| (v.clone(), st.pos)));
-            match &st.request.body {
-                suite::Body::Json(v) => texts.push((v.to_string(), st.pos)),
-                suite::Body::Raw(t) => texts.push((t.clone(), st.pos)),
-                suite::Body::Form(f) => texts.extend(f.iter().map(|(_, v)| (v.clone(), st.pos))),
-                suite::Body::None => {}
-            }
-            for (text, pos) in texts.into_iter().filter(|(t, _)| is_template(t)) {
+            let mut texts = Vec::new();
+            step_templates(st, &mut texts);
+            for (text, pos) in texts {
                 for var in templates.variables(&text).unwrap_or_default() {
                     if var.split('.').next() == Some("env")
                         && let Some((msg, help)) = undefined_problem(&var, &text, &defined, env)
@@ -145,45 +139,49 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
 /// Every template string of a suite with the position to blame.
 fn suite_templates(s: &Suite) -> Vec<(String, Pos)> {
     let mut out = Vec::new();
-    fn walk(v: &J, pos: Pos, out: &mut Vec<(String, Pos)>) {
-        match v {
-            J::String(t) if is_template(t) => out.push((t.clone(), pos)),
-            J::Array(a) => a.iter().for_each(|x| walk(x, pos, out)),
-            J::Object(o) => o.iter().for_each(|(k, x)| {
-                if is_template(k) {
-                    out.push((k.clone(), pos));
-                }
-                walk(x, pos, out)
-            }),
-            _ => {}
-        }
-    }
     for ((_, v), pos) in s.vars.iter().zip(&s.vars_pos) {
-        walk(v, *pos, &mut out);
+        walk_templates(v, *pos, &mut out);
     }
     for st in s.steps.iter().chain(&s.teardown) {
-        walk(&J::String(st.request.path.clone()), st.request.path_pos, &mut out);
-        for (_, v) in &st.request.headers {
-            walk(&J::String(v.clone()), st.pos, &mut out);
-        }
-        match &st.request.body {
-            suite::Body::Json(v) => walk(v, st.pos, &mut out),
-            suite::Body::Raw(t) => walk(&J::String(t.clone()), st.pos, &mut out),
-            suite::Body::Form(f) => f.iter().for_each(|(_, v)| walk(&J::String(v.clone()), st.pos, &mut out)),
-            suite::Body::None => {}
-        }
-        for j in &st.expect.json {
-            for t in j.matcher.templates() {
-                out.push((t, j.pos));
-            }
-        }
-        for h in &st.expect.headers {
-            for t in h.matcher.templates() {
-                out.push((t, h.pos));
-            }
-        }
+        step_templates(st, &mut out);
     }
     out
+}
+
+/// Every template string in `v`, keys included, blamed on `pos`.
+fn walk_templates(v: &J, pos: Pos, out: &mut Vec<(String, Pos)>) {
+    match v {
+        J::String(t) if is_template(t) => out.push((t.clone(), pos)),
+        J::Array(a) => a.iter().for_each(|x| walk_templates(x, pos, out)),
+        J::Object(o) => o.iter().for_each(|(k, x)| {
+            if is_template(k) {
+                out.push((k.clone(), pos));
+            }
+            walk_templates(x, pos, out)
+        }),
+        _ => {}
+    }
+}
+
+/// Every template of one step (a suite's, or one of the config's auth steps): its request and
+/// its expectations.
+fn step_templates(st: &suite::Step, out: &mut Vec<(String, Pos)>) {
+    walk_templates(&J::String(st.request.path.clone()), st.request.path_pos, out);
+    for (_, v) in &st.request.headers {
+        walk_templates(&J::String(v.clone()), st.pos, out);
+    }
+    match &st.request.body {
+        suite::Body::Json(v) => walk_templates(v, st.pos, out),
+        suite::Body::Raw(t) => walk_templates(&J::String(t.clone()), st.pos, out),
+        suite::Body::Form(f) => f.iter().for_each(|(_, v)| walk_templates(&J::String(v.clone()), st.pos, out)),
+        suite::Body::None => {}
+    }
+    for j in &st.expect.json {
+        out.extend(j.matcher.templates().into_iter().map(|t| (t, j.pos)));
+    }
+    for h in &st.expect.headers {
+        out.extend(h.matcher.templates().into_iter().map(|t| (t, h.pos)));
+    }
 }
 
 /// What is wrong with `var` in template `text`, as (message, help), if it can never render.

@@ -164,6 +164,8 @@ pub struct Refresh {
     pub step: Step,
     pub token_paths: Vec<(String, JsonPath)>,
     pub refresh_paths: Vec<(String, JsonPath)>,
+    /// Where the first refresh token is in the login's answer ([`DEFAULT_REFRESH_PATHS`]).
+    pub from_login: Vec<(String, JsonPath)>,
 }
 
 /// Where the refresh token is in a login's answer, when the login does not capture
@@ -596,7 +598,9 @@ fn decode_login(ctx: Ctx<'_>, n: &Node, a: &mut AuthConfig) -> Result<(), Source
         let (step, extra) = auth_step_from(ctx, r, &default, &["token", "refresh_token"])?;
         let token = extra[0].map(|t| token_paths(ctx, t, "`refresh.token`")).transpose()?.unwrap_or_else(|| a.token_paths.clone());
         let next = extra[1].map(|t| token_paths(ctx, t, "`refresh.refresh_token`")).transpose()?.unwrap_or_default();
-        a.refresh = Some(Refresh { step, token_paths: token, refresh_paths: next });
+        let from_login =
+            DEFAULT_REFRESH_PATHS.iter().map(|p| (p.to_string(), JsonPath::parse(p).expect("default paths are valid"))).collect();
+        a.refresh = Some(Refresh { step, token_paths: token, refresh_paths: next, from_login });
     }
     Ok(())
 }

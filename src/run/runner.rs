@@ -13,7 +13,7 @@ use crate::http::client::{CrumbCtx, Outgoing, ms};
 use crate::load::config::{AuthModeKind, AuthScope};
 use crate::load::suite::Suite;
 use crate::report::event::{Event, FailureClass, LeftBehind, Phase, RunSummary, StepKind, SuiteEnd};
-use crate::run::auth::{Auth, AuthError, Identity, service_credentials};
+use crate::run::auth::{Auth, AuthError, Identity, render_setting, service_credentials};
 use crate::run::ctx::RunCtx;
 use crate::run::exchange::{self, Judge};
 use crate::run::suite::run_suite;
@@ -313,33 +313,17 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
                 .as_ref()
                 .ok_or_else(|| AuthError::Credentials("client-credentials mode needs `auth.client_id`".into()))?;
             Identity {
-                email: render_secret(ctx, "client_id", &cc.client_id)?,
-                password: Secret::new(render_secret(ctx, "client_secret", &cc.client_secret)?),
+                email: render_setting(ctx, "auth.client_id", &cc.client_id)?,
+                password: Secret::new(render_setting(ctx, "auth.client_secret", &cc.client_secret)?),
             }
         }
         AuthModeKind::ApiKey => {
             let (header, value) =
                 ctx.config.auth.api_key.as_ref().ok_or_else(|| AuthError::Credentials("api-key mode needs `auth.value`".into()))?;
-            Identity { email: format!("api key ({header})"), password: Secret::new(render_secret(ctx, "value", value)?) }
+            Identity { email: format!("api key ({header})"), password: Secret::new(render_setting(ctx, "auth.value", value)?) }
         }
     };
     Ok(Auth::new(ctx.clone(), identity, label))
-}
-
-/// An `auth.*` value of the config (a template such as `{{ env.SMOKE_CLIENT_SECRET }}`).
-fn render_secret(ctx: &RunCtx, key: &str, template: &str) -> Result<String, AuthError> {
-    let v = ctx.templates.render_str(template, &ctx.base_scope).map_err(|e| AuthError::Step {
-        step: format!("auth.{key}"),
-        class: FailureClass::Template,
-        detail: e.message,
-        status: None,
-        sent: false,
-        token: false,
-    })?;
-    if v.is_empty() {
-        return Err(AuthError::Credentials(format!("`auth.{key}` renders to nothing (is its environment variable set?)")));
-    }
-    Ok(v)
 }
 
 fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> RunOutcome {

@@ -220,6 +220,23 @@ impl wiremock::Respond for DeleteUser {
     }
 }
 
+/// The config of [`v2_routes`].
+pub const V2_CONFIG: &str = "auth:\n  scheme: Token\n  create:\n    request: { method: POST, path: /v2/signup, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    capture: { uid: $.id }\n  login:\n    request: { method: POST, path: /v2/signin, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n  cleanup:\n    request: { method: DELETE, path: \"/v2/users/{{ uid }}\" }\n    auth: user\n";
+
+/// Auth routes other than the built-in ones (`/v2/signup`, `/v2/signin`, `DELETE /v2/users/7`),
+/// for a config that names them ([`V2_CONFIG`], whose scheme is `Token`). Returns the token.
+pub async fn v2_routes(server: &MockServer) -> String {
+    let token = jwt(300);
+    Mock::given(method("POST"))
+        .and(path("/v2/signup"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
+        .mount(server)
+        .await;
+    Mock::given(method("POST")).and(path("/v2/signin")).respond_with(Login::fixed(&token)).mount(server).await;
+    Mock::given(method("DELETE")).and(path("/v2/users/7")).respond_with(DeleteUser::ok()).mount(server).await;
+    token
+}
+
 /// create 201 → login 200 (with `token`, until the user is deleted), no delete route. Returns the token.
 pub async fn create_and_login(server: &MockServer) -> String {
     let token = jwt(300);

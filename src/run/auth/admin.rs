@@ -8,7 +8,7 @@ use serde_json::Value as J;
 
 use crate::load::config::{Admin, AdminCredentials};
 use crate::run::auth::token::Token;
-use crate::run::auth::{AuthError, Identity, service_credentials};
+use crate::run::auth::{AuthError, Identity, render_setting, service_credentials};
 use crate::run::ctx::RunCtx;
 use crate::secret::Secret;
 
@@ -25,15 +25,7 @@ impl AdminSession {
         let identity = match &admin.credentials {
             AdminCredentials::File(path) => service_credentials(&[], Some(path)).map_err(|e| format!("auth.admin: {e}")),
             AdminCredentials::Given { username, password } => {
-                let render = |key: &str, t: &str| {
-                    ctx.templates.render_str(t, &ctx.base_scope).map_err(|e| format!("`auth.admin.{key}`: {}", e.message)).and_then(|v| {
-                        if v.is_empty() {
-                            Err(format!("`auth.admin.{key}` renders to nothing (is its environment variable set?)"))
-                        } else {
-                            Ok(v)
-                        }
-                    })
-                };
+                let render = |key: &str, t: &str| render_setting(ctx, &format!("auth.admin.{key}"), t).map_err(|e| e.to_string());
                 render("username", username).and_then(|u| Ok(Identity { email: u, password: Secret::new(render("password", password)?) }))
             }
         };

@@ -9,7 +9,7 @@ mod journaled;
 mod obtain;
 mod token;
 
-pub use credentials::{random_password, service_credentials};
+pub use credentials::{random_password, render_setting, service_credentials};
 
 use std::sync::Mutex as StdMutex;
 use std::time::{Duration, SystemTime};

@@ -2,6 +2,11 @@
 //! admin's login, and when each is due.
 
 use super::*;
+use crate::load::config::TokenType;
+
+/// Where an OAuth2 token endpoint puts the token.
+static ACCESS_TOKEN: std::sync::LazyLock<[(String, serde_json_path::JsonPath); 1]> =
+    std::sync::LazyLock::new(|| [("$.access_token".to_owned(), serde_json_path::JsonPath::parse("$.access_token").expect("valid"))]);
 
 impl Auth {
     pub(super) async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
@@ -9,18 +14,11 @@ impl Auth {
             return self.client_token(phase, cancel).await;
         }
         let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
-        let mut t = self.token_of(&self.cfg.login.name, &resp, &self.cfg.token_paths)?;
-        if self.cfg.refresh.is_some() {
+        let (mut t, body) = self.token_of(&self.cfg.login.name, &resp, &self.cfg.token_paths)?;
+        if let Some(r) = &self.cfg.refresh {
             // The login's own capture `refresh_token` wins; else the usual places.
             let captured = self.state().captures.get("refresh_token").and_then(J::as_str).map(str::to_owned);
-            let found = captured.or_else(|| {
-                let body = step::parse_json(&resp.body).ok()?;
-                let paths: Vec<_> = crate::load::config::DEFAULT_REFRESH_PATHS
-                    .iter()
-                    .filter_map(|p| serde_json_path::JsonPath::parse(p).ok().map(|j| (p.to_string(), j)))
-                    .collect();
-                token::select_str(&body, &paths)
-            });
+            let found = captured.or_else(|| token::select_str(body.as_ref()?, &r.from_login));
             t.refresh = found.map(Secret::new);
             if let Some(r) = &t.refresh {
                 self.ctx.redactor.add(r);
@@ -33,12 +31,18 @@ impl Auth {
         Ok(t)
     }
 
-    /// The token an answer hands out (at `paths`, or the session cookie), masked from here on.
-    pub(super) fn token_of(&self, step: &str, resp: &Response, paths: &[(String, serde_json_path::JsonPath)]) -> Result<Token, AuthError> {
+    /// The token an answer hands out (at `paths`, or the session cookie), masked from here on,
+    /// and the answer as JSON (`None` for a cookie), parsed once for whatever else it holds.
+    pub(super) fn token_of(
+        &self,
+        step: &str,
+        resp: &Response,
+        paths: &[(String, serde_json_path::JsonPath)],
+    ) -> Result<(Token, Option<J>), AuthError> {
         if let Some(name) = &self.cfg.token_cookie {
             let t = token::from_cookie(name, resp).ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
             self.ctx.redactor.add(&t.secret);
-            return Ok(t);
+            return Ok((t, None));
         }
         let body = step::parse_json(&resp.body).map_err(|why| AuthError::Step {
             step: step.to_owned(),
@@ -48,20 +52,9 @@ impl Auth {
             sent: true,
             token: false,
         })?;
-        // A JWT-shaped string must be a JWT: a broken one is not taken for an opaque token.
-        let kind = match (self.cfg.token_type, token::select_str(&body, paths)) {
-            (crate::load::config::TokenType::Detect, Some(t)) if t.starts_with("eyJ") && t.split('.').count() == 3 => {
-                crate::load::config::TokenType::Jwt
-            }
-            (k, _) => k,
-        };
-        let t = token::from_answer(&body, paths, kind, self.cfg.token_ttl).map_err(|e| match e {
-            TokenError::Missing(looked) => AuthError::TokenMissing(looked),
-            TokenError::NotJwt(j) => AuthError::Malformed(j),
-            e @ TokenError::NotJson(_) => AuthError::Credentials(e.to_string()),
-        })?;
+        let t = token::from_answer(&body, paths, self.cfg.token_type, self.cfg.token_ttl)?;
         self.ctx.redactor.add(&t.secret);
-        Ok(t)
+        Ok((t, Some(body)))
     }
 
     /// Gateway clock minus ours, from an auth answer's `Date`, and a warning past the tolerance.
@@ -89,8 +82,8 @@ impl Auth {
         let mut scope = self.scope();
         scope.set_json("refresh_token", &J::String(refresh.expose().to_owned()));
         let resp = self.call_in(&r.step, scope, Phase::Refresh, 1, cancel).await?;
-        let mut t = self.token_of(&r.step.name, &resp, &r.token_paths)?;
-        let next = step::parse_json(&resp.body).ok().and_then(|b| token::select_str(&b, &r.refresh_paths)).map(Secret::new);
+        let (mut t, body) = self.token_of(&r.step.name, &resp, &r.token_paths)?;
+        let next = body.and_then(|b| token::select_str(&b, &r.refresh_paths)).map(Secret::new);
         if let Some(n) = &next {
             self.ctx.redactor.add(n);
         }
@@ -183,15 +176,17 @@ impl Auth {
         {
             return Ok(self.wrap(t.secret.clone()));
         }
-        let id = session.identity()?;
+        // Credentials that could not be read fail here, when the admin is first needed.
+        session.identity()?;
         // Its own login step, or the user's with the admin's credentials as `user.*`.
         let step = admin.login.as_ref().unwrap_or(&self.cfg.login);
         let mut scope = self.ctx.base_scope.clone();
-        let who = serde_json::json!({ "email": id.email, "username": id.email, "password": id.password.expose() });
-        scope.set_json("user", &who);
-        scope.set_json("admin", &who);
+        if let Some(who) = session.value() {
+            scope.set_json("user", &who);
+            scope.set_json("admin", &who);
+        }
         let resp = self.call_in(step, scope, Phase::AdminLogin, 1, cancel).await?;
-        let t = self.token_of(&step.name, &resp, admin.token_paths.as_deref().unwrap_or(&self.cfg.token_paths))?;
+        let (t, _) = self.token_of(&step.name, &resp, admin.token_paths.as_deref().unwrap_or(&self.cfg.token_paths))?;
         let s = t.secret.clone();
         *guard = Some(t);
         Ok(self.wrap(s))
@@ -257,22 +252,13 @@ impl Auth {
         };
         let body = step::parse_json(&resp.body)
             .map_err(|why| fail(FailureClass::InvalidResponse, format!("the token response is {why}"), Some(resp.status)))?;
-        let token = body.get("access_token").and_then(J::as_str).ok_or_else(|| AuthError::TokenMissing("$.access_token".into()))?;
-        let secret = Secret::new(token);
-        self.ctx.redactor.add(&secret);
-        let now = now_secs();
-        let expires_in = body.get("expires_in").and_then(J::as_i64);
-        // A JWT says when it expires; an opaque token has `expires_in`.
-        let mut info =
-            jwt::decode(secret.expose()).unwrap_or(JwtInfo { alg: "opaque".into(), exp: None, iat: None, claims: Default::default() });
-        if let Some(e) = expires_in {
-            info.exp = Some(info.exp.map_or(now + e, |x| x.min(now + e)));
-            info.iat = info.iat.or(Some(now));
-        }
+        // RFC 6749 §5.1: `access_token`, and its lifetime in `expires_in` (a JWT's `exp` too).
+        let t = token::from_answer(&body, &ACCESS_TOKEN[..], TokenType::Detect, self.cfg.token_ttl)?;
+        self.ctx.redactor.add(&t.secret);
         if phase == Phase::BootstrapLogin {
-            self.warn_about(&info);
+            self.warn_about(&t.info);
         }
-        Ok(Token::new(secret, info))
+        Ok(t)
     }
 
     /// Token facts for `smokegate token` and reports: (alg, seconds left, lifetime).

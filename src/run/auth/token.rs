@@ -56,12 +56,19 @@ pub(crate) fn now_secs() -> i64 {
 /// Why an answer holds no usable token.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
-    #[error("the answer is {0}")]
-    NotJson(step::NotJson),
     #[error("no token in the answer (looked at {0})")]
     Missing(String),
     #[error("the token is not a JWT ({0}); set `login.token_type: opaque` if that is expected")]
     NotJwt(jwt::JwtError),
+}
+
+impl From<TokenError> for crate::run::auth::AuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Missing(looked) => crate::run::auth::AuthError::TokenMissing(looked),
+            TokenError::NotJwt(j) => crate::run::auth::AuthError::Malformed(j),
+        }
+    }
 }
 
 /// The first string at `paths` in a JSON answer.
@@ -82,10 +89,13 @@ pub(crate) fn from_answer(body: &J, paths: &[(String, JsonPath)], kind: TokenTyp
         Some(J::String(s)) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp()),
         _ => None,
     });
+    // Detected: a JWT-shaped string (`eyJ…`, three segments) must be a JWT — a broken one is not
+    // taken for an opaque token; anything else is opaque.
+    let jwt_shaped = secret.expose().starts_with("eyJ") && secret.expose().split('.').count() == 3;
     let decoded = match kind {
         TokenType::Opaque => None,
-        TokenType::Jwt => Some(jwt::decode(secret.expose()).map_err(TokenError::NotJwt)?),
-        TokenType::Detect => jwt::decode(secret.expose()).ok(),
+        TokenType::Detect if !jwt_shaped => None,
+        TokenType::Jwt | TokenType::Detect => Some(jwt::decode(secret.expose()).map_err(TokenError::NotJwt)?),
     };
     let info = match decoded {
         // A stated lifetime shorter than the claims' wins: the server knows best.

@@ -243,8 +243,7 @@ impl Redactor {
         for (k, v) in env {
             // A path (`GOOGLE_APPLICATION_CREDENTIALS=/etc/sa.json`) names where a secret is,
             // and masking it would mask that path wherever it is printed.
-            let path = v.starts_with('/') && std::path::Path::new(v).exists();
-            if is_secret_env_name(k) && v.len() >= 8 && !path {
+            if is_secret_env_name(k) && v.len() >= 8 && !(v.starts_with('/') && std::path::Path::new(v).exists()) {
                 self.add_value(v);
             }
         }
@@ -395,6 +394,18 @@ pub fn redact_query(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_shapes_are_masked_and_words_after_a_scheme_are_not() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        assert_eq!(mask_shapes(&format!("got {jwt} back")), "got *** back");
+        assert_eq!(mask_shapes("cut short: eyJhbGciOi…"), "cut short: ***…");
+        assert_eq!(mask_shapes("Authorization: Token 9f8e7d6c5b4a39281716"), "Authorization: Token ***");
+        assert_eq!(mask_shapes("basic dXNlcjpwYXNzd29yZA=="), "basic ***");
+        for plain in ["Token expired", "Bearer realm=\"api\"", "JWT verification failed", "Bearer $SMOKEGATE_TOKEN"] {
+            assert_eq!(mask_shapes(plain), plain);
+        }
+    }
 
     #[test]
     fn secret_never_formats_its_value() {

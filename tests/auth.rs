@@ -462,3 +462,55 @@ fn a_bad_scheme_is_a_config_error() {
         assert!(out.contains(needle) && out.contains("smokegate.yaml:"), "{config}: {out}");
     }
 }
+
+/// `login.refresh` with a rotating server: each refresh sends the refresh token the previous
+/// answer handed out (`refresh.refresh_token`), never a spent one; no second login.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_refresh_token_is_the_one_sent_next() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"user": {"id": "u1"}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(move |_: &wiremock::Request| {
+            ResponseTemplate::new(200).set_body_json(json!({"token": jwt(3), "refresh": "refresh-token-r0"}))
+        })
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    for (sent, next) in [("refresh-token-r0", "refresh-token-r1"), ("refresh-token-r1", "refresh-token-r2")] {
+        Mock::given(method("POST"))
+            .and(path("/token/refresh"))
+            .and(wiremock::matchers::body_json(json!({ "refresh": sent })))
+            .respond_with(move |_: &wiremock::Request| ResponseTemplate::new(200).set_body_json(json!({"token": jwt(3), "next": next})))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_millis(2100)))
+        .mount(&server)
+        .await;
+    me(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/smokegate.yaml",
+        "auth:\n  login:\n    request: { method: POST, path: /api/auth/V1/auth/login, json: { email: \"{{ user.email }}\", password: \"{{ user.password }}\" } }\n    refresh:\n      request: { method: POST, path: /token/refresh, json: { refresh: \"{{ refresh_token }}\" } }\n      refresh_token: $.next\n",
+    );
+    p.write(
+        "smoke-suites/me.yaml",
+        "steps:\n  - request: { path: /api/slow }\n  - request: { path: /api/me }\n  - request: { path: /api/slow }\n  - request: { path: /api/me }\n",
+    );
+    let o = output(p.run(&server.uri(), &["-v"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(out.matches("refresh POST /token/refresh -> 200").count(), 2, "{out}");
+    assert_eq!(hits(&server, "POST", LOGIN).await.len(), 2, "the bootstrap login and the verification after the deletion: {out}");
+    assert_no_secrets(&o, &["refresh-token-r0", "refresh-token-r1", "refresh-token-r2"]);
+}

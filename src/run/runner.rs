@@ -102,10 +102,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
     };
     let outcome =
         if no_steps || not_ready.is_some() || unproven.is_some() { RunOutcome::default() } else { run(ctx.clone(), suites).await };
-    let (exit, error) = match unproven {
-        Some(e) => (e.exit(), Some(e.to_string())),
-        None => verdict_of(&ctx, &outcome, not_ready.as_ref(), n_suites),
-    };
+    let (exit, error) = verdict_of(&ctx, &outcome, not_ready.as_ref(), unproven.as_ref(), n_suites);
     sink.emit(Event::RunFinished(RunSummary {
         run_id: ctx.run_id.clone(),
         gateway: ctx.http.gateway.base_url(),
@@ -169,7 +166,16 @@ async fn prove_gateway(ctx: &RunCtx) -> Result<(), Unproven> {
 }
 
 /// The run's exit and the error its summary names.
-fn verdict_of(ctx: &RunCtx, outcome: &RunOutcome, not_ready: Option<&NotReady>, n_suites: usize) -> (Exit, Option<String>) {
+fn verdict_of(
+    ctx: &RunCtx,
+    outcome: &RunOutcome,
+    not_ready: Option<&NotReady>,
+    unproven: Option<&Unproven>,
+    n_suites: usize,
+) -> (Exit, Option<String>) {
+    if let Some(e) = unproven {
+        return (e.exit(), Some(e.to_string()));
+    }
     let exit = outcome.exit();
     if let Some(e) = not_ready {
         let exit = match (ctx.cancel.interrupt.is_cancelled(), e.unmarked) {

@@ -3,6 +3,8 @@
 //! OpenAPI document), and variables, form bodies, regex captures and `continue_on_failure`.
 //! The contract examples run as written against the reference gateway.
 
+use std::path::PathBuf;
+
 use serde_json::{Value as J, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -574,4 +576,69 @@ fn curl_file_holds_every_request_of_the_run_sanitized() {
     assert!(text.contains("-X POST") && text.contains("--data-binary") && text.contains("$SMOKEGATE_TOKEN"), "{text}");
     assert!(text.contains(r#""password":"***"}'"#), "the password is masked: {text}");
     assert_eq!(gate.inspect(), (0, 0));
+}
+
+/// `auth.admin` as a client of the identity provider: the reference gateway's admin API lets
+/// only a `client:*` token delete a user by id (a user's own token gets 403), so the run is
+/// green only when the admin's token, fetched from the provider, is the one the delete carries.
+fn admin_client_config(token_url: &str, cleanup_as: &str) -> String {
+    format!(
+        "auth:\n  create:\n    request: {{ method: POST, path: /api/auth/V1/auth/create, json: {{ email: \"{{{{ user.email }}}}\", password: \"{{{{ user.password }}}}\" }} }}\n    capture: {{ user_id: $.user.id }}\n  admin:\n    token_url: {token_url}\n    client_id: \"{{{{ env.SMOKE_ADMIN_CLIENT_ID }}}}\"\n    client_secret: \"{{{{ env.SMOKE_ADMIN_CLIENT_SECRET }}}}\"\n  cleanup:\n    auth: {cleanup_as}\n    request: {{ method: DELETE, path: \"/api/auth/V1/auth/users/{{{{ user_id }}}}\" }}\n    expect: {{ status: 204 }}\n"
+    )
+}
+
+#[test]
+fn an_admin_client_of_the_identity_provider_deletes_the_user() {
+    let secret = "admin-cc-secret-91b7e2d4";
+    let gate =
+        Refgate::start(refgate::RefgateOptions { client_id: "admin-client".into(), client_secret: secret.into(), ..Default::default() });
+    let p = Project::new();
+    p.write("suites/smokegate.yaml", &admin_client_config(&gate.token, "admin"));
+    p.write("suites/orders.yaml", ORDERS_READ);
+    let env = [("SMOKE_ADMIN_CLIENT_ID", "admin-client"), ("SMOKE_ADMIN_CLIENT_SECRET", secret)];
+    let (code, out, r) = run_report(&p, &gate.gateway, &["-v"], &env);
+    assert_eq!(code, Some(0), "{out}");
+    let crumbs = r["breadcrumbs"].as_array().unwrap();
+    let admin = crumbs.iter().position(|c| c["phase"] == "admin.login" && c["path"] == "/token").expect("the admin's token request");
+    let delete = crumbs.iter().position(|c| c["phase"] == "cleanup" && c["status"] == 204).expect("the admin's delete");
+    assert!(admin < delete, "{crumbs:?}");
+    assert_eq!(gate.inspect(), (0, 0), "the user is gone");
+    assert!(p.journal_files().is_empty(), "and out of the journal");
+    let basic = base64_of(&format!("admin-client:{secret}"));
+    assert!(!out.contains(secret) && !out.contains(&basic) && !r.to_string().contains(secret), "the admin's secret is masked");
+
+    // The same delete with the user's own token is refused: the admin is what made it green.
+    let mine = Project::new();
+    mine.write("suites/smokegate.yaml", &admin_client_config(&gate.token, "user"));
+    mine.write("suites/orders.yaml", ORDERS_READ);
+    let (code, out, _) = run_report(&mine, &gate.gateway, &[], &env);
+    assert_eq!(code, Some(5), "{out}");
+    assert!(out.contains("403"), "{out}");
+
+    // A wrong admin secret: the user is left and journaled; `cleanup` with the right one, from
+    // a folder without the config, finishes it as the admin.
+    let (code, out, _) =
+        run_report(&p, &gate.gateway, &[], &[("SMOKE_ADMIN_CLIENT_ID", "admin-client"), ("SMOKE_ADMIN_CLIENT_SECRET", "wrong-9f8e7d")]);
+    assert_eq!(code, Some(5), "{out}");
+    assert!(!out.contains("wrong-9f8e7d"), "{out}");
+    assert_eq!(gate.inspect().0, 2, "this run's user and the user-token run's are left");
+    let cleanup = |state: PathBuf, extra: &[&str]| {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let mut c = p.std_cmd();
+        c.current_dir(elsewhere.path()).args(["cleanup", "--gateway", &gate.gateway, "--state-dir"]).arg(state).args(extra);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), text(&o))
+    };
+    let (code, all) = cleanup(p.state(), &[]);
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(gate.inspect().0, 1, "cleanup deleted this run's user as the admin: {all}");
+    assert!(!all.contains(secret), "{all}");
+    // The user-token run's entry keeps its own (broken) config; `--config` names the fixed one.
+    let fixed = p.path().join("suites/smokegate.yaml");
+    let (code, all) = cleanup(mine.state(), &["--config", fixed.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(gate.inspect(), (0, 0), "{all}");
 }

@@ -60,6 +60,20 @@ pub(crate) async fn handler(State(shared): State<Arc<Shared>>, req: Request) -> 
                 _ => json_response(StatusCode::UNAUTHORIZED, json!({"error": "invalid credentials"})),
             }
         }
+        // The admin API: a client of the identity provider (`client:*`) deletes any user by id;
+        // a user may not (as with Keycloak's or Auth0's management APIs).
+        (Method::DELETE, p) if p.starts_with("/api/auth/V1/auth/users/") => {
+            let id = &p["/api/auth/V1/auth/users/".len()..];
+            if !caller.as_deref().is_some_and(|c| c.starts_with("client:")) {
+                return json_response(StatusCode::FORBIDDEN, json!({"error": "only an admin client may delete users"}));
+            }
+            let mut users = shared.users.lock().unwrap();
+            let email = users.iter().find(|(_, u)| u.id == id).map(|(e, _)| e.clone());
+            match email.and_then(|e| users.remove(&e)) {
+                Some(_) => StatusCode::NO_CONTENT.into_response(),
+                None => json_response(StatusCode::NOT_FOUND, json!({"error": "no such user"})),
+            }
+        }
         (Method::DELETE, "/api/auth/V1/auth/user") => {
             let Some(email) = caller else { return json_response(StatusCode::UNAUTHORIZED, json!({"error": "no caller"})) };
             if shared.has(Fault::NoDelete) {

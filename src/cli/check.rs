@@ -9,7 +9,7 @@ use super::run::check_suite_origins;
 use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
-use crate::load::config::{AdminCredentials, Config};
+use crate::load::config::{Admin, AdminCredentials, Config, Mode};
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, Suite};
 use crate::load::template_names::{BUILTINS, REQUEST_FIELDS, RUN_FIELDS, USER_FIELDS, is_template};
@@ -28,8 +28,8 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
     super::run::check_admin_steps(&suites, &config)?;
     let mut errors = Vec::new();
     let templates = Templates::new();
-    let auth_caps: Vec<String> =
-        [&config.auth.create, &config.auth.login].iter().flat_map(|s| s.capture.iter().map(|c| c.name.clone())).collect();
+    // What the create and login capture is in scope for suites.
+    let auth_caps: Vec<String> = config.auth.before_suites().iter().flat_map(|s| s.capture.iter().map(|c| c.name.clone())).collect();
     // The run sets up a user only when a suite needs one: otherwise `user.*` and the auth
     // steps' captures are never defined.
     let with_user = suites.iter().any(Suite::needs_auth);
@@ -84,10 +84,8 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
     let mut defined: Vec<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
     defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
     defined.extend(extra.iter().map(|(k, _)| k.clone()));
-    let mut steps = vec![&a.create, &a.login, &a.cleanup];
-    steps.extend(a.verify.as_ref());
-    if a.mode.logs_in() {
-        for st in steps {
+    {
+        for st in a.steps() {
             // Each step may read what the create and login captured before it.
             defined.extend(st.capture.iter().map(|c| c.name.clone()));
             let mut texts = Vec::new();
@@ -105,7 +103,7 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
         }
     }
     let set = |k: &str| env_get(env, k).is_some_and(|v| !v.is_empty());
-    if with_user && a.mode.logs_in() && !a.mode.creates_users() && a.credentials_file.is_none() {
+    if let (true, Mode::ServiceAccount { credentials_file: None, .. }) = (with_user, &a.mode) {
         for var in ["SMOKE_USERNAME", "SMOKE_PASSWORD"].into_iter().filter(|v| !set(v)) {
             errors.push(
                 SourceError::new(file, a.mode_pos, format!("auth mode `service-account` needs {var}, which is not set here"))
@@ -114,12 +112,27 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
             );
         }
     }
-    match a.admin.as_ref().map(|ad| &ad.credentials) {
-        Some(AdminCredentials::File(f)) if !f.is_file() => errors.push(
-            SourceError::new(file, a.mode_pos, format!("`auth.admin.credentials_file` {} does not exist", f.display())).with_source(src),
-        ),
-        Some(AdminCredentials::Given { username, password }) => {
-            for (key, t) in [("username", username), ("password", password)] {
+    let admin_templates = match &a.admin {
+        Some(Admin::Login { credentials: AdminCredentials::File(f), .. }) => {
+            if !f.is_file() {
+                errors.push(
+                    SourceError::new(file, a.mode_pos, format!("`auth.admin.credentials_file` {} does not exist", f.display()))
+                        .with_source(src),
+                );
+            }
+            vec![]
+        }
+        Some(Admin::Login { credentials: AdminCredentials::Given { username, password }, .. }) => {
+            vec![("username", username), ("password", password)]
+        }
+        Some(Admin::Client { client, .. }) => {
+            vec![("token_url", &client.token_url), ("client_id", &client.client_id), ("client_secret", &client.client_secret)]
+        }
+        None => vec![],
+    };
+    {
+        {
+            for (key, t) in admin_templates {
                 for var in templates.variables(t).unwrap_or_default() {
                     if let Some((msg, help)) = undefined_problem(&var, t, &defined, env) {
                         errors.push(
@@ -129,9 +142,10 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
                 }
             }
         }
-        _ => {}
     }
-    if let Some(f) = a.credentials_file.as_ref().filter(|f| with_user && !f.is_file()) {
+    if let (true, Mode::ServiceAccount { credentials_file: Some(f), .. }) = (with_user, &a.mode)
+        && !f.is_file()
+    {
         errors.push(SourceError::new(file, a.mode_pos, format!("`auth.credentials_file` {} does not exist", f.display())).with_source(src));
     }
 }

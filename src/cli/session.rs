@@ -13,6 +13,7 @@ use super::failure::Failure;
 use super::settings::{build_ctx, gateway_setup};
 use crate::exit::Exit;
 use crate::http::client::{CrumbCtx, Outgoing};
+use crate::load::config::TokenAt;
 use crate::report::console::{Console, Verbosity};
 use crate::report::event::{Event, EventSink, FailureClass, Phase};
 use crate::run::auth::{Auth, AuthError, Identity};
@@ -170,9 +171,12 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) ->
     crate::outln!("claims    {}", claims.replace('\n', "\n          "));
     crate::outln!("cache     {}", store.path(&ctx.http.gateway.origin()).display());
     let a = &ctx.config.auth;
-    let send_as = match &a.token_cookie {
-        Some(name) => format!("Cookie: {name}=$(smokegate token --raw)"),
-        None => format!("{}: {}", a.token_header, crate::http::client::with_scheme(&a.scheme, "$(smokegate token --raw)")),
+    let send_as = match a.sent_as() {
+        Ok(TokenAt::Cookie(name)) => format!("Cookie: {name}=$(smokegate token --raw)"),
+        Ok(TokenAt::Body { send, .. }) => {
+            format!("{}: {}", send.header, crate::http::client::with_scheme(&send.scheme, "$(smokegate token --raw)"))
+        }
+        Err(key) => format!("{}: $(smokegate token --raw)", key.header),
     };
     crate::outln!("token     {MASK} (print it with `smokegate token --raw`)");
     crate::outln!("send as   {send_as}");

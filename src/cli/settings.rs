@@ -14,9 +14,9 @@ use crate::eval::template::{Scope, Templates};
 use crate::exit::Exit;
 use crate::http::client::{ClientSettings, HttpClient};
 use crate::http::policy::{self, Gateway, GatewayUrlError};
-use crate::load::config::{self, Config};
+use crate::load::config::{self, Admin, ClientCredentials, Config, Mode};
 use crate::report::event::EventSink;
-use crate::run::ctx::{Cancel, IdentityProvider, RunCtx, RunOptions, ServiceEnv};
+use crate::run::ctx::{Cancel, IdentityProvider, IdpError, RunCtx, RunOptions, ServiceEnv};
 use crate::run::journal::{self, Journal};
 use crate::secret::Redactor;
 
@@ -197,26 +197,24 @@ pub fn cli_vars(args: &VarArgs) -> Result<Vec<(String, J)>, Failure> {
     Ok(vars)
 }
 
-/// `client-credentials`: the token URL, rendered, and a client whose policy admits its origin
-/// only (plain http off loopback is refused as for the gateway).
-fn identity_provider(setup: &Settings, templates: &Templates, scope: &Scope, run_id: &str) -> Result<Option<IdentityProvider>, Failure> {
-    let Some(cc) = &setup.config.auth.client else { return Ok(None) };
-    let raw = templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("auth.token_url: {e}")))?;
-    let url = url::Url::parse(&raw).map_err(|e| Failure::new(Exit::Usage, format!("auth.token_url `{raw}`: {e}")))?;
-    let origin = url.origin().ascii_serialization();
-    let gw = parse_origin(&origin, setup.config.gateway.allow_http, "auth.token_url")?;
-    if origin == setup.gateway.origin() {
-        return Err(Failure::new(
-            Exit::Usage,
-            "auth.token_url is on the gateway's origin: use `mode: disposable` or `service-account` routes for that",
-        ));
-    }
-    let path = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let client = HttpClient::new(gw, setup.client.clone(), run_id).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
-    Ok(Some(IdentityProvider { client, path }))
+/// `client-credentials` (the mode's client, or the admin's): the token URL, rendered, and a
+/// client for it (see [`IdentityProvider::new`]). `key` names the setting in messages.
+fn identity_provider(
+    setup: &Settings,
+    client: Option<&ClientCredentials>,
+    key: &str,
+    templates: &Templates,
+    scope: &Scope,
+    run_id: &str,
+) -> Result<Option<IdentityProvider>, Failure> {
+    let Some(cc) = client else { return Ok(None) };
+    let raw = templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("{key}: {e}")))?;
+    IdentityProvider::new(&raw, setup.config.gateway.allow_http, &setup.gateway, setup.client.clone(), run_id).map(Some).map_err(
+        |e| match e {
+            IdpError::Policy(e) => Failure::new(Exit::Policy, format!("gateway-only policy: {key}: {e}")),
+            IdpError::Invalid(e) => Failure::new(Exit::Usage, format!("{key} {e}")),
+        },
+    )
 }
 
 /// `SMOKE_USERNAME`/`SMOKE_PASSWORD` for service-account mode; other variables may hold any
@@ -268,7 +266,18 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         vars.insert(name.clone(), value.clone());
     }
     scope.set_json("vars", &J::Object(vars));
-    let idp = identity_provider(&setup, &templates, &scope, &run_id)?;
+    let client = match &setup.config.auth.mode {
+        Mode::ClientCredentials { client, .. } => Some(client),
+        _ => None,
+    };
+    let idp = identity_provider(&setup, client, "auth.token_url", &templates, &scope, &run_id)?;
+    let admin = match &setup.config.auth.admin {
+        Some(Admin::Client { client, .. }) => Some(client),
+        _ => None,
+    };
+    // Checked here, before anything is sent; the admin's session makes its own client from the
+    // config it runs under (a journal entry's, in `cleanup`).
+    identity_provider(&setup, admin, "auth.admin.token_url", &templates, &scope, &run_id)?;
     Ok(Arc::new(RunCtx {
         run_id,
         run_fields: fields,

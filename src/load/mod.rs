@@ -1,5 +1,6 @@
 //! Load: YAML with line and column spans, the suite and config models, discovery, schemas.
 
+pub mod auth;
 pub mod config;
 pub mod contract;
 pub mod diag;

@@ -397,6 +397,18 @@ struct AdminDoc {
     /// Its login (default: the user's, with the admin's credentials as `user.*`); templates
     /// see `admin.username` and `admin.password`.
     login: Option<AdminLoginDoc>,
+    /// In place of credentials and a login: the admin is a client of an identity provider
+    /// (OAuth2 client credentials), its token fetched from here (another origin, used only for
+    /// that request).
+    token_url: Option<String>,
+    /// A template, e.g. `{{ env.SMOKE_ADMIN_CLIENT_ID }}`.
+    client_id: Option<String>,
+    /// A template, e.g. `{{ env.SMOKE_ADMIN_CLIENT_SECRET }}`; masked everywhere.
+    client_secret: Option<String>,
+    /// The OAuth scope to ask for.
+    scope: Option<String>,
+    /// How the client authenticates: HTTP Basic (default) or in the form body.
+    auth_method: Option<ClientAuthMethod>,
 }
 
 #[derive(JsonSchema, Serialize)]

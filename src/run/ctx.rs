@@ -6,7 +6,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::eval::step::EvalSettings;
 use crate::eval::template::{Scope, Templates};
-use crate::http::client::HttpClient;
+use crate::http::client::{ClientSettings, HttpClient};
+use crate::http::policy::{Gateway, GatewayUrlError};
 use crate::load::config::Config;
 use crate::report::event::{Breadcrumb, Event, EventSink, FailureClass};
 use crate::run::journal::Journal;
@@ -76,6 +77,41 @@ pub struct RunCtx {
 pub struct IdentityProvider {
     pub client: HttpClient,
     pub path: String,
+}
+
+/// Why a token URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// Plain http off loopback: the gateway-only policy's refusal.
+    #[error("{0}")]
+    Policy(GatewayUrlError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl IdentityProvider {
+    /// A client for the token URL `raw` (rendered) whose policy admits its origin only; plain
+    /// http off loopback is refused as for the gateway, and the gateway's own origin is not an
+    /// identity provider.
+    pub fn new(raw: &str, allow_http: bool, gateway: &Gateway, settings: ClientSettings, run_id: &str) -> Result<Self, IdpError> {
+        let url = url::Url::parse(raw).map_err(|e| IdpError::Invalid(format!("`{raw}`: {e}")))?;
+        let origin = url.origin().ascii_serialization();
+        let gw = Gateway::parse(&origin, allow_http).map_err(|e| match e {
+            GatewayUrlError::PlainHttp(_) => IdpError::Policy(e),
+            other => IdpError::Invalid(other.to_string()),
+        })?;
+        if origin == gateway.origin() {
+            return Err(IdpError::Invalid(
+                "is on the gateway's origin: an identity provider is another origin (log in through `login` routes instead)".into(),
+            ));
+        }
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let client = HttpClient::new(gw, settings, run_id).map_err(|e| IdpError::Invalid(e.to_string()))?;
+        Ok(IdentityProvider { client, path })
+    }
 }
 
 impl RunCtx {

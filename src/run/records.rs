@@ -161,9 +161,11 @@ pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &S
 /// Whether a teardown step deletes or changes something, and so stands for a record: not a
 /// read (a GET proving the record gone) nor a login.
 fn changes_something(ctx: &RunCtx, t: &Step) -> bool {
-    let login = &ctx.config.auth.login.request;
     let read = matches!(t.request.method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS");
-    let logs_in = t.request.method.eq_ignore_ascii_case(&login.method) && t.request.path == login.path;
+    let logs_in = ctx.config.auth.login().is_some_and(|l| {
+        let login = &l.step.request;
+        t.request.method.eq_ignore_ascii_case(&login.method) && t.request.path == login.path
+    });
     !(read || logs_in)
 }
 

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use crate::eval::step;
 use crate::exit::Exit;
 use crate::http::client::{CrumbCtx, Outgoing, ms};
-use crate::load::config::{AuthModeKind, AuthScope};
+use crate::load::config::{AuthScope, Mode};
 use crate::load::suite::Suite;
 use crate::report::event::{Event, FailureClass, LeftBehind, Phase, RunSummary, StepKind, SuiteEnd};
 use crate::run::auth::{Auth, AuthError, Identity, render_setting, service_credentials};
@@ -302,31 +302,21 @@ async fn clean_up_users(ctx: &RunCtx, users: &[Arc<Auth>], outcome: &mut RunOutc
 
 /// A user for this run: a fresh disposable identity, or the service account.
 pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
-    let identity = match ctx.config.auth.mode {
-        AuthModeKind::Disposable => Auth::disposable_identity(ctx)?,
-        AuthModeKind::ServiceAccount => {
+    let identity = match &ctx.config.auth.mode {
+        Mode::Disposable { users, .. } => Auth::disposable_identity(ctx, users)?,
+        Mode::ServiceAccount { credentials_file, .. } => {
             if let Some(name) = ctx.service_env.not_utf8.first() {
                 return Err(AuthError::Credentials(format!("{name} is set but is not valid UTF-8")));
             }
-            service_credentials(&ctx.service_env.vars, ctx.config.auth.credentials_file.as_deref())?
+            service_credentials(&ctx.service_env.vars, credentials_file.as_deref())?
         }
         // The client's id names it in reports; its secret is masked like a password.
-        AuthModeKind::ClientCredentials => {
-            let cc = ctx
-                .config
-                .auth
-                .client
-                .as_ref()
-                .ok_or_else(|| AuthError::Credentials("client-credentials mode needs `auth.client_id`".into()))?;
-            Identity {
-                email: render_setting(ctx, "auth.client_id", &cc.client_id)?,
-                password: Secret::new(render_setting(ctx, "auth.client_secret", &cc.client_secret)?),
-            }
-        }
-        AuthModeKind::ApiKey => {
-            let (header, value) =
-                ctx.config.auth.api_key.as_ref().ok_or_else(|| AuthError::Credentials("api-key mode needs `auth.value`".into()))?;
-            Identity { email: format!("api key ({header})"), password: Secret::new(render_setting(ctx, "auth.value", value)?) }
+        Mode::ClientCredentials { client, .. } => Identity {
+            email: render_setting(ctx, "auth.client_id", &client.client_id)?,
+            password: Secret::new(render_setting(ctx, "auth.client_secret", &client.client_secret)?),
+        },
+        Mode::ApiKey(key) => {
+            Identity { email: format!("api key ({})", key.header), password: Secret::new(render_setting(ctx, "auth.value", &key.value)?) }
         }
     };
     Ok(Auth::new(ctx.clone(), identity, label))

@@ -9,7 +9,7 @@ use serde_json::Value as J;
 use crate::load::config::{Admin, AdminCredentials};
 use crate::run::auth::token::Token;
 use crate::run::auth::{AuthError, Identity, render_setting, service_credentials};
-use crate::run::ctx::RunCtx;
+use crate::run::ctx::{IdentityProvider, RunCtx};
 use crate::secret::Secret;
 
 /// The admin as this command knows it: its credentials (or why they could not be read: a run
@@ -17,22 +17,41 @@ use crate::secret::Secret;
 pub(crate) struct AdminSession {
     pub identity: Result<Identity, String>,
     pub token: tokio::sync::Mutex<Option<Token>>,
+    /// A client admin's identity provider, from the config this session runs under.
+    pub idp: Option<Result<IdentityProvider, String>>,
 }
 
 impl AdminSession {
     /// Reads the admin's credentials and registers them with the sanitizer.
     pub fn load(ctx: &RunCtx, admin: &Admin) -> AdminSession {
-        let identity = match &admin.credentials {
-            AdminCredentials::File(path) => service_credentials(&[], Some(path)).map_err(|e| format!("auth.admin: {e}")),
-            AdminCredentials::Given { username, password } => {
-                let render = |key: &str, t: &str| render_setting(ctx, &format!("auth.admin.{key}"), t).map_err(|e| e.to_string());
-                render("username", username).and_then(|u| Ok(Identity { email: u, password: Secret::new(render("password", password)?) }))
+        let render = |key: &str, t: &str| render_setting(ctx, &format!("auth.admin.{key}"), t).map_err(|e| e.to_string());
+        let given = |(user_key, user), (secret_key, secret)| {
+            render(user_key, user).and_then(|u| Ok(Identity { email: u, password: Secret::new(render(secret_key, secret)?) }))
+        };
+        let identity = match admin {
+            Admin::Login { credentials: AdminCredentials::File(path), .. } => {
+                service_credentials(&[], Some(path)).map_err(|e| format!("auth.admin: {e}"))
+            }
+            Admin::Login { credentials: AdminCredentials::Given { username, password }, .. } => {
+                given(("username", username.as_str()), ("password", password.as_str()))
+            }
+            // A client's id names it; its secret is masked like a password.
+            Admin::Client { client, .. } => {
+                given(("client_id", client.client_id.as_str()), ("client_secret", client.client_secret.as_str()))
             }
         };
         if let Ok(id) = &identity {
             ctx.redactor.add(&id.password);
         }
-        AdminSession { identity, token: tokio::sync::Mutex::new(None) }
+        let idp = match admin {
+            Admin::Client { client, .. } => Some(render("token_url", &client.token_url).and_then(|url| {
+                let allow_http = ctx.config.gateway.allow_http;
+                IdentityProvider::new(&url, allow_http, &ctx.http.gateway, ctx.http.settings.clone(), &ctx.run_id)
+                    .map_err(|e| format!("auth.admin.token_url: {e}"))
+            })),
+            Admin::Login { .. } => None,
+        };
+        AdminSession { identity, token: tokio::sync::Mutex::new(None), idp }
     }
 
     /// `admin.*` in templates: its username and password (a djoser staff user confirms a

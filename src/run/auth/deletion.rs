@@ -1,6 +1,7 @@
 //! Deleting the user at the end and proving it gone (a refused login, or `auth.verify`).
 
 use super::*;
+use crate::load::config::Login;
 
 impl Auth {
     /// Deletes the user (disposable mode) and proves it. `Ok(None)`: nothing to do (never
@@ -11,7 +12,7 @@ impl Auth {
             let st = self.state();
             (st.created, st.logged_in)
         };
-        let Some(created) = created.filter(|_| self.is_disposable()) else { return Ok(None) };
+        let (Mode::Disposable { users, login }, Some(created)) = (&self.cfg.mode, created) else { return Ok(None) };
         let created = created == CreateState::Created;
         // The delete goes out with the user's own token: log in again first if it has expired.
         let mut waited = false;
@@ -59,8 +60,8 @@ impl Auth {
         }
         let mut last = String::new();
         for attempt in 1..=4u32 {
-            match self.call(&self.cfg.cleanup, Phase::Cleanup, attempt, cancel).await {
-                Ok(resp) => return self.verify_deleted(resp.status, cancel).await,
+            match self.call(&users.cleanup, Phase::Cleanup, attempt, cancel).await {
+                Ok(resp) => return self.verify_deleted(users, login, resp.status, cancel).await,
                 Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
                 Err(e @ AuthError::Step { class: FailureClass::ServerError | FailureClass::Connect | FailureClass::Timeout, .. }) => {
                     last = e.to_string();
@@ -80,9 +81,15 @@ impl Auth {
 
     /// A delete's answer is not proof (a 404 from a wrong route looks like success): the user
     /// is gone when its login is refused with 401/403.
-    pub(super) async fn verify_deleted(&self, status: u16, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
+    pub(super) async fn verify_deleted(
+        &self,
+        users: &Users,
+        login: &Login,
+        status: u16,
+        cancel: &CancellationToken,
+    ) -> Result<Option<String>, NotDeleted> {
         let routes = self.saved.file.clone().unwrap_or_else(|| "the built-in routes".to_owned());
-        if let Some(verify) = &self.cfg.verify {
+        if let Some(verify) = &users.verify {
             // The configured proof: a step that passes only once the user is gone.
             return match self.call(verify, Phase::Verify, 1, cancel).await {
                 Ok(_) => {
@@ -97,7 +104,7 @@ impl Auth {
                 }
             };
         }
-        match self.call(&self.cfg.login, Phase::Verify, 1, cancel).await {
+        match self.call(&login.step, Phase::Verify, 1, cancel).await {
             Err(e) if e.login_refused() => {
                 self.journal_remove();
                 Ok(Some(self.identity.email.clone()))

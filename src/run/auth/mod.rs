@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::eval::step;
 use crate::eval::template::Scope;
 use crate::http::client::{Credential, CrumbCtx, Outgoing, Response, SendError};
-use crate::load::config::{AuthConfig, AuthModeKind};
+use crate::load::config::{AuthConfig, Bearer, Mode, TokenAt, Users};
 use crate::load::suite::{AuthMode, Step};
 use crate::report::event::{Event, FailureClass, Phase};
 use crate::run::ctx::RunCtx;
@@ -129,7 +129,6 @@ pub struct Auth {
     ctx: std::sync::Arc<RunCtx>,
     cfg: AuthConfig,
     pub identity: Identity,
-    mode: AuthModeKind,
     /// The one lock of the identity's lifecycle state.
     state: StdMutex<IdentityState>,
     /// The token, behind an async lock: whoever finds it due renews it, the others wait (single
@@ -164,7 +163,6 @@ impl Auth {
         ctx.redactor.add(&identity.password);
         let admin = cfg.admin.as_ref().map(|a| AdminSession::load(&ctx, a));
         let mut auth = Auth {
-            mode: cfg.mode,
             cfg,
             ctx,
             identity,
@@ -180,14 +178,14 @@ impl Auth {
     }
 
     /// A fresh disposable identity from the configured email template.
-    pub fn disposable_identity(ctx: &RunCtx) -> Result<Identity, AuthError> {
+    pub fn disposable_identity(ctx: &RunCtx, users: &Users) -> Result<Identity, AuthError> {
         let mut scope = ctx.base_scope.clone();
         // Each identity gets its own random part, even with one user per suite.
         let rand: String = (0..6).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::rng().random_range(0..36)] as char).collect();
         let mut run = ctx.run_fields.clone();
         run.insert("rand".into(), J::String(rand));
         scope.set_json("run", &J::Object(run));
-        let email = ctx.templates.render_str(&ctx.config.auth.email, &scope).map_err(|e| AuthError::Step {
+        let email = ctx.templates.render_str(&users.email, &scope).map_err(|e| AuthError::Step {
             step: "identity".into(),
             class: FailureClass::Template,
             detail: e.message,
@@ -199,7 +197,7 @@ impl Auth {
     }
 
     pub fn is_disposable(&self) -> bool {
-        self.mode.creates_users()
+        matches!(self.cfg.mode, Mode::Disposable { .. })
     }
 
     /// The template scope for auth steps and `user.*` in suites.
@@ -355,14 +353,17 @@ impl Auth {
     /// Whether an answer hands out a token where the login's token would be: at one of the
     /// token paths, or as the session cookie.
     fn token_in(&self, resp: &Response) -> bool {
-        if let Some(name) = &self.cfg.token_cookie {
-            return resp.headers.get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| {
-                c.split_once('=').is_some_and(|(k, v)| k.trim() == name && !v.split(';').next().unwrap_or_default().trim().is_empty())
-            });
-        }
+        let Some(login) = self.cfg.login() else { return false };
+        let paths = match &login.token {
+            TokenAt::Cookie(name) => {
+                return resp.headers.get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|c| {
+                    c.split_once('=').is_some_and(|(k, v)| k.trim() == name && !v.split(';').next().unwrap_or_default().trim().is_empty())
+                });
+            }
+            TokenAt::Body { paths, .. } => paths,
+        };
         let Ok(body) = step::parse_json(&resp.body) else { return false };
-        self.cfg
-            .token_paths
+        paths
             .iter()
             .any(|(text, path)| step::select(path, text, &body).into_value().is_some_and(|v| v.as_str().is_some_and(|t| !t.is_empty())))
     }
@@ -375,12 +376,12 @@ impl Auth {
     /// sent (no journal, no create); afterwards only a definitive refusal removes it. On failure
     /// the caller still runs `cleanup`, which logs in, deletes and proves the deletion.
     pub async fn bootstrap(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
-        if self.mode.sends_a_key() {
+        if let Mode::ApiKey(_) = self.cfg.mode {
             // A static key: nothing to fetch; it is masked like a token (`Auth::new`).
             return Ok(());
         }
-        if self.is_disposable() {
-            let timeout = self.cfg.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
+        if let Mode::Disposable { users, .. } = &self.cfg.mode {
+            let timeout = users.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
             // Until the gateway answers, assume the user may exist: a timeout can hide a create.
             {
                 let mut st = self.state();
@@ -393,7 +394,7 @@ impl Auth {
                 (st.created, st.settle_by) = (None, None);
                 return Err(AuthError::Journal(e.to_string()));
             }
-            match self.call(&self.cfg.create, Phase::BootstrapCreate, 1, cancel).await {
+            match self.call(&users.create, Phase::BootstrapCreate, 1, cancel).await {
                 Ok(_) => {
                     self.mark_created();
                     self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.email)));

@@ -2,20 +2,30 @@
 //! admin's login, and when each is due.
 
 use super::*;
-use crate::load::config::TokenType;
+use crate::load::config::{Admin, ClientCredentials, Login, TokenType};
+use crate::run::ctx::IdentityProvider;
 
 /// Where an OAuth2 token endpoint puts the token.
 static ACCESS_TOKEN: std::sync::LazyLock<[(String, serde_json_path::JsonPath); 1]> =
     std::sync::LazyLock::new(|| [("$.access_token".to_owned(), serde_json_path::JsonPath::parse("$.access_token").expect("valid"))]);
 
 impl Auth {
+    /// A new token from the mode's source: the gateway's login, or the identity provider. A
+    /// static API key has none.
     pub(super) async fn login(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
-        if self.mode.from_identity_provider() {
-            return self.client_token(phase, cancel).await;
+        match &self.cfg.mode {
+            Mode::Disposable { login, .. } | Mode::ServiceAccount { login, .. } => self.log_in(login, phase, cancel).await,
+            Mode::ClientCredentials { client, .. } => {
+                self.client_token(client, self.ctx.idp.as_ref(), &self.identity, "client credentials", phase, cancel).await
+            }
+            Mode::ApiKey(_) => Err(AuthError::Credentials("auth mode `api-key` has no token: its key goes in a header".into())),
         }
-        let resp = self.call(&self.cfg.login, phase, 1, cancel).await?;
-        let (mut t, body) = self.token_of(&self.cfg.login.name, &resp, &self.cfg.token_paths)?;
-        if let Some(r) = &self.cfg.refresh {
+    }
+
+    async fn log_in(&self, login: &Login, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
+        let resp = self.call(&login.step, phase, 1, cancel).await?;
+        let (mut t, body) = self.token_of(&login.step.name, &resp, &login.token, None)?;
+        if let Some(r) = &login.refresh {
             // The login's own capture `refresh_token` wins; else the usual places.
             let captured = self.state().captures.get("refresh_token").and_then(J::as_str).map(str::to_owned);
             let found = captured.or_else(|| token::select_str(body.as_ref()?, &r.from_login));
@@ -31,19 +41,25 @@ impl Auth {
         Ok(t)
     }
 
-    /// The token an answer hands out (at `paths`, or the session cookie), masked from here on,
-    /// and the answer as JSON (`None` for a cookie), parsed once for whatever else it holds.
+    /// The token an answer hands out (where `at` says, or at `paths` when given), masked from
+    /// here on, and the answer as JSON (`None` for a cookie), parsed once for whatever else it
+    /// holds.
     pub(super) fn token_of(
         &self,
         step: &str,
         resp: &Response,
-        paths: &[(String, serde_json_path::JsonPath)],
+        at: &TokenAt,
+        paths: Option<&[(String, serde_json_path::JsonPath)]>,
     ) -> Result<(Token, Option<J>), AuthError> {
-        if let Some(name) = &self.cfg.token_cookie {
-            let t = token::from_cookie(name, resp).ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
-            self.ctx.redactor.add(&t.secret);
-            return Ok((t, None));
-        }
+        let (paths, token_type) = match at {
+            TokenAt::Body { paths: own, .. } => (paths.unwrap_or(own), self.cfg.login().map_or(TokenType::Detect, |l| l.token_type)),
+            TokenAt::Cookie(name) => {
+                let t =
+                    token::from_cookie(name, resp).ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
+                self.ctx.redactor.add(&t.secret);
+                return Ok((t, None));
+            }
+        };
         let body = step::parse_json(&resp.body).map_err(|why| AuthError::Step {
             step: step.to_owned(),
             class: FailureClass::InvalidResponse,
@@ -52,7 +68,7 @@ impl Auth {
             sent: true,
             token: false,
         })?;
-        let t = token::from_answer(&body, paths, self.cfg.token_type, self.cfg.token_ttl)?;
+        let t = token::from_answer(&body, paths, token_type, self.cfg.token_ttl)?;
         self.ctx.redactor.add(&t.secret);
         Ok((t, Some(body)))
     }
@@ -78,11 +94,14 @@ impl Auth {
     /// `login.refresh`: a new token for the refresh token, without a login. The next refresh
     /// token replaces the old one when the answer holds one.
     pub(super) async fn refreshed(&self, refresh: &Secret, cancel: &CancellationToken) -> Result<Token, AuthError> {
-        let r = self.cfg.refresh.as_ref().ok_or_else(|| AuthError::Credentials("no `login.refresh`".into()))?;
+        // Only a login with `refresh` hands out a refresh token.
+        let Some((login, r)) = self.cfg.login().and_then(|l| Some((l, l.refresh.as_ref()?))) else {
+            return Err(AuthError::Credentials("no `login.refresh`".into()));
+        };
         let mut scope = self.scope();
         scope.set_json("refresh_token", &J::String(refresh.expose().to_owned()));
         let resp = self.call_in(&r.step, scope, Phase::Refresh, 1, cancel).await?;
-        let (mut t, body) = self.token_of(&r.step.name, &resp, &r.token_paths)?;
+        let (mut t, body) = self.token_of(&r.step.name, &resp, &login.token, Some(&r.token_paths))?;
         let next = body.and_then(|b| token::select_str(&b, &r.refresh_paths)).map(Secret::new);
         if let Some(n) = &next {
             self.ctx.redactor.add(n);
@@ -127,7 +146,7 @@ impl Auth {
     /// The token for the next request, logging in again first (once, whoever asks) when it
     /// expires within the refresh margin.
     pub async fn bearer(&self, cancel: &CancellationToken) -> Result<Secret, AuthError> {
-        if self.mode.sends_a_key() {
+        if let Mode::ApiKey(_) = self.cfg.mode {
             return Err(AuthError::Credentials("auth mode `api-key` has no token: its key goes in a header".into()));
         }
         let mut guard = self.token.lock().await;
@@ -170,49 +189,69 @@ impl Auth {
         let (Some(session), Some(admin)) = (&self.admin, &self.cfg.admin) else {
             return Err(AuthError::Credentials("the step runs as `auth: admin`, but `auth.admin` is not configured".into()));
         };
+        let wrap = |s: Secret| match admin {
+            Admin::Login { token, .. } => wrap_in(token, s),
+            Admin::Client { send, .. } => bearer(send, s),
+        };
         let mut guard = session.token.lock().await;
         if let Some(t) = guard.as_ref()
             && !t.due(self.skew(), self.cfg.refresh_margin)
         {
-            return Ok(self.wrap(t.secret.clone()));
+            return Ok(wrap(t.secret.clone()));
         }
         // Credentials that could not be read fail here, when the admin is first needed.
-        session.identity()?;
-        // Its own login step, or the user's with the admin's credentials as `user.*`.
-        let step = admin.login.as_ref().unwrap_or(&self.cfg.login);
-        let mut scope = self.ctx.base_scope.clone();
-        if let Some(who) = session.value() {
-            scope.set_json("user", &who);
-            scope.set_json("admin", &who);
-        }
-        let resp = self.call_in(step, scope, Phase::AdminLogin, 1, cancel).await?;
-        let (t, _) = self.token_of(&step.name, &resp, admin.token_paths.as_deref().unwrap_or(&self.cfg.token_paths))?;
+        let who = session.identity()?;
+        let t = match admin {
+            Admin::Client { client, .. } => {
+                let idp = session.idp.as_ref().map(|r| r.as_ref().map_err(|e| AuthError::Credentials(e.clone()))).transpose()?;
+                self.client_token(client, idp, who, "admin client credentials", Phase::AdminLogin, cancel).await?
+            }
+            Admin::Login { login, token, .. } => {
+                // Its own login step, or the user's with the admin's credentials as `user.*`.
+                let mut scope = self.ctx.base_scope.clone();
+                if let Some(who) = session.value() {
+                    scope.set_json("user", &who);
+                    scope.set_json("admin", &who);
+                }
+                let resp = self.call_in(login, scope, Phase::AdminLogin, 1, cancel).await?;
+                self.token_of(&login.name, &resp, token, None)?.0
+            }
+        };
         let s = t.secret.clone();
         *guard = Some(t);
-        Ok(self.wrap(s))
+        Ok(wrap(s))
     }
 
     /// What an `auth: user` request carries: the bearer token (refreshed when due), the session
     /// cookie, or the API key.
     pub async fn credential(&self, cancel: &CancellationToken) -> Result<Credential, AuthError> {
-        if let (true, Some((header, _))) = (self.mode.sends_a_key(), &self.cfg.api_key) {
-            return Ok(Credential::Header(header.clone(), self.identity.password.clone()));
+        if let Mode::ApiKey(key) = &self.cfg.mode {
+            return Ok(Credential::Header(key.header.clone(), self.identity.password.clone()));
         }
         Ok(self.wrap(self.bearer(cancel).await?))
     }
 
-    /// How this run's token travels: a session cookie, or `auth.header` with `auth.scheme`.
+    /// How this run's token travels: a session cookie, or `auth.header` with `auth.scheme` (the
+    /// API key's header for a key).
     pub(super) fn wrap(&self, token: Secret) -> Credential {
-        match &self.cfg.token_cookie {
-            Some(name) => Credential::Cookie(name.clone(), token),
-            None => Credential::Token { header: self.cfg.token_header.clone(), scheme: self.cfg.scheme.clone(), secret: token },
+        match &self.cfg.mode {
+            Mode::Disposable { login, .. } | Mode::ServiceAccount { login, .. } => wrap_in(&login.token, token),
+            Mode::ClientCredentials { send, .. } => bearer(send, token),
+            Mode::ApiKey(key) => Credential::Header(key.header.clone(), token),
         }
     }
 
     /// OAuth2 client credentials (RFC 6749 §4.4) from the identity provider: the one origin
     /// besides the gateway that smokegate contacts, and only for this request.
-    pub(super) async fn client_token(&self, phase: Phase, cancel: &CancellationToken) -> Result<Token, AuthError> {
-        let step = "client credentials";
+    pub(super) async fn client_token(
+        &self,
+        cc: &ClientCredentials,
+        idp: Option<&IdentityProvider>,
+        who: &Identity,
+        step: &str,
+        phase: Phase,
+        cancel: &CancellationToken,
+    ) -> Result<Token, AuthError> {
         let fail = |class: FailureClass, detail: String, status: Option<u16>| AuthError::Step {
             step: step.into(),
             class,
@@ -221,8 +260,8 @@ impl Auth {
             sent: status.is_some(),
             token: false,
         };
-        let (Some(cc), Some(idp)) = (&self.cfg.client, &self.ctx.idp) else {
-            return Err(AuthError::Credentials("client-credentials mode needs `auth.token_url`".into()));
+        let Some(idp) = idp else {
+            return Err(AuthError::Credentials(format!("{step}: no identity provider (`token_url`)")));
         };
         let mut out = Outgoing::new("POST", &idp.path);
         let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -230,7 +269,7 @@ impl Auth {
         if let Some(scope) = &cc.scope {
             form.append_pair("scope", scope);
         }
-        let (id, secret) = (&self.identity.email, self.identity.password.expose());
+        let (id, secret) = (&who.email, who.password.expose());
         if cc.in_body {
             form.append_pair("client_id", id).append_pair("client_secret", secret);
         } else {
@@ -268,4 +307,16 @@ impl Auth {
         let r = t.remaining(self.skew());
         Some((t.info.alg.clone(), r.map(|x| x.0), r.map(|x| x.1), t.info.claims.clone()))
     }
+}
+
+/// A token as the answer's kind says it travels: back as the session cookie, or in a header.
+fn wrap_in(at: &TokenAt, token: Secret) -> Credential {
+    match at {
+        TokenAt::Cookie(name) => Credential::Cookie(name.clone(), token),
+        TokenAt::Body { send, .. } => bearer(send, token),
+    }
+}
+
+fn bearer(send: &Bearer, token: Secret) -> Credential {
+    Credential::Token { header: send.header.clone(), scheme: send.scheme.clone(), secret: token }
 }

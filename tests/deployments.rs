@@ -446,6 +446,40 @@ fn forms_are_sent_url_encoded_and_regex_captures_keep_the_group() {
     assert_eq!(first["failure_class"], "capture", "{first}");
 }
 
+/// `body: true` captures the body's text (with `regex`, a part of it: an HTML form's CSRF token),
+/// `status: true` the status code; a body regex that finds nothing fails as `capture`.
+#[test]
+fn body_and_status_captures() {
+    let gate = Refgate::start(refgate::RefgateOptions::default());
+    let p = Project::new();
+    let suite = r#"steps:
+  - name: a body and its status
+    request: { method: POST, path: /api/echo/forms, form: { csrf: "tok-4521" } }
+    capture:
+      csrf: { body: true, regex: "tok-(\\d+)" }
+      code: { status: true }
+  - name: both are values
+    request: { method: POST, path: /api/echo/forms, form: { c: "{{ csrf }}", s: "{{ code }}" } }
+    expect:
+      json:
+        $.form.c: "4521"
+        $.form.s: "200"
+"#;
+    p.write("suites/caps.yaml", suite);
+    let (code, out, _) = run_report(&p, &gate.gateway, &[], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    p.write("suites/caps.yaml", &suite.replace("tok-(", "nope-("));
+    let (code, out, r) = run_report(&p, &gate.gateway, &[], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(step(&steps(&r), "a body and its status")["failure_class"], "capture", "{out}");
+    // One source per capture.
+    p.write("suites/caps.yaml", "steps:\n  - name: x\n    request: { path: /x }\n    capture: { c: { body: true, status: true } }\n");
+    let (code, out, _) = run_report(&p, &gate.gateway, &[], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("caps.yaml:4") && out.contains("`body: true` or `status: true`"), "{out}");
+    assert_eq!(gate.inspect(), (0, 0));
+}
+
 #[tokio::test]
 async fn vars_from_the_command_line_win_over_config_and_suite_and_check_sees_them() {
     let server = MockServer::start().await;

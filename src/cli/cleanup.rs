@@ -90,7 +90,7 @@ struct Tally {
 /// Replays the records a journaled identity owns, then deletes and verifies the identity (kept
 /// while any of its records is left: only its token can delete them).
 async fn clean_identity(ctx: &Arc<RunCtx>, entry: Entry, owned: Vec<RecordEntry>, config_given: bool, t: &mut Tally) {
-    let identity = Identity { email: entry.email.clone(), password: Secret::new(entry.password.clone()) };
+    let identity = Identity { name: entry.email.clone(), password: Secret::new(entry.password.clone()) };
     // With the routes of the config it was created under, whatever config is here.
     let auth = match entry.config.as_ref().filter(|_| !config_given) {
         None => Auth::new(ctx.clone(), identity, None),
@@ -143,7 +143,7 @@ async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<RecordEntry>, t: &
     for rec in records {
         let auth = match (&rec.owner, &service) {
             (None, _) => None,
-            (Some(o), Some(svc)) if *o == svc.identity.email || (o == ADMIN_OWNER && ctx.config.auth.admin.is_some()) => Some(svc),
+            (Some(o), Some(svc)) if *o == svc.identity.name || (o == ADMIN_OWNER && ctx.config.auth.admin.is_some()) => Some(svc),
             (Some(o), _) => {
                 t.left += 1;
                 crate::errln!("left {}: it needs the token of {o}, which is not in the journal", rec.describe());

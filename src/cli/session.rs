@@ -53,7 +53,7 @@ fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token
     Session {
         version: 1,
         gateway: ctx.http.gateway.origin(),
-        email: auth.identity.email.clone(),
+        email: auth.identity.name.clone(),
         password: auth.identity.password.expose().to_owned(),
         token: token.map(|t| t.expose().to_owned()),
         captures: caps,
@@ -66,7 +66,7 @@ fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token
 /// A cached session's user, with the routes of the config it was created with — unless
 /// `--config` names one on this command line, which then wins (a broken login route fixed).
 fn cached_auth(ctx: &Arc<RunCtx>, s: &Session, config_given: bool) -> Result<Auth, Failure> {
-    let identity = Identity { email: s.email.clone(), password: Secret::new(s.password.clone()) };
+    let identity = Identity { name: s.email.clone(), password: Secret::new(s.password.clone()) };
     let Some(saved) = s.config.as_ref().filter(|_| !config_given) else { return Ok(Auth::new(ctx.clone(), identity, None)) };
     let cfg = saved.auth().map_err(|e| Failure::new(Exit::Usage, format!("the cached session's config no longer parses: {e}")))?;
     Ok(Auth::with_config(ctx.clone(), cfg, saved.clone(), identity, None))
@@ -100,7 +100,7 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore, config_given: bool) -> 
         if let Err(left) = auth.cleanup(&ctx.cancel.abort).await {
             ctx.sink.emit(Event::Warning(format!(
                 "test user {} was left behind: {left} (kept in the journal; run `smokegate cleanup`)",
-                auth.identity.email
+                auth.identity.name
             )));
         }
         return Err(auth_failure(e));
@@ -155,7 +155,7 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) ->
     let Some((alg, left, lifetime, claims)) = auth.token_facts().await else {
         return Err(Failure::new(Exit::AuthBootstrap, "no token after login"));
     };
-    crate::outln!("user      {}{}", auth.identity.email, if reused { " (cached session)" } else { " (new session)" });
+    crate::outln!("user      {}{}", auth.identity.name, if reused { " (cached session)" } else { " (new session)" });
     crate::outln!("gateway   {}", ctx.http.gateway.base_url());
     crate::outln!("alg       {alg}");
     match (claims.get("exp").and_then(J::as_i64), left) {

@@ -218,14 +218,22 @@ fn check_status(v: &mut Verdict, step: &Step, resp: &Response) {
 /// unless `nullable`) fails.
 fn capture(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>) {
     for c in &step.capture {
-        let header;
+        let owned;
         let (what, value) = match &c.source {
             CaptureSource::Json(text, path) => {
                 (format!("capture {} ({text})", c.name), doc.map(|d| select(path, text, d)).unwrap_or(Selected::Nothing))
             }
             CaptureSource::Header(h) => {
-                header = resp.header(h).map(J::String);
-                (format!("capture {} (header {h})", c.name), header.as_ref().map_or(Selected::Nothing, Selected::Value))
+                owned = resp.header(h).map(J::String);
+                (format!("capture {} (header {h})", c.name), owned.as_ref().map_or(Selected::Nothing, Selected::Value))
+            }
+            CaptureSource::Body => {
+                owned = Some(J::String(String::from_utf8_lossy(&resp.body).into_owned()));
+                (format!("capture {} (body)", c.name), owned.as_ref().map_or(Selected::Nothing, Selected::Value))
+            }
+            CaptureSource::Status => {
+                owned = Some(J::from(resp.status));
+                (format!("capture {} (status)", c.name), owned.as_ref().map_or(Selected::Nothing, Selected::Value))
             }
         };
         let expected = if c.nullable { "a value (null allowed)" } else { "a value" };

@@ -163,6 +163,10 @@ enum CaptureDoc {
 struct CaptureSource {
     json: Option<String>,
     header: Option<String>,
+    /// `body: true`: the whole body as text (usually with `regex`).
+    body: Option<bool>,
+    /// `status: true`: the status code, a number.
+    status: Option<bool>,
     /// Accept a JSON `null` as the captured value (otherwise `null` fails the step as `capture`).
     nullable: Option<bool>,
     /// Keep the first group of this regex (or the whole match without groups); no match fails

@@ -225,6 +225,10 @@ pub struct Capture {
 pub enum CaptureSource {
     Json(String, JsonPath),
     Header(String),
+    /// The whole body, as text.
+    Body,
+    /// The status code.
+    Status,
 }
 
 pub const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "continue_on_failure", "$schema"];
@@ -232,7 +236,7 @@ pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth",
 pub const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "form", "follow_redirects", "timeout"];
 pub const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub", "schema", "openapi"];
 pub const EVENTUALLY_KEYS: &[&str] = &["within", "every", "unless"];
-pub const CAPTURE_KEYS: &[&str] = &["json", "header", "nullable", "regex"];
+pub const CAPTURE_KEYS: &[&str] = &["json", "header", "body", "status", "nullable", "regex"];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Files in a suite folder that are not suites.
@@ -702,13 +706,22 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
                     let text = ctx.str(n, "`regex`")?;
                     regex = Some(regex::Regex::new(text).map_err(|e| ctx.err(n, format!("invalid regex `{text}`: {e}")))?);
                 }
-                let src = match (cm.get("json"), cm.get("header")) {
-                    (Some(j), None) => {
+                let flag = |cm: &mut MapReader<'_>, key: &str| -> Result<Option<bool>, SourceError> {
+                    cm.get(key).map(|n| ctx.bool(n, &format!("`{key}`"))).transpose()
+                };
+                let (json, header) = (cm.get("json"), cm.get("header"));
+                let (body, status) = (flag(&mut cm, "body")?, flag(&mut cm, "status")?);
+                let src = match (json, header, body, status) {
+                    (Some(j), None, None, None) => {
                         let p = ctx.str(j, "`json`")?;
                         CaptureSource::Json(p.to_owned(), parse_jsonpath(ctx, j, p)?)
                     }
-                    (None, Some(h)) => CaptureSource::Header(ctx.str(h, "`header`")?.to_ascii_lowercase()),
-                    _ => return Err(ctx.err(v, "a capture takes one of `json: $.path` or `header: Name`")),
+                    (None, Some(h), None, None) => CaptureSource::Header(ctx.str(h, "`header`")?.to_ascii_lowercase()),
+                    (None, None, Some(true), None) => CaptureSource::Body,
+                    (None, None, None, Some(true)) => CaptureSource::Status,
+                    _ => {
+                        return Err(ctx.err(v, "a capture takes one of `json: $.path`, `header: Name`, `body: true` or `status: true`"));
+                    }
                 };
                 cm.finish(CAPTURE_KEYS)?;
                 src

@@ -50,7 +50,7 @@ pub(crate) fn journal_records(
     for (i, t) in suite.teardown.iter().enumerate().filter(|(_, t)| changes_something(ctx, t)) {
         let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
         let owner = match t.auth.unwrap_or(suite.auth) {
-            AuthMode::User => auth.map(|a| a.identity.email.clone()),
+            AuthMode::User => auth.map(|a| a.identity.name.clone()),
             // Torn down with the admin's token: the admin of the run's config (never journaled).
             AuthMode::Admin => Some(ADMIN_OWNER.to_owned()),
             AuthMode::None => None,

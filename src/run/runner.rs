@@ -277,7 +277,7 @@ async fn run_suites(ctx: &Arc<RunCtx>, suites: &[Suite], shared: Option<Arc<Auth
 /// by the abort token. A user that owns records left behind is kept for `smokegate cleanup`.
 async fn clean_up_users(ctx: &RunCtx, users: &[Arc<Auth>], outcome: &mut RunOutcome) {
     for user in users.iter().filter(|u| u.is_disposable()) {
-        let email = &user.identity.email;
+        let email = &user.identity.name;
         if ctx.opts.keep_user {
             user.keep();
             outcome.cleanup.kept.push(email.clone());
@@ -312,11 +312,11 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
         }
         // The client's id names it in reports; its secret is masked like a password.
         Mode::ClientCredentials { client, .. } => Identity {
-            email: render_setting(ctx, "auth.client_id", &client.client_id)?,
+            name: render_setting(ctx, "auth.client_id", &client.client_id)?,
             password: Secret::new(render_setting(ctx, "auth.client_secret", &client.client_secret)?),
         },
         Mode::ApiKey(key) => {
-            Identity { email: format!("api key ({})", key.header), password: Secret::new(render_setting(ctx, "auth.value", &key.value)?) }
+            Identity { name: format!("api key ({})", key.header), password: Secret::new(render_setting(ctx, "auth.value", &key.value)?) }
         }
     };
     Ok(Auth::new(ctx.clone(), identity, label))

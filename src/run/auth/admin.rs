@@ -26,7 +26,7 @@ impl AdminSession {
     pub fn load(ctx: &RunCtx, admin: &Admin) -> AdminSession {
         let render = |key: &str, t: &str| render_setting(ctx, &format!("auth.admin.{key}"), t).map_err(|e| e.to_string());
         let given = |(user_key, user), (secret_key, secret)| {
-            render(user_key, user).and_then(|u| Ok(Identity { email: u, password: Secret::new(render(secret_key, secret)?) }))
+            render(user_key, user).and_then(|u| Ok(Identity { name: u, password: Secret::new(render(secret_key, secret)?) }))
         };
         let identity = match admin {
             Admin::Login { credentials: AdminCredentials::File(path), .. } => {
@@ -58,7 +58,7 @@ impl AdminSession {
     /// deletion with its own `current_password`).
     pub fn value(&self) -> Option<J> {
         let id = self.identity.as_ref().ok()?;
-        Some(serde_json::json!({ "username": id.email, "email": id.email, "password": id.password.expose() }))
+        Some(serde_json::json!({ "username": id.name, "email": id.name, "password": id.password.expose() }))
     }
 
     pub fn identity(&self) -> Result<&Identity, AuthError> {

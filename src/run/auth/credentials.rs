@@ -76,11 +76,11 @@ pub fn service_credentials(env: &[(String, String)], file: Option<&std::path::Pa
                 path.display()
             )));
         }
-        return Ok(Identity { email: field("username")?, password: Secret::new(field("password")?) });
+        return Ok(Identity { name: field("username")?, password: Secret::new(field("password")?) });
     }
     let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     match (get("SMOKE_USERNAME"), get("SMOKE_PASSWORD")) {
-        (Some(u), Some(p)) => Ok(Identity { email: u, password: Secret::new(p) }),
+        (Some(u), Some(p)) => Ok(Identity { name: u, password: Secret::new(p) }),
         (None, _) => Err(AuthError::Credentials("service-account mode needs SMOKE_USERNAME (or auth.credentials_file)".into())),
         (_, None) => Err(AuthError::Credentials("service-account mode needs SMOKE_PASSWORD (or auth.credentials_file)".into())),
     }
@@ -108,14 +108,14 @@ mod tests {
     fn service_credentials_from_env_and_file() {
         let env = vec![("SMOKE_USERNAME".to_owned(), "svc".to_owned()), ("SMOKE_PASSWORD".to_owned(), "pw-123456".to_owned())];
         let id = service_credentials(&env, None).unwrap();
-        assert_eq!(id.email, "svc");
+        assert_eq!(id.name, "svc");
         let e = service_credentials(&env[..1], None).err().unwrap();
         assert!(e.to_string().contains("SMOKE_PASSWORD"));
 
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("secret.json");
         std::fs::write(&f, r#"{"username":"svc","password":"s3cr3t-value","extra":1}"#).unwrap();
-        assert_eq!(service_credentials(&[], Some(&f)).unwrap().email, "svc");
+        assert_eq!(service_credentials(&[], Some(&f)).unwrap().name, "svc");
         std::fs::write(&f, r#"{"username":"svc","pass":"s3cr3t-value"}"#).unwrap();
         let msg = service_credentials(&[], Some(&f)).err().unwrap().to_string();
         assert!(msg.contains("missing field `password`") && !msg.contains("s3cr3t"), "{msg}");

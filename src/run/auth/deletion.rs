@@ -41,7 +41,7 @@ impl Auth {
                             let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
                             self.ctx.sink.emit(Event::Info(format!(
                                 "{}: its create was never answered; waiting {:.1} s for it to settle before trusting a refused login",
-                                self.identity.email,
+                                self.identity.name,
                                 wait.as_secs_f64()
                             )));
                             tokio::select! {
@@ -94,7 +94,7 @@ impl Auth {
             return match self.call(verify, Phase::Verify, 1, cancel).await {
                 Ok(_) => {
                     self.journal_remove();
-                    Ok(Some(self.identity.email.clone()))
+                    Ok(Some(self.identity.name.clone()))
                 }
                 Err(AuthError::Cancelled) => {
                     Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified")))
@@ -107,7 +107,7 @@ impl Auth {
         match self.call(&login.step, Phase::Verify, 1, cancel).await {
             Err(e) if e.login_refused() => {
                 self.journal_remove();
-                Ok(Some(self.identity.email.clone()))
+                Ok(Some(self.identity.name.clone()))
             }
             Ok(_) => Err(NotDeleted(format!(
                 "the delete answered {status}, but the user can still log in: it was not deleted (check `auth.cleanup` in {routes})"

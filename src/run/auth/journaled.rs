@@ -39,7 +39,7 @@ impl Auth {
                 version: 1,
                 run_id: self.ctx.run_id.clone(),
                 gateway: self.ctx.http.gateway.origin(),
-                email: self.identity.email.clone(),
+                email: self.identity.name.clone(),
                 password: self.identity.password.expose().to_owned(),
                 captures: Default::default(),
                 created_at: chrono::Utc::now().to_rfc3339(),

@@ -102,8 +102,11 @@ pub struct JournalError {
     source: std::io::Error,
 }
 
+/// Who an `Auth` is: a disposable user's email, a service account's username, a client's id,
+/// or `api key (HEADER)` — how reports and the journal name it — and its secret (password,
+/// client secret or key), masked everywhere.
 pub struct Identity {
-    pub email: String,
+    pub name: String,
     pub password: Secret,
 }
 
@@ -193,7 +196,7 @@ impl Auth {
             sent: false,
             token: false,
         })?;
-        Ok(Identity { email, password: random_password() })
+        Ok(Identity { name: email, password: random_password() })
     }
 
     pub fn is_disposable(&self) -> bool {
@@ -204,8 +207,8 @@ impl Auth {
     pub fn user_value(&self) -> J {
         let caps = self.captures();
         let mut user = serde_json::Map::new();
-        user.insert("email".into(), J::String(self.identity.email.clone()));
-        user.insert("username".into(), J::String(self.identity.email.clone()));
+        user.insert("email".into(), J::String(self.identity.name.clone()));
+        user.insert("username".into(), J::String(self.identity.name.clone()));
         user.insert("password".into(), J::String(self.identity.password.expose().to_owned()));
         if let Some(id) = caps.get("user_id").or_else(|| caps.get("id")) {
             user.insert("id".into(), id.clone());
@@ -397,7 +400,7 @@ impl Auth {
             match self.call(&users.create, Phase::BootstrapCreate, 1, cancel).await {
                 Ok(_) => {
                     self.mark_created();
-                    self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.email)));
+                    self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.name)));
                 }
                 Err(e) => {
                     if e.definitive_refusal() {

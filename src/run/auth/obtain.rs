@@ -127,13 +127,13 @@ impl Auth {
                 }
                 self.ctx.sink.emit(Event::Info(format!(
                     "logged in as {}; token expires in {}",
-                    self.identity.email,
+                    self.identity.name,
                     humantime::format_duration(Duration::from_secs((exp - now_secs()).max(0) as u64))
                 )));
             }
             (None, _) if info.alg == "opaque" => self.ctx.sink.emit(Event::Info(format!(
                 "logged in as {}; an opaque token without a stated lifetime: used until a 401 (set `auth.token_ttl` if it expires)",
-                self.identity.email
+                self.identity.name
             ))),
             (None, _) => self.ctx.sink.emit(Event::Warning("the token has no `exp` claim: it never expires".into())),
         }
@@ -269,7 +269,7 @@ impl Auth {
         if let Some(scope) = &cc.scope {
             form.append_pair("scope", scope);
         }
-        let (id, secret) = (&who.email, who.password.expose());
+        let (id, secret) = (&who.name, who.password.expose());
         if cc.in_body {
             form.append_pair("client_id", id).append_pair("client_secret", secret);
         } else {

@@ -1,6 +1,5 @@
-//! The `auth` block of the config: one variant per mode, each holding only what its mode uses
-//! (a `client-credentials` config has no create route, an `api-key` one no token), and the
-//! decoder that reads the flat YAML block into it.
+//! Reading the flat `auth` block: every key of every mode into a [`Draft`], then the mode's
+//! variant of [`Mode`], refusing keys that belong to another mode.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,296 +7,10 @@ use std::time::Duration;
 use serde_json::json;
 use serde_json_path::JsonPath;
 
+use super::*;
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
 use crate::load::yaml::{Ctx, MapReader, Node};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthModeKind {
-    Disposable,
-    ServiceAccount,
-    /// OAuth2 client credentials from an identity provider: no user is created or deleted.
-    ClientCredentials,
-    /// A static API key in a named header: no requests of its own at all.
-    ApiKey,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthScope {
-    /// One user for the whole run.
-    Run,
-    /// One user per suite.
-    Suite,
-}
-
-/// What every mode shares, and the mode with what only it uses.
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    pub mode: Mode,
-    /// Where `auth.mode` is written (the `auth` block's start when it is not), for `check`.
-    pub mode_pos: Pos,
-    pub scope: AuthScope,
-    pub refresh_margin: Duration,
-    pub max_token_ttl: Duration,
-    pub clock_skew_tolerance: Duration,
-    /// Deadline for teardown and cleanup after an interrupt.
-    pub cleanup_deadline: Duration,
-    /// `auth.token_ttl`: how long an opaque token lives when its answer does not say.
-    pub token_ttl: Option<Duration>,
-    /// `auth.admin`: the identity that manages the disposable users.
-    pub admin: Option<Admin>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Mode {
-    /// A user created, logged in and deleted per run (or per suite).
-    Disposable {
-        users: Box<Users>,
-        login: Box<Login>,
-    },
-    /// An existing user (`SMOKE_USERNAME`/`SMOKE_PASSWORD`, or `credentials_file`) that logs in.
-    ServiceAccount {
-        login: Box<Login>,
-        credentials_file: Option<PathBuf>,
-    },
-    ClientCredentials {
-        client: ClientCredentials,
-        send: Bearer,
-    },
-    ApiKey(ApiKey),
-}
-
-/// The disposable user's own routes.
-#[derive(Debug, Clone)]
-pub struct Users {
-    /// Template for the disposable identity's email.
-    pub email: String,
-    pub create: Step,
-    pub cleanup: Step,
-    /// How a deletion is proven. `None`: the user's login is refused (400/401/403, no token).
-    /// A step: the deletion is proven when it passes (e.g. `GET /api/users/{{ user_id }}` → 404).
-    pub verify: Option<Step>,
-}
-
-/// A login through the gateway, and where its answer holds the token.
-#[derive(Debug, Clone)]
-pub struct Login {
-    pub step: Step,
-    pub token: TokenAt,
-    /// `login.token_type`: a JWT (claims read), an opaque token (no claims), or detected.
-    pub token_type: TokenType,
-    /// `login.refresh`: renew the token with a refresh token rather than a second login.
-    pub refresh: Option<Refresh>,
-}
-
-/// Where an answer hands out the token, which also says how requests carry it.
-#[derive(Debug, Clone)]
-pub enum TokenAt {
-    /// In the JSON body: the first path that yields a string wins; sent in a header.
-    Body { paths: Vec<(String, JsonPath)>, send: Bearer },
-    /// `login.token: { cookie: NAME }`: a session cookie, sent back as that cookie.
-    Cookie(String),
-}
-
-/// `auth.header` and `auth.scheme`: `Authorization: Bearer …` unless set (`JWT` for simplejwt,
-/// `Token` for DRF; `""` for a bare token).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bearer {
-    pub header: String,
-    pub scheme: String,
-}
-
-impl Default for Bearer {
-    fn default() -> Self {
-        Bearer { header: "Authorization".into(), scheme: "Bearer".into() }
-    }
-}
-
-/// `auth.mode: client-credentials`: where and how the token is fetched. Values are templates
-/// (`{{ env.SMOKE_CLIENT_SECRET }}`), rendered once per run.
-#[derive(Debug, Clone)]
-pub struct ClientCredentials {
-    pub token_url: String,
-    pub client_id: String,
-    pub client_secret: String,
-    pub scope: Option<String>,
-    /// `auth_method: post`: the client's id and secret go in the form body, not HTTP Basic.
-    pub in_body: bool,
-}
-
-/// `auth.mode: api-key`: the header, and its value (a template).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    pub header: String,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenType {
-    /// A JWT if it parses as one, else opaque.
-    #[default]
-    Detect,
-    Jwt,
-    Opaque,
-}
-
-/// `login.refresh`: a request (with `{{ refresh_token }}`) and where its answer holds the new
-/// token and, optionally, the next refresh token.
-#[derive(Debug, Clone)]
-pub struct Refresh {
-    pub step: Step,
-    pub token_paths: Vec<(String, JsonPath)>,
-    pub refresh_paths: Vec<(String, JsonPath)>,
-    /// Where the first refresh token is in the login's answer ([`DEFAULT_REFRESH_PATHS`]).
-    pub from_login: Vec<(String, JsonPath)>,
-}
-
-/// Where the refresh token is in a login's answer, when the login does not capture
-/// `refresh_token` itself.
-pub const DEFAULT_REFRESH_PATHS: &[&str] = &["$.refresh_token", "$.refreshToken", "$.refresh"];
-
-/// `auth.admin`: a second identity, logged in when a lifecycle or suite step first runs as
-/// `auth: admin`. Its credentials are read here, never journaled: an entry keeps the config,
-/// which names the file or the variables.
-#[derive(Debug, Clone)]
-pub enum Admin {
-    /// A user that logs in through the gateway.
-    Login {
-        credentials: AdminCredentials,
-        /// Its own login step, or the user's (with the admin's credentials).
-        login: Box<Step>,
-        /// Its own token paths, or the user's login's (and how the token travels).
-        token: TokenAt,
-    },
-    /// A client of the identity provider (`token_url`, `client_id`, `client_secret`): its token
-    /// comes from there, like `client-credentials` mode's.
-    Client { client: ClientCredentials, send: Bearer },
-}
-
-#[derive(Debug, Clone)]
-pub enum AdminCredentials {
-    /// A JSON secret `{"username": …, "password": …}` (extra fields ignored).
-    File(PathBuf),
-    /// Templates, such as `{{ env.SMOKE_ADMIN_PASSWORD }}`.
-    Given { username: String, password: String },
-}
-
-pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access_token", "$.jwt", "$.id_token"];
-
-/// The login step's keys beyond a step's, in the order the decoder reads them.
-pub const LOGIN_KEYS: &[&str] = &["token", "token_type", "refresh"];
-pub const ADMIN_KEYS: &[&str] =
-    &["credentials_file", "username", "password", "login", "token_url", "client_id", "client_secret", "scope", "auth_method"];
-pub const AUTH_KEYS: &[&str] = &[
-    "mode",
-    "scope",
-    "identity",
-    "create",
-    "login",
-    "cleanup",
-    "verify",
-    "refresh_margin",
-    "max_token_ttl",
-    "clock_skew_tolerance",
-    "credentials_file",
-    "cleanup_deadline",
-    "token_url",
-    "client_id",
-    "client_secret",
-    "auth_method",
-    "header",
-    "value",
-    "scheme",
-    "token_ttl",
-    "admin",
-];
-
-impl AuthConfig {
-    pub fn kind(&self) -> AuthModeKind {
-        self.mode.kind()
-    }
-
-    /// The login, in the modes that log in through the gateway.
-    pub fn login(&self) -> Option<&Login> {
-        match &self.mode {
-            Mode::Disposable { login, .. } | Mode::ServiceAccount { login, .. } => Some(login),
-            Mode::ClientCredentials { .. } | Mode::ApiKey(_) => None,
-        }
-    }
-
-    /// How the token travels (or the key, which has no token).
-    pub fn sent_as(&self) -> Result<TokenAt, &ApiKey> {
-        match &self.mode {
-            Mode::Disposable { login, .. } | Mode::ServiceAccount { login, .. } => Ok(login.token.clone()),
-            Mode::ClientCredentials { send, .. } => Ok(TokenAt::Body { paths: Vec::new(), send: send.clone() }),
-            Mode::ApiKey(key) => Err(key),
-        }
-    }
-
-    /// The steps that run before the suites (create, login), whose captures suites may read.
-    pub fn before_suites(&self) -> Vec<&Step> {
-        let mut out = Vec::new();
-        if let Mode::Disposable { users, .. } = &self.mode {
-            out.push(&users.create);
-        }
-        out.extend(self.login().map(|l| &l.step));
-        out
-    }
-
-    /// Every lifecycle step the config has (create, login, refresh, cleanup, verify, the admin's
-    /// login), for `check`'s walks over templates and captures.
-    pub fn steps(&self) -> Vec<&Step> {
-        let mut out = Vec::new();
-        if let Mode::Disposable { users, .. } = &self.mode {
-            out.push(&users.create);
-        }
-        if let Some(l) = self.login() {
-            out.push(&l.step);
-            out.extend(l.refresh.as_ref().map(|r| &r.step));
-        }
-        if let Mode::Disposable { users, .. } = &self.mode {
-            out.push(&users.cleanup);
-            out.extend(users.verify.as_ref());
-        }
-        if let Some(Admin::Login { login, .. }) = &self.admin {
-            out.push(login);
-        }
-        out
-    }
-}
-
-impl Mode {
-    pub fn kind(&self) -> AuthModeKind {
-        match self {
-            Mode::Disposable { .. } => AuthModeKind::Disposable,
-            Mode::ServiceAccount { .. } => AuthModeKind::ServiceAccount,
-            Mode::ClientCredentials { .. } => AuthModeKind::ClientCredentials,
-            Mode::ApiKey(_) => AuthModeKind::ApiKey,
-        }
-    }
-}
-
-/// What each mode does, asked of the mode rather than matched on where it matters.
-impl AuthModeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            AuthModeKind::Disposable => "disposable",
-            AuthModeKind::ServiceAccount => "service-account",
-            AuthModeKind::ClientCredentials => "client-credentials",
-            AuthModeKind::ApiKey => "api-key",
-        }
-    }
-
-    /// It creates (and so must delete and journal) a user per run.
-    pub fn creates_users(self) -> bool {
-        matches!(self, AuthModeKind::Disposable)
-    }
-
-    /// Its identity logs in through the gateway's login route.
-    pub fn logs_in(self) -> bool {
-        matches!(self, AuthModeKind::Disposable | AuthModeKind::ServiceAccount)
-    }
-}
 
 pub(crate) fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
     Step {
@@ -328,16 +41,10 @@ fn default_paths(paths: &[&str]) -> Vec<(String, JsonPath)> {
     paths.iter().map(|p| (p.to_string(), JsonPath::parse(p).expect("default paths are valid"))).collect()
 }
 
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Draft::default().finish_disposable(None)
-    }
-}
-
 /// The `auth` block as written: every key of every mode, read in one pass, then made into the
 /// mode's variant by [`Draft::finish`] (which refuses keys of another mode that would change
 /// nothing silently).
-struct Draft {
+pub(super) struct Draft {
     kind: AuthModeKind,
     mode_pos: Pos,
     scope: AuthScope,
@@ -434,7 +141,7 @@ impl Draft {
         Ok(Some(Admin::Login { credentials: credentials.clone(), login, token }))
     }
 
-    fn finish_disposable(self, admin: Option<Admin>) -> AuthConfig {
+    pub(super) fn finish_disposable(self, admin: Option<Admin>) -> AuthConfig {
         let users =
             Users { email: self.email.clone(), create: self.create.clone(), cleanup: self.cleanup.clone(), verify: self.verify.clone() };
         let login = Box::new(self.user_login());

@@ -3,7 +3,8 @@
 //! One folder per pipeline stage: `load` (suites and config) → `eval` (templates, matchers,
 //! a step's verdict) and `http` (the client, under the gateway-only policy) → `run` (the
 //! runner, the one request path, the auth lifecycle, the journal) → `report` (events and
-//! reporters). `cli` is the edge; `secret` the sanitizer every output passes through; `exit`
+//! reporters). `import` turns other tools' tests into suites (it only uses `load`, to check what it
+//! writes). `cli` is the edge; `secret` the sanitizer every output passes through; `exit`
 //! the exit codes. ARCHITECTURE.md has the map.
 
 /// `println!` that never panics and never prints a secret: a closed stdout (`smokegate token |
@@ -45,6 +46,7 @@ pub mod cli;
 pub mod eval;
 pub mod exit;
 pub mod http;
+pub mod import;
 pub mod load;
 pub mod report;
 pub mod run;

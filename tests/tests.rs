@@ -15,6 +15,7 @@ mod fuzz;
 mod hardening;
 mod hostile;
 mod html;
+mod import;
 mod journal;
 mod kill;
 mod policy;

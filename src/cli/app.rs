@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::args::{Cli, Command};
 use super::failure::Failure;
-use super::{check, cleanup, demo, merge, refgate, run, session};
+use super::{check, cleanup, demo, import, merge, refgate, run, session};
 use crate::exit::Exit;
 use crate::report::console::Verbosity;
 use crate::run::ctx::Cancel;
@@ -94,6 +94,8 @@ async fn dispatch(cmd: Command, verbosity: Verbosity, cancel: Cancel) -> Result<
         Command::Call(args) => session::cmd_call(args, verbosity, cancel).await,
         Command::Logout(args) => session::cmd_logout(args, verbosity, cancel).await,
         Command::Merge(args) => merge::cmd_merge(args),
+        Command::Import(args) => import::cmd_import(args),
+        Command::Init(args) => import::cmd_init(args),
         Command::Schema { kind } => {
             let schema = crate::load::schema::generate(&kind).ok_or_else(|| Failure::new(Exit::Usage, format!("no schema `{kind}`")))?;
             crate::outln!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());

@@ -38,6 +38,11 @@ pub enum Command {
     Logout(GatewayArgs),
     /// Combine the --json reports of shards into one JUnit file, one JSON report and one summary.
     Merge(MergeArgs),
+    /// Turn Hurl files, a Postman collection or curl lines into suites.
+    Import(ImportArgs),
+    /// Write a starter folder: smokegate.yaml, a health suite and, from an OpenAPI document,
+    /// a step per operation that can be called safely.
+    Init(InitArgs),
     /// Print the JSON Schema of suite files, the config file or the JSON report.
     Schema {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::load::schema::KINDS))]
@@ -202,6 +207,64 @@ pub struct CallArgs {
     pub anon: bool,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub from: ImportFrom,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum ImportFrom {
+    /// One suite per Hurl file (`DIR/<file stem>.yaml`); a login whose token later requests
+    /// send becomes the config's `auth` block.
+    Hurl {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// A Postman collection (v2.0 or v2.1): folders become suites, requests steps.
+    Postman {
+        #[arg(value_name = "COLLECTION.json")]
+        collection: PathBuf,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// curl command lines: one step per line.
+    Curl {
+        /// A curl command line (quote it as one argument).
+        #[arg(value_name = "'curl …'", required_unless_present = "file", conflicts_with = "file")]
+        line: Option<String>,
+        /// A file of curl lines (`\`-continued lines joined, `#` comments skipped).
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OutArgs {
+    /// Where to write the suites.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "smoke-suites")]
+    pub dir: PathBuf,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// An OpenAPI 3.0/3.1 document (YAML or JSON): a step per operation that can be called safely.
+    #[arg(long, value_name = "DOC")]
+    pub openapi: Option<PathBuf>,
+    /// With --openapi: only the operations this run's JSON report did not exercise.
+    #[arg(long, value_name = "REPORT.json", requires = "openapi")]
+    pub only_missed: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -8,6 +8,7 @@ pub mod check;
 pub mod cleanup;
 pub mod demo;
 pub mod failure;
+pub mod import;
 pub mod merge;
 pub mod refgate;
 pub mod run;

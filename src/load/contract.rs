@@ -224,6 +224,16 @@ impl OpenApi {
         self.ops.len()
     }
 
+    /// The document as read (3.0's `nullable` already in JSON Schema terms), for `init`.
+    pub fn document(&self) -> &J {
+        &self.doc
+    }
+
+    /// The path of the first server URL (`/api` of `https://x/api`), `""` without one.
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+
     fn validator(&self, pointer: &str) -> Result<Compiled, SchemaError> {
         if let Some(v) = self.compiled.lock().ok().and_then(|c| c.get(pointer).cloned()) {
             return Ok(v);

@@ -106,7 +106,7 @@ impl Import {
         self.suites = keep;
         self.failed.extend(failed);
         if let Some(c) = self.config_text()
-            && let Err(e) = crate::load::config::parse(Path::new("smokegate.yaml"), &c)
+            && let Err(e) = crate::load::config::parse_without_contracts(Path::new("smokegate.yaml"), &c)
         {
             self.failed.push(("the auth block".into(), format!("could not be written: {}", e.message)));
             self.auth = None;
@@ -196,7 +196,7 @@ mod tests {
             crate::load::suite::parse_suite(Path::new("s.yaml"), &s.to_yaml()).map_err(|e| format!("{e}\n{}", s.to_yaml()))?;
         }
         if let Some(c) = imp.config_text() {
-            crate::load::config::parse(Path::new("smokegate.yaml"), &c).map_err(|e| format!("{e}\n{c}"))?;
+            crate::load::config::parse_without_contracts(Path::new("smokegate.yaml"), &c).map_err(|e| format!("{e}\n{c}"))?;
         }
         Ok(())
     }

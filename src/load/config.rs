@@ -197,6 +197,12 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, SourceError> {
     parse_with(path, source, true)
 }
 
+/// [`parse`] without reading the OpenAPI document `openapi:` names (a config not yet where its
+/// relative paths resolve).
+pub fn parse_without_contracts(path: &Path, source: &str) -> Result<Config, SourceError> {
+    parse_with(path, source, false)
+}
+
 /// `contracts: false` leaves the OpenAPI document unread (a saved config, parsed again where
 /// that file may not be).
 fn parse_with(path: &Path, source: &str, contracts: bool) -> Result<Config, SourceError> {

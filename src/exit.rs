@@ -1,5 +1,5 @@
 //! The one owner of outcomes: every exit code smokegate has, what each means, and which of two
-//! wins. Documented in the README and in `smokegate --help` (the table below is generated from
+//! wins. Documented in the book (docs/src/exit-codes.md) and in `smokegate --help` (the table below is generated from
 //! this enum). Only `main.rs` turns an [`Exit`] into a process exit.
 
 /// A process exit code.
@@ -133,9 +133,9 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_table_lists_exactly_these_codes() {
-        let readme = include_str!("../README.md");
-        let start = readme.find("## Exit codes").expect("README has an exit code table");
+    fn the_book_table_lists_exactly_these_codes() {
+        let readme = include_str!("../docs/src/exit-codes.md");
+        let start = readme.find("# Exit codes").expect("the book has an exit code table");
         let rows: Vec<i32> = readme[start..]
             .lines()
             .skip_while(|l| !l.starts_with("| code"))

@@ -157,3 +157,25 @@ fn the_refgate_command_refuses_an_unknown_fault() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unknown fault `nope`") && err.contains("no-delete"), "{err}");
 }
+
+/// The book's fault table (docs/src/catches.md) says what the matrix asserts: each fault, its
+/// exit code and the class of the first failed step.
+#[test]
+fn the_books_fault_table_is_the_matrix() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/catches.md")).unwrap();
+    let rows: Vec<(String, i32, Option<String>)> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| fault"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let exit = cells[2].split_whitespace().next().unwrap().parse().unwrap();
+            let class = Some(cells[4].trim_matches('`').to_owned()).filter(|c| c != "-");
+            (cells[0].trim_matches('`').to_owned(), exit, class)
+        })
+        .collect();
+    let want: Vec<(String, i32, Option<String>)> =
+        MATRIX.iter().map(|r| (r.fault.to_owned(), r.exit, r.class.map(str::to_owned))).collect();
+    assert_eq!(rows, want, "docs/src/catches.md's table is not the fault matrix");
+}

@@ -121,30 +121,49 @@ const QUIET: &[&str] = &[
 /// Options that take a value and change nothing smokegate sends.
 const QUIET_VALUE: &[&str] = &["-o", "--output", "-w", "--write-out", "-m", "--max-time", "--connect-timeout", "--retry"];
 
+/// A curl command line's options, as read.
+#[derive(Default)]
+struct Args {
+    /// Sent with the run user's token (a helper in front of curl, or a token header).
+    authed: bool,
+    method: Option<String>,
+    url: Option<String>,
+    headers: Vec<String>,
+    data: Vec<String>,
+    json: Option<String>,
+    get: bool,
+    follow: bool,
+    /// What was not converted: (what, why).
+    notes: Vec<(String, String)>,
+}
+
 fn step_of(line: &Line, items: &mut Vec<Item>) -> Result<(Step, String), String> {
-    let words = shell_words::split(&line.text).map_err(|e| format!("not a shell command line: {e}"))?;
+    let args = parse_args(&line.text)?;
+    let mut step = Step::default();
+    for (what, why) in &args.notes {
+        note(items, &mut step, &line.at, what, why);
+    }
+    build(args, step, &line.at, items)
+}
+
+fn note(items: &mut Vec<Item>, step: &mut Step, at: &str, what: &str, why: &str) {
+    let item = Item::new(at, what, why);
+    step.comments.push(item.comment());
+    items.push(item);
+}
+
+fn parse_args(text: &str) -> Result<Args, String> {
+    let words = shell_words::split(text).map_err(|e| format!("not a shell command line: {e}"))?;
     let mut words = words.into_iter().peekable();
-    let mut authed = false;
+    let mut a = Args::default();
     // An ADR-style helper in front of curl (`with_auth curl …`) adds the user's token.
-    while let Some(w) = words.peek() {
-        if w == "curl" {
-            break;
-        }
-        authed |= w.contains("auth");
-        words.next();
+    while let Some(w) = words.next_if(|w| w != "curl") {
+        a.authed |= w.contains("auth");
     }
     if words.next().as_deref() != Some("curl") {
         return Err("not a curl command".into());
     }
-    let (mut method, mut url_arg, mut headers, mut data, mut json, mut get) = (None, None, Vec::new(), Vec::<String>::new(), None, false);
-    let mut step = Step::default();
-    let note = |items: &mut Vec<Item>, step: &mut Step, what: &str, why: &str| {
-        let item = Item::new(&line.at, what, why);
-        step.comments.push(item.comment());
-        items.push(item);
-    };
     while let Some(w) = words.next() {
-        let mut value = |name: &str| words.next().ok_or_else(|| format!("`{name}` needs a value"));
         // `--header=X` and `-HX` forms.
         let (flag, inline) = match w.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
@@ -154,92 +173,93 @@ fn step_of(line: &Line, items: &mut Vec<Item>) -> Result<(Step, String), String>
             }
             _ => (w.clone(), None),
         };
-        let mut val = |name: &str| inline.clone().map_or_else(|| value(name), Ok);
-        match flag.as_str() {
-            "-X" | "--request" => method = Some(val(&flag)?.to_ascii_uppercase()),
-            "-H" | "--header" => headers.push(val(&flag)?),
-            "-d" | "--data" | "--data-raw" | "--data-binary" | "--data-ascii" => {
-                let d = val(&flag)?;
-                if let Some(file) = d.strip_prefix('@') {
-                    note(items, &mut step, &format!("{flag} @{file}"), "a body read from a file: paste it as `json:` or `body:`");
-                } else {
-                    data.push(d);
-                }
-            }
-            "--data-urlencode" => {
-                let d = val(&flag)?;
-                let (k, v) = d.split_once('=').unwrap_or(("", &d));
-                let enc: String = ::url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-                data.push(if k.is_empty() { enc } else { format!("{k}={enc}") });
-            }
-            "--json" => json = Some(val(&flag)?),
-            "-F" | "--form" => {
-                let f = val(&flag)?;
-                note(items, &mut step, &format!("-F {f}"), "multipart bodies are not supported yet");
-            }
-            "-u" | "--user" => {
-                use base64::Engine;
-                let cred = val(&flag)?;
-                headers.push(format!("Authorization: Basic {}", base64::engine::general_purpose::STANDARD.encode(cred.as_bytes())));
-                note(
-                    items,
-                    &mut step,
-                    "-u USER:PASSWORD",
-                    "sent as an `Authorization: Basic` header; move the credentials to the environment",
-                );
-            }
-            "-b" | "--cookie" => {
-                let c = val(&flag)?;
-                if c.contains('=') {
-                    headers.push(format!("Cookie: {c}"));
-                } else {
-                    note(items, &mut step, &format!("-b {c}"), "a cookie jar file: cookies are not kept between steps");
-                }
-            }
-            "-L" | "--location" => step.follow_redirects = true,
-            "-G" | "--get" => get = true,
-            "--url" => url_arg = Some(val(&flag)?),
-            "-k" | "--insecure" => {
-                note(items, &mut step, "-k", "TLS verification is one setting for the run: pass `--insecure` to `smokegate run`")
-            }
-            f if QUIET.contains(&f) => {}
-            f if QUIET_VALUE.contains(&f) => {
-                val(f)?;
-            }
-            f if f.starts_with('-') => note(items, &mut step, f, "no equivalent in a suite step"),
-            _ => url_arg = Some(w),
-        }
+        let mut val = || inline.clone().map_or_else(|| words.next().ok_or_else(|| format!("`{flag}` needs a value")), Ok);
+        option(&mut a, &flag, &w, &mut val)?;
     }
-    let raw_url = url_arg.ok_or("no URL")?;
-    let (origin, mut path) = url::split(&shell_vars(&raw_url))?;
-    let origin = if origin.contains("{{ env.") || origin.starts_with("{{") { String::new() } else { origin };
-    let mut body = Body::None;
-    if let Some(j) = json {
-        headers.retain(|h| !h.to_ascii_lowercase().starts_with("content-type:"));
-        body = json_body(&shell_vars(&j));
-    } else if !data.is_empty() {
-        let joined = shell_vars(&data.join("&"));
-        if get {
-            path = format!("{path}{}{joined}", if path.contains('?') { '&' } else { '?' });
-        } else {
-            let is_json =
-                headers.iter().any(|h| h.to_ascii_lowercase().starts_with("content-type:") && h.to_ascii_lowercase().contains("json"));
-            if is_json {
-                headers.retain(|h| !h.to_ascii_lowercase().starts_with("content-type:"));
-                body = json_body(&joined);
+    Ok(a)
+}
+
+/// One option (and its value, through `val`) into `a`.
+fn option(a: &mut Args, flag: &str, word: &str, val: &mut dyn FnMut() -> Result<String, String>) -> Result<(), String> {
+    let mut note = |what: String, why: &str| a.notes.push((what, why.to_owned()));
+    match flag {
+        "-X" | "--request" => a.method = Some(val()?.to_ascii_uppercase()),
+        "-H" | "--header" => a.headers.push(val()?),
+        "-d" | "--data" | "--data-raw" | "--data-binary" | "--data-ascii" => {
+            let d = val()?;
+            match d.strip_prefix('@') {
+                Some(file) => note(format!("{flag} @{file}"), "a body read from a file: paste it as `json:` or `body:`"),
+                None => a.data.push(d),
+            }
+        }
+        "--data-urlencode" => {
+            let d = val()?;
+            let (k, v) = d.split_once('=').unwrap_or(("", &d));
+            let enc: String = ::url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            a.data.push(if k.is_empty() { enc } else { format!("{k}={enc}") });
+        }
+        "--json" => a.json = Some(val()?),
+        "-F" | "--form" => {
+            let f = val()?;
+            note(format!("-F {f}"), "multipart bodies are not supported yet");
+        }
+        "-u" | "--user" => {
+            use base64::Engine;
+            let cred = val()?;
+            a.headers.push(format!("Authorization: Basic {}", base64::engine::general_purpose::STANDARD.encode(cred.as_bytes())));
+            note("-u USER:PASSWORD".into(), "sent as an `Authorization: Basic` header; move the credentials to the environment");
+        }
+        "-b" | "--cookie" => {
+            let c = val()?;
+            if c.contains('=') {
+                a.headers.push(format!("Cookie: {c}"));
             } else {
-                headers.retain(|h| !h.to_ascii_lowercase().starts_with("content-type: application/x-www-form-urlencoded"));
-                body = form_body(&joined);
+                note(format!("-b {c}"), "a cookie jar file: cookies are not kept between steps");
             }
         }
+        "-L" | "--location" => a.follow = true,
+        "-G" | "--get" => a.get = true,
+        "--url" => a.url = Some(val()?),
+        "-k" | "--insecure" => note("-k".into(), "TLS verification is one setting for the run: pass `--insecure` to `smokegate run`"),
+        f if QUIET.contains(&f) => {}
+        f if QUIET_VALUE.contains(&f) => {
+            val()?;
+        }
+        f if f.starts_with('-') => note(f.to_owned(), "no equivalent in a suite step"),
+        _ => a.url = Some(word.to_owned()),
     }
-    let method = method.unwrap_or_else(|| if !matches!(body, Body::None) { "POST".into() } else { "GET".into() });
-    let mut out =
-        Step { comments: std::mem::take(&mut step.comments), follow_redirects: step.follow_redirects, ..Step::new(&method, &path) };
-    out.body = body;
+    Ok(())
+}
+
+/// The step the options describe, and the origin its URL names (`""` for a variable).
+fn build(a: Args, mut out: Step, at: &str, items: &mut Vec<Item>) -> Result<(Step, String), String> {
+    let raw_url = a.url.ok_or("no URL")?;
+    let (origin, mut path) = url::split(&shell_vars(&raw_url))?;
+    let origin = if origin.contains("{{") { String::new() } else { origin };
+    let mut headers = a.headers;
+    let content_type = |h: &String| h.to_ascii_lowercase().starts_with("content-type:");
+    let mut body = Body::None;
+    if let Some(j) = a.json {
+        headers.retain(|h| !content_type(h));
+        body = json_body(&shell_vars(&j));
+    } else if !a.data.is_empty() {
+        let joined = shell_vars(&a.data.join("&"));
+        if a.get {
+            path = format!("{path}{}{joined}", if path.contains('?') { '&' } else { '?' });
+        } else if headers.iter().any(|h| content_type(h) && h.to_ascii_lowercase().contains("json")) {
+            headers.retain(|h| !content_type(h));
+            body = json_body(&joined);
+        } else {
+            headers.retain(|h| !h.to_ascii_lowercase().starts_with("content-type: application/x-www-form-urlencoded"));
+            body = form_body(&joined);
+        }
+    }
+    let method = a.method.unwrap_or_else(|| if matches!(body, Body::None) { "GET".into() } else { "POST".into() });
+    let mut step = Step { comments: std::mem::take(&mut out.comments), follow_redirects: a.follow, body, ..Step::new(&method, &path) };
+    let mut authed = a.authed;
     for h in headers {
         let Some((k, v)) = h.split_once(':') else {
-            note(items, &mut out, &format!("-H {h}"), "not a `Name: value` header");
+            note(items, &mut step, at, &format!("-H {h}"), "not a `Name: value` header");
             continue;
         };
         let (k, v) = (k.trim().to_owned(), shell_vars(v.trim()));
@@ -248,10 +268,10 @@ fn step_of(line: &Line, items: &mut Vec<Item>) -> Result<(Step, String), String>
             authed = true;
             continue;
         }
-        out.headers.push((k, v));
+        step.headers.push((k, v));
     }
-    out.auth = Some(if authed { "user" } else { "none" });
-    Ok((out, origin))
+    step.auth = Some(if authed { "user" } else { "none" });
+    Ok((step, origin))
 }
 
 /// A JSON body (a template at a value position stays a string); text that is not JSON is sent

@@ -119,7 +119,7 @@ impl Import {
         if self.auth.is_none() && self.config_extra.is_empty() {
             return None;
         }
-        let mut out = String::from("# Written by smokegate (import or init); see the README's \"Auth lifecycle\" for every key.\n");
+        let mut out = String::from("# Written by smokegate (import or init); see docs/src/config.md for every key.\n");
         for l in &self.config_extra {
             out.push_str(l);
             out.push('\n');

@@ -17,7 +17,7 @@ pub fn init(api: Option<&OpenApi>, doc_path: Option<&str>, missed: Option<&[Stri
     let mut imp = Import::default();
     imp.config_extra.push(
         "# Starter config: the built-in auth routes below are the reference gateway's; change them to your\n\
-         # gateway's create / login / delete routes (README: \"Auth lifecycle\"), then `smokegate check`."
+         # gateway's create / login / delete routes (docs/src/auth.md), then `smokegate check`."
             .into(),
     );
     if let Some(p) = doc_path {
@@ -62,7 +62,7 @@ fn health_of(api: &OpenApi) -> Option<String> {
     paths
         .iter()
         .find(|(p, item)| {
-            item.get("get").is_some() && !p.contains('{') && ["health", "ready", "ping", "status"].iter().any(|h| p.contains(h))
+            item.get("get").is_some() && !p.contains("{") && ["health", "ready", "ping", "status"].iter().any(|h| p.contains(h))
         })
         .map(|(p, _)| format!("{}{p}", api.base_path()))
 }
@@ -181,75 +181,16 @@ fn operations(api: &OpenApi, missed: Option<&[String]>, items: &mut Vec<Item>) -
         }
     }
     // Routes without parameters first, so item routes can use what their lists captured.
-    pending.sort_by_key(|(_, t, _, _)| t.matches('{').count());
+    pending.sort_by_key(|(_, t, _, _)| t.matches("{").count());
     let mut any_user = false;
     for (m, template, item, op) in pending {
-        let method = m.to_ascii_uppercase();
-        let req = required(doc, item, op);
-        let mut path = format!("{}{template}", api.base_path());
-        let mut step = Step::new(&method, &path);
-        step.name = op
-            .get("summary")
-            .and_then(J::as_str)
-            .or_else(|| op.get("operationId").and_then(J::as_str))
-            .map_or(step.name.clone(), str::to_owned);
-        step.status = success(op);
-        step.auth = Some(if needs_user(doc, op) { "user" } else { "none" });
-        let safe = method == "GET" || method == "HEAD";
-        let (mut unresolved, mut query) = (Vec::new(), Vec::new());
-        for (p, place) in &req {
-            match (place.as_str(), captured.iter().find(|(q, _)| q == p)) {
-                ("path", Some((_, cap))) => path = path.replace(&format!("{{{p}}}"), &format!("{{{{ {cap} }}}}")),
-                // A read with a required query parameter is still safe: sent with the
-                // schema's example (or a placeholder), to be set to a real value.
-                ("query", _) => query.push((p.clone(), parameter_value(doc, item, op, p))),
-                _ => unresolved.push(format!("{p} ({place})")),
-            }
-        }
-        if !query.is_empty() {
-            let names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
-            step.comments.push(format!("{}: placeholder values from the document; set real ones", names.join(", ")));
-            path = super::url::with_query(&path, &query);
-        }
-        step.path = path.clone();
-        if safe && unresolved.is_empty() {
-            // A list whose items hold an id: capture the first, for the item routes.
-            for p in paths_params(&paths) {
-                if captured.iter().any(|(q, _)| *q == p) {
-                    continue;
-                }
-                if let Some(prop) = list_property(doc, op, &p) {
-                    let cap = super::stem_of(&p).replace('-', "_");
-                    step.captures.push((cap.clone(), J::String(format!("$[0].{prop}"))));
-                    step.json.push(("$".into(), json!({ "min_items": 1 })));
-                    captured.push((p, cap));
-                    break;
-                }
-            }
+        let (step, callable) = step_for(api, &m, &template, item, op, &paths, &mut captured, items);
+        if callable {
             any_user |= step.auth == Some("user");
             suite.steps.push(step);
-            continue;
-        }
-        if safe {
-            let item = Item::new(
-                format!("{} {method} {template}", api.file.display()),
-                "required parameters",
-                format!("{} — fill them in", unresolved.join(", ")),
-            );
-            step.comments.push(item.comment());
-            items.push(item);
         } else {
-            step.comments.push(format!("{method} {template}: a write; give it a teardown before enabling it"));
-            if let Some(schema) = op
-                .pointer("/requestBody/content")
-                .and_then(J::as_object)
-                .and_then(|c| c.iter().find(|(k, _)| k.contains("json")))
-                .and_then(|(_, v)| v.get("schema"))
-            {
-                step.body = Body::Json(placeholder(doc, schema, 0));
-            }
+            suite.footer.push(step);
         }
-        suite.footer.push(step);
     }
     // The suite's default is the user's token when a step needs one, else none.
     let steps = suite.steps.iter_mut().chain(suite.footer.iter_mut());
@@ -260,6 +201,79 @@ fn operations(api: &OpenApi, missed: Option<&[String]>, items: &mut Vec<Item>) -
         steps.for_each(|s| s.auth = if s.auth == Some("none") { None } else { s.auth });
     }
     suite
+}
+
+/// One operation as a step, and whether it can be called safely (else it is a commented
+/// template: a write, or a read whose path parameters nothing before it captures).
+#[expect(clippy::too_many_arguments, reason = "the operation, its document and what earlier steps captured")]
+fn step_for(
+    api: &OpenApi,
+    m: &str,
+    template: &str,
+    item: &J,
+    op: &J,
+    paths: &serde_json::Map<String, J>,
+    captured: &mut Vec<(String, String)>,
+    items: &mut Vec<Item>,
+) -> (Step, bool) {
+    let doc = api.document();
+    let method = m.to_ascii_uppercase();
+    let mut path = format!("{}{template}", api.base_path());
+    let mut step = Step::new(&method, &path);
+    step.name = op
+        .get("summary")
+        .and_then(J::as_str)
+        .or_else(|| op.get("operationId").and_then(J::as_str))
+        .map_or(step.name.clone(), str::to_owned);
+    step.status = success(op);
+    step.auth = Some(if needs_user(doc, op) { "user" } else { "none" });
+    let safe = method == "GET" || method == "HEAD";
+    let (mut unresolved, mut query) = (Vec::new(), Vec::new());
+    for (p, place) in &required(doc, item, op) {
+        match (place.as_str(), captured.iter().find(|(q, _)| q == p)) {
+            ("path", Some((_, cap))) => path = path.replace(&format!("{{{p}}}"), &format!("{{{{ {cap} }}}}")),
+            // A read with a required query parameter is still safe: sent with the schema's
+            // example (or a placeholder), to be set to a real value.
+            ("query", _) => query.push((p.clone(), parameter_value(doc, item, op, p))),
+            _ => unresolved.push(format!("{p} ({place})")),
+        }
+    }
+    if !query.is_empty() {
+        let names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
+        step.comments.push(format!("{}: placeholder values from the document; set real ones", names.join(", ")));
+        path = super::url::with_query(&path, &query);
+    }
+    step.path = path;
+    if safe && unresolved.is_empty() {
+        // A list whose items hold an id: capture the first, for the item routes.
+        if let Some((p, prop)) = paths_params(paths)
+            .into_iter()
+            .filter(|p| !captured.iter().any(|(q, _)| q == p))
+            .find_map(|p| list_property(doc, op, &p).map(|prop| (p, prop)))
+        {
+            let cap = super::stem_of(&p).replace('-', "_");
+            step.captures.push((cap.clone(), J::String(format!("$[0].{prop}"))));
+            step.json.push(("$".into(), json!({ "min_items": 1 })));
+            captured.push((p, cap));
+        }
+        return (step, true);
+    }
+    if safe {
+        let item = Item::new(
+            format!("{} {method} {template}", api.file.display()),
+            "required parameters",
+            format!("{} — fill them in", unresolved.join(", ")),
+        );
+        step.comments.push(item.comment());
+        items.push(item);
+    } else {
+        step.comments.push(format!("{method} {template}: a write; give it a teardown before enabling it"));
+        let json = op.pointer("/requestBody/content").and_then(J::as_object).and_then(|c| c.iter().find(|(k, _)| k.contains("json")));
+        if let Some(schema) = json.and_then(|(_, v)| v.get("schema")) {
+            step.body = Body::Json(placeholder(doc, schema, 0));
+        }
+    }
+    (step, false)
 }
 
 /// A value for a query parameter: its example, its schema's example or enum, or a placeholder

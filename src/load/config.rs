@@ -124,7 +124,7 @@ impl Config {
     }
 }
 
-/// The built-in auth routes and settings as the config that would set them: the README's
+/// The built-in auth routes and settings as the config that would set them: the book's
 /// "Defaults" block is this text (a test keeps the two the same).
 pub fn defaults_yaml() -> String {
     let a = AuthConfig::default();
@@ -311,11 +311,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// The README documents the defaults as the code has them. `UPDATE_README=1 cargo test
+    /// The book documents the defaults as the code has them. `UPDATE_README=1 cargo test
     /// defaults_in_the_readme` rewrites the block after a change.
     #[test]
     fn defaults_in_the_readme_are_the_codes() {
-        let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/config.md");
         let readme = std::fs::read_to_string(&readme_path).unwrap();
         let (begin, end) = ("<!-- defaults:begin (generated from config::defaults_yaml) -->\n```yaml\n", "```\n<!-- defaults:end -->");
         let (Some(i), Some(j)) = (readme.find(begin), readme.find(end)) else { panic!("the README has no defaults block") };

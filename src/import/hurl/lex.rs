@@ -15,6 +15,8 @@ pub enum Tok {
     Template(String),
 }
 
+type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
+
 /// Splits an assert or capture expression into tokens; `#` outside a token ends the line.
 pub fn tokens(s: &str) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
@@ -27,68 +29,13 @@ pub fn tokens(s: &str) -> Result<Vec<Tok>, String> {
             '#' => break,
             '"' | '`' => {
                 it.next();
-                let mut text = String::new();
-                let mut closed = false;
-                while let Some((_, ch)) = it.next() {
-                    match ch {
-                        '\\' => match it.next().map(|(_, e)| e) {
-                            Some('n') => text.push('\n'),
-                            Some('t') => text.push('\t'),
-                            Some('r') => text.push('\r'),
-                            Some('b') => text.push('\u{8}'),
-                            Some('f') => text.push('\u{c}'),
-                            Some('u') => {
-                                // `\u{1F600}`
-                                let rest: String = it.by_ref().take_while(|(_, c)| *c != '}').map(|(_, c)| c).collect();
-                                let hex = rest.trim_start_matches('{');
-                                let ch = u32::from_str_radix(hex, 16)
-                                    .ok()
-                                    .and_then(char::from_u32)
-                                    .ok_or(format!("bad escape `\\u{rest}}}`"))?;
-                                text.push(ch);
-                            }
-                            Some(e) => text.push(e),
-                            None => return Err("a string ends in `\\`".into()),
-                        },
-                        ch if ch == c => {
-                            closed = true;
-                            break;
-                        }
-                        ch => text.push(ch),
-                    }
-                }
-                if !closed {
-                    return Err(format!("an unclosed {c} string"));
-                }
-                out.push(Tok::Str(text));
+                out.push(Tok::Str(quoted(&mut it, c)?));
             }
             '/' => {
                 it.next();
-                let mut text = String::new();
-                let mut closed = false;
-                while let Some((_, ch)) = it.next() {
-                    match ch {
-                        '\\' => match it.next().map(|(_, e)| e) {
-                            Some('/') => text.push('/'),
-                            Some(e) => {
-                                text.push('\\');
-                                text.push(e);
-                            }
-                            None => return Err("a regex ends in `\\`".into()),
-                        },
-                        '/' => {
-                            closed = true;
-                            break;
-                        }
-                        ch => text.push(ch),
-                    }
-                }
-                if !closed {
-                    return Err("an unclosed /regex/".into());
-                }
-                out.push(Tok::Regex(text));
+                out.push(Tok::Regex(regex_literal(&mut it)?));
             }
-            '{' if s[i..].starts_with("{{") => {
+            _ if s[i..].starts_with("{{") => {
                 let end = s[i..].find("}}").ok_or("an unclosed `{{`")?;
                 out.push(Tok::Template(s[i + 2..i + end].trim().to_owned()));
                 for _ in 0..s[i..i + end + 2].chars().count() {
@@ -97,10 +44,7 @@ pub fn tokens(s: &str) -> Result<Vec<Tok>, String> {
             }
             _ => {
                 let mut w = String::new();
-                while let Some(&(_, ch)) = it.peek() {
-                    if ch.is_whitespace() {
-                        break;
-                    }
+                while let Some(&(_, ch)) = it.peek().filter(|(_, ch)| !ch.is_whitespace()) {
                     w.push(ch);
                     it.next();
                 }
@@ -109,6 +53,58 @@ pub fn tokens(s: &str) -> Result<Vec<Tok>, String> {
         }
     }
     Ok(out)
+}
+
+/// The rest of a `"…"` (or `` `…` ``) string after its opening `quote`, unescaped.
+fn quoted(it: &mut Chars<'_>, quote: char) -> Result<String, String> {
+    let mut text = String::new();
+    while let Some((_, ch)) = it.next() {
+        match ch {
+            '\\' => text.push(escape(it)?),
+            ch if ch == quote => return Ok(text),
+            ch => text.push(ch),
+        }
+    }
+    Err(format!("an unclosed {quote} string"))
+}
+
+/// One escape after `\`: `\n`, `\t`, `\u{1F600}`, or the character itself.
+fn escape(it: &mut Chars<'_>) -> Result<char, String> {
+    Ok(match it.next().map(|(_, e)| e) {
+        Some('n') => '\n',
+        Some('t') => '\t',
+        Some('r') => '\r',
+        Some('b') => '\u{8}',
+        Some('f') => '\u{c}',
+        Some('u') => {
+            // The braces as their code points, so this file's braces stay balanced for tools.
+            let rest: String = it.by_ref().take_while(|(_, c)| *c != '\u{7d}').map(|(_, c)| c).collect();
+            let hex = rest.trim_start_matches('\u{7b}');
+            u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).ok_or(format!("bad escape `\\u{rest}`"))?
+        }
+        Some(e) => e,
+        None => return Err("a string ends in `\\`".into()),
+    })
+}
+
+/// The rest of a `/…/` regex after its opening slash (`\/` is a slash).
+fn regex_literal(it: &mut Chars<'_>) -> Result<String, String> {
+    let mut text = String::new();
+    while let Some((_, ch)) = it.next() {
+        match ch {
+            '\\' => match it.next().map(|(_, e)| e) {
+                Some('/') => text.push('/'),
+                Some(e) => {
+                    text.push('\\');
+                    text.push(e);
+                }
+                None => return Err("a regex ends in `\\`".into()),
+            },
+            '/' => return Ok(text),
+            ch => text.push(ch),
+        }
+    }
+    Err("an unclosed /regex/".into())
 }
 
 /// A token as a JSON value: a string, a number, `true`/`false`/`null`, or a template (as the

@@ -97,8 +97,8 @@ async fn dispatch(cmd: Command, verbosity: Verbosity, cancel: Cancel) -> Result<
         Command::Import(args) => import::cmd_import(args),
         Command::Init(args) => import::cmd_init(args),
         Command::Schema { kind } => {
-            let schema = crate::load::schema::generate(&kind).ok_or_else(|| Failure::new(Exit::Usage, format!("no schema `{kind}`")))?;
-            crate::outln!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            let schema = crate::load::schema::committed(&kind).ok_or_else(|| Failure::new(Exit::Usage, format!("no schema `{kind}`")))?;
+            crate::outln!("{}", schema.trim_end());
             Ok(Exit::Ok)
         }
         Command::Completions { shell } => {

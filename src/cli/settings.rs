@@ -287,7 +287,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         redactor,
         config: setup.config,
         base_scope: scope,
-        journal: Some(Journal::new(&setup.state_dir)),
+        journal: Journal::new(&setup.state_dir),
         cancel,
         service_env: service_env(),
         cli_vars: setup.cli_vars,

@@ -1,5 +1,7 @@
 //! Render and evaluate: templates, matchers, one step's verdict on one response.
 
+pub mod json;
 pub mod matcher;
 pub mod step;
+mod stub;
 pub mod template;

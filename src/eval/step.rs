@@ -5,36 +5,16 @@
 use serde_json::Value as J;
 
 use crate::eval::matcher::{Matcher, short};
-use crate::eval::template::{Scope, TemplateError, Templates};
+use crate::eval::template::{Scope, Templates};
 use crate::http::client::{Outgoing, Response};
+
+pub use crate::eval::json::{NotJson, Selected, parse_json, select};
+use crate::eval::stub::{STUB_MAX, looks_json, stub_phrase};
+pub use crate::eval::stub::{body_hint, words};
 use crate::load::config::Fingerprint;
 use crate::load::contract::{OpenApi, OpenApiCheck, Operation, Violation};
-use crate::load::suite::{Body, Capture, CaptureSource, Step};
+use crate::load::suite::{Capture, CaptureSource, Step};
 use crate::report::event::{AssertionResult, FailureClass};
-
-/// Renders a step's request. The bearer token is added by the caller.
-pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgoing, TemplateError> {
-    let req = &step.request;
-    let mut out = Outgoing::new(&req.method, &t.render_str(&req.path, scope)?);
-    for (k, v) in &req.headers {
-        out.headers.push((k.clone(), t.render_str(v, scope)?));
-    }
-    out.body = match &req.body {
-        Body::None => None,
-        Body::Json(v) => Some((serde_json::to_vec(&t.render_json(v, scope)?).unwrap_or_default(), "application/json")),
-        Body::Raw(s) => Some((t.render_str(s, scope)?.into_bytes(), "text/plain; charset=utf-8")),
-        Body::Form(fields) => {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in fields {
-                form.append_pair(k, &t.render_str(v, scope)?);
-            }
-            Some((form.finish().into_bytes(), "application/x-www-form-urlencoded"))
-        }
-    };
-    out.follow_redirects = req.follow_redirects;
-    out.timeout = req.timeout;
-    Ok(out)
-}
 
 /// What the response told us about the step.
 #[derive(Debug, Default)]
@@ -81,8 +61,17 @@ fn rank(c: FailureClass) -> u8 {
         FailureClass::Capture => 6,
         FailureClass::Template => 7,
         // An assertion is the author's own word about what is wrong; the contract comes after.
+        FailureClass::Assertion => 8,
         FailureClass::Schema => 9,
-        _ => 8,
+        // Not decided by a response check (the transport, probes, the runner): ranked with the
+        // assertions, and listed so that a new class is a compile error here until placed.
+        FailureClass::Timeout
+        | FailureClass::Connect
+        | FailureClass::TooManyRedirects
+        | FailureClass::AuthNotEnforced
+        | FailureClass::Cancelled
+        | FailureClass::NotRun
+        | FailureClass::Unprobed => 8,
     }
 }
 
@@ -331,322 +320,4 @@ pub fn lacks_fingerprint(fp: &Fingerprint, resp: &Response) -> Option<String> {
     m.check(actual.as_ref())
         .err()
         .map(|mis| format!("the gateway fingerprint `{}` is {} (expected {})", fp.header, mis.actual, mis.expected))
-}
-
-/// Why a body is not JSON, as a failure message says it ("got an empty body").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotJson {
-    #[error("an empty body")]
-    Empty,
-    #[error("invalid UTF-8")]
-    Utf8,
-    #[error("invalid JSON ({0})")]
-    Syntax(String),
-}
-
-/// Parses a body as JSON; serde_json's recursion limit defuses nesting bombs.
-pub fn parse_json(body: &[u8]) -> Result<J, NotJson> {
-    if body.is_empty() {
-        return Err(NotJson::Empty);
-    }
-    serde_json::from_slice::<Compact>(body)
-        .map(|c| c.0)
-        .map_err(|e| if std::str::from_utf8(body).is_err() { NotJson::Utf8 } else { NotJson::Syntax(e.to_string()) })
-}
-
-/// A JSON value built with exact-size objects and arrays. serde_json's own `Value` grows each
-/// object's map as keys arrive, which reserves room for about twice the keys: on a 10 MB array
-/// of small objects that is a third of the parsed document (see `bench/memory.sh`). The
-/// parser, and its recursion limit, are serde_json's.
-struct Compact(J);
-
-impl<'de> serde::Deserialize<'de> for Compact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(CompactVisitor).map(Compact)
-    }
-}
-
-struct CompactVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CompactVisitor {
-    type Value = J;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<J, E> {
-        Ok(J::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<J, E> {
-        Ok(J::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<J, E> {
-        Ok(J::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<J, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(J::Null, J::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<J, E> {
-        Ok(J::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<J, E> {
-        Ok(J::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<J, E> {
-        Ok(J::Null)
-    }
-    fn visit_none<E>(self) -> Result<J, E> {
-        Ok(J::Null)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<J, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Compact(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        items.shrink_to_fit();
-        Ok(J::Array(items))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<J, A::Error> {
-        let mut entries: Vec<(String, J)> = Vec::new();
-        while let Some((k, Compact(v))) = map.next_entry::<String, Compact>()? {
-            entries.push((k, v));
-        }
-        // Built from an exact-size iterator: the map reserves what it holds. A repeated key
-        // keeps its last value, as serde_json's own does.
-        Ok(J::Object(entries.into_iter().collect()))
-    }
-}
-
-/// What a JSONPath selected, borrowed from the document.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Selected<'a> {
-    /// A singular path found nothing there.
-    Nothing,
-    /// A singular path's node.
-    Value(&'a J),
-    /// A path that can select several nodes (wildcards, filters, slices, descendants): the
-    /// selected nodes, possibly none.
-    Nodes(Vec<&'a J>),
-}
-
-impl Selected<'_> {
-    /// A matcher's judgement; multi-node selections follow the empty-selection rule.
-    pub fn judge(&self, m: &Matcher) -> Result<(), crate::eval::matcher::Mismatch> {
-        match self {
-            Selected::Nothing => m.check(None),
-            Selected::Value(v) => m.check(Some(v)),
-            Selected::Nodes(nodes) => m.check_nodes(nodes),
-        }
-    }
-
-    /// What was found, for a passing assertion's "actual".
-    pub fn shown(&self) -> String {
-        match self {
-            Selected::Nothing => "nothing".into(),
-            Selected::Value(v) => short(v),
-            Selected::Nodes(nodes) => crate::eval::matcher::describe_nodes(nodes),
-        }
-    }
-
-    /// A value worth using (a token, a capture), copied out: not nothing, not `null`, not an
-    /// empty selection.
-    pub fn into_value(self) -> Option<J> {
-        match self {
-            Selected::Value(J::Null) | Selected::Nothing => None,
-            Selected::Value(v) => Some(v.clone()),
-            Selected::Nodes(n) if n.is_empty() => None,
-            Selected::Nodes(n) => Some(J::Array(n.into_iter().cloned().collect())),
-        }
-    }
-}
-
-/// Evaluates a JSONPath. A singular path yields its node; a path that can select several nodes
-/// (wildcards, filters, slices, descendants) yields what it selected.
-pub fn select<'a>(path: &serde_json_path::JsonPath, text: &str, doc: &'a J) -> Selected<'a> {
-    let nodes = path.query(doc).all();
-    if is_singular(text) { nodes.first().map_or(Selected::Nothing, |n| Selected::Value(n)) } else { Selected::Nodes(nodes) }
-}
-
-/// RFC 9535 singular queries use only name and index selectors.
-fn is_singular(path: &str) -> bool {
-    let mut in_quote: Option<char> = None;
-    let mut prev = ' ';
-    for c in path.chars() {
-        match in_quote {
-            Some(q) if c == q && prev != '\\' => in_quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => in_quote = Some(c),
-                '*' | '?' | ':' | ',' => return false,
-                '.' if prev == '.' => return false,
-                _ => {}
-            },
-        }
-        prev = c;
-    }
-    true
-}
-
-/// Looks for a stub's answer: the whole body when it is text, or, when it is JSON, a bare string
-/// or the error-shaped fields of the top-level object (`error`, `message`, `detail`, `code`,
-/// `status`, …, and everything beneath them). Never other data fields, and never a string the
-/// step itself sent. Matching is case- and punctuation-insensitive and splits camelCase, so
-/// "Not yet implemented", `not_implemented` and `NotImplementedError` all read as words.
-/// Stubs answer short messages: a larger JSON document is data.
-const STUB_MAX: usize = 64 * 1024;
-
-fn looks_json(body: &[u8]) -> bool {
-    // An object, an array or a string.
-    body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| b"{[\"".contains(b))
-}
-
-/// `doc` is the body parsed as JSON, when it is JSON (the caller parses it once for everyone).
-fn stub_phrase<'a>(body: &[u8], doc: Option<&J>, phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
-    if body.is_empty() || phrases.is_empty() || (looks_json(body) && body.len() > STUB_MAX) {
-        return None;
-    }
-    let sent = sent.map(String::from_utf8_lossy).unwrap_or_default();
-    let mut candidates: Vec<String> = Vec::new();
-    match doc {
-        Some(J::String(s)) => candidates.push(s.clone()),
-        Some(J::Object(map)) => {
-            for (k, v) in map {
-                if is_error_key(k) {
-                    collect_strings(v, &mut candidates);
-                }
-            }
-        }
-        Some(_) => {}
-        // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
-        None => candidates.push(String::from_utf8_lossy(&body[..body.len().min(STUB_MAX)]).into_owned()),
-    }
-    let phrases_norm: Vec<String> = phrases.iter().map(|p| format!(" {} ", words(p))).collect();
-    for c in candidates {
-        if !sent.is_empty() && (sent.contains(&c) || sent.contains(&J::String(c.clone()).to_string())) {
-            continue;
-        }
-        let text = format!(" {} ", words(&c));
-        if let Some(i) = phrases_norm.iter().position(|p| text.contains(p.as_str())) {
-            return Some(&phrases[i]);
-        }
-    }
-    None
-}
-
-/// Keys that hold an error's words (problem+json, framework error envelopes, gRPC gateways).
-fn is_error_key(key: &str) -> bool {
-    let k: String = key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
-    ["error", "exception", "fault"].iter().any(|w| k.contains(w))
-        || ["message", "msg", "detail", "details", "title", "reason", "status", "statusmessage", "code", "type"].contains(&k.as_str())
-}
-
-fn collect_strings(v: &J, out: &mut Vec<String>) {
-    match v {
-        J::String(s) => out.push(s.clone()),
-        J::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
-        J::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
-        _ => {}
-    }
-}
-
-/// Lower-case words: camelCase split, every run of non-alphanumerics one space.
-pub fn words(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut prev: Option<char> = None;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if prev.is_some_and(|p| p.is_lowercase() && c.is_uppercase()) {
-                out.push(' ');
-            }
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with(' ') && !out.is_empty() {
-            out.push(' ');
-        }
-        prev = Some(c);
-    }
-    out.trim_end().to_owned()
-}
-
-/// A short excerpt of an error body, to show next to an unexpected status.
-pub fn body_hint(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(160)]).replace(['\n', '\r'], " ");
-    let text = text.trim();
-    if text.is_empty() { String::new() } else { format!(" ({text}{})", if body.len() > 160 { "…" } else { "" }) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn singular_paths() {
-        assert!(is_singular("$.a.b[0]"));
-        assert!(is_singular("$['a.b']"));
-        assert!(is_singular("$['x*y']"));
-        assert!(!is_singular("$.items[*].id"));
-        assert!(!is_singular("$..id"));
-        assert!(!is_singular("$.items[?@.x == 1]"));
-        assert!(!is_singular("$.items[0:2]"));
-    }
-
-    /// The stub check as `evaluate` runs it: on the body and its parse.
-    fn stub<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
-        let doc = parse_json(body).ok();
-        stub_phrase(body, doc.as_ref(), phrases, sent)
-    }
-
-    #[test]
-    fn stub_phrases_match_error_shaped_bodies_in_any_spelling() {
-        let phrases: Vec<String> = crate::load::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect();
-        for body in [
-            &br#"{"error":"Not Implemented yet"}"#[..],
-            br#"{"message":"Not yet implemented"}"#,
-            br#"{"code":"not_implemented"}"#,
-            br#"{"error":{"type":"NotImplementedError","detail":"x"}}"#,
-            br#"{"errors":[{"msg":"NOT_IMPLEMENTED"}]}"#,
-            br#""notImplemented""#,
-            b"501: Unimplemented",
-            b"<h1>Not Implemented</h1>",
-            br#"{"title":"Method not implemented."}"#,
-        ] {
-            assert!(stub(body, &phrases, None).is_some(), "{}", String::from_utf8_lossy(body));
-        }
-        for body in [
-            &br#"{"ok":true}"#[..],
-            br#"{"id":"ord-1","note":"gift wrap not implemented in v1"}"#,
-            br#"[{"message":"not implemented"}]"#,
-            br#"{"items":[{"error":"not implemented"}]}"#,
-            b"implemented nothing",
-        ] {
-            assert_eq!(stub(body, &phrases, None), None, "{}", String::from_utf8_lossy(body));
-        }
-        // Words the step sent itself are data, even in a message field.
-        let sent = br#"{"message":"gift wrap not implemented in v1"}"#;
-        assert_eq!(stub(br#"{"message":"gift wrap not implemented in v1"}"#, &phrases, Some(sent)), None);
-        assert!(stub(br#"{"message":"not implemented"}"#, &phrases, Some(b"{}")).is_some());
-    }
-
-    #[test]
-    fn words_split_camel_case_and_punctuation() {
-        assert_eq!(words("NotImplementedError"), "not implemented error");
-        assert_eq!(words("NOT_IMPLEMENTED"), "not implemented");
-        assert_eq!(words("  Not-yet   implemented!! "), "not yet implemented");
-    }
-
-    #[test]
-    fn the_compact_parse_is_serde_jsons_value() {
-        let text = r#"{"b":1,"a":[1,2.5,-3,"x",null,true,{"k":{}}],"b":2,"big":18446744073709551615}"#;
-        let ours = parse_json(text.as_bytes()).unwrap();
-        let theirs: J = serde_json::from_str(text).unwrap();
-        assert_eq!(ours, theirs);
-        assert_eq!(ours.as_object().unwrap().keys().collect::<Vec<_>>(), ["b", "a", "big"], "key order kept");
-    }
-
-    #[test]
-    fn json_bombs_are_invalid_not_a_crash() {
-        let bomb = "[".repeat(100_000);
-        assert!(parse_json(bomb.as_bytes()).unwrap_err().to_string().contains("invalid JSON"));
-        assert_eq!(parse_json(&[0xff, 0xfe]).unwrap_err(), NotJson::Utf8);
-        assert_eq!(parse_json(b"").unwrap_err().to_string(), "an empty body");
-    }
 }

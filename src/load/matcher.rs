@@ -16,7 +16,8 @@ pub const MATCHER_KEYS: &[&str] =
 
 // The `type:` matcher's names; the suite schema lists them from this enum (`bool` is also
 // accepted as an alias by the loader).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {
     String,

@@ -3,6 +3,7 @@
 //! into the runner.
 
 pub mod console;
+pub mod crumb;
 pub mod event;
 pub mod files;
 pub mod github;
@@ -10,3 +11,4 @@ pub mod html;
 pub mod junit;
 pub mod live;
 pub mod model;
+pub mod results;

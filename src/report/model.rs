@@ -2,7 +2,6 @@
 //! from run events. JUnit, the GitHub summary and `merge` are all rendered from this one
 //! document, so every format tells the same story.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Exit;
@@ -11,8 +10,9 @@ use crate::report::event::{Breadcrumb, CleanupReport, Event, Outcome, Phase, Run
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A smokegate run, as written by `--json`. Durations are in milliseconds, times RFC 3339 UTC.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "smokegate run report")]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, schemars(title = "smokegate run report"))]
 pub struct Report {
     /// The layout of this document; 1 for now, bumped on incompatible changes.
     pub schema_version: u32,
@@ -28,7 +28,8 @@ pub struct Report {
     pub breadcrumbs: Vec<Breadcrumb>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Tool {
     pub name: String,
     pub version: String,

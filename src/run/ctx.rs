@@ -61,7 +61,7 @@ pub struct RunCtx {
     pub config: Config,
     /// run, env and config vars.
     pub base_scope: Scope,
-    pub journal: Option<Journal>,
+    pub journal: Journal,
     pub cancel: Cancel,
     pub opts: RunOptions,
     /// Service-account credentials from the environment, as the CLI read them.

@@ -6,11 +6,35 @@ use serde_json::Value as J;
 use tokio_util::sync::CancellationToken;
 
 use crate::eval::step::{self, Verdict};
-use crate::eval::template::{Scope, TemplateError};
+use crate::eval::template::{Scope, TemplateError, Templates};
 use crate::http::client::{CrumbCtx, HttpClient, Outgoing, Response, SendError};
-use crate::load::suite::{Expect, Step};
+use crate::load::suite::{Body, Expect, Step};
 use crate::report::event::{Breadcrumb, Event, FailureClass};
 use crate::run::ctx::RunCtx;
+
+/// Renders a step's request. The bearer token is added by the caller.
+pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgoing, TemplateError> {
+    let req = &step.request;
+    let mut out = Outgoing::new(&req.method, &t.render_str(&req.path, scope)?);
+    for (k, v) in &req.headers {
+        out.headers.push((k.clone(), t.render_str(v, scope)?));
+    }
+    out.body = match &req.body {
+        Body::None => None,
+        Body::Json(v) => Some((serde_json::to_vec(&t.render_json(v, scope)?).unwrap_or_default(), "application/json")),
+        Body::Raw(s) => Some((t.render_str(s, scope)?.into_bytes(), "text/plain; charset=utf-8")),
+        Body::Form(fields) => {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                form.append_pair(k, &t.render_str(v, scope)?);
+            }
+            Some((form.finish().into_bytes(), "application/x-www-form-urlencoded"))
+        }
+    };
+    out.follow_redirects = req.follow_redirects;
+    out.timeout = req.timeout;
+    Ok(out)
+}
 
 /// What a response is judged against.
 pub enum Judge<'a> {
@@ -55,7 +79,7 @@ impl Judged {
 pub fn render(ctx: &RunCtx, step: &Step, scope: &mut Scope) -> Result<Outgoing, TemplateError> {
     let rid = uuid::Uuid::now_v7().to_string();
     scope.set_json("request", &serde_json::json!({ "id": rid }));
-    let mut out = step::render_request(step, &ctx.templates, scope)?;
+    let mut out = render_request(step, &ctx.templates, scope)?;
     for (k, v) in &out.headers {
         ctx.redactor.add_header(k, v);
     }

@@ -2,7 +2,6 @@
 //! as its teardown can say how to delete it (and a "may exist" note ahead of a create whose id
 //! has not arrived yet), settled when the teardown runs, and replayed by `smokegate cleanup`.
 
-use crate::eval::step;
 use crate::eval::template::Scope;
 use crate::http::client::{CrumbCtx, Outgoing};
 use crate::load::suite::{AuthMode, Body, Step, Suite};
@@ -46,9 +45,9 @@ pub(crate) fn journal_records(
     records: &mut [Option<RecordEntry>],
     pending: &mut [Option<RecordEntry>],
 ) {
-    let Some(j) = &ctx.journal else { return };
+    let j = &ctx.journal;
     for (i, t) in suite.teardown.iter().enumerate().filter(|(_, t)| changes_something(ctx, t)) {
-        let Ok(out) = step::render_request(t, &ctx.templates, scope) else { continue };
+        let Ok(out) = exchange::render_request(t, &ctx.templates, scope) else { continue };
         let owner = match t.auth.unwrap_or(suite.auth) {
             AuthMode::User => auth.map(|a| a.identity.name.clone()),
             // Torn down with the admin's token: the admin of the run's config (never journaled).
@@ -95,7 +94,7 @@ pub(crate) fn journal_pending(
     records: &[Option<RecordEntry>],
     pending: &mut [Option<RecordEntry>],
 ) -> Option<usize> {
-    let j = ctx.journal.as_ref()?;
+    let j = &ctx.journal;
     if step.capture.is_empty() {
         return None;
     }
@@ -103,7 +102,7 @@ pub(crate) fn journal_pending(
         changes_something(ctx, t)
             && records[*i].is_none()
             && pending[*i].is_none()
-            && step::render_request(t, &ctx.templates, scope).is_err()
+            && exchange::render_request(t, &ctx.templates, scope).is_err()
             && teardown_reads(ctx, t).iter().any(|v| step.capture.iter().any(|c| &c.name == v))
     })?;
     let rec = RecordEntry {
@@ -115,7 +114,7 @@ pub(crate) fn journal_pending(
             format!("{} › {}", suite.name, step.name),
             step.request.method.clone(),
             // The path as it goes out, when it renders (exec says why when it does not).
-            step::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
+            exchange::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
         )
     };
     match j.write_record(&rec) {
@@ -138,8 +137,8 @@ pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &S
     let Some(p) = slot.as_ref() else { return };
     let refused = |s: u16| (400..500).contains(&s) && !matches!(s, 408 | 425 | 429);
     if r.breadcrumbs.is_empty() || r.status.is_some_and(refused) {
-        if let (Some(j), Some(p)) = (&ctx.journal, slot.take()) {
-            let _ = j.remove_record(&p);
+        if let Some(p) = slot.take() {
+            let _ = ctx.journal.remove_record(&p);
         }
     } else if r.outcome == Outcome::Failed {
         let failed = r.message.as_deref().unwrap_or("failed");
@@ -148,10 +147,10 @@ pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &S
             Some(s) => format!("it may exist: its create was answered {s} without an id its teardown could use ({failed})"),
             None => format!("it may exist: the step failed ({failed}) before its id could be captured"),
         };
-        if let (Some(j), Some(mut p)) = (&ctx.journal, slot.clone()) {
+        if let Some(mut p) = slot.clone() {
             // What `cleanup` says of it later, too.
             p.pending = Some(why.trim_start_matches("it may exist: ").to_owned());
-            let _ = j.write_record(&p);
+            let _ = ctx.journal.write_record(&p);
         }
         counts.cleanup.left.push(may_exist(p, why));
         *slot = None;
@@ -202,9 +201,7 @@ pub(crate) fn settle_record(ctx: &RunCtx, rec: RecordEntry, r: &StepResult, coun
             owner: rec.owner.clone(),
         }),
         _ => {
-            if let Some(j) = &ctx.journal {
-                let _ = j.remove_record(&rec);
-            }
+            let _ = ctx.journal.remove_record(&rec);
         }
     }
 }
@@ -218,7 +215,7 @@ pub struct RecordLeft(pub String);
 /// removes it from the journal when the answer is one the teardown accepts. Returns the status.
 pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>) -> Result<u16, RecordLeft> {
     if let Some(why) = &rec.pending {
-        let records = ctx.journal.as_ref().map_or_else(String::new, |j| j.dir.join("records").display().to_string());
+        let records = ctx.journal.dir.join("records").display().to_string();
         return Err(RecordLeft(format!("{why}. It may exist: check it by hand, then remove its journal entry in {records}")));
     }
     let mut out = Outgoing::new(&rec.method, &rec.path);
@@ -240,9 +237,7 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
     let judged = exchange::send(ctx, &out, &cc, Judge::Status { accept: &accept, expected: &expected }, &ctx.cancel.abort).await;
     match (&judged.error, judged.status) {
         (None, Some(status)) if judged.class().is_none() => {
-            if let Some(j) = &ctx.journal {
-                let _ = j.remove_record(rec);
-            }
+            let _ = ctx.journal.remove_record(rec);
             Ok(status)
         }
         (None, Some(status)) => Err(RecordLeft(format!("its teardown answered {status}, expected {expected}"))),

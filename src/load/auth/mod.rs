@@ -11,6 +11,8 @@ use crate::load::diag::Pos;
 use crate::load::suite::Step;
 
 mod decode;
+mod draft;
+mod provider;
 pub(crate) use decode::decode_auth;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +304,6 @@ impl AuthModeKind {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        decode::Draft::default().finish_disposable(None)
+        draft::Draft::default().finish_disposable(None)
     }
 }

@@ -23,14 +23,12 @@ impl Auth {
             entry.kept = true;
             entry.clone()
         };
-        if let Some(j) = &self.ctx.journal {
-            let _ = j.write(&entry);
-        }
+        let _ = self.ctx.journal.write(&entry);
     }
 
     /// Writes the identity's journal entry with what is known of it now.
     pub(super) fn journal_write(&self) -> Result<(), JournalError> {
-        let Some(j) = &self.ctx.journal else { return Ok(()) };
+        let j = &self.ctx.journal;
         let entry = {
             let mut st = self.state();
             let (state, captures, logged_in) = (st.created.unwrap_or_default(), st.captures.clone(), st.logged_in);
@@ -66,9 +64,8 @@ impl Auth {
     }
 
     pub(super) fn journal_remove(&self) {
-        let Some(j) = &self.ctx.journal else { return };
         if let Some(entry) = self.state().entry.clone() {
-            let _ = j.remove(&entry);
+            let _ = self.ctx.journal.remove(&entry);
         }
     }
 

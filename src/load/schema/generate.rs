@@ -1,5 +1,5 @@
-//! JSON Schemas for suite files, the config file and the JSON report, generated from Rust types
-//! with schemars (`smokegate schema suite|config|report`; committed under `schemas/`).
+//! The generator of the committed JSON Schemas: document types described with schemars. Only
+//! the unit tests build it; they fail when a file under `schemas/` is not what it generates.
 //!
 //! Suites and config are read by a position-tracking loader (for file:line:col errors), not by
 //! serde, so the file formats are described here by document-only types. A unit test keeps
@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use serde_json::Value;
+
+use super::KINDS;
 
 /// A smoke suite: steps run in order through the gateway, then teardown steps, always.
 #[derive(JsonSchema, Serialize)]
@@ -482,8 +484,6 @@ fn strip_null(v: &mut Value) {
     }
 }
 
-pub const KINDS: &[&str] = &["suite", "config", "report"];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,7 +532,11 @@ mod tests {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("schemas/{kind}.schema.json"));
             let committed = std::fs::read_to_string(&path).unwrap_or_default();
             let fresh = serde_json::to_string_pretty(&generate(kind).unwrap()).unwrap() + "\n";
-            assert!(committed == fresh, "{} is stale: run `cargo run -- schema {kind} > {}`", path.display(), path.display());
+            if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+                std::fs::write(&path, &fresh).unwrap();
+                continue;
+            }
+            assert!(committed == fresh, "{} is stale: run `UPDATE_SCHEMAS=1 cargo test committed_schemas`", path.display());
         }
     }
 
@@ -555,13 +559,13 @@ mod tests {
             };
             assert_eq!(validate(kind, &text), Vec::<String>::new(), "{}", path.display());
         }
-        let suite = include_str!("../../tests/fixtures/contract-suite.yaml");
+        let suite = include_str!("../../../tests/fixtures/contract-suite.yaml");
         assert_eq!(validate("suite", suite), Vec::<String>::new());
         for config in [
-            include_str!("../../tests/fixtures/contract-client-credentials.yaml"),
-            include_str!("../../tests/fixtures/contract-api-key.yaml"),
-            include_str!("../../tests/fixtures/contract-real-stacks.yaml"),
-            include_str!("../../tests/fixtures/contract-admin.yaml"),
+            include_str!("../../../tests/fixtures/contract-client-credentials.yaml"),
+            include_str!("../../../tests/fixtures/contract-api-key.yaml"),
+            include_str!("../../../tests/fixtures/contract-real-stacks.yaml"),
+            include_str!("../../../tests/fixtures/contract-admin.yaml"),
         ] {
             assert_eq!(validate("config", config), Vec::<String>::new(), "{config}");
         }

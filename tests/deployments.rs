@@ -446,6 +446,28 @@ fn forms_are_sent_url_encoded_and_regex_captures_keep_the_group() {
     assert_eq!(first["failure_class"], "capture", "{first}");
 }
 
+/// `delay` waits before the step's first request: the gap between two requests' send times
+/// in the report is at least the delay. A lifecycle step refuses the key (it would be ignored).
+#[test]
+fn delay_waits_before_a_step() {
+    let gate = Refgate::start(refgate::RefgateOptions::default());
+    let p = Project::new();
+    p.write("suites/d.yaml", "auth: none\nsteps:\n  - name: first\n    request: { path: /health/live }\n  - name: later\n    delay: 400ms\n    request: { path: /health/live }\n");
+    let (code, out, r) = run_report(&p, &gate.gateway, &[], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = steps(&r)
+        .iter()
+        .flat_map(|s| s["breadcrumbs"].as_array().unwrap().clone())
+        .map(|c| chrono::DateTime::parse_from_rfc3339(c["time"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(times.len(), 2, "{r}");
+    assert!((times[1] - times[0]).num_milliseconds() >= 400, "{:?}", times);
+    p.write("suites/smokegate.yaml", "auth:\n  login:\n    delay: 1s\n    request: { method: POST, path: /l }\n");
+    let (code, out, _) = run_report(&p, &gate.gateway, &[], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("delay"), "{out}");
+}
+
 /// `body: true` captures the body's text (with `regex`, a part of it: an HTML form's CSRF token),
 /// `status: true` the status code; a body regex that finds nothing fails as `capture`.
 #[test]

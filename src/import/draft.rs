@@ -41,6 +41,8 @@ pub struct Step {
     pub captures: Vec<(String, J)>,
     /// `eventually: { within, every }`.
     pub eventually: Option<(String, String)>,
+    /// `delay: 500ms`.
+    pub delay: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -269,6 +271,9 @@ pub fn write_step(out: &mut String, indent: &str, s: &Step) {
     }
     if let Some((within, every)) = &s.eventually {
         out.push_str(&format!("{i}eventually: {{ within: {within}, every: {every} }}\n"));
+    }
+    if let Some(d) = &s.delay {
+        out.push_str(&format!("{i}delay: {d}\n"));
     }
 }
 

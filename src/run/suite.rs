@@ -244,6 +244,13 @@ struct How<'a> {
 /// (`unless`) holds, or `within` runs out. Every attempt is a new request with its own reqId
 /// and breadcrumb; the result is the last attempt's, with every attempt's breadcrumbs.
 async fn exec_step(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> StepResult {
+    if let Some(d) = step.delay {
+        // An interrupt ends the wait; the step then runs into the cancelled token and says so.
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = how.cancel.cancelled() => {}
+        }
+    }
     let Some(ev) = &step.eventually else { return exec(ctx, suite, step, scope, auth, how).await.0 };
     let start = Instant::now();
     let mut crumbs = Vec::new();

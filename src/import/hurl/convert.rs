@@ -182,7 +182,14 @@ fn options(cx: &mut Ctx<'_>, step: &mut Step, lines: &[Line]) {
             "insecure" | "cacert" | "cert" | "key" => {
                 cx.item(step, l.n, &k, "TLS settings are the run's: `smokegate run --insecure` or `--cacert FILE`")
             }
-            "delay" => cx.item(step, l.n, &format!("delay: {v}"), "no fixed delays in smokegate: `eventually` waits for the state instead"),
+            "delay" => {
+                // Milliseconds, or a duration (`2s`) as Hurl 4+ also takes.
+                let d = if v.chars().all(|c| c.is_ascii_digit()) { format!("{v}ms") } else { v.clone() };
+                match humantime::parse_duration(&d) {
+                    Ok(_) => step.delay = Some(d),
+                    Err(_) => cx.item(step, l.n, &format!("delay: {v}"), "not a duration"),
+                }
+            }
             "skip" if v == "true" => cx.item(step, l.n, "skip: true", "the entry is imported; remove the step to skip it"),
             _ => cx.item(step, l.n, &format!("{k}: {v}"), "no equivalent option"),
         }

@@ -197,6 +197,9 @@ fn auth_step_from<'a>(ctx: Ctx<'a>, node: &'a Node, default: &Step, extra: &[&st
     let has_expect = m.keys().any(|k| k == "expect");
     let has_name = m.keys().any(|k| k == "name");
     let mut step = suite::decode_step(ctx, node, &mut m)?;
+    if step.delay.is_some() {
+        return Err(ctx.err(node, "an auth step has no `delay`: it runs when the lifecycle needs it"));
+    }
     let extra_node: Vec<Option<&'a Node>> = extra.iter().map(|k| m.get(k)).collect();
     let mut known: Vec<&str> = suite::STEP_KEYS.to_vec();
     known.extend_from_slice(extra);

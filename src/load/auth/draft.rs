@@ -30,6 +30,7 @@ pub(crate) fn auth_step(name: &str, method: &str, path: &str, body: Body, status
         expect: Expect { status: Some(status.iter().map(|s| StatusPat::Code(*s)).collect()), ..Expect::default() },
         capture: Vec::new(),
         eventually: None,
+        delay: None,
     }
 }
 

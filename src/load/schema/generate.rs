@@ -50,9 +50,20 @@ enum AuthMode {
     Admin,
 }
 
+/// A suite step: a lifecycle step's keys and `delay`.
 #[derive(JsonSchema, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepDoc {
+    #[serde(flatten)]
+    step: LifecycleStepDoc,
+    /// Wait this long before the step's first request (`500ms`, `2s`).
+    delay: Option<DurationDoc>,
+}
+
+/// A step of the auth lifecycle (create, login, cleanup, verify, refresh, the admin's login).
+#[derive(JsonSchema, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleStepDoc {
     name: Option<String>,
     request: RequestDoc,
     expect: Option<ExpectDoc>,
@@ -299,13 +310,13 @@ struct AuthDoc {
     /// OAuth2 scope to ask for (`orders:read`).
     scope: Option<ScopeDoc>,
     identity: Option<IdentityDoc>,
-    create: Option<StepDoc>,
+    create: Option<LifecycleStepDoc>,
     /// A step, plus `token`.
     login: Option<LoginStepDoc>,
-    cleanup: Option<StepDoc>,
+    cleanup: Option<LifecycleStepDoc>,
     /// How the user's deletion is proven, when a refused login cannot say it: a step that
     /// passes only once the user is gone (default expectation: 401, 403, 404 or 410).
-    verify: Option<StepDoc>,
+    verify: Option<LifecycleStepDoc>,
     refresh_margin: Option<DurationDoc>,
     max_token_ttl: Option<DurationDoc>,
     clock_skew_tolerance: Option<DurationDoc>,
@@ -358,7 +369,7 @@ struct IdentityDoc {
 #[serde(deny_unknown_fields)]
 struct LoginStepDoc {
     #[serde(flatten)]
-    step: StepDoc,
+    step: LifecycleStepDoc,
     /// JSONPath(s) to the token in the login response (the first present wins), or
     /// `{ cookie: NAME }` when the login answers with a session cookie.
     token: Option<TokenPaths>,
@@ -381,7 +392,7 @@ enum TokenTypeDoc {
 #[derive(JsonSchema, Serialize)]
 struct RefreshDoc {
     #[serde(flatten)]
-    step: StepDoc,
+    step: LifecycleStepDoc,
     /// Where the new token is in the answer (default: the login's `token`).
     token: Option<TokenPaths>,
     /// Where the next refresh token is, when the server rotates them.
@@ -420,7 +431,7 @@ struct AdminDoc {
 #[derive(JsonSchema, Serialize)]
 struct AdminLoginDoc {
     #[serde(flatten)]
-    step: StepDoc,
+    step: LifecycleStepDoc,
     token: Option<TokenPaths>,
 }
 
@@ -518,12 +529,14 @@ mod tests {
         assert_eq!(props(&config, None), sorted(crate::load::config::CONFIG_KEYS));
         assert_eq!(props(&config, Some("GatewayDoc")), sorted(crate::load::config::GATEWAY_KEYS));
         assert_eq!(props(&config, Some("AuthDoc")), sorted(crate::load::config::AUTH_KEYS));
-        let mut login = sorted(crate::load::suite::STEP_KEYS);
+        // A lifecycle step takes a suite step's keys but `delay`.
+        let lifecycle: Vec<&str> = crate::load::suite::STEP_KEYS.iter().copied().filter(|k| *k != "delay").collect();
+        let mut login = sorted(&lifecycle);
         login.extend(crate::load::config::LOGIN_KEYS.iter().map(|k| k.to_string()));
         login.sort();
         assert_eq!(props(&config, Some("LoginStepDoc")), login);
         assert_eq!(props(&config, Some("AdminDoc")), sorted(crate::load::config::ADMIN_KEYS));
-        assert_eq!(props(&config, Some("StepDoc")), sorted(crate::load::suite::STEP_KEYS));
+        assert_eq!(props(&config, Some("LifecycleStepDoc")), sorted(&lifecycle));
     }
 
     #[test]

@@ -177,7 +177,8 @@ pub fn decode_step<'a>(ctx: Ctx<'a>, node: &'a Node, m: &mut MapReader<'a>) -> R
     let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?;
     let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?;
     let eventually = m.get("eventually").map(|n| decode_eventually(ctx, n)).transpose()?;
-    Ok(Step { name, pos: node.pos, auth, auth_probe, request, expect, capture, eventually })
+    let delay = m.get("delay").map(|n| ctx.duration(n, "`delay`")).transpose()?;
+    Ok(Step { name, pos: node.pos, auth, auth_probe, request, expect, capture, eventually, delay })
 }
 
 fn decode_eventually(ctx: Ctx<'_>, node: &Node) -> Result<Eventually, SourceError> {

@@ -86,6 +86,8 @@ pub struct Step {
     pub capture: Vec<Capture>,
     /// Re-send until `expect` holds (or `unless` does, or time runs out).
     pub eventually: Option<Eventually>,
+    /// `delay`: wait this long before the step's first request (Hurl's `[Options] delay`).
+    pub delay: Option<Duration>,
 }
 
 /// `eventually: { within: 10s, every: 250ms, unless: { json: { $.status: failed } } }`.
@@ -238,7 +240,7 @@ pub enum CaptureSource {
 }
 
 pub const SUITE_KEYS: &[&str] = &["name", "tags", "auth", "auth_probe", "vars", "steps", "teardown", "continue_on_failure", "$schema"];
-pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth", "auth_probe", "follow_redirects", "eventually"];
+pub const STEP_KEYS: &[&str] = &["name", "request", "expect", "capture", "auth", "auth_probe", "follow_redirects", "eventually", "delay"];
 pub const REQUEST_KEYS: &[&str] = &["method", "path", "url", "headers", "json", "body", "form", "follow_redirects", "timeout"];
 pub const EXPECT_KEYS: &[&str] = &["status", "headers", "json", "body", "max_ms", "allow_stub", "schema", "openapi"];
 pub const EVENTUALLY_KEYS: &[&str] = &["within", "every", "unless"];

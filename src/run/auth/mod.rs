@@ -112,7 +112,10 @@ pub struct Identity {
 
 /// What is known of an identity, behind one lock: what its create came to, until when an
 /// unanswered create may still complete upstream, whether it ever logged in, the captures of
-/// its lifecycle steps, the gateway's clock skew, and its journal entry.
+/// its lifecycle steps, the gateway's clock skew, its journal entry, and the contract breaks
+/// of its answers. The token has a lock of its own, an async one: whoever finds it due renews
+/// it across awaits while the others wait (single flight), which a state lock must never be
+/// held across.
 #[derive(Default)]
 struct IdentityState {
     /// `None`: nothing was created (never sent, or refused for good). `Pending`/`Unknown`: it
@@ -126,6 +129,9 @@ struct IdentityState {
     /// Gateway clock minus ours, in seconds (from an auth answer's `Date`).
     skew_secs: i64,
     entry: Option<Entry>,
+    /// Lifecycle answers that broke the contract (class `schema`): they make the run red, but
+    /// never stop the lifecycle, so the token is used and the user still deleted.
+    contract_breaks: Vec<String>,
 }
 
 pub struct Auth {
@@ -141,9 +147,6 @@ pub struct Auth {
     pub label: Option<String>,
     /// The config `cfg` came from, as journal entries and session caches keep it.
     saved: crate::load::config::SavedConfig,
-    /// Lifecycle answers that broke the contract (class `schema`): they make the run red, but
-    /// never stop the lifecycle, so the token is used and the user still deleted.
-    contract_breaks: StdMutex<Vec<String>>,
     /// `auth.admin`, when configured.
     admin: Option<AdminSession>,
 }
@@ -165,17 +168,8 @@ impl Auth {
     ) -> Auth {
         ctx.redactor.add(&identity.password);
         let admin = cfg.admin.as_ref().map(|a| AdminSession::load(&ctx, a));
-        let mut auth = Auth {
-            cfg,
-            ctx,
-            identity,
-            state: StdMutex::new(IdentityState::default()),
-            token: Mutex::new(None),
-            label,
-            saved,
-            contract_breaks: StdMutex::new(Vec::new()),
-            admin: None,
-        };
+        let mut auth =
+            Auth { cfg, ctx, identity, state: StdMutex::new(IdentityState::default()), token: Mutex::new(None), label, saved, admin: None };
         auth.admin = admin;
         auth
     }
@@ -218,7 +212,7 @@ impl Auth {
 
     /// The contract breaks of its lifecycle answers so far, each once.
     pub fn take_contract_breaks(&self) -> Vec<String> {
-        self.contract_breaks.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+        std::mem::take(&mut self.state().contract_breaks)
     }
 
     /// The config this identity's routes come from, for session caches.
@@ -314,9 +308,7 @@ impl Auth {
                 let what = format!("{} ({} {})", step.name, out.method, out.path);
                 let msg = format!("{what}: {}", judged.verdict.message.as_deref().unwrap_or("the answer breaks the contract"));
                 self.ctx.sink.emit(Event::Warning(format!("contract (schema): {msg}")));
-                if let Ok(mut b) = self.contract_breaks.lock() {
-                    b.push(msg);
-                }
+                self.state().contract_breaks.push(msg);
             }
             Some(class) => return Err(self.refused(step, &out, &resp, class, judged.verdict.message)),
             None => {}

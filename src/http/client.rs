@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::http::policy::{Gateway, OffGateway};
+use crate::report::crumb::CrumbOutcome;
 use crate::report::event::{Breadcrumb, FailureClass, Phase};
 use crate::secret::redact_query;
 
@@ -300,7 +301,7 @@ impl HttpClient {
             ttfb_ms: 0.0,
             total_ms: 0.0,
             attempt: ctx.attempt,
-            outcome: "error".into(),
+            outcome: CrumbOutcome::Error,
             failure_class: None,
         };
         let built = self.build(method, url, req, body, &request_id, &span_id);
@@ -328,7 +329,7 @@ impl HttpClient {
         match &result {
             Ok(resp) => {
                 crumb.total_ms = ms(resp.total);
-                crumb.outcome = "ok".into();
+                crumb.outcome = CrumbOutcome::Ok;
             }
             Err(e) => crumb.failure_class = Some(e.class()),
         }

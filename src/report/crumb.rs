@@ -159,9 +159,36 @@ pub struct Breadcrumb {
     /// 1 for the first try.
     pub attempt: u32,
     /// `ok`, `failed`, or `error` (no response).
-    pub outcome: String,
+    pub outcome: CrumbOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_class: Option<FailureClass>,
+}
+
+/// What became of one request: answered and judged good, answered and judged bad, or no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum CrumbOutcome {
+    Ok,
+    Failed,
+    /// No response (refused, timed out, broken off, or never sent).
+    Error,
+}
+
+impl CrumbOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrumbOutcome::Ok => "ok",
+            CrumbOutcome::Failed => "failed",
+            CrumbOutcome::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for CrumbOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Breadcrumb {
@@ -169,7 +196,7 @@ impl Breadcrumb {
     /// the gateway's own id and the failure class when there are any. `full` (JUnit) adds the
     /// time, trace id, time to headers and attempt; the console's `-v` uses the short form.
     pub fn line(&self, full: bool) -> String {
-        let status = self.status.map_or_else(|| self.outcome.clone(), |s| s.to_string());
+        let status = self.status.map_or_else(|| self.outcome.as_str().to_owned(), |s| s.to_string());
         let mut t = format!("{} {} {} -> {status} · reqId {}", self.phase.as_str(), self.method, self.path, self.request_id);
         if full {
             t = format!(

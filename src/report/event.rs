@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-pub use crate::report::crumb::{Breadcrumb, FailureClass, Phase};
+pub use crate::report::crumb::{Breadcrumb, CrumbOutcome, FailureClass, Phase};
 pub use crate::report::results::*;
 
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ mod tests {
             ttfb_ms: 1.25,
             total_ms: 2.5,
             attempt: 2,
-            outcome: "failed".into(),
+            outcome: CrumbOutcome::Failed,
             failure_class: Some(FailureClass::Assertion),
         }
     }
@@ -166,7 +166,8 @@ mod tests {
             "{full}"
         );
 
-        let bare = Breadcrumb { status: None, outcome: "error".into(), upstream: None, echoed_request_id: None, failure_class: None, ..c };
+        let bare =
+            Breadcrumb { status: None, outcome: CrumbOutcome::Error, upstream: None, echoed_request_id: None, failure_class: None, ..c };
         assert_eq!(bare.line(false), "step GET /api/orders/1 -> error · reqId rid-1 · 2.5 ms");
     }
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::exit::Exit;
-use crate::report::event::{Breadcrumb, Outcome, StepKind, StepResult};
+use crate::report::event::{Breadcrumb, CrumbOutcome, Outcome, StepKind, StepResult};
 use crate::report::model::Report;
 use crate::secret::Redactor;
 
@@ -155,7 +155,7 @@ fn waterfall(h: &mut String, report: &Report, t: &dyn Fn(&str) -> String) {
                 c.ttfb_ms,
                 c.total_ms
             );
-            let outcome = if c.outcome == "ok" { "ok" } else { "failed" };
+            let outcome = if c.outcome == CrumbOutcome::Ok { "ok" } else { "failed" };
             let _ = write!(
                 h,
                 "<div class=\"row\" data-request-id=\"{rid}\"><div class=\"label\" title=\"{l}\">{l}</div><div class=\"track\"><div class=\"bar {outcome}\" style=\"left:{left:.3}%;width:{width:.3}%\" title=\"{l}\"></div></div></div>",

@@ -9,7 +9,7 @@ use crate::eval::template::{Scope, Templates};
 use crate::http::client::{ClientSettings, HttpClient};
 use crate::http::policy::{Gateway, GatewayUrlError};
 use crate::load::config::Config;
-use crate::report::event::{Breadcrumb, Event, EventSink, FailureClass};
+use crate::report::event::{Breadcrumb, CrumbOutcome, Event, EventSink, FailureClass};
 use crate::run::journal::Journal;
 use crate::secret::Redactor;
 
@@ -118,8 +118,8 @@ impl RunCtx {
     /// Streams breadcrumbs, stamping the last one with the verdict.
     pub fn emit_crumbs(&self, mut crumbs: Vec<Breadcrumb>, class: Option<FailureClass>) -> Vec<Breadcrumb> {
         if let Some(last) = crumbs.last_mut() {
-            if last.outcome == "ok" && class.is_some() {
-                last.outcome = "failed".into();
+            if last.outcome == CrumbOutcome::Ok && class.is_some() {
+                last.outcome = CrumbOutcome::Failed;
             }
             if last.failure_class.is_none() {
                 last.failure_class = class;

@@ -118,6 +118,11 @@ impl std::fmt::Debug for Journal {
 #[derive(Clone)]
 pub struct Journal {
     pub dir: PathBuf,
+    /// This process's writer lock (`.writer-<pid>.lock`, held exclusively from the first write
+    /// until the process ends): how a sweeper tells a live writer's temporary files from a
+    /// killed one's, on every platform the binary is released for.
+    /// Shared by clones: one lock per process.
+    writer: std::sync::Arc<std::sync::OnceLock<Option<std::fs::File>>>,
 }
 
 /// `--state-dir`, else `$XDG_STATE_HOME/smokegate` (or the platform's equivalent).
@@ -129,9 +134,49 @@ pub fn default_state_dir() -> PathBuf {
         .join("smokegate")
 }
 
+impl Drop for Journal {
+    /// A writer that ends removes its lock file (a killed one's is removed by the next sweep).
+    fn drop(&mut self) {
+        if std::sync::Arc::strong_count(&self.writer) == 1
+            && let Some(Some(_)) = self.writer.get()
+        {
+            let _ = std::fs::remove_file(self.lock_path(std::process::id()));
+        }
+    }
+}
+
 impl Journal {
     pub fn new(state_dir: &Path) -> Journal {
-        Journal { dir: state_dir.join("journal") }
+        Journal { dir: state_dir.join("journal"), writer: Default::default() }
+    }
+
+    fn lock_path(&self, pid: u32) -> PathBuf {
+        self.dir.join(format!(".writer-{pid}.lock"))
+    }
+
+    /// Takes this process's writer lock before its first write (the directory exists).
+    fn hold_writer_lock(&self) {
+        self.writer.get_or_init(|| {
+            let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(self.lock_path(std::process::id())).ok()?;
+            f.lock().ok()?;
+            Some(f)
+        });
+    }
+
+    /// Whether the writer `pid` is alive: it still holds its lock. A lock nobody holds (or no
+    /// lock file) is a writer that ended; its lock file goes too.
+    fn writer_alive(&self, pid: u32) -> bool {
+        let path = self.lock_path(pid);
+        let Ok(f) = std::fs::File::open(&path) else { return false };
+        match f.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Ok(()) => {
+                drop(f);
+                let _ = std::fs::remove_file(&path);
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     fn path_for(&self, run_id: &str, email: &str) -> PathBuf {
@@ -143,6 +188,7 @@ impl Journal {
     pub fn write(&self, entry: &Entry) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&self.dir)?;
         restrict_dir(&self.dir);
+        self.hold_writer_lock();
         let path = self.path_for(&entry.run_id, &entry.email);
         write_atomic(&path, &serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?)?;
         Ok(path)
@@ -163,6 +209,7 @@ impl Journal {
         std::fs::create_dir_all(&dir)?;
         restrict_dir(&self.dir);
         restrict_dir(&dir);
+        self.hold_writer_lock();
         write_atomic(&self.record_path(r), &serde_json::to_vec_pretty(r).map_err(std::io::Error::other)?)
     }
 
@@ -201,7 +248,7 @@ impl Journal {
                     continue;
                 }
                 let pid = name.rsplit('.').nth(2).and_then(|p| p.parse::<u32>().ok());
-                let alive = pid.is_some_and(|pid| pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists());
+                let alive = pid.is_some_and(|pid| pid == std::process::id() || self.writer_alive(pid));
                 if !alive {
                     let _ = std::fs::remove_file(&p);
                 }
@@ -298,10 +345,21 @@ mod tests {
         std::fs::create_dir_all(&j.dir).unwrap();
         let dead = j.dir.join(".r-x.json.4000000000.abc.tmp");
         let mine = j.dir.join(format!(".r-y.json.{}.abc.tmp", std::process::id()));
-        std::fs::write(&dead, "{}").unwrap();
-        std::fs::write(&mine, "{}").unwrap();
+        // Another writer, alive: it holds its lock (here, through a handle of this test).
+        let live = j.dir.join(".r-z.json.4000000001.abc.tmp");
+        let held = std::fs::File::create(j.lock_path(4_000_000_001)).unwrap();
+        held.lock().unwrap();
+        // A writer that ended: its lock file is there, nobody holds it.
+        std::fs::File::create(j.lock_path(4_000_000_000)).unwrap();
+        for p in [&dead, &mine, &live] {
+            std::fs::write(p, "{}").unwrap();
+        }
         j.sweep_temporaries();
-        assert!(!dead.exists() && mine.exists());
+        assert!(!dead.exists() && mine.exists() && live.exists());
+        assert!(!j.lock_path(4_000_000_000).exists(), "the dead writer's lock file goes too");
+        drop(held);
+        j.sweep_temporaries();
+        assert!(!live.exists(), "once its writer ends, its temporaries are swept");
     }
 
     fn record(key: &str, pending: Option<&str>, at: &str) -> RecordEntry {

@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value as J;
 
 use crate::eval::template::{Scope, Templates};
-pub use crate::load::matcher::{Cmp, JsonType, Matcher};
+pub use crate::load::matcher::{Cmp, JsonType, Matcher, Pattern};
 
 /// Why a value did not match, as expected-vs-actual text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,8 @@ impl Matcher {
         Ok(match self {
             Matcher::Equals(v) => Matcher::Equals(t.render_json(v, scope)?),
             Matcher::Contains(v) => Matcher::Contains(t.render_json(v, scope)?),
-            Matcher::Matches(p) => Matcher::Matches(t.render_str(p, scope)?),
+            // A template is compiled once it is rendered; a fixed pattern was compiled at load.
+            Matcher::Matches(p) if p.re.is_none() => Matcher::Matches(Pattern::rendered(t.render_str(&p.text, scope)?)),
             Matcher::Compare(c, v) => Matcher::Compare(*c, t.render_json(v, scope)?),
             Matcher::OneOf(vs) => Matcher::OneOf(vs.iter().map(|v| t.render_json(v, scope)).collect::<Result<_, _>>()?),
             Matcher::Not(m) => Matcher::Not(Box::new(m.render(t, scope)?)),
@@ -56,11 +57,14 @@ impl Matcher {
                     fail(format!("something containing {}", short(want)))
                 }
             }
-            Matcher::Matches(pattern) => {
-                let re = regex::Regex::new(pattern).map_err(|e| Mismatch { expected: format!("a valid regex ({e})"), actual: got() })?;
+            Matcher::Matches(p) => {
+                let Some(re) = &p.re else {
+                    let why = regex::Regex::new(&p.text).err().map_or_else(|| "a rendered template".to_owned(), |e| e.to_string());
+                    return Err(Mismatch { expected: format!("a valid regex ({why})"), actual: got() });
+                };
                 match actual {
                     Some(J::String(s)) if re.is_match(s) => Ok(()),
-                    _ => fail(format!("a string matching /{pattern}/")),
+                    _ => fail(format!("a string matching /{}/", p.text)),
                 }
             }
             Matcher::Type(t) => match actual {
@@ -333,6 +337,24 @@ mod tests {
             let mis = matcher.check(Some(bad)).expect_err(&format!("{src} should reject {bad}"));
             assert!(!mis.expected.is_empty() && !mis.actual.is_empty());
         }
+    }
+
+    /// A fixed `matches:` is compiled at load; a template once rendered, and a rendering that
+    /// is not a regex fails the match rather than passing.
+    #[test]
+    fn regexes_compile_once_and_templates_when_rendered() {
+        let fixed = m("{ matches: \"^a+$\" }");
+        assert!(matches!(&fixed, Matcher::Matches(p) if p.re.is_some()));
+        assert!(fixed.check(Some(&json!("aaa"))).is_ok() && fixed.check(Some(&json!("b"))).is_err());
+        let templ = m("{ matches: \"^{{ x }}$\" }");
+        assert!(matches!(&templ, Matcher::Matches(p) if p.re.is_none()));
+        let mut scope = Scope::default();
+        scope.set_json("x", &json!("b+"));
+        let r = templ.render(&Templates::new(), &scope).unwrap();
+        assert!(r.check(Some(&json!("bbb"))).is_ok() && r.check(Some(&json!("a"))).is_err());
+        scope.set_json("x", &json!("("));
+        let bad = templ.render(&Templates::new(), &scope).unwrap();
+        assert!(bad.check(Some(&json!("("))).unwrap_err().expected.contains("a valid regex"));
     }
 
     #[test]

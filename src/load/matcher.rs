@@ -66,13 +66,36 @@ pub enum Cmp {
     Lte,
 }
 
+/// A `matches:` regex: compiled once, at load, unless it is a template (then once per
+/// rendering, when the step runs).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub text: String,
+    /// `None`: a template not rendered yet, or a rendered text that is not a valid regex.
+    pub re: Option<std::sync::Arc<regex::Regex>>,
+}
+
+impl Pattern {
+    /// The pattern of `text`, compiled when it can be.
+    pub fn new(text: &str) -> Pattern {
+        let re = if is_template(text) { None } else { regex::Regex::new(text).ok().map(std::sync::Arc::new) };
+        Pattern { text: text.to_owned(), re }
+    }
+
+    /// A rendered template's text, compiled as it is.
+    pub fn rendered(text: String) -> Pattern {
+        let re = regex::Regex::new(&text).ok().map(std::sync::Arc::new);
+        Pattern { text, re }
+    }
+}
+
 /// One matcher. Expected values may hold templates, rendered when the step runs.
 #[derive(Debug, Clone)]
 pub enum Matcher {
     Equals(J),
     Exists(bool),
     Contains(J),
-    Matches(String),
+    Matches(Pattern),
     Type(JsonType),
     MinItems(usize),
     MaxItems(usize),
@@ -98,7 +121,7 @@ impl Matcher {
                     if !is_template(pattern) {
                         regex::Regex::new(pattern).map_err(|e| ctx.err(v, format!("invalid regex in `matches`: {e}")))?;
                     }
-                    Matcher::Matches(pattern.to_owned())
+                    Matcher::Matches(Pattern::new(pattern))
                 }
                 // `type: null` reads as YAML null.
                 "type" if v.value == Value::Null => Matcher::Type(JsonType::Null),
@@ -149,7 +172,7 @@ impl Matcher {
         }
         match self {
             Matcher::Equals(v) | Matcher::Contains(v) | Matcher::Compare(_, v) => walk(v, &mut out),
-            Matcher::Matches(p) if is_template(p) => out.push(p.clone()),
+            Matcher::Matches(p) if is_template(&p.text) => out.push(p.text.clone()),
             Matcher::OneOf(vs) => vs.iter().for_each(|v| walk(v, &mut out)),
             Matcher::Not(m) => out.extend(m.templates()),
             Matcher::All(ms) => ms.iter().for_each(|m| out.extend(m.templates())),

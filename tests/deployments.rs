@@ -698,3 +698,21 @@ fn an_admin_client_of_the_identity_provider_deletes_the_user() {
     assert_eq!(code, Some(0), "{all}");
     assert_eq!(gate.inspect(), (0, 0), "{all}");
 }
+
+/// The admin's token URL is checked before anything is sent: plain http off loopback is the
+/// policy's refusal (exit 6), the gateway's own origin a usage error (exit 2).
+#[test]
+fn an_admin_client_token_url_is_checked_before_anything_is_sent() {
+    let gate = Refgate::start(refgate::RefgateOptions::default());
+    let p = Project::new();
+    p.write("suites/h.yaml", "auth: none\nsteps:\n  - request: { path: /health/live }\n");
+    for (url, exit, says) in [
+        ("http://idp.example.com/token".to_owned(), 6, "gateway-only policy: auth.admin.token_url"),
+        (format!("{}/token", gate.gateway), 2, "auth.admin.token_url is on the gateway's origin"),
+    ] {
+        p.write("suites/smokegate.yaml", &format!("auth:\n  admin: {{ token_url: \"{url}\", client_id: a, client_secret: b }}\n"));
+        let (code, out, _) = run_report(&p, &gate.gateway, &[], &[]);
+        assert_eq!(code, Some(exit), "{out}");
+        assert!(out.contains(says), "{out}");
+    }
+}

@@ -106,8 +106,6 @@ fn relative_to(doc: &Path, dir: &Path) -> String {
 /// Writes the files and prints the summary. Exit 0 when every input produced a suite (items
 /// not converted are listed, and written as comments); 2 when an input could not be converted.
 fn finish(mut imp: Import, out: &OutArgs, what: &str) -> Result<Exit, Failure> {
-    imp.settle();
-    let imp = &imp;
     let written = imp.write(&out.dir, out.force).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
     crate::outln!("imported {what} → {}", out.dir.display());
     for f in &written {

@@ -207,14 +207,22 @@ fn identity_provider(
     scope: &Scope,
     run_id: &str,
 ) -> Result<Option<IdentityProvider>, Failure> {
-    let Some(cc) = client else { return Ok(None) };
-    let raw = templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("{key}: {e}")))?;
-    IdentityProvider::new(&raw, setup.config.gateway.allow_http, &setup.gateway, setup.client.clone(), run_id).map(Some).map_err(
-        |e| match e {
-            IdpError::Policy(e) => Failure::new(Exit::Policy, format!("gateway-only policy: {key}: {e}")),
-            IdpError::Invalid(e) => Failure::new(Exit::Usage, format!("{key} {e}")),
-        },
-    )
+    let Some(raw) = token_url(client, key, templates, scope)? else { return Ok(None) };
+    IdentityProvider::new(&raw, setup.config.gateway.allow_http, &setup.gateway, setup.client.clone(), run_id)
+        .map(Some)
+        .map_err(|e| idp_failure(key, e))
+}
+
+/// A client's token URL, rendered.
+fn token_url(client: Option<&ClientCredentials>, key: &str, templates: &Templates, scope: &Scope) -> Result<Option<String>, Failure> {
+    client.map(|cc| templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("{key}: {e}")))).transpose()
+}
+
+fn idp_failure(key: &str, e: IdpError) -> Failure {
+    match e {
+        IdpError::Policy(e) => Failure::new(Exit::Policy, format!("gateway-only policy: {key}: {e}")),
+        IdpError::Invalid(e) => Failure::new(Exit::Usage, format!("{key} {e}")),
+    }
 }
 
 /// `SMOKE_USERNAME`/`SMOKE_PASSWORD` for service-account mode; other variables may hold any
@@ -275,9 +283,12 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         Some(Admin::Client { client, .. }) => Some(client),
         _ => None,
     };
-    // Checked here, before anything is sent; the admin's session makes its own client from the
-    // config it runs under (a journal entry's, in `cleanup`).
-    identity_provider(&setup, admin, "auth.admin.token_url", &templates, &scope, &run_id)?;
+    // Checked here, before anything is sent (no client is built: the admin's session makes its
+    // own from the config it runs under, a journal entry's in `cleanup`).
+    if let Some(raw) = token_url(admin, "auth.admin.token_url", &templates, &scope)? {
+        IdentityProvider::check(&raw, setup.config.gateway.allow_http, &setup.gateway)
+            .map_err(|e| idp_failure("auth.admin.token_url", e))?;
+    }
     Ok(Arc::new(RunCtx {
         run_id,
         run_fields: fields,

@@ -94,6 +94,14 @@ impl IdentityProvider {
     /// http off loopback is refused as for the gateway, and the gateway's own origin is not an
     /// identity provider.
     pub fn new(raw: &str, allow_http: bool, gateway: &Gateway, settings: ClientSettings, run_id: &str) -> Result<Self, IdpError> {
+        let (gw, path) = IdentityProvider::check(raw, allow_http, gateway)?;
+        let client = HttpClient::new(gw, settings, run_id).map_err(|e| IdpError::Invalid(e.to_string()))?;
+        Ok(IdentityProvider { client, path })
+    }
+
+    /// What [`IdentityProvider::new`] refuses, without building a client: the provider's
+    /// origin and the token endpoint's path there.
+    pub fn check(raw: &str, allow_http: bool, gateway: &Gateway) -> Result<(Gateway, String), IdpError> {
         let url = url::Url::parse(raw).map_err(|e| IdpError::Invalid(format!("`{raw}`: {e}")))?;
         let origin = url.origin().ascii_serialization();
         let gw = Gateway::parse(&origin, allow_http).map_err(|e| match e {
@@ -109,8 +117,7 @@ impl IdentityProvider {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
-        let client = HttpClient::new(gw, settings, run_id).map_err(|e| IdpError::Invalid(e.to_string()))?;
-        Ok(IdentityProvider { client, path })
+        Ok((gw, path))
     }
 }
 

@@ -31,8 +31,8 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
             }
         };
     }
-    let oauth_scope = if a.kind == AuthModeKind::ClientCredentials { m.get("scope") } else { None };
-    if let Some(n) = m.get("scope").filter(|_| oauth_scope.is_none()) {
+    // In `client-credentials` mode `scope` is the OAuth scope, read with the client's keys.
+    if let Some(n) = m.get("scope").filter(|_| a.kind != AuthModeKind::ClientCredentials) {
         a.scope = match ctx.str(n, "`auth.scope`")? {
             "run" => AuthScope::Run,
             "suite" => AuthScope::Suite,
@@ -81,7 +81,7 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         a.admin = Some(decode_admin(ctx, n, &a.login)?);
     }
     admin_is_there(ctx, &a)?;
-    decode_provider(ctx, node, &mut m, &mut a, oauth_scope)?;
+    decode_provider(ctx, node, &mut m, &mut a)?;
     m.finish(AUTH_KEYS)?;
     a.finish(ctx, node)
 }
@@ -159,7 +159,8 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
     let username = m.get("username").map(|n| ctx.text(n, "`admin.username`")).transpose()?;
     let password = m.get("password").map(|n| ctx.text(n, "`admin.password`")).transpose()?;
     let login = m.get("login");
-    let client = client_credentials(ctx, node, &mut m, "admin.")?;
+    let need = |what: &str| format!("a client of the identity provider needs `admin.{what}`");
+    let client = client_credentials(ctx, node, &mut m, "admin.", &need)?;
     let credentials = match (file, username, password, client) {
         (None, None, None, Some(client)) => {
             if let Some(n) = login {

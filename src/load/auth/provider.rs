@@ -7,13 +7,14 @@ use crate::load::diag::SourceError;
 use crate::load::yaml::{Ctx, MapReader, Node};
 
 /// `token_url`, `client_id`, `client_secret`, `scope` and `auth_method` of a client of the
-/// identity provider (`prefix` names where, for messages): `None` when none of them is written,
-/// an error when some are missing.
+/// identity provider (`prefix` names where, for messages; `need` says what a missing key
+/// lacks): `None` when none of them is written, an error when some are missing.
 pub(super) fn client_credentials<'a>(
     ctx: Ctx<'a>,
     node: &Node,
     m: &mut MapReader<'a>,
     prefix: &str,
+    need: &dyn Fn(&str) -> String,
 ) -> Result<Option<ClientCredentials>, SourceError> {
     let mut text =
         |key: &str| -> Result<Option<String>, SourceError> { m.get(key).map(|n| ctx.text(n, &format!("`{prefix}{key}`"))).transpose() };
@@ -31,7 +32,7 @@ pub(super) fn client_credentials<'a>(
                 .with_help("use `basic` (the default) or `post`"));
         }
     };
-    let need = |what: &str| ctx.err(node, format!("a client of the identity provider needs `{prefix}{what}`"));
+    let need = |what: &str| ctx.err(node, need(what));
     Ok(Some(ClientCredentials {
         token_url: token_url.ok_or_else(|| need("token_url"))?,
         client_id: client_id.ok_or_else(|| need("client_id"))?,
@@ -71,62 +72,34 @@ fn check_token_header(ctx: Ctx<'_>, node: &Node, a: &mut Draft, header: Option<&
 }
 
 /// The keys of `client-credentials` and `api-key`: required by their mode, refused by others.
-pub(super) fn decode_provider<'a>(
-    ctx: Ctx<'a>,
-    node: &Node,
-    m: &mut MapReader<'a>,
-    a: &mut Draft,
-    scope: Option<&Node>,
-) -> Result<(), SourceError> {
+pub(super) fn decode_provider<'a>(ctx: Ctx<'a>, node: &Node, m: &mut MapReader<'a>, a: &mut Draft) -> Result<(), SourceError> {
     let text = |m: &mut MapReader<'a>, key: &str| -> Result<Option<String>, SourceError> {
         m.get(key).map(|n| ctx.text(n, &format!("`auth.{key}`"))).transpose()
     };
-    let (token_url, client_id, client_secret) = (text(m, "token_url")?, text(m, "client_id")?, text(m, "client_secret")?);
-    let auth_method = m.get("auth_method");
     let (header, value) = (text(m, "header")?, text(m, "value")?);
     let scheme = m.get("scheme");
     check_token_header(ctx, node, a, header.as_deref(), scheme)?;
     let mode = a.kind;
-    let need = |what: &str| ctx.err(node, format!("auth mode `{}` needs `{what}`", mode.name()));
+    let message = |what: &str| format!("auth mode `{}` needs `{what}`", mode.name());
     match a.kind {
         AuthModeKind::ClientCredentials => {
-            let in_body = match auth_method.map(|n| ctx.str(n, "`auth_method`")).transpose()? {
-                None | Some("basic") => false,
-                Some("post") => true,
-                Some(other) => {
-                    return Err(ctx
-                        .err(auth_method.unwrap_or(node), format!("unknown auth_method `{other}`"))
-                        .with_help("use `basic` (the default) or `post`"));
-                }
-            };
             if let Some(h) = &header {
                 a.send.header = h.clone();
             }
-            a.client = Some(ClientCredentials {
-                token_url: token_url.ok_or_else(|| need("token_url"))?,
-                client_id: client_id.ok_or_else(|| need("client_id"))?,
-                client_secret: client_secret.ok_or_else(|| need("client_secret"))?,
-                scope: scope.map(|n| ctx.text(n, "`auth.scope`")).transpose()?,
-                in_body,
-            });
+            // `scope` is the OAuth scope here (the decoder did not read it as `run|suite`).
+            let client = client_credentials(ctx, node, m, "auth.", &message)?;
+            a.client = Some(client.ok_or_else(|| ctx.err(node, message("token_url")))?);
         }
         AuthModeKind::ApiKey => {
-            let header = header.ok_or_else(|| need("header"))?;
-            a.api_key = Some(ApiKey { header, value: value.ok_or_else(|| need("value"))? });
+            let header = header.ok_or_else(|| ctx.err(node, message("header")))?;
+            a.api_key = Some(ApiKey { header, value: value.ok_or_else(|| ctx.err(node, message("value")))? });
         }
         AuthModeKind::Disposable | AuthModeKind::ServiceAccount => {
             if let Some(h) = header {
                 a.send.header = h;
             }
-            let method = auth_method.map(|_| String::new());
-            let stray = [
-                ("token_url", &token_url),
-                ("client_id", &client_id),
-                ("client_secret", &client_secret),
-                ("auth_method", &method),
-                ("value", &value),
-            ];
-            if let Some((key, _)) = stray.iter().find(|(_, v)| v.is_some()) {
+            let stray = ["token_url", "client_id", "client_secret", "auth_method"].into_iter().find(|k| m.get(k).is_some());
+            if let Some(key) = stray.or(value.is_some().then_some("value")) {
                 return Err(ctx
                     .err(node, format!("`auth.{key}` belongs to another auth mode"))
                     .with_help("set `mode: client-credentials` or `mode: api-key`"));

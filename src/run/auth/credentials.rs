@@ -6,14 +6,7 @@ use super::*;
 /// A config value that is a template (`{{ env.SMOKE_CLIENT_SECRET }}`), rendered in the run's
 /// scope; `key` names it in errors (`auth.client_secret`). Nothing is a credential.
 pub fn render_setting(ctx: &RunCtx, key: &str, template: &str) -> Result<String, AuthError> {
-    let v = ctx.templates.render_str(template, &ctx.base_scope).map_err(|e| AuthError::Step {
-        step: key.to_owned(),
-        class: FailureClass::Template,
-        detail: e.message,
-        status: None,
-        sent: false,
-        token: false,
-    })?;
+    let v = ctx.templates.render_str(template, &ctx.base_scope).map_err(|e| AuthError::template(key, e.message))?;
     if v.is_empty() {
         return Err(AuthError::Credentials(format!("`{key}` renders to nothing (is its environment variable set?)")));
     }

@@ -55,6 +55,11 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// A setting or identity template that does not render: nothing was sent.
+    pub fn template(step: &str, detail: String) -> AuthError {
+        AuthError::Step { step: step.to_owned(), class: FailureClass::Template, detail, status: None, sent: false, token: false }
+    }
+
     /// True when the gateway could not be reached at all (exit 4 rather than 3).
     pub fn unreachable(&self) -> bool {
         matches!(self, AuthError::Step { class: FailureClass::Connect, .. })
@@ -182,14 +187,7 @@ impl Auth {
         let mut run = ctx.run_fields.clone();
         run.insert("rand".into(), J::String(rand));
         scope.set_json("run", &J::Object(run));
-        let email = ctx.templates.render_str(&users.email, &scope).map_err(|e| AuthError::Step {
-            step: "identity".into(),
-            class: FailureClass::Template,
-            detail: e.message,
-            status: None,
-            sent: false,
-            token: false,
-        })?;
+        let email = ctx.templates.render_str(&users.email, &scope).map_err(|e| AuthError::template("identity", e.message))?;
         Ok(Identity { name: email, password: random_password() })
     }
 

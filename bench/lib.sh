@@ -1,7 +1,8 @@
 # Shared by the bench scripts (sourced): the release binary, a scratch folder, and the servers
 # they start, ended by PID when the script exits.
-cargo build --release --quiet
-BIN="$PWD/target/release/smokegate"
+# SMOKEGATE_BIN measures another build (say, one with symbols for a profiler) instead.
+if [[ -z ${SMOKEGATE_BIN:-} ]]; then cargo build --release --quiet; fi
+BIN=${SMOKEGATE_BIN:-$PWD/target/release/smokegate}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {

@@ -1,9 +1,16 @@
-//! A body as JSON (compact, bomb-proof) and what a JSONPath selects in it, under the
-//! empty-selection rule the matchers judge by.
+//! A body as JSON and what a JSONPath selects in it, under the empty-selection rule the
+//! matchers judge by. A step's body is kept as its text (`Doc`): a path walks it, parsing only
+//! the members and items it visits, and the matchers read counts and types off the text, so
+//! judging `$` of a 10 MB array never builds the array (bench/memory.sh).
 
 use serde_json::Value as J;
+use serde_json::value::RawValue;
+use serde_json_path::JsonPath;
 
-use crate::eval::matcher::{Matcher, short};
+use crate::eval::matcher::{Matcher, short_node};
+use crate::eval::node::{self, Checked, Compact, Kind, Node};
+pub use crate::load::jsonpath::is_singular;
+use crate::load::jsonpath::{Path, Seg};
 
 /// Why a body is not JSON, as a failure message says it ("got an empty body").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +23,8 @@ pub enum NotJson {
     Syntax(String),
 }
 
-/// Parses a body as JSON; serde_json's recursion limit defuses nesting bombs.
+/// Parses a body as a tree; serde_json's recursion limit defuses nesting bombs. For answers
+/// judged whole (auth answers, contracts, stubs); a step's paths walk a `Doc` instead.
 pub fn parse_json(body: &[u8]) -> Result<J, NotJson> {
     if body.is_empty() {
         return Err(NotJson::Empty);
@@ -26,79 +34,41 @@ pub fn parse_json(body: &[u8]) -> Result<J, NotJson> {
         .map_err(|e| if std::str::from_utf8(body).is_err() { NotJson::Utf8 } else { NotJson::Syntax(e.to_string()) })
 }
 
-/// A JSON value built with exact-size objects and arrays. serde_json's own `Value` grows each
-/// object's map as keys arrive, which reserves room for about twice the keys: on a 10 MB array
-/// of small objects that is a third of the parsed document (see `bench/memory.sh`). The
-/// parser, and its recursion limit, are serde_json's.
-struct Compact(J);
+/// A body known to be JSON (its syntax and depth checked once), kept as its text: paths walk it
+/// parsing only what they visit.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc<'a> {
+    root: &'a RawValue,
+}
 
-impl<'de> serde::Deserialize<'de> for Compact {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(CompactVisitor).map(Compact)
+/// Checks a body as JSON the way `parse_json` does (same errors), building nothing.
+pub fn parse_doc(body: &[u8]) -> Result<Doc<'_>, NotJson> {
+    if body.is_empty() {
+        return Err(NotJson::Empty);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| NotJson::Utf8)?;
+    let syntax = |e: serde_json::Error| NotJson::Syntax(e.to_string());
+    serde_json::from_str::<Checked>(text).map_err(syntax)?;
+    Ok(Doc { root: serde_json::from_str(text).map_err(syntax)? })
+}
+
+impl Doc<'_> {
+    /// The whole body as a tree, for what judges it whole (contracts, the stub check).
+    pub fn tree(&self) -> J {
+        node::tree(self.root)
     }
 }
 
-struct CompactVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CompactVisitor {
-    type Value = J;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<J, E> {
-        Ok(J::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<J, E> {
-        Ok(J::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<J, E> {
-        Ok(J::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<J, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(J::Null, J::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<J, E> {
-        Ok(J::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<J, E> {
-        Ok(J::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<J, E> {
-        Ok(J::Null)
-    }
-    fn visit_none<E>(self) -> Result<J, E> {
-        Ok(J::Null)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<J, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Compact(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        items.shrink_to_fit();
-        Ok(J::Array(items))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<J, A::Error> {
-        let mut entries: Vec<(String, J)> = Vec::new();
-        while let Some((k, Compact(v))) = map.next_entry::<String, Compact>()? {
-            entries.push((k, v));
-        }
-        // Built from an exact-size iterator: the map reserves what it holds. A repeated key
-        // keeps its last value, as serde_json's own does.
-        Ok(J::Object(entries.into_iter().collect()))
-    }
-}
-
-/// What a JSONPath selected, borrowed from the document.
-#[derive(Debug, Clone, PartialEq)]
+/// What a JSONPath selected.
+#[derive(Debug, Clone)]
 pub enum Selected<'a> {
     /// A singular path found nothing there.
     Nothing,
     /// A singular path's node.
-    Value(&'a J),
+    Value(Node<'a>),
     /// A path that can select several nodes (wildcards, filters, slices, descendants): the
     /// selected nodes, possibly none.
-    Nodes(Vec<&'a J>),
+    Nodes(Vec<Node<'a>>),
 }
 
 impl Selected<'_> {
@@ -106,7 +76,7 @@ impl Selected<'_> {
     pub fn judge(&self, m: &Matcher) -> Result<(), crate::eval::matcher::Mismatch> {
         match self {
             Selected::Nothing => m.check(None),
-            Selected::Value(v) => m.check(Some(v)),
+            Selected::Value(n) => m.check_node(n),
             Selected::Nodes(nodes) => m.check_nodes(nodes),
         }
     }
@@ -115,64 +85,71 @@ impl Selected<'_> {
     pub fn shown(&self) -> String {
         match self {
             Selected::Nothing => "nothing".into(),
-            Selected::Value(v) => short(v),
+            Selected::Value(n) => short_node(n),
             Selected::Nodes(nodes) => crate::eval::matcher::describe_nodes(nodes),
         }
     }
 
-    /// A value worth using (a token, a capture), copied out: not nothing, not `null`, not an
-    /// empty selection.
+    /// A value worth using (a capture), copied out: not nothing, not `null`, not an empty
+    /// selection.
     pub fn into_value(self) -> Option<J> {
         match self {
-            Selected::Value(J::Null) | Selected::Nothing => None,
-            Selected::Value(v) => Some(v.clone()),
+            Selected::Nothing => None,
+            Selected::Value(n) if n.kind() == Kind::Null => None,
+            Selected::Value(n) => Some(n.into_value()),
             Selected::Nodes(n) if n.is_empty() => None,
-            Selected::Nodes(n) => Some(J::Array(n.into_iter().cloned().collect())),
+            Selected::Nodes(n) => Some(J::Array(n.into_iter().map(Node::into_value).collect())),
         }
     }
 }
 
-/// Evaluates a JSONPath. A singular path yields its node; a path that can select several nodes
-/// (wildcards, filters, slices, descendants) yields what it selected.
-pub fn select<'a>(path: &serde_json_path::JsonPath, text: &str, doc: &'a J) -> Selected<'a> {
+/// Evaluates a JSONPath on a body kept as text: the plain segments walk the text, the rest runs
+/// as a query on a tree of each node they reached. A singular path yields its node; a path that
+/// can select several nodes yields what it selected.
+pub fn select<'a>(path: &Path, doc: Doc<'a>) -> Selected<'a> {
+    let mut at: Vec<&'a RawValue> = vec![doc.root];
+    for seg in &path.plain {
+        at = match seg {
+            Seg::Name(name) => at.into_iter().filter_map(|r| node::member(r, name)).collect(),
+            Seg::Index(i) => at.into_iter().filter_map(|r| node::element(r, *i)).collect(),
+            Seg::Wildcard => at
+                .into_iter()
+                .flat_map(|r| match node::members(r) {
+                    m if m.is_empty() => node::items(r),
+                    m => m.into_iter().map(|(_, v)| v).collect(),
+                })
+                .collect(),
+        };
+    }
+    let nodes: Vec<Node<'a>> = match &path.rest {
+        None => at.into_iter().map(Node::Raw).collect(),
+        Some(q) => at
+            .into_iter()
+            .flat_map(|r| {
+                let t = node::tree(r);
+                q.query(&t).all().into_iter().cloned().map(Node::Owned).collect::<Vec<_>>()
+            })
+            .collect(),
+    };
+    if path.singular { nodes.into_iter().next().map_or(Selected::Nothing, Selected::Value) } else { Selected::Nodes(nodes) }
+}
+
+/// The value at a path of a tree, as `Selected::into_value` takes it: for auth answers, which
+/// are parsed whole.
+pub fn value_at(path: &JsonPath, text: &str, doc: &J) -> Option<J> {
     let nodes = path.query(doc).all();
-    if is_singular(text) { nodes.first().map_or(Selected::Nothing, |n| Selected::Value(n)) } else { Selected::Nodes(nodes) }
-}
-
-/// RFC 9535 singular queries use only name and index selectors.
-fn is_singular(path: &str) -> bool {
-    let mut in_quote: Option<char> = None;
-    let mut prev = ' ';
-    for c in path.chars() {
-        match in_quote {
-            Some(q) if c == q && prev != '\\' => in_quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => in_quote = Some(c),
-                '*' | '?' | ':' | ',' => return false,
-                '.' if prev == '.' => return false,
-                _ => {}
-            },
-        }
-        prev = c;
+    if is_singular(text) {
+        nodes.first().filter(|v| !v.is_null()).map(|v| (*v).clone())
+    } else if nodes.is_empty() {
+        None
+    } else {
+        Some(J::Array(nodes.into_iter().cloned().collect()))
     }
-    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn singular_paths() {
-        assert!(is_singular("$.a.b[0]"));
-        assert!(is_singular("$['a.b']"));
-        assert!(is_singular("$['x*y']"));
-        assert!(!is_singular("$.items[*].id"));
-        assert!(!is_singular("$..id"));
-        assert!(!is_singular("$.items[?@.x == 1]"));
-        assert!(!is_singular("$.items[0:2]"));
-    }
 
     #[test]
     fn the_compact_parse_is_serde_jsons_value() {
@@ -189,5 +166,55 @@ mod tests {
         assert!(parse_json(bomb.as_bytes()).unwrap_err().to_string().contains("invalid JSON"));
         assert_eq!(parse_json(&[0xff, 0xfe]).unwrap_err(), NotJson::Utf8);
         assert_eq!(parse_json(b"").unwrap_err().to_string(), "an empty body");
+    }
+
+    /// Walking the text selects what the query selects on the tree, node for node and in order.
+    #[test]
+    fn walking_the_text_selects_what_the_tree_query_does() {
+        let body = r#"{"items":[{"id":"a","qty":2,"tags":["x"]},{"id":"b","qty":0},{"id":"c","qty":5,"tags":[]}],
+            "a":{"b c":{"d":[10,20,30]}},"a":{"b c":{"d":[1,2,3]},"z":null},"n":null,"é":{"ü":1},"s":"text"}"#;
+        let tree = parse_json(body.as_bytes()).unwrap();
+        let doc = parse_doc(body.as_bytes()).unwrap();
+        for text in [
+            "$",
+            "$.items",
+            "$.items[*].id",
+            "$.items[0].id",
+            "$.items[-1].qty",
+            "$.items[7]",
+            "$.items[*].tags[*]",
+            "$.a['b c'].d[1]",
+            "$.a.z",
+            "$.a.*",
+            "$.*",
+            "$[*]",
+            "$.n",
+            "$.é.ü",
+            "$.s",
+            "$.s.x",
+            "$.items.id",
+            "$.items[?@.qty > 1].id",
+            "$..id",
+            "$.items[0:2].id",
+            "$.items[0,2].id",
+            "$['items'][1]['id']",
+            "$.a['b c'].d[?@ > 1]",
+            "$.items[*]['id','qty']",
+            "$ .items[0]",
+        ] {
+            let path = Path::parse(text).unwrap();
+            let walked: Vec<J> = match select(&path, doc) {
+                Selected::Nothing => vec![],
+                Selected::Value(n) => vec![n.into_value()],
+                Selected::Nodes(ns) => ns.into_iter().map(Node::into_value).collect(),
+            };
+            let queried: Vec<J> = path.query.query(&tree).all().into_iter().cloned().collect();
+            assert_eq!(walked, queried, "{text}");
+        }
+        assert_eq!(parse_doc(b"[1,").unwrap_err(), parse_json(b"[1,").unwrap_err());
+        assert_eq!(parse_doc("[".repeat(100_000).as_bytes()).unwrap_err(), parse_json("[".repeat(100_000).as_bytes()).unwrap_err());
+        assert_eq!(parse_doc(&[0xff]).unwrap_err(), NotJson::Utf8);
+        assert_eq!(parse_doc(b"").unwrap_err(), NotJson::Empty);
+        assert_eq!(parse_doc(b"  [1] ").unwrap().tree(), serde_json::json!([1]));
     }
 }

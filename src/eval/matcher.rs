@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde_json::Value as J;
 
+use crate::eval::node::{Kind, Node};
 use crate::eval::template::{Scope, Templates};
 pub use crate::load::matcher::{Cmp, JsonType, Matcher, Pattern};
 
@@ -108,17 +109,52 @@ impl Matcher {
         }
     }
 
+    /// Judges a node a path selected, as `check` judges its value, reading a count, a type or an
+    /// array's items off the body's text instead of building it.
+    pub fn check_node(&self, node: &Node<'_>) -> Result<(), Mismatch> {
+        if let Node::Owned(v) = node {
+            return self.check(Some(v));
+        }
+        let fail = |expected: String| Err(Mismatch { expected, actual: describe_node(node) });
+        let items = |n: usize| format!("{n} item{}", plural(n));
+        match self {
+            Matcher::Exists(true) => Ok(()),
+            Matcher::Exists(false) => fail("no value".into()),
+            Matcher::Type(t) if t.holds_kind(node) => Ok(()),
+            Matcher::Type(t) => fail(format!("a value of type {}", t.name())),
+            Matcher::MinItems(n) => match node.size() {
+                Some(l) if l >= *n => Ok(()),
+                _ => fail(format!("at least {}", items(*n))),
+            },
+            Matcher::MaxItems(n) => match node.size() {
+                Some(l) if l <= *n => Ok(()),
+                _ => fail(format!("at most {}", items(*n))),
+            },
+            // An array's items one at a time, never the whole array.
+            Matcher::Contains(want) if node.kind() == Kind::Array => {
+                let found = node.items().unwrap_or_default().iter().any(|i| json_eq(&i.value(), want));
+                if found { Ok(()) } else { fail(format!("something containing {}", short(want))) }
+            }
+            Matcher::Not(inner) => match inner.check_node(node) {
+                Ok(()) => fail(format!("not {}", inner.describe())),
+                Err(_) => Ok(()),
+            },
+            Matcher::All(ms) => ms.iter().try_for_each(|m| m.check_node(node)),
+            other => other.check(Some(&node.value())),
+        }
+    }
+
     /// Judges what a multi-node JSONPath (wildcard, filter, slice, descendants) selected: the
     /// array of the selected nodes, judged in place (a 10 MB body is never copied to be judged).
     /// On an empty selection only the matchers that speak about emptiness can hold
     /// (`exists: false`, `max_items`, `min_items: 0`, `equals: []`, and `not: { exists: true }`);
     /// every other matcher fails, because it verified nothing.
-    pub fn check_nodes(&self, nodes: &[&J]) -> Result<(), Mismatch> {
+    pub fn check_nodes(&self, nodes: &[Node<'_>]) -> Result<(), Mismatch> {
         let fail = |expected: String| {
             let actual = if nodes.is_empty() { "nothing selected (0 nodes)".to_owned() } else { describe_nodes(nodes) };
             Err(Mismatch { expected, actual })
         };
-        let arrays_eq = |want: &[J]| want.len() == nodes.len() && want.iter().zip(nodes).all(|(w, n)| json_eq(n, w));
+        let arrays_eq = |want: &[J]| want.len() == nodes.len() && want.iter().zip(nodes).all(|(w, n)| json_eq(&n.value(), w));
         if nodes.is_empty() {
             return match self {
                 Matcher::Exists(true) => fail("at least one node".into()),
@@ -136,7 +172,7 @@ impl Matcher {
         let ok = match self {
             Matcher::Exists(want) => *want,
             Matcher::Equals(J::Array(want)) => arrays_eq(want),
-            Matcher::Contains(want) => nodes.iter().any(|n| json_eq(n, want)),
+            Matcher::Contains(want) => nodes.iter().any(|n| json_eq(&n.value(), want)),
             Matcher::Type(t) => *t == JsonType::Array,
             Matcher::MinItems(n) => nodes.len() >= *n,
             Matcher::MaxItems(n) => nodes.len() <= *n,
@@ -166,6 +202,20 @@ impl Matcher {
 }
 
 impl JsonType {
+    /// `holds` of a node, from its first byte (a number's value only for `integer`).
+    fn holds_kind(self, n: &Node<'_>) -> bool {
+        match (self, n.kind()) {
+            (JsonType::Integer, Kind::Number) => self.holds(&n.value()),
+            (JsonType::String, k) => k == Kind::String,
+            (JsonType::Number, k) => k == Kind::Number,
+            (JsonType::Boolean, k) => k == Kind::Bool,
+            (JsonType::Array, k) => k == Kind::Array,
+            (JsonType::Object, k) => k == Kind::Object,
+            (JsonType::Null, k) => k == Kind::Null,
+            (JsonType::Integer, _) => false,
+        }
+    }
+
     fn holds(self, v: &J) -> bool {
         match self {
             JsonType::String => v.is_string(),
@@ -263,17 +313,35 @@ fn plural(n: usize) -> &'static str {
 fn describe(v: Option<&J>) -> String {
     match v {
         None => "nothing (no value there)".into(),
-        Some(J::Array(a)) => describe_nodes(&a.iter().collect::<Vec<_>>()),
+        Some(J::Array(a)) => describe_list(a.len(), a.iter().map(short)),
         Some(v) => short(v),
     }
 }
 
+/// `describe` of a node, from its text.
+fn describe_node(n: &Node<'_>) -> String {
+    match n.items() {
+        Some(items) => describe_nodes(&items),
+        None => short_node(n),
+    }
+}
+
+/// `short` of a node, shown from its text when it is too large to build.
+pub fn short_node(n: &Node<'_>) -> String {
+    let text = crate::eval::node::shown_text(n, SHORT_CHARS * 4, short);
+    if text.chars().count() > SHORT_CHARS { format!("{}…", text.chars().take(SHORT_CHARS).collect::<String>()) } else { text }
+}
+
 /// `describe` of the array of selected nodes, copying only what is shown.
-pub fn describe_nodes(nodes: &[&J]) -> String {
+pub fn describe_nodes(nodes: &[Node<'_>]) -> String {
+    describe_list(nodes.len(), nodes.iter().map(short_node))
+}
+
+/// "an array of N items: […]" from the items' short forms, taken only as far as they are shown.
+fn describe_list(count: usize, shorts: impl Iterator<Item = String>) -> String {
     let mut shown = Vec::new();
     let mut len = 0;
-    for n in nodes {
-        let one = short(n);
+    for one in shorts {
         len += one.len() + 1;
         shown.push(one);
         if len > SHORT_CHARS {
@@ -281,12 +349,12 @@ pub fn describe_nodes(nodes: &[&J]) -> String {
         }
     }
     let mut text = format!("[{}", shown.join(","));
-    if shown.len() < nodes.len() || text.chars().count() > SHORT_CHARS {
+    if shown.len() < count || text.chars().count() > SHORT_CHARS {
         text = format!("{}…", text.chars().take(SHORT_CHARS).collect::<String>());
     } else {
         text.push(']');
     }
-    format!("an array of {} item{}: {text}", nodes.len(), plural(nodes.len()))
+    format!("an array of {count} item{}: {text}", plural(count))
 }
 
 #[cfg(test)]
@@ -368,7 +436,7 @@ mod tests {
     /// An empty multi-node selection verifies nothing: only emptiness matchers hold.
     #[test]
     fn empty_selection_rule() {
-        let empty: Vec<&J> = Vec::new();
+        let empty: Vec<Node<'_>> = Vec::new();
         for src in ["{ exists: false }", "{ max_items: 0 }", "{ min_items: 0 }", "{ equals: [] }", "{ not: { exists: true } }"] {
             assert!(m(src).check_nodes(&empty).is_ok(), "{src} holds on an empty selection");
         }
@@ -390,10 +458,10 @@ mod tests {
             assert_eq!(mis.actual, "nothing selected (0 nodes)", "{src}");
         }
         // A non-empty selection is judged as the array of nodes.
-        let (one, two) = (json!(1), json!(2));
-        assert!(m("{ exists: true }").check_nodes(&[&one]).is_ok());
-        assert!(m("{ contains: 1 }").check_nodes(&[&one, &two]).is_ok());
-        assert!(m("{ contains: 3 }").check_nodes(&[&one, &two]).is_err());
+        let (one, two) = (Node::Owned(json!(1)), Node::Owned(json!(2)));
+        assert!(m("{ exists: true }").check_nodes(std::slice::from_ref(&one)).is_ok());
+        assert!(m("{ contains: 1 }").check_nodes(&[one.clone(), two.clone()]).is_ok());
+        assert!(m("{ contains: 3 }").check_nodes(&[one, two]).is_err());
     }
 
     /// Judging nodes in place agrees with judging the array they make, for every matcher.
@@ -420,7 +488,7 @@ mod tests {
             "[1, 2]",
         ];
         for v in &values {
-            let nodes: Vec<&J> = v.as_array().unwrap().iter().collect();
+            let nodes: Vec<Node<'_>> = v.as_array().unwrap().iter().cloned().map(Node::Owned).collect();
             for src in matchers {
                 let mm = m(src);
                 if nodes.is_empty() {
@@ -436,8 +504,74 @@ mod tests {
         let big = J::Array((0..100_000).map(|i| json!({"id": i})).collect());
         let s = short(&big);
         assert!(s.chars().count() <= 121 && s.ends_with('…'), "{s}");
-        let nodes: Vec<&J> = big.as_array().unwrap().iter().collect();
+        let nodes: Vec<Node<'_>> = big.as_array().unwrap().iter().cloned().map(Node::Owned).collect();
         assert!(describe_nodes(&nodes).starts_with("an array of 100000 items: [{\"id\":0},"));
+        // The same from the text, building none of it.
+        let text = serde_json::to_string(&big).unwrap();
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&text).unwrap();
+        assert!(short_node(&Node::Raw(raw)).starts_with("[{\"id\":0},{\"id\":1}"));
+        let mis = m("{ max_items: 1 }").check_node(&Node::Raw(raw)).unwrap_err();
+        assert!(mis.actual.starts_with("an array of 100000 items: [{\"id\":0},"), "{}", mis.actual);
+    }
+
+    /// A node judged from its text is judged as its tree is: the same verdict and the same words,
+    /// for every matcher, passing and failing.
+    #[test]
+    fn raw_nodes_are_judged_like_their_trees() {
+        let values = [
+            r#"[]"#,
+            r#"[1, 2.0]"#,
+            r#"["a","b"]"#,
+            r#"[{"id":1}]"#,
+            r#"[null]"#,
+            r#"{}"#,
+            r#"{"a":1,"a":2,"b":[1]}"#,
+            r#""abc""#,
+            r#""né""#,
+            r#"3"#,
+            r#"3.5"#,
+            r#"-1e2"#,
+            r#"true"#,
+            r#"null"#,
+            r#"{"id":"x","k":[1,2]}"#,
+        ];
+        let matchers = [
+            "{ exists: true }",
+            "{ exists: false }",
+            "{ equals: [1, 2] }",
+            "{ equals: 1 }",
+            "{ equals: {a: 2, b: [1]} }",
+            "{ contains: 1 }",
+            "{ contains: a }",
+            "{ contains: id }",
+            "{ matches: b }",
+            "{ type: array }",
+            "{ type: integer }",
+            "{ type: number }",
+            "{ type: object }",
+            "{ type: null }",
+            "{ type: boolean }",
+            "{ type: string }",
+            "{ min_items: 1 }",
+            "{ min_items: 2 }",
+            "{ max_items: 1 }",
+            "{ gt: 0 }",
+            "{ lte: 3 }",
+            "{ one_of: [[1, 2], 3] }",
+            "{ not: { contains: 2 } }",
+            "{ not: { type: array } }",
+            "{ type: array, max_items: 1 }",
+            "[1, 2]",
+        ];
+        for text in values {
+            let raw: &serde_json::value::RawValue = serde_json::from_str(text).unwrap();
+            let tree: J = serde_json::from_str(text).unwrap();
+            for src in matchers {
+                let mm = m(src);
+                assert_eq!(mm.check_node(&Node::Raw(raw)), mm.check(Some(&tree)), "{src} on {text}");
+            }
+            assert_eq!(short_node(&Node::Raw(raw)), short(&tree), "{text}");
+        }
     }
 
     #[test]

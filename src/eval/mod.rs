@@ -2,6 +2,7 @@
 
 pub mod json;
 pub mod matcher;
+pub mod node;
 pub mod step;
 mod stub;
 pub mod template;

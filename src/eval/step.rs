@@ -5,10 +5,12 @@
 use serde_json::Value as J;
 
 use crate::eval::matcher::{Matcher, short};
+use crate::eval::node::{Kind, Node};
 use crate::eval::template::{Scope, Templates};
 use crate::http::client::{Outgoing, Response};
 
-pub use crate::eval::json::{NotJson, Selected, parse_json, select};
+use crate::eval::json::{Doc, parse_doc};
+pub use crate::eval::json::{NotJson, Selected, parse_json, select, value_at};
 use crate::eval::stub::{STUB_MAX, looks_json, stub_phrase};
 pub use crate::eval::stub::{body_hint, words};
 use crate::load::config::Fingerprint;
@@ -99,12 +101,15 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     let contract = e.schema.is_some() || openapi.is_some();
     let stub_check = !e.allow_stub && resp.status != 501;
     let small = looks_json(&resp.body) && resp.body.len() <= STUB_MAX;
-    let json: Option<Result<J, NotJson>> = (wants_json || contract || (stub_check && small)).then(|| parse_json(&resp.body));
+    let json: Option<Result<Doc<'_>, NotJson>> = (wants_json || contract || (stub_check && small)).then(|| parse_doc(&resp.body));
     let parsed = json.as_ref().and_then(|r| r.as_ref().ok());
+    // A tree of the whole body only for what judges it whole: the stub check of a short body,
+    // and the contracts.
+    let tree = parsed.filter(|_| contract || (stub_check && small)).map(Doc::tree);
 
     // A stub must never pass, whatever else matches.
     if !e.allow_stub {
-        check_stub(&mut v, resp, parsed, s.stub_phrases, sent, line);
+        check_stub(&mut v, resp, tree.as_ref(), s.stub_phrases, sent, line);
     }
     check_status(&mut v, step, resp);
     if let Some(fp) = s.fingerprint {
@@ -113,7 +118,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     if let (true, Some(Err(why))) = (wants_json, &json) {
         v.fail(FailureClass::InvalidResponse, "body", "JSON", why.to_string(), line);
     }
-    let doc = parsed.filter(|_| wants_json);
+    let doc = parsed.copied().filter(|_| wants_json);
     capture(&mut v, step, resp, doc);
 
     // Expected values may use captures of this very step.
@@ -122,7 +127,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         scope.set_json(k.clone(), val);
     }
     check_assertions(&mut v, step, resp, doc, t, &scope);
-    check_contracts(&mut v, step, resp, parsed, openapi);
+    check_contracts(&mut v, step, resp, tree.as_ref(), openapi);
     if let Some(max) = e.max_ms {
         let took = resp.total.as_millis() as u64;
         if took <= max {
@@ -205,38 +210,34 @@ fn check_status(v: &mut Verdict, step: &Step, resp: &Response) {
 
 /// The step's captures, from the JSON body or a header; a capture of nothing (or of null,
 /// unless `nullable`) fails.
-fn capture(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>) {
+fn capture(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<Doc<'_>>) {
     for c in &step.capture {
-        let owned;
         let (what, value) = match &c.source {
-            CaptureSource::Json(text, path) => {
-                (format!("capture {} ({text})", c.name), doc.map(|d| select(path, text, d)).unwrap_or(Selected::Nothing))
+            CaptureSource::Json(path) => {
+                (format!("capture {} ({})", c.name, path.text), doc.map(|d| select(path, d)).unwrap_or(Selected::Nothing))
             }
             CaptureSource::Header(h) => {
-                owned = resp.header(h).map(J::String);
-                (format!("capture {} (header {h})", c.name), owned.as_ref().map_or(Selected::Nothing, Selected::Value))
+                let owned = resp.header(h).map(|h| Selected::Value(Node::Owned(J::String(h))));
+                (format!("capture {} (header {h})", c.name), owned.unwrap_or(Selected::Nothing))
             }
             CaptureSource::Body => {
-                owned = Some(J::String(String::from_utf8_lossy(&resp.body).into_owned()));
-                (format!("capture {} (body)", c.name), owned.as_ref().map_or(Selected::Nothing, Selected::Value))
+                let owned = J::String(String::from_utf8_lossy(&resp.body).into_owned());
+                (format!("capture {} (body)", c.name), Selected::Value(Node::Owned(owned)))
             }
-            CaptureSource::Status => {
-                owned = Some(J::from(resp.status));
-                (format!("capture {} (status)", c.name), owned.as_ref().map_or(Selected::Nothing, Selected::Value))
-            }
+            CaptureSource::Status => (format!("capture {} (status)", c.name), Selected::Value(Node::Owned(J::from(resp.status)))),
         };
         let expected = if c.nullable { "a value (null allowed)" } else { "a value" };
         match value {
             // Nothing to report twice when the body was not JSON at all.
             _ if doc.is_none() && matches!(c.source, CaptureSource::Json(..)) => {}
-            Selected::Value(J::Null) if !c.nullable => {
+            Selected::Value(n) if n.kind() == Kind::Null && !c.nullable => {
                 v.fail(FailureClass::Capture, what, "a value (add `nullable: true` to accept null)", "null", Some(c.pos.line))
             }
-            Selected::Value(val) => keep_capture(v, c, what, expected, val.clone()),
+            Selected::Value(n) => keep_capture(v, c, what, expected, n.into_value()),
             Selected::Nodes(nodes) if nodes.is_empty() => {
                 v.fail(FailureClass::Capture, what, expected, "nothing selected (0 nodes)", Some(c.pos.line))
             }
-            Selected::Nodes(nodes) => keep_capture(v, c, what, expected, J::Array(nodes.into_iter().cloned().collect())),
+            Selected::Nodes(nodes) => keep_capture(v, c, what, expected, J::Array(nodes.into_iter().map(Node::into_value).collect())),
             Selected::Nothing => v.fail(FailureClass::Capture, what, expected, "nothing", Some(c.pos.line)),
         }
     }
@@ -266,7 +267,7 @@ fn keep_capture(v: &mut Verdict, c: &Capture, what: String, expected: &str, val:
 }
 
 /// `headers`, `json` and `body` assertions, each with its expected value rendered in `scope`.
-fn check_assertions(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&J>, t: &Templates, scope: &Scope) {
+fn check_assertions(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<Doc<'_>>, t: &Templates, scope: &Scope) {
     let (e, line) = (&step.expect, Some(step.pos.line));
     for h in &e.headers {
         match h.matcher.render(t, scope) {
@@ -276,7 +277,7 @@ fn check_assertions(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<&
     }
     if let Some(d) = doc {
         for check in &e.json {
-            let selected = select(&check.path, &check.path_text, d);
+            let selected = select(&check.path, d);
             match check.matcher.render(t, scope) {
                 Ok(m) => match selected.judge(&m) {
                     Ok(()) => v.pass(&check.path_text, m.describe(), selected.shown(), Some(check.pos.line)),

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod contract;
 pub mod diag;
+pub mod jsonpath;
 pub mod matcher;
 pub mod schema;
 pub mod suite;

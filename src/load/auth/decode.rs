@@ -147,7 +147,7 @@ fn token_paths(ctx: Ctx<'_>, node: &Node, what: &str) -> Result<Vec<(String, Jso
         .into_iter()
         .map(|p| {
             let text = ctx.str(p, what)?;
-            Ok((text.to_owned(), suite::parse_jsonpath(ctx, p, text)?))
+            Ok((text.to_owned(), suite::parse_jsonpath(ctx, p, text)?.query))
         })
         .collect()
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde_json::Value as J;
 use serde_json_path::JsonPath;
 
+use crate::load::jsonpath;
+
 use crate::load::diag::{Pos, SourceError};
 use crate::load::matcher::Matcher;
 use crate::load::template_names::is_template;
@@ -335,8 +337,8 @@ fn decode_status(ctx: Ctx<'_>, node: &Node) -> Result<StatusPat, SourceError> {
     }
 }
 
-pub fn parse_jsonpath(ctx: Ctx<'_>, node: &Node, text: &str) -> Result<JsonPath, SourceError> {
-    JsonPath::parse(text).map_err(|e| {
+pub fn parse_jsonpath(ctx: Ctx<'_>, node: &Node, text: &str) -> Result<jsonpath::Path, SourceError> {
+    jsonpath::Path::parse(text).map_err(|e| {
         let help = match bracket_form(text) {
             Some(fixed) => format!("a name with `-` or other punctuation needs the bracket form: `{fixed}`"),
             None => "JSONPath (RFC 9535) starts with `$`, e.g. `$.items[0].id`".to_owned(),
@@ -377,7 +379,7 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
         let mut nullable = false;
         let mut regex = None;
         let source = match &v.value {
-            Value::Str(p) => CaptureSource::Json(p.clone(), parse_jsonpath(ctx, v, p)?),
+            Value::Str(p) => CaptureSource::Json(parse_jsonpath(ctx, v, p)?),
             Value::Map(_) => {
                 let mut cm = ctx.map(v, "a capture")?;
                 if let Some(n) = cm.get("nullable") {
@@ -395,7 +397,7 @@ pub fn decode_captures(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Capture>, Source
                 let src = match (json, header, body, status) {
                     (Some(j), None, None, None) => {
                         let p = ctx.str(j, "`json`")?;
-                        CaptureSource::Json(p.to_owned(), parse_jsonpath(ctx, j, p)?)
+                        CaptureSource::Json(parse_jsonpath(ctx, j, p)?)
                     }
                     (None, Some(h), None, None) => CaptureSource::Header(ctx.str(h, "`header`")?.to_ascii_lowercase()),
                     (None, None, Some(true), None) => CaptureSource::Body,

@@ -11,8 +11,8 @@ pub use discover::*;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::load::jsonpath::Path;
 use serde_json::Value as J;
-use serde_json_path::JsonPath;
 
 use crate::load::diag::{Pos, SourceError};
 use crate::load::matcher::Matcher;
@@ -211,7 +211,7 @@ pub struct HeaderCheck {
 #[derive(Debug, Clone)]
 pub struct JsonCheck {
     pub path_text: String,
-    pub path: JsonPath,
+    pub path: Path,
     pub matcher: Matcher,
     pub pos: Pos,
 }
@@ -231,7 +231,7 @@ pub struct Capture {
 
 #[derive(Debug, Clone)]
 pub enum CaptureSource {
-    Json(String, JsonPath),
+    Json(Path),
     Header(String),
     /// The whole body, as text.
     Body,

@@ -73,7 +73,7 @@ impl From<TokenError> for crate::run::auth::AuthError {
 
 /// The first string at `paths` in a JSON answer.
 pub(crate) fn select_str(body: &J, paths: &[(String, JsonPath)]) -> Option<String> {
-    paths.iter().find_map(|(text, path)| step::select(path, text, body).into_value().and_then(|v| v.as_str().map(str::to_owned)))
+    paths.iter().find_map(|(text, path)| step::value_at(path, text, body).and_then(|v| v.as_str().map(str::to_owned)))
 }
 
 /// The token of an answer: at the first of `paths` that yields a string; a JWT's claims read,

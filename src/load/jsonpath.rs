@@ -1,0 +1,153 @@
+//! A JSONPath as compiled at load: serde_json_path's query, plus the leading run of plain
+//! segments (names, indices, wildcards) that `eval::json` walks over a body kept as text, so a
+//! check of `$.items` on a 10 MB body parses only what the path visits. What follows the plain
+//! run (descendants, filters, slices, unions, escaped names) is a query of its own, run on each
+//! node the walk reached.
+
+use serde_json_path::{JsonPath, ParseError};
+
+/// One plain segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// `.name` or `['name']`.
+    Name(String),
+    /// `[3]`, `[-1]`.
+    Index(i64),
+    /// `.*` or `[*]`.
+    Wildcard,
+}
+
+#[derive(Debug, Clone)]
+pub struct Path {
+    pub text: String,
+    /// The whole query, for documents parsed as a tree.
+    pub query: JsonPath,
+    /// The leading plain segments.
+    pub plain: Vec<Seg>,
+    /// The rest as a query from `$`, run on each node `plain` reaches.
+    pub rest: Option<JsonPath>,
+    /// RFC 9535 singular: names and indices only, so it yields one node or nothing.
+    pub singular: bool,
+}
+
+impl Path {
+    pub fn parse(text: &str) -> Result<Path, ParseError> {
+        let query = JsonPath::parse(text)?;
+        let (plain, rest_at) = plain_prefix(text);
+        let rest = text[rest_at..].to_owned();
+        // `$` + any run of whole segments is a query; should that ever fail, the whole query runs
+        // from the root, which is always right.
+        let (plain, rest) = match rest.is_empty() {
+            true => (plain, None),
+            false => match JsonPath::parse(&format!("${rest}")) {
+                Ok(q) => (plain, Some(q)),
+                Err(_) => (Vec::new(), Some(query.clone())),
+            },
+        };
+        Ok(Path { text: text.to_owned(), query, plain, rest, singular: is_singular(text) })
+    }
+}
+
+/// The plain segments at the start of `text` and the byte offset where the rest begins.
+fn plain_prefix(text: &str) -> (Vec<Seg>, usize) {
+    let mut segs = Vec::new();
+    let Some(mut s) = text.strip_prefix('$') else { return (segs, 0) };
+    while let Some((seg, tail)) = plain_segment(s) {
+        segs.push(seg);
+        s = tail;
+    }
+    (segs, text.len() - s.len())
+}
+
+fn plain_segment(s: &str) -> Option<(Seg, &str)> {
+    if let Some(t) = s.strip_prefix(".*") {
+        return Some((Seg::Wildcard, t));
+    }
+    if let Some(t) = s.strip_prefix('.') {
+        // RFC 9535 member-name-shorthand: ALPHA / "_" / non-ASCII, then also DIGIT.
+        let first = t.chars().next()?;
+        if !(first.is_ascii_alphabetic() || first == '_' || !first.is_ascii()) {
+            return None;
+        }
+        let end = t.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii())).unwrap_or(t.len());
+        return Some((Seg::Name(t[..end].to_owned()), &t[end..]));
+    }
+    let inner = s.strip_prefix('[')?;
+    let close = inner.find(']')?;
+    let (body, tail) = (&inner[..close], &inner[close + 1..]);
+    if body == "*" {
+        return Some((Seg::Wildcard, tail));
+    }
+    for q in ['\'', '"'] {
+        if let Some(name) = body.strip_prefix(q).and_then(|b| b.strip_suffix(q)) {
+            // Escapes and the other quote are left to the query parser.
+            return (!name.contains(['\\', '\'', '"']) && !name.chars().any(char::is_control)).then(|| (Seg::Name(name.to_owned()), tail));
+        }
+    }
+    let digits = body.strip_prefix('-').unwrap_or(body);
+    let canonical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    if !canonical || body == "-0" {
+        return None;
+    }
+    body.parse().ok().map(|i| (Seg::Index(i), tail))
+}
+
+/// RFC 9535 singular queries use only name and index selectors.
+pub fn is_singular(path: &str) -> bool {
+    let mut in_quote: Option<char> = None;
+    let mut prev = ' ';
+    for c in path.chars() {
+        match in_quote {
+            Some(q) if c == q && prev != '\\' => in_quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => in_quote = Some(c),
+                '*' | '?' | ':' | ',' => return false,
+                '.' if prev == '.' => return false,
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> (Vec<Seg>, Option<String>) {
+        let p = Path::parse(text).unwrap();
+        (p.plain, p.rest.map(|q| q.to_string()))
+    }
+
+    #[test]
+    fn singular_paths() {
+        assert!(is_singular("$.a.b[0]"));
+        assert!(is_singular("$['a.b']"));
+        assert!(is_singular("$['x*y']"));
+        assert!(!is_singular("$.items[*].id"));
+        assert!(!is_singular("$..id"));
+        assert!(!is_singular("$.items[?@.x == 1]"));
+        assert!(!is_singular("$.items[0:2]"));
+    }
+
+    #[test]
+    fn the_plain_run_and_the_rest() {
+        use Seg::*;
+        assert_eq!(split("$"), (vec![], None));
+        assert_eq!(
+            split("$.a['b c'][0][-1].*[*]._x1"),
+            (vec![Name("a".into()), Name("b c".into()), Index(0), Index(-1), Wildcard, Wildcard, Name("_x1".into())], None)
+        );
+        assert_eq!(split("$.prix€.n"), (vec![Name("prix€".into()), Name("n".into())], None));
+        let (plain, rest) = split("$.items[?@.qty > 1].id");
+        assert_eq!(plain, vec![Name("items".into())]);
+        assert!(rest.unwrap().starts_with("$[?"));
+        for (text, plain) in [("$..id", 0), ("$.a[0:2]", 1), ("$.a[0,1]", 1), ("$['a\\'b']", 0), ("$ .a", 0)] {
+            let (p, rest) = split(text);
+            assert_eq!(p.len(), plain, "{text}");
+            assert!(rest.is_some(), "{text}");
+        }
+    }
+}

@@ -215,7 +215,7 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
         ctx.redactor.add_header(k, v);
     }
     out.headers = headers;
-    out.body = body;
+    out.body = body.map(|(b, ct)| (b.into(), ct));
     if !args.anon {
         let (auth, _) = obtain(&ctx, &store, args.gateway.config.is_some()).await?;
         out.credential = Some(auth.credential(&ctx.cancel.interrupt).await.map_err(auth_failure)?);

@@ -91,7 +91,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     let mut v = Verdict::default();
     let e = &step.expect;
     let line = Some(step.pos.line);
-    let sent = req.body.as_ref().map(|b| b.0.as_slice());
+    let sent = req.body.as_ref().map(|b| &b.0[..]);
 
     // The body as JSON, parsed once, when an assertion, a capture or a contract needs it, or
     // when it is short enough to be a stub's answer.

@@ -39,10 +39,14 @@ impl Object for FreshUuid {
     }
 }
 
-/// The values visible to a template: top-level names (vars, captures) plus the builtins.
+/// The values visible to a template: top-level names (vars, captures) plus the builtins. Shared,
+/// not copied: a clone (every suite starts from the run's scope, every step judges in a copy) is
+/// a reference count, and the map is copied only when a clone is written to.
 #[derive(Clone, Default)]
 pub struct Scope {
-    values: BTreeMap<String, Value>,
+    values: Arc<BTreeMap<String, Value>>,
+    /// Counts the writes: what was rendered from a scope at one version renders the same again.
+    version: u64,
 }
 
 impl fmt::Debug for Scope {
@@ -54,21 +58,53 @@ impl fmt::Debug for Scope {
 
 impl Scope {
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value>) {
-        self.values.insert(name.into(), value.into());
+        Arc::make_mut(&mut self.values).insert(name.into(), value.into());
+        self.version += 1;
     }
 
     pub fn set_json(&mut self, name: impl Into<String>, value: &serde_json::Value) {
-        self.values.insert(name.into(), Value::from_serialize(value));
+        Arc::make_mut(&mut self.values).insert(name.into(), Value::from_serialize(value));
+        self.version += 1;
+    }
+
+    /// `request.id`, the reqId of the request being rendered. Not a write the version counts: a
+    /// request renders its own, so nothing rendered earlier depends on it.
+    pub fn set_request_id(&mut self, id: &str) {
+        let request = Value::from_iter([("id", Value::from(id))]);
+        Arc::make_mut(&mut self.values).insert("request".to_owned(), request);
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }
 
+    /// The template context: the shared map itself, looked up by name (nothing is copied).
     fn context(&self) -> Value {
-        Value::from_iter(self.values.iter().map(|(k, v)| (k.clone(), v.clone())))
+        Value::from_object(Context(Arc::clone(&self.values)))
     }
 }
+
+/// A scope as a template context.
+#[derive(Debug)]
+struct Context(Arc<BTreeMap<String, Value>>);
+
+impl Object for Context {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.0.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+}
+
+/// A loader name that is an expression to evaluate, not a template: the loader turns it into a
+/// template that sets `value`, read back from the evaluated state with its native type.
+const EXPRESSION: &str = "\u{0}expression:";
 
 /// The template engine. Cheap to share; create one per run.
 pub struct Templates {
@@ -85,6 +121,14 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A template's name is its source: each is compiled the first time it is rendered and
+        // kept for the run (suites render the same few strings on every request).
+        env.set_loader(|name| {
+            Ok(Some(match name.strip_prefix(EXPRESSION) {
+                Some(expr) => format!("{{% set value = ({expr}) %}}"),
+                None => name.to_owned(),
+            }))
+        });
         env.add_global("uuid", Value::from_object(FreshUuid));
         // Values go into URLs, headers and JSON: never HTML-escape them.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -96,7 +140,8 @@ impl Templates {
         if !is_template(source) {
             return Ok(source.to_owned());
         }
-        self.env.render_str(source, scope.context()).map_err(|e| self.explain(source, scope, e))
+        let tpl = self.env.get_template(source).map_err(|e| self.explain(source, scope, e))?;
+        tpl.render(scope.context()).map_err(|e| self.explain(source, scope, e))
     }
 
     /// Renders every string inside a JSON value. A string that is exactly one `{{ expr }}`
@@ -121,8 +166,18 @@ impl Templates {
     }
 
     fn eval_native(&self, source: &str, expr: &str, scope: &Scope) -> Result<serde_json::Value, TemplateError> {
-        let compiled = self.env.compile_expression(expr).map_err(|e| self.explain(source, scope, e))?;
-        let v = compiled.eval(scope.context()).map_err(|e| self.explain(source, scope, e))?;
+        // Compiled once, as a template setting `value`; an expression that does not fit in one
+        // (a `%}` inside a string) is compiled each time instead.
+        let v = match self.env.get_template(&format!("{EXPRESSION}{expr}")) {
+            Ok(tpl) => {
+                let done = tpl.render_captured(scope.context()).map_err(|e| self.explain(source, scope, e))?;
+                done.state().lookup("value").unwrap_or_default()
+            }
+            Err(_) => {
+                let compiled = self.env.compile_expression(expr).map_err(|e| self.explain(source, scope, e))?;
+                compiled.eval(scope.context()).map_err(|e| self.explain(source, scope, e))?
+            }
+        };
         if v.is_undefined() {
             return Err(self.explain(source, scope, minijinja::Error::new(minijinja::ErrorKind::UndefinedError, "undefined value")));
         }
@@ -231,5 +286,28 @@ mod tests {
         let mut s = Scope::default();
         s.set("password", "hunter2-very-secret");
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    /// A template is compiled once and rendered in whatever scope it is given; a clone of a scope
+    /// shares it until written to, and the write is the clone's alone.
+    #[test]
+    fn compiled_once_rendered_per_scope_and_scopes_copied_on_write() {
+        let t = Templates::new();
+        let base = scope();
+        let mut other = base.clone();
+        other.set("sku", "smoke-2");
+        for _ in 0..2 {
+            assert_eq!(t.render_str("/api/{{ sku }}", &base).unwrap(), "/api/smoke-1");
+            assert_eq!(t.render_str("/api/{{ sku }}", &other).unwrap(), "/api/smoke-2");
+            assert_eq!(t.render_json(&json!("{{ n }}"), &base).unwrap(), json!(3));
+            assert_eq!(t.render_json(&json!("{{ sku }}"), &other).unwrap(), json!("smoke-2"));
+        }
+        assert!(t.render_json(&json!("{{ nope }}"), &base).is_err());
+        assert_eq!(t.render_json(&json!("{{ '%}' }}"), &base).unwrap(), json!("%}"), "an expression no template can hold");
+        let v = other.version();
+        other.set_request_id("rid-1");
+        assert_eq!(other.version(), v, "a request id changes nothing rendered before it");
+        assert_eq!(t.render_str("{{ request.id }}", &other).unwrap(), "rid-1");
+        assert!(t.render_str("{{ request.id }}", &base).is_err());
     }
 }

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,7 @@ pub struct Outgoing {
     /// Gateway-relative path or absolute URL (checked against the gateway).
     pub path: String,
     pub headers: Vec<(String, String)>,
-    pub body: Option<(Vec<u8>, &'static str)>,
+    pub body: Option<(Bytes, &'static str)>,
     /// The run's credential for an `auth: user` step.
     pub credential: Option<Credential>,
     pub follow_redirects: bool,
@@ -77,7 +78,8 @@ pub struct CrumbCtx {
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
-    pub body: Vec<u8>,
+    /// Shared: an answer judged by a probe or kept by `eventually` is never copied.
+    pub body: Bytes,
     pub url: Url,
     /// The server's `Date`, for clock-skew checks.
     pub date: Option<SystemTime>,
@@ -144,7 +146,7 @@ impl SendError {
 struct Hop<'a> {
     method: &'a str,
     url: &'a Url,
-    body: Option<&'a (Vec<u8>, &'static str)>,
+    body: Option<&'a (Bytes, &'static str)>,
     /// The caller's reqId, for the first hop only.
     request_id: Option<String>,
 }
@@ -341,7 +343,7 @@ impl HttpClient {
         method: &str,
         url: &Url,
         req: &Outgoing,
-        body: Option<&(Vec<u8>, &'static str)>,
+        body: Option<&(Bytes, &'static str)>,
         request_id: &str,
         span_id: &str,
     ) -> Result<reqwest::RequestBuilder, SendError> {
@@ -414,7 +416,7 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response { status, headers, body, url, date, total: start.elapsed() })
+        Ok(Response { status, headers, body: Bytes::from(body), url, date, total: start.elapsed() })
     }
 }
 

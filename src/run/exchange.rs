@@ -21,14 +21,14 @@ pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgo
     }
     out.body = match &req.body {
         Body::None => None,
-        Body::Json(v) => Some((serde_json::to_vec(&t.render_json(v, scope)?).unwrap_or_default(), "application/json")),
-        Body::Raw(s) => Some((t.render_str(s, scope)?.into_bytes(), "text/plain; charset=utf-8")),
+        Body::Json(v) => Some((serde_json::to_vec(&t.render_json(v, scope)?).unwrap_or_default().into(), "application/json")),
+        Body::Raw(s) => Some((t.render_str(s, scope)?.into_bytes().into(), "text/plain; charset=utf-8")),
         Body::Form(fields) => {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in fields {
                 form.append_pair(k, &t.render_str(v, scope)?);
             }
-            Some((form.finish().into_bytes(), "application/x-www-form-urlencoded"))
+            Some((form.finish().into_bytes().into(), "application/x-www-form-urlencoded"))
         }
     };
     out.follow_redirects = req.follow_redirects;
@@ -78,13 +78,13 @@ impl Judged {
 /// `request.id`. Credential headers are registered with the sanitizer before anything is sent.
 pub fn render(ctx: &RunCtx, step: &Step, scope: &mut Scope) -> Result<Outgoing, TemplateError> {
     let rid = uuid::Uuid::now_v7().to_string();
-    scope.set_json("request", &serde_json::json!({ "id": rid }));
+    scope.set_request_id(&rid);
     let mut out = render_request(step, &ctx.templates, scope)?;
     for (k, v) in &out.headers {
         ctx.redactor.add_header(k, v);
     }
     match ctx.http.own_request_id(&out) {
-        Some(own) => scope.set_json("request", &serde_json::json!({ "id": own })),
+        Some(own) => scope.set_request_id(&own),
         None => out.request_id = Some(rid),
     }
     Ok(out)

@@ -37,7 +37,7 @@ pub(crate) fn record_entry(ctx: &RunCtx, key: String, label: String, method: Str
 
 /// Journals (or re-journals, when its rendering changed) every teardown of the suite that can
 /// be rendered now: the record it deletes may exist from here on.
-pub(crate) fn journal_records(
+pub(crate) async fn journal_records(
     ctx: &RunCtx,
     suite: &Suite,
     scope: &Scope,
@@ -67,7 +67,7 @@ pub(crate) fn journal_records(
         if same {
             continue;
         }
-        match j.write_record(&rec) {
+        match j.put_record(&rec).await {
             Ok(()) => {
                 records[i] = Some(rec);
                 // The real record replaces the "may exist" note written ahead of its create.
@@ -86,7 +86,7 @@ pub(crate) fn journal_records(
 /// Journals "a record may exist" before a step whose captures a not-yet-renderable teardown
 /// needs: if the run dies before the answer, the journal still says what was being created.
 /// Returns the teardown index it was journaled for.
-pub(crate) fn journal_pending(
+pub(crate) async fn journal_pending(
     ctx: &RunCtx,
     suite: &Suite,
     step: &Step,
@@ -117,7 +117,7 @@ pub(crate) fn journal_pending(
             exchange::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
         )
     };
-    match j.write_record(&rec) {
+    match j.put_record(&rec).await {
         Ok(()) => {
             pending[i] = Some(rec);
             Some(i)
@@ -133,7 +133,7 @@ pub(crate) fn journal_pending(
 /// refused with a 4xx): the note goes. It failed otherwise: the record may exist without an id,
 /// so the note stays journaled and is reported. It passed: the note stays until the teardown
 /// renders (`journal_records` replaces it) or the suite ends without it ever rendering.
-pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &StepResult, counts: &mut RunOutcome) {
+pub(crate) async fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &StepResult, counts: &mut RunOutcome) {
     let Some(p) = slot.as_ref() else { return };
     let refused = |s: u16| (400..500).contains(&s) && !matches!(s, 408 | 425 | 429);
     if r.breadcrumbs.is_empty() || r.status.is_some_and(refused) {
@@ -150,7 +150,7 @@ pub(crate) fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &S
         if let Some(mut p) = slot.clone() {
             // What `cleanup` says of it later, too.
             p.pending = Some(why.trim_start_matches("it may exist: ").to_owned());
-            let _ = ctx.journal.write_record(&p);
+            let _ = ctx.journal.put_record(&p).await;
         }
         counts.cleanup.left.push(may_exist(p, why));
         *slot = None;
@@ -222,7 +222,7 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
     out.headers = rec.headers.clone();
     out.body = rec.body.as_ref().map(|(b, ct)| {
         let ct = ["application/json", "application/x-www-form-urlencoded"].into_iter().find(|k| ct.starts_with(k));
-        (b.clone().into_bytes(), ct.unwrap_or("text/plain; charset=utf-8"))
+        (b.clone().into_bytes().into(), ct.unwrap_or("text/plain; charset=utf-8"))
     });
     if let Some(a) = owner {
         let credential = match rec.owner.as_deref() {

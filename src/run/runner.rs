@@ -279,13 +279,13 @@ async fn clean_up_users(ctx: &RunCtx, users: &[Arc<Auth>], outcome: &mut RunOutc
     for user in users.iter().filter(|u| u.is_disposable()) {
         let email = &user.identity.name;
         if ctx.opts.keep_user {
-            user.keep();
+            user.keep().await;
             outcome.cleanup.kept.push(email.clone());
             continue;
         }
         if outcome.cleanup.left.iter().any(|l| l.owner.as_ref() == Some(email)) {
             // Deleting it would orphan them: only its token can delete what it owns.
-            user.keep_for_cleanup();
+            user.keep_for_cleanup().await;
             outcome.cleanup.left.push(LeftBehind::user(
                 email,
                 "kept: records it owns were left behind, and deleting them needs its token; `smokegate cleanup` deletes them, then the user".into(),

@@ -49,6 +49,9 @@ struct SuiteState<'a> {
     counts: RunOutcome,
     probed: usize,
     authed_passed: bool,
+    /// The scope version the teardowns were last journaled at: a step that captured nothing
+    /// changes no teardown's rendering, so it is not rendered again.
+    journaled_at: Option<u64>,
 }
 
 impl<'a> SuiteState<'a> {
@@ -93,6 +96,7 @@ impl<'a> SuiteState<'a> {
             counts: RunOutcome::default(),
             probed: 0,
             authed_passed: false,
+            journaled_at: None,
         }
     }
 
@@ -122,19 +126,20 @@ impl<'a> SuiteState<'a> {
         self.started(step, StepKind::Step);
         // Write-ahead: a step whose captures a teardown still waits for may create a record
         // before its id is known; a killed run must still leave word of it.
-        let pending = records::journal_pending(ctx, suite, step, &self.scope, &self.records, &mut self.pending);
+        let pending = records::journal_pending(ctx, suite, step, &self.scope, &self.records, &mut self.pending).await;
         // A write in flight may commit upstream: abandoning it on Ctrl-C would lose the id its
         // teardown needs. It finishes (bounded by its timeout and the abort deadline); a read
         // is cancelled at once.
         let write = matches!(step.request.method.as_str(), "POST" | "PUT" | "PATCH");
         let cancel = if write { &ctx.cancel.abort } else { &ctx.cancel.interrupt };
         let mut r = exec_step(ctx, suite, step, &mut self.scope, auth, How { kind: StepKind::Step, attempt: 1, cancel }).await;
-        if !r.breadcrumbs.is_empty() {
+        if !r.breadcrumbs.is_empty() && self.journaled_at != Some(self.scope.version()) {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
-            records::journal_records(ctx, suite, &self.scope, auth, &mut self.records, &mut self.pending);
+            records::journal_records(ctx, suite, &self.scope, auth, &mut self.records, &mut self.pending).await;
+            self.journaled_at = Some(self.scope.version());
         }
         if let Some(i) = pending {
-            records::settle_pending(ctx, &mut self.pending[i], &r, &mut self.counts);
+            records::settle_pending(ctx, &mut self.pending[i], &r, &mut self.counts).await;
         }
         let probes = self.probe(step, &mut r).await;
         if r.outcome == Outcome::Failed {

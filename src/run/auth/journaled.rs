@@ -5,29 +5,29 @@ use super::*;
 
 impl Auth {
     /// Leaves the user in the journal, as it is, for `smokegate cleanup`.
-    pub fn keep_for_cleanup(&self) {
+    pub async fn keep_for_cleanup(&self) {
         {
             let mut st = self.state();
             if st.created != Some(CreateState::Created) {
                 st.created = Some(CreateState::Unknown);
             }
         }
-        self.journal_write_or_warn();
+        self.journal_write_or_warn().await;
     }
 
     /// Marks the journal entry as kept (`--keep-user`).
-    pub fn keep(&self) {
+    pub async fn keep(&self) {
         let entry = {
             let mut st = self.state();
             let Some(entry) = st.entry.as_mut() else { return };
             entry.kept = true;
             entry.clone()
         };
-        let _ = self.ctx.journal.write(&entry);
+        let _ = self.ctx.journal.put(&entry).await;
     }
 
     /// Writes the identity's journal entry with what is known of it now.
-    pub(super) fn journal_write(&self) -> Result<(), JournalError> {
+    pub(super) async fn journal_write(&self) -> Result<(), JournalError> {
         let j = &self.ctx.journal;
         let entry = {
             let mut st = self.state();
@@ -53,12 +53,12 @@ impl Auth {
             entry.logged_in = logged_in;
             entry.clone()
         };
-        j.write(&entry).map(|_| ()).map_err(|e| JournalError { dir: j.dir.clone(), source: e })
+        j.put(&entry).await.map(|_| ()).map_err(|e| JournalError { dir: j.dir.clone(), source: e })
     }
 
     /// After the create was sent the entry exists already; a failed update keeps the older one.
-    pub(super) fn journal_write_or_warn(&self) {
-        if let Err(e) = self.journal_write() {
+    pub(super) async fn journal_write_or_warn(&self) {
+        if let Err(e) = self.journal_write().await {
             self.ctx.sink.emit(Event::Warning(format!("cannot update the cleanup journal: {e}")));
         }
     }

@@ -379,7 +379,7 @@ impl Auth {
                 st.settle_by = Some(SystemTime::now() + timeout);
                 st.created = Some(CreateState::Pending);
             }
-            if let Err(e) = self.journal_write() {
+            if let Err(e) = self.journal_write().await {
                 // Nothing is sent without its journal entry: nothing may exist.
                 let mut st = self.state();
                 (st.created, st.settle_by) = (None, None);
@@ -387,7 +387,7 @@ impl Auth {
             }
             match self.call(&users.create, Phase::BootstrapCreate, 1, cancel).await {
                 Ok(_) => {
-                    self.mark_created();
+                    self.mark_created().await;
                     self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.name)));
                 }
                 Err(e) => {
@@ -396,7 +396,7 @@ impl Auth {
                         self.journal_remove();
                     } else if matches!(e.status(), Some(200..=299)) {
                         // Created, though its answer failed a check (a capture, a stub phrase).
-                        self.mark_created();
+                        self.mark_created().await;
                     } else {
                         {
                             let mut st = self.state();
@@ -406,7 +406,7 @@ impl Auth {
                             }
                             st.created = Some(CreateState::Unknown);
                         }
-                        self.journal_write_or_warn();
+                        self.journal_write_or_warn().await;
                     }
                     return Err(e);
                 }
@@ -417,18 +417,18 @@ impl Auth {
         *guard = Some(t);
         if self.is_disposable() {
             self.state().logged_in = true;
-            self.journal_write_or_warn();
+            self.journal_write_or_warn().await;
         }
         Ok(())
     }
 
-    fn mark_created(&self) {
+    async fn mark_created(&self) {
         {
             let mut st = self.state();
             st.created = Some(CreateState::Created);
             st.settle_by = None;
         }
-        self.journal_write_or_warn();
+        self.journal_write_or_warn().await;
     }
 }
 

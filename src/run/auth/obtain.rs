@@ -278,7 +278,7 @@ impl Auth {
             self.ctx.redactor.add_header("authorization", &basic);
             out.headers.push(("authorization".into(), basic));
         }
-        out.body = Some((form.finish().into_bytes(), "application/x-www-form-urlencoded"));
+        out.body = Some((form.finish().into_bytes().into(), "application/x-www-form-urlencoded"));
         let cctx = CrumbCtx { suite: self.label.clone(), step: Some(step.into()), phase, attempt: 1 };
         let ok = |s: u16| (200..300).contains(&s);
         let judged = exchange::send_via(&self.ctx, &idp.client, &out, &cctx, Judge::Status { accept: &ok, expected: "2xx" }, cancel).await;

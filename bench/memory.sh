@@ -24,7 +24,7 @@ rss() {
   [[ $body != - ]] && size=$(stat -c %s "$WORK/$body")
   awk -v l="$label" -v k="$kb" -v b="$BASE_KB" -v s="$size" 'BEGIN {
     line = sprintf("%-16s %7.1f MiB  %+7.1f MiB over base", l, k/1024, (k-b)/1024)
-    if (s > 0) line = line sprintf("  %5.1f× the body (%.1f MB)", (k-b)*1024/s, s/1e6)
+    if (s > 0) line = line sprintf("  %5.1f× the body (%.1f MB), target ≤ 4×: %s", (k-b)*1024/s, s/1e6, ((k-b)*1024/s <= 4 ? "met" : "NOT met"))
     print line }'
 }
 

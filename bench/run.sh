@@ -208,7 +208,7 @@ measure() {
     done
     local warm=0
     (( r == 1 )) && warm=1
-    hyperfine --style none --warmup "$warm" --runs "$RUNS" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null
+    hyperfine -N --style none --warmup "$warm" --runs "$RUNS" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
   done
 }
 
@@ -259,35 +259,40 @@ AUTH_S=$(python3 -c "import json,sys; print(sum(b['total_ms'] for b in json.load
 "$BIN" logout --gateway "$GW_SLOW" --state-dir "$STATE" >/dev/null
 
 # --- report -------------------------------------------------------------------------------------
-w1f=$(median w1 floor); w1s=$(median w1 smokegate)
-w2f=$(median w2 floor); w2s=$(median w2 smokegate)
-w3f1=$(median w3f smokegate-j1); w3f8=$(median w3f smokegate-j8)
-w3s1=$(median w3s smokegate-j1); w3s8=$(median w3s smokegate-j8)
+# One table: every figure, the reference it is judged against (measured in this run), the
+# ratio and the issue's target.
+med() { if [[ -n "$HURL" || $2 != hurl* ]]; then median "$1" "$2"; else echo nan; fi; }
+SIZE=$(stat -c %s "$BIN")
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
-echo "rounds: $ROUNDS × $RUNS runs per command, alternating; medians"
-python3 - "$w1f" "$w1s" "$w2f" "$w2s" "$w3f1" "$w3f8" "$w3s1" "$w3s8" <<'PY'
-import sys
-w1f, w1s, w2f, w2s, f1, f8, s1, s8 = map(float, sys.argv[1:])
-print(f"W1 smokegate: {w1s*1e3:.1f} ms vs curl floor {w1f*1e3:.1f} ms: overhead {(w1s-w1f)/500*1e6:.0f} µs/request")
-print(f"W2 smokegate: {w2s*1e3:.1f} ms (curl {w2f*1e3:.1f} ms)")
-print(f"W3 smokegate, no latency: --jobs 1 {f1*1e3:.0f} ms, --jobs 8 {f8*1e3:.0f} ms")
-print(f"W3 smokegate, 20 ms latency: --jobs 1 {s1*1e3:.0f} ms, --jobs 8 {s8*1e3:.0f} ms: speed-up {s1/s8:.1f}×")
+echo "rounds: $ROUNDS × $RUNS runs per command, alternating; medians; $([[ -n "$HURL" ]] && "$HURL" --version | head -1 | cut -d' ' -f1-2 || echo 'hurl not installed (cargo install hurl --version 8.0.1 --locked), not compared')"
+python3 - "$(med w1 floor)" "$(med w1 smokegate)" "$(med w1 hurl)" "$(med w2 floor)" "$(med w2 smokegate)" "$(med w2 hurl)" \
+  "$(med w3f smokegate-j1)" "$(med w3f smokegate-j8)" "$(med w3f hurl-j1)" "$(med w3f hurl-j8)" \
+  "$(med w3s smokegate-j1)" "$(med w3s smokegate-j8)" "$(med w3s hurl-j8)" "$AUTH_S" "$SIZE" "$RSS_SG" "${RSS_H:-}" <<'PY'
+import math, sys
+a = sys.argv[1:]
+w1f, w1s, w1h, w2f, w2s, w2h, f1, f8, hf1, hf8, s1, s8, hs8, auth, size = map(float, a[:15])
+rss_sg, rss_h = a[15], a[16]
+ms = lambda x: "-" if math.isnan(x) else f"{x*1e3:.1f} ms"
+ratio = lambda x, y: "-" if math.isnan(x) or math.isnan(y) else f"{x/y:.2f}×"
+rows = [
+    ("W1 login + 500 GETs vs curl floor", ms(w1s), f"curl {ms(w1f)}", ratio(w1s, w1f), "≤ 1.05×",
+     f"{(w1s-w1f)/500*1e6:.0f} µs/request over the floor (target ≤ 6)"),
+    ("W1 vs Hurl", ms(w1s), f"hurl {ms(w1h)}", ratio(w1s, w1h), "≤ 0.40×", ""),
+    ("W2 one request vs Hurl", ms(w2s), f"hurl {ms(w2h)}", ratio(w2s, w2h), "≤ 0.40×", f"curl {ms(w2f)}"),
+    ("W3 50×10, no latency, --jobs 1 vs Hurl", ms(f1), f"hurl {ms(hf1)}", ratio(f1, hf1), "≤ 0.40×", ""),
+    ("W3 50×10, no latency, --jobs 8 vs Hurl", ms(f8), f"hurl {ms(hf8)}", ratio(f8, hf8), "≤ 0.40×", ""),
+    ("W3 50×10, 20 ms latency, --jobs 8 vs Hurl", ms(s8), f"hurl {ms(hs8)}", ratio(s8, hs8), "≤ 0.40×",
+     f"incl. {auth*1e3:.0f} ms of user create/login/delete Hurl does not do; without it {ratio(s8-auth, hs8)}"),
+    ("W3 20 ms latency, --jobs 1 → 8", ms(s8), f"--jobs 1 {ms(s1)}", ratio(s8, s1), "", ""),
+    ("release binary", f"{size/2**20:.1f} MiB", "", "", "≤ 12 MB", ""),
+]
+print("| figure | smokegate | reference (this run) | ratio | target | note |")
+print("|---|---|---|---|---|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+print(f"\npeak RSS smokegate: {rss_sg}")
+if rss_h:
+    print(f"peak RSS hurl: {rss_h}")
 PY
-echo "peak RSS smokegate: $RSS_SG"
-if [[ -n "$HURL" ]]; then
-  h1=$(median w1 hurl); h2=$(median w2 hurl); hf1=$(median w3f hurl-j1); hf8=$(median w3f hurl-j8); hs8=$(median w3s hurl-j8)
-  python3 - "$w1f" "$w1s" "$h1" "$w2s" "$h2" "$w3f1" "$hf1" "$w3f8" "$hf8" "$w3s8" "$hs8" "$AUTH_S" <<'PY'
-import sys
-w1f, w1s, h1, w2s, h2, f1, hf1, f8, hf8, s8, hs8, auth = map(float, sys.argv[1:])
-print(f"W1 hurl: {h1*1e3:.1f} ms: overhead {(h1-w1f)/500*1e6:.0f} µs/request · smokegate/hurl {w1s/h1:.2f}")
-print(f"W2 hurl: {h2*1e3:.1f} ms · smokegate/hurl {w2s/h2:.2f}")
-print(f"W3 hurl, no latency: --jobs 1 {hf1*1e3:.0f} ms (smokegate/hurl {f1/hf1:.2f}), --jobs 8 {hf8*1e3:.0f} ms (smokegate/hurl {f8/hf8:.2f})")
-print(f"W3 hurl, 20 ms latency: --jobs 8 {hs8*1e3:.0f} ms · smokegate/hurl {s8/hs8:.2f}"
-      f" (smokegate's user create/login/delete took {auth*1e3:.0f} ms of its time; without it {(s8-auth)/hs8:.2f})")
-PY
-  echo "peak RSS hurl: $RSS_H"
-  echo "hurl: $($HURL --version | head -1)"
-else
-  echo "hurl: not installed (cargo install hurl --version 8.0.1 --locked), not compared"
-fi
+echo "(memory on large bodies: bench/memory.sh)"

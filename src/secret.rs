@@ -216,8 +216,14 @@ impl Redactor {
     pub fn add_response(&self, headers: &reqwest::header::HeaderMap, body: &[u8], secret_fields: bool) {
         for v in headers.get_all(reqwest::header::SET_COOKIE) {
             let text = String::from_utf8_lossy(v.as_bytes());
-            if let Some((_, value)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
-                self.add_value(value.trim());
+            match cookie::Cookie::parse(text.as_ref()) {
+                Ok(c) => self.add_value(c.value()),
+                // Not a cookie the crate reads: its value is still a credential.
+                Err(_) => {
+                    if let Some((_, value)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
+                        self.add_value(value.trim());
+                    }
+                }
             }
         }
         if !secret_fields || body.len() > 1 << 20 {

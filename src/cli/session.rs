@@ -15,7 +15,7 @@ use crate::exit::Exit;
 use crate::http::client::{CrumbCtx, Outgoing};
 use crate::load::config::TokenAt;
 use crate::report::console::{Console, Verbosity};
-use crate::report::event::{Event, EventSink, FailureClass, Phase};
+use crate::report::event::{Event, EventSink, Phase};
 use crate::run::auth::{Auth, AuthError, Identity};
 use crate::run::ctx::{Cancel, RunCtx, RunOptions};
 use crate::run::session::{Session, SessionStore};
@@ -41,12 +41,7 @@ fn local_ctx(args: &GatewayArgs, verbosity: Verbosity, cancel: Cancel) -> Result
 }
 
 fn auth_failure(e: AuthError) -> Failure {
-    let code = match &e {
-        AuthError::Cancelled => Exit::Interrupted,
-        e if e.unreachable() => Exit::GatewayUnreachable,
-        _ => Exit::AuthBootstrap,
-    };
-    Failure::new(code, format!("auth bootstrap failed: {e}"))
+    Failure::new(crate::run::verdict::auth_exit(&e), format!("auth bootstrap failed: {e}"))
 }
 
 fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token: Option<Secret>) -> Session {
@@ -195,10 +190,9 @@ fn parse_header(h: &str) -> Result<(String, String), Failure> {
 
 /// `smokegate call METHOD PATH`: exits 0 on a 2xx/3xx answer, 1 otherwise.
 pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> Result<Exit, Failure> {
-    let method = args.method.to_ascii_uppercase();
-    if reqwest::Method::from_bytes(method.as_bytes()).is_err() {
+    let Ok(method) = reqwest::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes()) else {
         return Err(Failure::new(Exit::Usage, format!("`{}` is not an HTTP method", args.method)));
-    }
+    };
     let headers = args.header.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
     let body = match &args.json {
         Some(text) => {
@@ -210,7 +204,7 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
     let (ctx, store) = local_ctx(&args.gateway, verbosity, cancel)?;
     // The path is checked against the gateway before any login happens.
     ctx.http.gateway.resolve(&args.path).map_err(|e| Failure::new(Exit::Policy, format!("gateway-only policy: {e}")))?;
-    let mut out = Outgoing::new(&method, &args.path);
+    let mut out = Outgoing::new(method.clone(), &args.path);
     for (k, v) in &headers {
         ctx.redactor.add_header(k, v);
     }
@@ -226,11 +220,7 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
     let resp = match ex.result {
         Ok(r) => r,
         Err(e) => {
-            let code = match e.class() {
-                FailureClass::Connect => Exit::GatewayUnreachable,
-                FailureClass::Cancelled => Exit::Interrupted,
-                _ => Exit::StepFailed,
-            };
+            let code = crate::run::verdict::request_exit(e.class());
             let rid = crumb.map(|c| c.request_id).unwrap_or_default();
             return Err(Failure::new(code, ctx.redactor.redact(&format!("{method} {}: {e} (reqId {rid})", args.path))));
         }

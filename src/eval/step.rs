@@ -97,7 +97,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     // when it is short enough to be a stub's answer.
     let wants_json = !e.json.is_empty() || step.capture.iter().any(|c| matches!(c.source, CaptureSource::Json(..)));
     // The request's operation in the run's OpenAPI document, looked up once per answer.
-    let openapi = s.openapi.filter(|_| e.openapi).and_then(|a| a.operation(&req.method, &req.path).map(|op| (a, op)));
+    let openapi = s.openapi.filter(|_| e.openapi).and_then(|a| a.operation(req.method.as_str(), &req.path).map(|op| (a, op)));
     let contract = e.schema.is_some() || openapi.is_some();
     let stub_check = !e.allow_stub && resp.status != 501;
     let small = looks_json(&resp.body) && resp.body.len() <= STUB_MAX;

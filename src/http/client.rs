@@ -35,7 +35,7 @@ pub use crate::http::credential::{Credential, with_scheme};
 /// One request to send. Holds credential headers and the bearer token: no `Debug`.
 #[derive(Clone)]
 pub struct Outgoing {
-    pub method: String,
+    pub method: Method,
     /// Gateway-relative path or absolute URL (checked against the gateway).
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -50,9 +50,9 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(method: &str, path: &str) -> Self {
+    pub fn new(method: Method, path: &str) -> Self {
         Outgoing {
-            method: method.into(),
+            method,
             path: path.into(),
             headers: Vec::new(),
             body: None,
@@ -144,7 +144,7 @@ impl SendError {
 
 /// One request of a redirect chain: what differs from hop to hop.
 struct Hop<'a> {
-    method: &'a str,
+    method: &'a Method,
     url: &'a Url,
     body: Option<&'a (Bytes, &'static str)>,
     /// The caller's reqId, for the first hop only.
@@ -261,8 +261,8 @@ impl HttpClient {
                 break;
             }
             visited.push(next.clone());
-            if matches!(resp.status, 301..=303) && method != "HEAD" {
-                method = "GET".into();
+            if matches!(resp.status, 301..=303) && method != Method::HEAD {
+                method = Method::GET;
                 body = None;
             }
             url = next;
@@ -296,7 +296,7 @@ impl HttpClient {
             suite: ctx.suite.clone(),
             step: ctx.step.clone(),
             phase: ctx.phase,
-            method: method.to_owned(),
+            method: method.to_string(),
             path: redact_query(&path_and_query),
             status: None,
             upstream: None,
@@ -340,14 +340,14 @@ impl HttpClient {
 
     fn build(
         &self,
-        method: &str,
+        method: &Method,
         url: &Url,
         req: &Outgoing,
         body: Option<&(Bytes, &'static str)>,
         request_id: &str,
         span_id: &str,
     ) -> Result<reqwest::RequestBuilder, SendError> {
-        let m = Method::from_bytes(method.as_bytes()).map_err(|_| SendError::Invalid(format!("bad method `{method}`")))?;
+        let m = method.clone();
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| SendError::Invalid(format!("bad header name `{k}`")))?;

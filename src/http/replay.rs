@@ -11,8 +11,8 @@ use crate::http::client::{Credential, HttpClient, Outgoing};
 pub fn curl(client: &HttpClient, out: &Outgoing, request_id: &str) -> Option<String> {
     let url = client.gateway.resolve(&out.path).ok()?;
     let mut args = vec!["curl".to_owned(), "-sS".to_owned(), "-i".to_owned()];
-    if out.method != "GET" {
-        args.extend(["-X".to_owned(), quote(&out.method)]);
+    if out.method != reqwest::Method::GET {
+        args.extend(["-X".to_owned(), quote(out.method.as_str())]);
     }
     args.push(quote(url.as_str()));
     let rid_header = &client.settings.request_id_header;

@@ -15,7 +15,7 @@ use crate::run::ctx::RunCtx;
 /// Renders a step's request. The bearer token is added by the caller.
 pub fn render_request(step: &Step, t: &Templates, scope: &Scope) -> Result<Outgoing, TemplateError> {
     let req = &step.request;
-    let mut out = Outgoing::new(&req.method, &t.render_str(&req.path, scope)?);
+    let mut out = Outgoing::new(req.method.clone(), &t.render_str(&req.path, scope)?);
     for (k, v) in &req.headers {
         out.headers.push((k.clone(), t.render_str(v, scope)?));
     }

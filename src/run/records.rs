@@ -59,7 +59,13 @@ pub(crate) async fn journal_records(
             headers: out.headers,
             body: out.body.map(|(b, ct)| (String::from_utf8_lossy(&b).into_owned(), ct.to_owned())),
             accept: t.expect.status.as_ref().map_or_else(|| vec!["2xx".to_owned()], |p| p.iter().map(|p| p.text()).collect()),
-            ..record_entry(ctx, format!("{}#{i}", suite.file.display()), format!("{} › {}", suite.name, t.name), out.method, out.path)
+            ..record_entry(
+                ctx,
+                format!("{}#{i}", suite.file.display()),
+                format!("{} › {}", suite.name, t.name),
+                out.method.to_string(),
+                out.path,
+            )
         };
         let same = records[i]
             .as_ref()
@@ -112,7 +118,7 @@ pub(crate) async fn journal_pending(
             ctx,
             format!("{}#{i}:pending", suite.file.display()),
             format!("{} › {}", suite.name, step.name),
-            step.request.method.clone(),
+            step.request.method.to_string(),
             // The path as it goes out, when it renders (exec says why when it does not).
             exchange::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
         )
@@ -160,10 +166,10 @@ pub(crate) async fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>,
 /// Whether a teardown step deletes or changes something, and so stands for a record: not a
 /// read (a GET proving the record gone) nor a login.
 fn changes_something(ctx: &RunCtx, t: &Step) -> bool {
-    let read = matches!(t.request.method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "OPTIONS");
+    let read = matches!(t.request.method, reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS);
     let logs_in = ctx.config.auth.login().is_some_and(|l| {
         let login = &l.step.request;
-        t.request.method.eq_ignore_ascii_case(&login.method) && t.request.path == login.path
+        t.request.method == login.method && t.request.path == login.path
     });
     !(read || logs_in)
 }
@@ -218,7 +224,11 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
         let records = ctx.journal.dir.join("records").display().to_string();
         return Err(RecordLeft(format!("{why}. It may exist: check it by hand, then remove its journal entry in {records}")));
     }
-    let mut out = Outgoing::new(&rec.method, &rec.path);
+    // Written by a run from a typed method; an entry edited into something else is left.
+    let Ok(method) = reqwest::Method::from_bytes(rec.method.as_bytes()) else {
+        return Err(RecordLeft(format!("its journaled method `{}` is not an HTTP method", rec.method)));
+    };
+    let mut out = Outgoing::new(method, &rec.path);
     out.headers = rec.headers.clone();
     out.body = rec.body.as_ref().map(|(b, ct)| {
         let ct = ["application/json", "application/x-www-form-urlencoded"].into_iter().find(|k| ct.starts_with(k));

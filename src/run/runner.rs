@@ -17,7 +17,7 @@ use crate::run::auth::{Auth, AuthError, Identity, render_setting, service_creden
 use crate::run::ctx::RunCtx;
 use crate::run::exchange::{self, Judge};
 use crate::run::suite::run_suite;
-use crate::run::verdict::{RunOutcome, not_run};
+use crate::run::verdict::{RunOutcome, Stopped, not_run};
 use crate::secret::Secret;
 
 /// The gateway did not become ready in time.
@@ -41,7 +41,7 @@ pub async fn wait_ready(ctx: &RunCtx, timeout: Duration) -> Result<Duration, Not
     let accept = |s: u16| (200..300).contains(&s);
     loop {
         attempt += 1;
-        let mut req = Outgoing::new("GET", path);
+        let mut req = Outgoing::new(reqwest::Method::GET, path);
         // One probe may not outlive the whole wait.
         req.timeout = Some(ctx.http.settings.timeout.min(timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(50))));
         let cc = CrumbCtx { suite: None, step: Some("ready".into()), phase: Phase::Ready, attempt };
@@ -100,9 +100,17 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         (None, None, false) => prove_gateway(&ctx).await.err(),
         _ => None,
     };
-    let outcome =
+    let mut outcome =
         if no_steps || not_ready.is_some() || unproven.is_some() { RunOutcome::default() } else { run(ctx.clone(), suites).await };
-    let (exit, error) = verdict_of(&ctx, &outcome, not_ready.as_ref(), unproven.as_ref(), n_suites);
+    outcome.stopped = match (&unproven, &not_ready) {
+        (Some(e), _) => Some(e.stopped()),
+        (None, Some(e)) => Some(Stopped::NotReady { interrupted: ctx.cancel.interrupt.is_cancelled(), unmarked: e.unmarked }),
+        // A shard can legitimately be empty when there are fewer suites than runners.
+        (None, None) if n_suites == 0 && ctx.opts.shard.is_some() && ctx.opts.selected_steps > 0 => Some(Stopped::EmptyShard),
+        (None, None) => None,
+    };
+    let exit = outcome.exit();
+    let error = error_of(&outcome, not_ready.as_ref(), unproven.as_ref());
     sink.emit(Event::RunFinished(RunSummary {
         run_id: ctx.run_id.clone(),
         gateway: ctx.http.gateway.base_url(),
@@ -133,11 +141,10 @@ enum Unproven {
 }
 
 impl Unproven {
-    fn exit(&self) -> Exit {
+    fn stopped(&self) -> Stopped {
         match self {
-            Unproven::Unmarked { .. } => Exit::Policy,
-            Unproven::NoAnswer { unreachable: true, .. } => Exit::GatewayUnreachable,
-            Unproven::NoAnswer { .. } => Exit::AuthBootstrap,
+            Unproven::Unmarked { .. } => Stopped::Unmarked,
+            Unproven::NoAnswer { unreachable, .. } => Stopped::NoAnswer { unreachable: *unreachable },
         }
     }
 }
@@ -149,9 +156,14 @@ async fn prove_gateway(ctx: &RunCtx) -> Result<(), Unproven> {
     let path = ctx.config.gateway.ready_path.clone();
     let cc = CrumbCtx { suite: None, step: Some("gateway fingerprint".into()), phase: Phase::Ready, attempt: 1 };
     let any = |_: u16| true;
-    let judged =
-        exchange::send(ctx, &Outgoing::new("GET", &path), &cc, Judge::Status { accept: &any, expected: "any" }, &ctx.cancel.interrupt)
-            .await;
+    let judged = exchange::send(
+        ctx,
+        &Outgoing::new(reqwest::Method::GET, &path),
+        &cc,
+        Judge::Status { accept: &any, expected: "any" },
+        &ctx.cancel.interrupt,
+    )
+    .await;
     match (&judged.response, &judged.error) {
         (Some(r), _) => match step::lacks_fingerprint(fp, r) {
             None => Ok(()),
@@ -165,42 +177,27 @@ async fn prove_gateway(ctx: &RunCtx) -> Result<(), Unproven> {
     }
 }
 
-/// The run's exit and the error its summary names.
-fn verdict_of(
-    ctx: &RunCtx,
-    outcome: &RunOutcome,
-    not_ready: Option<&NotReady>,
-    unproven: Option<&Unproven>,
-    n_suites: usize,
-) -> (Exit, Option<String>) {
+/// The error the run's summary names (its exit is `RunOutcome::exit`).
+fn error_of(outcome: &RunOutcome, not_ready: Option<&NotReady>, unproven: Option<&Unproven>) -> Option<String> {
     if let Some(e) = unproven {
-        return (e.exit(), Some(e.to_string()));
+        return Some(e.to_string());
     }
-    let exit = outcome.exit();
     if let Some(e) = not_ready {
-        let exit = match (ctx.cancel.interrupt.is_cancelled(), e.unmarked) {
-            (true, _) => Exit::Interrupted,
-            (false, true) => Exit::Policy,
-            (false, false) => Exit::GatewayUnreachable,
-        };
-        return (exit, Some(format!("--wait-ready: the gateway is {e}")));
+        return Some(format!("--wait-ready: the gateway is {e}"));
     }
     if let Some(e) = &outcome.bootstrap_error {
-        return (exit, Some(format!("auth bootstrap failed: {e}")));
+        return Some(format!("auth bootstrap failed: {e}"));
     }
     if let Some(first) = outcome.contract_breaks.first() {
         let more = outcome.contract_breaks.len() - 1;
         let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
-        return (exit, Some(format!("schema: an auth lifecycle answer breaks the contract: {first}{more}")));
+        return Some(format!("schema: an auth lifecycle answer breaks the contract: {first}{more}"));
     }
-    if n_suites == 0 && ctx.opts.shard.is_some() && ctx.opts.selected_steps > 0 {
-        // A shard can legitimately be empty when there are fewer suites than runners.
-        return (Exit::Ok, None);
+    if outcome.stopped == Some(Stopped::EmptyShard) {
+        return None;
     }
-    if outcome.passed + outcome.failed == 0 && !outcome.interrupted {
-        return (exit, Some("no steps ran: nothing was tested (check the paths, --tag and --filter)".into()));
-    }
-    (exit, None)
+    (outcome.passed + outcome.failed == 0 && !outcome.interrupted)
+        .then(|| "no steps ran: nothing was tested (check the paths, --tag and --filter)".into())
 }
 
 /// A finished suite: its index, counts, its own user (`auth.scope: suite`) and bootstrap error.

@@ -19,6 +19,22 @@ pub struct RunOutcome {
     /// Answers of the auth lifecycle (create, login, refresh, cleanup) that broke the contract:
     /// the run is red (class `schema`), though the lifecycle went on.
     pub contract_breaks: Vec<String>,
+    /// Why no suite ran, when something stopped the run before them.
+    pub stopped: Option<Stopped>,
+}
+
+/// What stopped a run before its suites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `--wait-ready` gave up: Ctrl-C, the last answer lacked the gateway's fingerprint (a
+    /// service, not the gateway), or the gateway never became ready.
+    NotReady { interrupted: bool, unmarked: bool },
+    /// The fingerprint check before the first write was answered without the fingerprint.
+    Unmarked,
+    /// The fingerprint check before the first write got no answer.
+    NoAnswer { unreachable: bool },
+    /// A shard with no suite (fewer suites than runners): nothing to do, nothing wrong.
+    EmptyShard,
 }
 
 impl RunOutcome {
@@ -41,11 +57,22 @@ impl RunOutcome {
         self.cleanup.left.extend(counts.cleanup.left);
     }
 
+    /// The run's exit code: the one function that decides it (a report that then cannot be
+    /// written is combined with it by `Exit::worst`).
     pub fn exit(&self) -> Exit {
+        if let Some(stop) = self.stopped {
+            return match stop {
+                Stopped::NotReady { interrupted: true, .. } => Exit::Interrupted,
+                Stopped::NotReady { unmarked: true, .. } | Stopped::Unmarked => Exit::Policy,
+                Stopped::NotReady { .. } | Stopped::NoAnswer { unreachable: true } => Exit::GatewayUnreachable,
+                Stopped::NoAnswer { unreachable: false } => Exit::AuthBootstrap,
+                Stopped::EmptyShard => Exit::Ok,
+            };
+        }
         if self.interrupted {
             Exit::Interrupted
         } else if let Some(e) = &self.bootstrap_error {
-            if e.unreachable() { Exit::GatewayUnreachable } else { Exit::AuthBootstrap }
+            auth_exit(e)
         } else if self.failed > 0 || self.passed == 0 || !self.contract_breaks.is_empty() {
             Exit::StepFailed
         } else if !self.cleanup.left.is_empty() || self.cleanup.teardown_failures > 0 {
@@ -53,6 +80,24 @@ impl RunOutcome {
         } else {
             Exit::Ok
         }
+    }
+}
+
+/// The exit of an auth lifecycle that failed (a run's bootstrap, `token`, `call`, `login`).
+pub fn auth_exit(e: &AuthError) -> Exit {
+    match e {
+        AuthError::Cancelled => Exit::Interrupted,
+        e if e.unreachable() => Exit::GatewayUnreachable,
+        _ => Exit::AuthBootstrap,
+    }
+}
+
+/// The exit of a single request (`smokegate call`) that got no answer.
+pub fn request_exit(class: FailureClass) -> Exit {
+    match class {
+        FailureClass::Connect => Exit::GatewayUnreachable,
+        FailureClass::Cancelled => Exit::Interrupted,
+        _ => Exit::StepFailed,
     }
 }
 
@@ -67,7 +112,7 @@ pub(crate) fn blank(suite: &Suite, step: &Step, kind: StepKind) -> StepResult {
         outcome: Outcome::Skipped,
         failure_class: None,
         message: None,
-        method: step.request.method.clone(),
+        method: step.request.method.to_string(),
         path: step.request.path.clone(),
         status: None,
         duration_ms: 0.0,
@@ -107,4 +152,42 @@ pub(crate) fn fail(r: &mut StepResult, class: FailureClass, msg: String, redacto
     r.outcome = Outcome::Failed;
     r.failure_class = Some(class);
     r.message = Some(redactor.redact(&msg));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ran(passed: usize, failed: usize) -> RunOutcome {
+        RunOutcome { passed, failed, ..RunOutcome::default() }
+    }
+
+    /// Every way a run ends, and the one code each gets.
+    #[test]
+    fn one_function_decides_every_exit() {
+        let stopped = |s| RunOutcome { stopped: Some(s), ..RunOutcome::default() };
+        let cases = [
+            (ran(3, 0), Exit::Ok),
+            (ran(2, 1), Exit::StepFailed),
+            (ran(0, 0), Exit::StepFailed),
+            (RunOutcome { contract_breaks: vec!["login".into()], ..ran(3, 0) }, Exit::StepFailed),
+            (RunOutcome { cleanup: CleanupReport { teardown_failures: 1, ..Default::default() }, ..ran(3, 0) }, Exit::CleanupFailed),
+            (RunOutcome { interrupted: true, ..ran(1, 1) }, Exit::Interrupted),
+            (RunOutcome { bootstrap_error: Some(AuthError::Cancelled), ..ran(0, 0) }, Exit::Interrupted),
+            (RunOutcome { bootstrap_error: Some(AuthError::TokenMissing("x".into())), ..ran(0, 0) }, Exit::AuthBootstrap),
+            (stopped(Stopped::NotReady { interrupted: true, unmarked: true }), Exit::Interrupted),
+            (stopped(Stopped::NotReady { interrupted: false, unmarked: true }), Exit::Policy),
+            (stopped(Stopped::NotReady { interrupted: false, unmarked: false }), Exit::GatewayUnreachable),
+            (stopped(Stopped::Unmarked), Exit::Policy),
+            (stopped(Stopped::NoAnswer { unreachable: true }), Exit::GatewayUnreachable),
+            (stopped(Stopped::NoAnswer { unreachable: false }), Exit::AuthBootstrap),
+            (stopped(Stopped::EmptyShard), Exit::Ok),
+        ];
+        for (outcome, exit) in cases {
+            assert_eq!(outcome.exit(), exit, "{outcome:?}");
+        }
+        assert_eq!(request_exit(FailureClass::Connect), Exit::GatewayUnreachable);
+        assert_eq!(request_exit(FailureClass::Cancelled), Exit::Interrupted);
+        assert_eq!(request_exit(FailureClass::Timeout), Exit::StepFailed);
+    }
 }

@@ -56,7 +56,7 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         a.cleanup = auth_step_from(ctx, n, &a.cleanup, &[])?.0;
     }
     if let Some(n) = m.get("verify") {
-        let default = auth_step("verify deletion", "GET", "/", Body::None, &[401, 403, 404, 410], AuthMode::None);
+        let default = auth_step("verify deletion", reqwest::Method::GET, "/", Body::None, &[401, 403, 404, 410], AuthMode::None);
         a.verify = Some(auth_step_from(ctx, n, &default, &[])?.0);
     }
     if let Some(n) = m.get("refresh_margin") {
@@ -117,7 +117,7 @@ fn decode_login(ctx: Ctx<'_>, n: &Node, a: &mut Draft) -> Result<(), SourceError
         };
     }
     if let Some(r) = refresh {
-        let default = auth_step("refresh", "POST", "/", Body::None, &[200], AuthMode::None);
+        let default = auth_step("refresh", reqwest::Method::POST, "/", Body::None, &[200], AuthMode::None);
         let (step, extra) = auth_step_from(ctx, r, &default, &["token", "refresh_token"])?;
         let token = extra[0].map(|t| token_paths(ctx, t, "`refresh.token`")).transpose()?.unwrap_or_else(|| a.token_paths.clone());
         let next = extra[1].map(|t| token_paths(ctx, t, "`refresh.refresh_token`")).transpose()?.unwrap_or_default();

@@ -12,14 +12,14 @@ use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{AuthMode, Body, Expect, RequestSpec, StatusPat, Step};
 use crate::load::yaml::{Ctx, Node};
 
-pub(crate) fn auth_step(name: &str, method: &str, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
+pub(crate) fn auth_step(name: &str, method: reqwest::Method, path: &str, body: Body, status: &[u16], auth: AuthMode) -> Step {
     Step {
         name: name.into(),
         pos: Pos::default(),
         auth: Some(auth),
         auth_probe: Some(false),
         request: RequestSpec {
-            method: method.into(),
+            method,
             path: path.into(),
             path_pos: Pos::default(),
             headers: Vec::new(),
@@ -78,13 +78,27 @@ impl Default for Draft {
             mode_pos: Pos::default(),
             scope: AuthScope::Run,
             email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test".into(),
-            create: auth_step("create user", "POST", "/api/auth/V1/auth/create", credentials_body(), &[200, 201], AuthMode::None),
-            login: auth_step("login", "POST", "/api/auth/V1/auth/login", credentials_body(), &[200], AuthMode::None),
+            create: auth_step(
+                "create user",
+                reqwest::Method::POST,
+                "/api/auth/V1/auth/create",
+                credentials_body(),
+                &[200, 201],
+                AuthMode::None,
+            ),
+            login: auth_step("login", reqwest::Method::POST, "/api/auth/V1/auth/login", credentials_body(), &[200], AuthMode::None),
             token_paths: default_paths(DEFAULT_TOKEN_PATHS),
             token_cookie: None,
             token_type: TokenType::Detect,
             refresh: None,
-            cleanup: auth_step("delete user", "DELETE", "/api/auth/V1/auth/user", Body::None, &[200, 202, 204, 404, 410], AuthMode::User),
+            cleanup: auth_step(
+                "delete user",
+                reqwest::Method::DELETE,
+                "/api/auth/V1/auth/user",
+                Body::None,
+                &[200, 202, 204, 404, 410],
+                AuthMode::User,
+            ),
             verify: None,
             refresh_margin: Duration::from_secs(30),
             max_token_ttl: Duration::from_secs(3600),

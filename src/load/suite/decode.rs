@@ -207,9 +207,9 @@ fn decode_request(ctx: Ctx<'_>, node: &Node) -> Result<RequestSpec, SourceError>
             if !METHODS.contains(&up.as_str()) {
                 return Err(ctx.err(n, format!("unknown HTTP method `{raw}`")).with_help(format!("one of: {}", METHODS.join(", "))));
             }
-            up
+            reqwest::Method::from_bytes(up.as_bytes()).map_err(|_| ctx.err(n, format!("unknown HTTP method `{raw}`")))?
         }
-        None => "GET".into(),
+        None => reqwest::Method::GET,
     };
     let path_node = match (m.get("path"), m.get("url")) {
         (Some(p), None) | (None, Some(p)) => p,

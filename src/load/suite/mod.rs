@@ -102,7 +102,8 @@ pub struct Eventually {
 
 #[derive(Debug, Clone)]
 pub struct RequestSpec {
-    pub method: String,
+    /// Typed once at load: a hop or a retry never parses it again.
+    pub method: reqwest::Method,
     /// Gateway-relative (`/api/orders?x=1`) or an absolute URL, possibly templated.
     pub path: String,
     pub path_pos: Pos,

@@ -263,7 +263,7 @@ impl Auth {
         let Some(idp) = idp else {
             return Err(AuthError::Credentials(format!("{step}: no identity provider (`token_url`)")));
         };
-        let mut out = Outgoing::new("POST", &idp.path);
+        let mut out = Outgoing::new(reqwest::Method::POST, &idp.path);
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "client_credentials");
         if let Some(scope) = &cc.scope {

@@ -114,20 +114,23 @@ pub(crate) fn from_answer(body: &J, paths: &[(String, JsonPath)], kind: TokenTyp
 }
 
 /// A session cookie from `Set-Cookie` (`login.token: { cookie: NAME }`): it lives as long as
-/// the server says (`Max-Age`, whatever its case), or for the run.
+/// the server says (`Max-Age`, else `Expires`; RFC 6265), or for the run.
 pub(crate) fn from_cookie(name: &str, resp: &Response) -> Option<Token> {
-    let (value, max_age) = resp.headers.get_all(reqwest::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-        let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
-        let (k, v) = pair.split_once('=')?;
-        let max_age = attrs.split(';').find_map(|a| {
-            let (k, v) = a.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("max-age").then(|| v.trim().parse::<i64>().ok()).flatten()
-        });
-        (k.trim() == name).then(|| (v.trim().to_owned(), max_age))
-    })?;
+    let c = resp
+        .headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|text| cookie::Cookie::parse(text).ok())
+        .find(|c| c.name() == name)?;
     let now = now_secs();
-    let info = JwtInfo { alg: "cookie".into(), exp: max_age.map(|a| now + a), iat: Some(now), claims: Default::default() };
-    Some(Token::new(Secret::new(value), info))
+    let exp = match (c.max_age(), c.expires_datetime()) {
+        (Some(age), _) => Some(now + age.whole_seconds()),
+        (None, Some(at)) => Some(at.unix_timestamp()),
+        (None, None) => None,
+    };
+    let info = JwtInfo { alg: "cookie".into(), exp, iat: Some(now), claims: Default::default() };
+    Some(Token::new(Secret::new(c.value().to_owned()), info))
 }
 
 #[cfg(test)]
@@ -165,5 +168,34 @@ mod tests {
         assert!(!t.due(0, Duration::from_secs(30)));
         t.refused = true;
         assert!(t.due(0, Duration::from_secs(30)));
+    }
+
+    /// RFC 6265: attribute names in any case, `Max-Age` over `Expires`, the named cookie only.
+    #[test]
+    fn a_cookie_session_lives_as_its_set_cookie_says() {
+        let resp = |cookies: &[&str]| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            for c in cookies {
+                headers.append(reqwest::header::SET_COOKIE, c.parse().unwrap());
+            }
+            Response {
+                status: 200,
+                headers,
+                body: bytes::Bytes::new(),
+                url: "http://127.0.0.1/".parse().unwrap(),
+                date: None,
+                total: Duration::ZERO,
+            }
+        };
+        let now = now_secs();
+        let t = from_cookie("sid", &resp(&["other=1; Max-Age=5", "sid=s3cr3t-v4lue; path=/; mAx-AgE=600; HttpOnly"])).unwrap();
+        assert_eq!(t.secret.expose(), "s3cr3t-v4lue");
+        assert!((now + 599..=now + 601).contains(&t.info.exp.unwrap()));
+        let t = from_cookie("sid", &resp(&["sid=v; Expires=Wed, 21 Oct 2099 07:28:00 GMT"])).unwrap();
+        assert_eq!(t.info.exp, Some(4_096_250_880));
+        let t = from_cookie("sid", &resp(&["sid=v; Expires=Wed, 21 Oct 2099 07:28:00 GMT; Max-Age=60"])).unwrap();
+        assert!(t.info.exp.unwrap() <= now + 61, "Max-Age wins over Expires");
+        assert_eq!(from_cookie("sid", &resp(&["sid=v"])).unwrap().info.exp, None);
+        assert!(from_cookie("sid", &resp(&["session=v; Max-Age=60"])).is_none());
     }
 }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use crate::load::suite::StatusPat;
+
 /// An identity a run created (or may have): what `cleanup` needs to log in as it and delete
 /// it. Holds its password: no `Debug`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -84,7 +86,7 @@ pub struct RecordEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<(String, String)>,
     /// Statuses that mean "deleted" (the teardown's own `expect.status`; 2xx when it has none).
-    pub accept: Vec<String>,
+    pub accept: Vec<StatusPat>,
     pub created_at: String,
     /// Set when the record may exist but its teardown could not be rendered yet (the run died
     /// between sending its create and capturing its id): nothing can replay it; it is reported.
@@ -95,10 +97,7 @@ pub struct RecordEntry {
 impl RecordEntry {
     /// True when `status` is one the teardown accepts.
     pub fn accepts(&self, status: u16) -> bool {
-        self.accept.iter().any(|p| match p.strip_suffix("xx") {
-            Some(class) => class.parse::<u16>().is_ok_and(|c| status / 100 == c),
-            None => p.parse::<u16>().is_ok_and(|c| c == status),
-        })
+        self.accept.iter().any(|p| p.matches(status))
     }
 
     pub fn describe(&self) -> String {
@@ -396,7 +395,7 @@ mod tests {
             path: format!("/x/{key}"),
             headers: Vec::new(),
             body: None,
-            accept: vec!["2xx".into()],
+            accept: vec![StatusPat::Class(2)],
             created_at: at.into(),
             pending: pending.map(str::to_owned),
         }

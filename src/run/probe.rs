@@ -6,12 +6,12 @@ use std::time::Instant;
 use crate::eval::template::Scope;
 use crate::http::client::{Credential, CrumbCtx, ms};
 use crate::load::suite::{Step, Suite};
-use crate::report::event::{FailureClass, Outcome, Phase, StepKind, StepResult};
+use crate::report::event::{FailureClass, Phase, StepKind, StepResult};
 use crate::run::auth::{Auth, AuthError};
 use crate::run::ctx::RunCtx;
 use crate::run::exchange::{self, Judge};
 use crate::run::jwt;
-use crate::run::verdict::{blank, not_run, unprobed};
+use crate::run::verdict::{Attempt, Facts, Sent, Tries, finish, not_run, unprobed};
 use crate::secret::Secret;
 
 /// Whether and how a passing step is probed.
@@ -63,12 +63,23 @@ fn forge(real: &str) -> String {
     chars.into_iter().collect()
 }
 
+fn probe_name(step: &Step) -> String {
+    format!("{} · probe", step.name)
+}
+
 /// Replays a passing step without valid credentials; each replay must be refused with 401/403.
 pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &Scope, auth: Option<&Auth>) -> Vec<StepResult> {
     let mut scope = scope.clone();
     let base = match exchange::render(ctx, step, &mut scope) {
         Ok(b) => b,
-        Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("the replay could not be rendered: {}", e.message)))],
+        Err(e) => {
+            return vec![unprobed(
+                suite,
+                step,
+                probe_name(step),
+                ctx.redactor.redact(&format!("the replay could not be rendered: {}", e.message)),
+            )];
+        }
     };
     let credential = match auth {
         Some(a) => a.credential(&ctx.cancel.interrupt).await,
@@ -79,7 +90,9 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
         Err(AuthError::Cancelled) => {
             return vec![not_run(suite, step, StepKind::Probe, FailureClass::Cancelled, "interrupted before the probes")];
         }
-        Err(e) => return vec![unprobed(suite, step, ctx.redactor.redact(&format!("no token to forge the probes from: {e}")))],
+        Err(e) => {
+            return vec![unprobed(suite, step, probe_name(step), ctx.redactor.redact(&format!("no token to forge the probes from: {e}")))];
+        }
     };
     let probes = forgeries(&credential);
     let mut out = Vec::new();
@@ -96,19 +109,14 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
         let name = format!("{} · probe: {label}", step.name);
         let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(name.clone()), phase: Phase::Probe, attempt: 1 };
         let judged = exchange::send(ctx, &req, &cc, Judge::Refused { label }, &ctx.cancel.interrupt).await;
-        let mut r = blank(suite, step, StepKind::Probe);
-        r.name = name;
-        r.duration_ms = ms(start.elapsed());
-        r.path = crate::secret::redact_query(&base.path);
-        r.status = judged.response.as_ref().map(|x| x.status);
         let class = judged.class();
-        r.assertions = judged.verdict.assertions;
-        for a in &mut r.assertions {
+        let mut assertions = judged.verdict.assertions;
+        for a in &mut assertions {
             a.line = Some(step.pos.line);
         }
-        if r.assertions.is_empty() {
+        if assertions.is_empty() {
             // No answer to judge: the send error is the probe's result.
-            r.assertions.push(crate::report::event::AssertionResult {
+            assertions.push(crate::report::event::AssertionResult {
                 what: format!("probe {label}"),
                 expected: "401 or 403".into(),
                 actual: "no response".into(),
@@ -116,20 +124,27 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
                 line: Some(step.pos.line),
             });
         }
-        r.breadcrumbs = judged.crumbs;
-        match class {
-            None => r.outcome = Outcome::Passed,
+        let last = match class {
+            None => Attempt::Passed,
             Some(c) => {
-                r.outcome = Outcome::Failed;
-                r.failure_class = Some(c);
-                let rid = r.request_id().unwrap_or("-").to_owned();
-                let msg = match judged.error {
+                let rid = judged.crumbs.last().map_or("-", |b| b.request_id.as_str());
+                let msg = match &judged.error {
                     Some(e) => format!("probe `{label}`: {e}"),
-                    None => judged.verdict.message.unwrap_or_default(),
+                    None => judged.verdict.message.clone().unwrap_or_default(),
                 };
-                r.message = Some(format!("{msg} (reqId {rid})"));
+                Attempt::failed(c, format!("{msg} (reqId {rid})"))
             }
-        }
+        };
+        let facts = Facts {
+            name: Some(name),
+            path: Some(crate::secret::redact_query(&base.path)),
+            status: judged.response.as_ref().map(|x| x.status),
+            duration_ms: ms(start.elapsed()),
+            replay: None,
+            assertions,
+            breadcrumbs: judged.crumbs,
+        };
+        let r = finish(suite, step, StepKind::Probe, Sent { facts, last, tries: Tries::ONCE }, &[], &ctx.redactor);
         out.push(r);
     }
     out

@@ -4,13 +4,13 @@
 
 use crate::eval::template::Scope;
 use crate::http::client::{CrumbCtx, Outgoing};
-use crate::load::suite::{AuthMode, Body, Step, Suite};
+use crate::load::suite::{AuthMode, Body, StatusPat, Step, Suite};
 use crate::report::event::{Event, LeftBehind, LeftKind, Outcome, Phase, StepResult};
 use crate::run::auth::Auth;
 use crate::run::ctx::RunCtx;
 use crate::run::exchange::{self, Judge};
 use crate::run::journal::RecordEntry;
-use crate::run::verdict::RunOutcome;
+use crate::run::verdict::{RunOutcome, Sent};
 
 /// The owner of a record an `auth: admin` teardown deletes (not an email, so never an identity).
 pub const ADMIN_OWNER: &str = "auth.admin";
@@ -58,7 +58,7 @@ pub(crate) async fn journal_records(
             owner,
             headers: out.headers,
             body: out.body.map(|(b, ct)| (String::from_utf8_lossy(&b).into_owned(), ct.to_owned())),
-            accept: t.expect.status.as_ref().map_or_else(|| vec!["2xx".to_owned()], |p| p.iter().map(|p| p.text()).collect()),
+            accept: t.expect.status.clone().unwrap_or_else(|| vec![StatusPat::Class(2)]),
             ..record_entry(
                 ctx,
                 format!("{}#{i}", suite.file.display()),
@@ -139,16 +139,17 @@ pub(crate) async fn journal_pending(
 /// refused with a 4xx): the note goes. It failed otherwise: the record may exist without an id,
 /// so the note stays journaled and is reported. It passed: the note stays until the teardown
 /// renders (`journal_records` replaces it) or the suite ends without it ever rendering.
-pub(crate) async fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, r: &StepResult, counts: &mut RunOutcome) {
+pub(crate) async fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>, sent: &Sent, counts: &mut RunOutcome) {
     let Some(p) = slot.as_ref() else { return };
     let refused = |s: u16| (400..500).contains(&s) && !matches!(s, 408 | 425 | 429);
-    if r.breadcrumbs.is_empty() || r.status.is_some_and(refused) {
+    let v = sent.verdict();
+    if !sent.went_out() || sent.facts.status.is_some_and(refused) {
         if let Some(p) = slot.take() {
             let _ = ctx.journal.remove_record(&p);
         }
-    } else if r.outcome == Outcome::Failed {
-        let failed = r.message.as_deref().unwrap_or("failed");
-        let why = match r.status {
+    } else if v.outcome == Outcome::Failed {
+        let failed = ctx.redactor.redact(v.message.as_deref().unwrap_or("failed"));
+        let why = match sent.facts.status {
             // Answered: the record may exist, but the answer held no id for its teardown.
             Some(s) => format!("it may exist: its create was answered {s} without an id its teardown could use ({failed})"),
             None => format!("it may exist: the step failed ({failed}) before its id could be captured"),
@@ -243,7 +244,7 @@ pub async fn replay_record(ctx: &RunCtx, rec: &RecordEntry, owner: Option<&Auth>
     }
     let cc = CrumbCtx { suite: None, step: Some(rec.label.clone()), phase: Phase::Cleanup, attempt: 1 };
     let accept = |s: u16| rec.accepts(s);
-    let expected = rec.accept.join(" or ");
+    let expected = rec.accept.iter().map(|p| p.text()).collect::<Vec<_>>().join(" or ");
     let judged = exchange::send(ctx, &out, &cc, Judge::Status { accept: &accept, expected: &expected }, &ctx.cancel.abort).await;
     match (&judged.error, judged.status) {
         (None, Some(status)) if judged.class().is_none() => {

@@ -16,7 +16,7 @@ use crate::run::exchange::{self, Judge};
 use crate::run::journal::RecordEntry;
 use crate::run::probe::{self, ProbePlan};
 use crate::run::records;
-use crate::run::verdict::{RunOutcome, Stop, blank, fail, not_run, unprobed};
+use crate::run::verdict::{Attempt, Facts, RunOutcome, Sent, Stop, Tries, finish, not_run, unprobed};
 use crate::secret::Secret;
 
 /// Runs one suite's steps and teardown, emitting each result; returns the counts.
@@ -132,16 +132,17 @@ impl<'a> SuiteState<'a> {
         // is cancelled at once.
         let write = matches!(step.request.method.as_str(), "POST" | "PUT" | "PATCH");
         let cancel = if write { &ctx.cancel.abort } else { &ctx.cancel.interrupt };
-        let mut r = exec_step(ctx, suite, step, &mut self.scope, auth, How { kind: StepKind::Step, attempt: 1, cancel }).await;
-        if !r.breadcrumbs.is_empty() && self.journaled_at != Some(self.scope.version()) {
+        let sent = exec_step(ctx, suite, step, &mut self.scope, auth, How { kind: StepKind::Step, attempt: 1, cancel }).await;
+        if sent.went_out() && self.journaled_at != Some(self.scope.version()) {
             // The request went out: whatever it created is journaled as soon as its teardown can say how to delete it.
             records::journal_records(ctx, suite, &self.scope, auth, &mut self.records, &mut self.pending).await;
             self.journaled_at = Some(self.scope.version());
         }
         if let Some(i) = pending {
-            records::settle_pending(ctx, &mut self.pending[i], &r, &mut self.counts).await;
+            records::settle_pending(ctx, &mut self.pending[i], &sent, &mut self.counts).await;
         }
-        let probes = self.probe(step, &mut r).await;
+        let probes = self.probe(step, &sent).await;
+        let r = finish(suite, step, StepKind::Step, sent, &probes, &ctx.redactor);
         if r.outcome == Outcome::Failed {
             if !suite.continue_on_failure {
                 self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
@@ -158,13 +159,13 @@ impl<'a> SuiteState<'a> {
 
     /// Replays a passing authenticated step without valid credentials when asked to; a failed
     /// probe fails the step.
-    async fn probe(&mut self, step: &Step, r: &mut StepResult) -> Vec<StepResult> {
+    async fn probe(&mut self, step: &Step, sent: &Sent) -> Vec<StepResult> {
         let (ctx, suite) = (self.ctx, self.suite);
-        if r.outcome != Outcome::Passed || step.auth.unwrap_or(suite.auth) != AuthMode::User {
+        if sent.verdict().outcome != Outcome::Passed || step.auth.unwrap_or(suite.auth) != AuthMode::User {
             return Vec::new();
         }
         self.authed_passed = true;
-        let probes = match probe::probe_plan(ctx, suite, step) {
+        match probe::probe_plan(ctx, suite, step) {
             ProbePlan::No => Vec::new(),
             ProbePlan::Replay => {
                 let p = probe::run_probes(ctx, suite, step, &self.scope, self.auth).await;
@@ -174,18 +175,13 @@ impl<'a> SuiteState<'a> {
             ProbePlan::Unsafe => vec![unprobed(
                 suite,
                 step,
+                format!("{} · probe", step.name),
                 format!(
                     "`auth_probe: true` on a {} step: writes are never replayed without credentials (a gateway that does not enforce auth would perform them); probe a GET of what it created",
                     step.request.method
                 ),
             )],
-        };
-        if let Some(bad) = probes.iter().find(|p| p.outcome == Outcome::Failed) {
-            r.outcome = Outcome::Failed;
-            r.failure_class = bad.failure_class;
-            r.message = bad.message.clone();
         }
-        probes
     }
 
     /// A run asked to prove auth enforcement that proved nothing is not green.
@@ -196,12 +192,12 @@ impl<'a> SuiteState<'a> {
             return;
         }
         let first = suite.steps.iter().find(|s| s.auth.unwrap_or(suite.auth) == AuthMode::User).unwrap_or(&suite.steps[0]);
-        let mut r = unprobed(
+        let r = unprobed(
             suite,
             first,
+            "auth probes".into(),
             "auth probes were asked for, but this suite has no passing GET/HEAD/OPTIONS step with `auth: user` to replay without credentials; add one (e.g. a GET of what it created), or set `auth_probe: false` on the suite".into(),
         );
-        r.name = "auth probes".into();
         self.emit(r);
     }
 
@@ -220,7 +216,8 @@ impl<'a> SuiteState<'a> {
             } else {
                 self.started(step, StepKind::Teardown);
                 let how = How { kind: StepKind::Teardown, attempt: 1, cancel: &ctx.cancel.abort };
-                exec_step(ctx, suite, step, &mut self.scope, self.auth, how).await
+                let sent = exec_step(ctx, suite, step, &mut self.scope, self.auth, how).await;
+                finish(suite, step, StepKind::Teardown, sent, &[], &ctx.redactor)
             };
             if let Some(rec) = self.records[i].take() {
                 records::settle_record(ctx, rec, &r, &mut self.counts);
@@ -248,7 +245,7 @@ struct How<'a> {
 /// A step, sent once, or — with `eventually` — until its expectation holds, a terminal state
 /// (`unless`) holds, or `within` runs out. Every attempt is a new request with its own reqId
 /// and breadcrumb; the result is the last attempt's, with every attempt's breadcrumbs.
-async fn exec_step(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> StepResult {
+async fn exec_step(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> Sent {
     if let Some(d) = step.delay {
         // An interrupt ends the wait; the step then runs into the cancelled token and says so.
         tokio::select! {
@@ -261,24 +258,16 @@ async fn exec_step(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, 
     let mut crumbs = Vec::new();
     let mut how = how;
     loop {
-        let (mut r, terminal) = exec(ctx, suite, step, scope, auth, how).await;
-        crumbs.append(&mut r.breadcrumbs);
+        let (mut sent, terminal) = exec(ctx, suite, step, scope, auth, how).await;
+        crumbs.append(&mut sent.facts.breadcrumbs);
         let left = ev.within.saturating_sub(start.elapsed());
-        let again = r.outcome == Outcome::Failed && !terminal && retried(r.failure_class) && left > ev.every && !how.cancel.is_cancelled();
+        let retry = matches!(&sent.last, Attempt::Failed { class, .. } if retried(*class));
+        let again = retry && !terminal && left > ev.every && !how.cancel.is_cancelled();
         if !again {
-            r.attempts = how.attempt;
-            r.breadcrumbs = crumbs;
-            r.duration_ms = ms(start.elapsed());
-            if terminal {
-                let why = format!("reached a terminal state (`unless` held) on attempt {}", how.attempt);
-                fail(&mut r, FailureClass::Assertion, why, &ctx.redactor);
-            } else if r.outcome == Outcome::Failed && how.attempt > 1 {
-                let msg = r.message.take().unwrap_or_default();
-                let why = format!("{msg} (still failing after {} attempts in {:.1} s)", how.attempt, start.elapsed().as_secs_f64());
-                let class = r.failure_class.unwrap_or(FailureClass::Assertion);
-                fail(&mut r, class, why, &ctx.redactor);
-            }
-            return r;
+            sent.facts.breadcrumbs = crumbs;
+            sent.facts.duration_ms = ms(start.elapsed());
+            sent.tries = Tries { count: how.attempt, terminal, secs: start.elapsed().as_secs_f64() };
+            return sent;
         }
         tokio::select! {
             _ = tokio::time::sleep(ev.every) => {}
@@ -290,47 +279,40 @@ async fn exec_step(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, 
 
 /// What `eventually` waits out: an expectation not met yet, a 5xx, a body not ready. What a
 /// wait cannot fix fails at once: a refusal (401/403), a stub, a template, the gateway policy.
-fn retried(class: Option<FailureClass>) -> bool {
+fn retried(class: FailureClass) -> bool {
     use FailureClass::*;
-    matches!(class, Some(Assertion | ServerError | Capture | InvalidResponse | Schema | Timeout | Connect))
+    matches!(class, Assertion | ServerError | Capture | InvalidResponse | Schema | Timeout | Connect)
 }
 
 /// Runs one attempt of a step: render → token → send → judge, and records its captures into
 /// `scope`. Also says whether the step's `eventually.unless` (a terminal state) held.
-async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> (StepResult, bool) {
+async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth: Option<&Auth>, how: How<'_>) -> (Sent, bool) {
     let (kind, cancel) = (how.kind, how.cancel);
     let start = Instant::now();
-    let mut r = blank(suite, step, kind);
     let mut out = match exchange::render(ctx, step, scope) {
         Ok(o) => o,
         Err(e) => {
             // A teardown that needs a capture the steps never made has nothing to tear down.
             let never_captured = |v: &String| suite.capture_names.contains(v);
-            match e.variable.filter(|v| never_captured(v)) {
+            let last = match e.variable.filter(|v| never_captured(v)) {
                 Some(var) if kind == StepKind::Teardown => {
-                    r.message = Some(format!("nothing to tear down: `{var}` was never captured"));
+                    Attempt::NothingToDo(format!("nothing to tear down: `{var}` was never captured"))
                 }
                 // `continue_on_failure`: the step that captures it failed, so this one cannot run.
-                Some(var) => fail(
-                    &mut r,
-                    FailureClass::Capture,
-                    format!("`{var}` was never captured (the step that captures it failed)"),
-                    &ctx.redactor,
-                ),
-                None => fail(&mut r, FailureClass::Template, e.message, &ctx.redactor),
-            }
-            return (r, false);
+                Some(var) => {
+                    Attempt::failed(FailureClass::Capture, format!("`{var}` was never captured (the step that captures it failed)"))
+                }
+                None => Attempt::failed(FailureClass::Template, e.message),
+            };
+            return (Sent::not_sent(last), false);
         }
     };
-    r.path = crate::secret::redact_query(&ctx.redactor.redact(&out.path));
+    let mut facts = Facts { path: Some(crate::secret::redact_query(&ctx.redactor.redact(&out.path))), ..Facts::default() };
     let mode = step.auth.unwrap_or(suite.auth);
     if mode != AuthMode::None {
         match token(auth, mode, cancel).await {
             Ok(c) => out.credential = Some(c),
-            Err((class, why)) => {
-                fail(&mut r, class, why, &ctx.redactor);
-                return (r, false);
-            }
+            Err((class, why)) => return (Sent { facts, last: Attempt::failed(class, why), tries: Tries::ONCE }, false),
         }
     }
     let phase = if kind == StepKind::Teardown { Phase::Teardown } else { Phase::Step };
@@ -343,25 +325,25 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
         (Some(unless), Some(resp)) => exchange::holds(ctx, step, unless, resp, scope, &out),
         _ => false,
     };
-    r.duration_ms = ms(start.elapsed());
-    r.status = judged.status;
-    r.breadcrumbs = judged.crumbs;
+    facts.duration_ms = ms(start.elapsed());
+    facts.status = judged.status;
+    facts.breadcrumbs = judged.crumbs;
     let v = judged.verdict;
     exchange::keep_captures(ctx, &v.captures, scope);
-    r.assertions = v.assertions;
-    for a in &mut r.assertions {
+    facts.assertions = v.assertions;
+    for a in &mut facts.assertions {
         a.actual = ctx.redactor.redact(&a.actual);
         a.expected = ctx.redactor.redact(&a.expected);
     }
-    match v.class {
+    let last = match v.class {
         Some(class) => {
-            fail(&mut r, class, v.message.unwrap_or_default(), &ctx.redactor);
-            let rid = r.breadcrumbs.first().map(|c| c.request_id.clone()).unwrap_or_default();
-            r.replay = crate::http::replay::curl(&ctx.http, &out, &rid).map(|c| ctx.redactor.redact(&c));
+            let rid = facts.breadcrumbs.first().map(|c| c.request_id.clone()).unwrap_or_default();
+            facts.replay = crate::http::replay::curl(&ctx.http, &out, &rid).map(|c| ctx.redactor.redact(&c));
+            Attempt::failed(class, v.message.unwrap_or_default())
         }
-        None => r.outcome = Outcome::Passed,
-    }
-    (r, terminal)
+        None => Attempt::Passed,
+    };
+    (Sent { facts, last, tries: Tries::ONCE }, terminal)
 }
 
 /// The credential of an `auth: user` (or `auth: admin`) step, or the class and reason it has none.

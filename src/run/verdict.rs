@@ -4,8 +4,9 @@
 
 use crate::exit::Exit;
 use crate::load::suite::{Step, Suite};
-use crate::report::event::{CleanupReport, FailureClass, Outcome, StepKind, StepResult};
+use crate::report::event::{AssertionResult, Breadcrumb, CleanupReport, FailureClass, Outcome, StepKind, StepResult};
 use crate::run::auth::AuthError;
+use crate::secret::Redactor;
 
 /// What the run came to.
 #[derive(Debug, Default)]
@@ -101,36 +102,133 @@ pub fn request_exit(class: FailureClass) -> Exit {
     }
 }
 
-/// A step's result before anything is known: the one shape every verdict below starts from.
-pub(crate) fn blank(suite: &Suite, step: &Step, kind: StepKind) -> StepResult {
+/// How one attempt of a step came out, before `eventually` and the probes have their say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    Passed,
+    Failed {
+        class: FailureClass,
+        message: String,
+    },
+    /// A teardown with nothing to tear down (the capture it needs was never made).
+    NothingToDo(String),
+}
+
+impl Attempt {
+    pub(crate) fn failed(class: FailureClass, message: impl Into<String>) -> Attempt {
+        Attempt::Failed { class, message: message.into() }
+    }
+}
+
+/// What `eventually` came to: how many attempts, whether its `unless` (a terminal state) held
+/// on the last one, and how long they took.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tries {
+    pub count: u32,
+    pub terminal: bool,
+    pub secs: f64,
+}
+
+impl Tries {
+    pub(crate) const ONCE: Tries = Tries { count: 1, terminal: false, secs: 0.0 };
+}
+
+/// What a step did, besides its verdict: what the report shows of it.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// A probe's own name (`… · probe: no token`); a step's is its own.
+    pub name: Option<String>,
+    /// The rendered path, sanitized (the written one when it never rendered).
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub duration_ms: f64,
+    pub replay: Option<String>,
+    pub assertions: Vec<AssertionResult>,
+    pub breadcrumbs: Vec<Breadcrumb>,
+}
+
+/// A step as sent: its facts and the inputs of its verdict, before the probes.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub facts: Facts,
+    pub last: Attempt,
+    pub tries: Tries,
+}
+
+impl Sent {
+    pub(crate) fn not_sent(last: Attempt) -> Sent {
+        Sent { facts: Facts::default(), last, tries: Tries::ONCE }
+    }
+
+    /// Whether a request went out.
+    pub(crate) fn went_out(&self) -> bool {
+        !self.facts.breadcrumbs.is_empty()
+    }
+
+    /// The verdict without probes: what a record's write-ahead note and the probes go by.
+    pub(crate) fn verdict(&self) -> Verdict {
+        verdict(&self.last, self.tries, &[])
+    }
+}
+
+/// A step's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub outcome: Outcome,
+    pub class: Option<FailureClass>,
+    pub message: Option<String>,
+}
+
+/// The one function that makes a step's verdict, from its last attempt, what `eventually` came
+/// to, and its probes: a terminal state fails it; a failure after retries says so; a passing
+/// step fails with the first failed probe.
+pub(crate) fn verdict(last: &Attempt, tries: Tries, probes: &[StepResult]) -> Verdict {
+    let failed = |class, message: String| Verdict { outcome: Outcome::Failed, class: Some(class), message: Some(message) };
+    if tries.terminal {
+        return failed(FailureClass::Assertion, format!("reached a terminal state (`unless` held) on attempt {}", tries.count));
+    }
+    match last {
+        Attempt::NothingToDo(why) => Verdict { outcome: Outcome::Skipped, class: None, message: Some(why.clone()) },
+        Attempt::Failed { class, message } if tries.count > 1 => {
+            failed(*class, format!("{message} (still failing after {} attempts in {:.1} s)", tries.count, tries.secs))
+        }
+        Attempt::Failed { class, message } => failed(*class, message.clone()),
+        Attempt::Passed => match probes.iter().find(|p| p.outcome == Outcome::Failed) {
+            Some(p) => Verdict { outcome: Outcome::Failed, class: p.failure_class, message: p.message.clone() },
+            None => Verdict { outcome: Outcome::Passed, class: None, message: None },
+        },
+    }
+}
+
+/// A step's result, made once from what it did and its verdict; its message goes through the
+/// sanitizer. Nothing changes a result after this.
+pub(crate) fn finish(suite: &Suite, step: &Step, kind: StepKind, sent: Sent, probes: &[StepResult], redactor: &Redactor) -> StepResult {
+    let v = verdict(&sent.last, sent.tries, probes);
+    let f = sent.facts;
     StepResult {
         suite: suite.name.clone(),
         file: suite.file.display().to_string(),
         line: step.pos.line,
-        name: step.name.clone(),
+        name: f.name.unwrap_or_else(|| step.name.clone()),
         kind,
-        outcome: Outcome::Skipped,
-        failure_class: None,
-        message: None,
+        outcome: v.outcome,
+        failure_class: v.class,
+        message: v.message.map(|m| redactor.redact(&m)),
         method: step.request.method.to_string(),
-        path: step.request.path.clone(),
-        status: None,
-        duration_ms: 0.0,
-        attempts: 1,
-        replay: None,
-        assertions: Vec::new(),
-        breadcrumbs: Vec::new(),
+        path: f.path.unwrap_or_else(|| step.request.path.clone()),
+        status: f.status,
+        duration_ms: f.duration_ms,
+        attempts: sent.tries.count,
+        replay: f.replay,
+        assertions: f.assertions,
+        breadcrumbs: f.breadcrumbs,
     }
 }
 
 /// A selected step that was never sent: a failure with its reason, never a skip. (Skipped is
 /// only for what nothing needed doing, such as a teardown whose record was never created.)
 pub(crate) fn not_run(suite: &Suite, step: &Step, kind: StepKind, class: FailureClass, why: &str) -> StepResult {
-    let mut r = blank(suite, step, kind);
-    r.outcome = Outcome::Failed;
-    r.failure_class = Some(class);
-    r.message = Some(why.to_owned());
-    r
+    finish(suite, step, kind, Sent::not_sent(Attempt::failed(class, why)), &[], &Redactor::default())
 }
 
 /// Why the rest of a suite does not run: the first step it hits fails with `class`, the ones
@@ -141,17 +239,10 @@ pub(crate) struct Stop {
 }
 
 /// A probe that could not prove anything: a failure of its own class.
-pub(crate) fn unprobed(suite: &Suite, step: &Step, why: String) -> StepResult {
-    let mut r = not_run(suite, step, StepKind::Probe, FailureClass::Unprobed, &why);
-    r.name = format!("{} · probe", step.name);
-    r
-}
-
-/// Marks `r` failed with `class`; the message goes through the sanitizer first.
-pub(crate) fn fail(r: &mut StepResult, class: FailureClass, msg: String, redactor: &crate::secret::Redactor) {
-    r.outcome = Outcome::Failed;
-    r.failure_class = Some(class);
-    r.message = Some(redactor.redact(&msg));
+pub(crate) fn unprobed(suite: &Suite, step: &Step, name: String, why: String) -> StepResult {
+    let sent =
+        Sent { facts: Facts { name: Some(name), ..Facts::default() }, ..Sent::not_sent(Attempt::failed(FailureClass::Unprobed, why)) };
+    finish(suite, step, StepKind::Probe, sent, &[], &Redactor::default())
 }
 
 #[cfg(test)]
@@ -189,5 +280,49 @@ mod tests {
         assert_eq!(request_exit(FailureClass::Connect), Exit::GatewayUnreachable);
         assert_eq!(request_exit(FailureClass::Cancelled), Exit::Interrupted);
         assert_eq!(request_exit(FailureClass::Timeout), Exit::StepFailed);
+    }
+
+    /// The step verdict from each of its inputs: passing and failing, retried, terminal, probed.
+    #[test]
+    fn a_step_verdict_is_made_from_its_inputs() {
+        let probe = |outcome, class: Option<FailureClass>, msg: &str| StepResult {
+            suite: "s".into(),
+            file: "s.yaml".into(),
+            line: 1,
+            name: "p".into(),
+            kind: StepKind::Probe,
+            outcome,
+            failure_class: class,
+            message: Some(msg.into()),
+            method: "GET".into(),
+            path: "/".into(),
+            status: None,
+            duration_ms: 0.0,
+            attempts: 1,
+            replay: None,
+            assertions: vec![],
+            breadcrumbs: vec![],
+        };
+        let ok = probe(Outcome::Passed, None, "");
+        let bad = probe(Outcome::Failed, Some(FailureClass::AuthNotEnforced), "answered 200 without a token");
+        let once = Tries::ONCE;
+        let v = verdict(&Attempt::Passed, once, std::slice::from_ref(&ok));
+        assert_eq!((v.outcome, v.class, v.message), (Outcome::Passed, None, None));
+        let v = verdict(&Attempt::Passed, once, &[ok.clone(), bad.clone()]);
+        assert_eq!((v.outcome, v.class), (Outcome::Failed, Some(FailureClass::AuthNotEnforced)), "the first failed probe fails the step");
+        let failed = Attempt::failed(FailureClass::ServerError, "status: expected 200, got 503");
+        let v = verdict(&failed, once, std::slice::from_ref(&bad));
+        assert_eq!(
+            (v.class, v.message.as_deref()),
+            (Some(FailureClass::ServerError), Some("status: expected 200, got 503")),
+            "its own failure first"
+        );
+        let v = verdict(&failed, Tries { count: 3, terminal: false, secs: 1.25 }, &[]);
+        assert_eq!(v.message.as_deref(), Some("status: expected 200, got 503 (still failing after 3 attempts in 1.2 s)"));
+        let v = verdict(&Attempt::Passed, Tries { count: 2, terminal: true, secs: 0.5 }, &[]);
+        assert_eq!((v.outcome, v.class), (Outcome::Failed, Some(FailureClass::Assertion)), "a terminal state fails even a passing attempt");
+        assert_eq!(v.message.as_deref(), Some("reached a terminal state (`unless` held) on attempt 2"));
+        let v = verdict(&Attempt::NothingToDo("nothing to tear down".into()), once, &[]);
+        assert_eq!((v.outcome, v.class), (Outcome::Skipped, None));
     }
 }

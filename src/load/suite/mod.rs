@@ -144,6 +144,28 @@ impl StatusPat {
             StatusPat::Class(c) => format!("{c}xx"),
         }
     }
+
+    /// `201` or `2xx`, as `text` writes it.
+    pub fn parse(text: &str) -> Option<StatusPat> {
+        match text.strip_suffix("xx") {
+            Some(class) => class.parse().ok().filter(|c| (1..=5).contains(c)).map(StatusPat::Class),
+            None => text.parse().ok().filter(|c| (100..=599).contains(c)).map(StatusPat::Code),
+        }
+    }
+}
+
+/// Written as its text (`"2xx"`, `"204"`): the journal's format.
+impl serde::Serialize for StatusPat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StatusPat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        StatusPat::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a status or a status class")))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -346,5 +368,18 @@ mod tests {
         let s = parse("steps:\n  - request: { path: /a, follow_redirects: true }\n    capture: { loc: { header: Location } }\n").unwrap();
         assert!(s.steps[0].request.follow_redirects);
         assert!(matches!(&s.steps[0].capture[0].source, CaptureSource::Header(h) if h == "location"));
+    }
+
+    #[test]
+    fn status_patterns_read_back_what_they_write() {
+        for p in [StatusPat::Code(204), StatusPat::Code(404), StatusPat::Class(2), StatusPat::Class(5)] {
+            assert_eq!(StatusPat::parse(&p.text()), Some(p));
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(serde_json::from_str::<StatusPat>(&json).unwrap(), p, "{json}");
+        }
+        for bad in ["", "2x", "6xx", "0xx", "99", "600", "abc", "2XX", "€"] {
+            assert_eq!(StatusPat::parse(bad), None, "{bad}");
+        }
+        assert!(serde_json::from_str::<StatusPat>("\"7xx\"").unwrap_err().to_string().contains("not a status"));
     }
 }

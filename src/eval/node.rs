@@ -122,12 +122,16 @@ fn compact_prefix(text: &str, cap: usize) -> String {
 }
 
 fn raw_kind(r: &RawValue) -> Kind {
-    match r.get().as_bytes().first() {
+    // The opening bytes as strings: the structure tool counts braces in char literals.
+    const QUOTE: u8 = b"\""[0];
+    const ARRAY: u8 = b"["[0];
+    const OBJECT: u8 = b"{"[0];
+    match r.get().as_bytes().first().copied() {
         Some(b'n') => Kind::Null,
         Some(b't' | b'f') => Kind::Bool,
-        Some(b'"') => Kind::String,
-        Some(b'[') => Kind::Array,
-        Some(b'{') => Kind::Object,
+        Some(QUOTE) => Kind::String,
+        Some(ARRAY) => Kind::Array,
+        Some(OBJECT) => Kind::Object,
         _ => Kind::Number,
     }
 }

@@ -9,7 +9,7 @@ use crate::load::suite::{Step, Suite};
 use crate::report::event::{FailureClass, Phase, StepKind, StepResult};
 use crate::run::auth::{Auth, AuthError};
 use crate::run::ctx::RunCtx;
-use crate::run::exchange::{self, Judge};
+use crate::run::exchange::{self, Judge, Judged};
 use crate::run::jwt;
 use crate::run::verdict::{Attempt, Facts, Sent, Tries, finish, not_run, unprobed};
 use crate::secret::Secret;
@@ -109,43 +109,47 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
         let name = format!("{} · probe: {label}", step.name);
         let cc = CrumbCtx { suite: Some(suite.name.clone()), step: Some(name.clone()), phase: Phase::Probe, attempt: 1 };
         let judged = exchange::send(ctx, &req, &cc, Judge::Refused { label }, &ctx.cancel.interrupt).await;
-        let class = judged.class();
-        let mut assertions = judged.verdict.assertions;
-        for a in &mut assertions {
-            a.line = Some(step.pos.line);
-        }
-        if assertions.is_empty() {
-            // No answer to judge: the send error is the probe's result.
-            assertions.push(crate::report::event::AssertionResult {
-                what: format!("probe {label}"),
-                expected: "401 or 403".into(),
-                actual: "no response".into(),
-                passed: false,
-                line: Some(step.pos.line),
-            });
-        }
-        let last = match class {
-            None => Attempt::Passed,
-            Some(c) => {
-                let rid = judged.crumbs.last().map_or("-", |b| b.request_id.as_str());
-                let msg = match &judged.error {
-                    Some(e) => format!("probe `{label}`: {e}"),
-                    None => judged.verdict.message.clone().unwrap_or_default(),
-                };
-                Attempt::failed(c, format!("{msg} (reqId {rid})"))
-            }
-        };
         let facts = Facts {
             name: Some(name),
             path: Some(crate::secret::redact_query(&base.path)),
-            status: judged.response.as_ref().map(|x| x.status),
             duration_ms: ms(start.elapsed()),
-            replay: None,
-            assertions,
-            breadcrumbs: judged.crumbs,
+            ..Facts::default()
         };
-        let r = finish(suite, step, StepKind::Probe, Sent { facts, last, tries: Tries::ONCE }, &[], &ctx.redactor);
+        let r = probe_result(ctx, suite, step, label, judged, facts);
         out.push(r);
     }
     out
+}
+
+/// One probe's result, from its judged replay and what is known of it already (name, path,
+/// duration).
+fn probe_result(ctx: &RunCtx, suite: &Suite, step: &Step, label: &str, judged: Judged, facts: Facts) -> StepResult {
+    let class = judged.class();
+    let mut assertions = judged.verdict.assertions;
+    for a in &mut assertions {
+        a.line = Some(step.pos.line);
+    }
+    if assertions.is_empty() {
+        // No answer to judge: the send error is the probe's result.
+        assertions.push(crate::report::event::AssertionResult {
+            what: format!("probe {label}"),
+            expected: "401 or 403".into(),
+            actual: "no response".into(),
+            passed: false,
+            line: Some(step.pos.line),
+        });
+    }
+    let last = match class {
+        None => Attempt::Passed,
+        Some(c) => {
+            let rid = judged.crumbs.last().map_or("-", |b| b.request_id.as_str());
+            let msg = match &judged.error {
+                Some(e) => format!("probe `{label}`: {e}"),
+                None => judged.verdict.message.clone().unwrap_or_default(),
+            };
+            Attempt::failed(c, format!("{msg} (reqId {rid})"))
+        }
+    };
+    let facts = Facts { status: judged.response.as_ref().map(|x| x.status), assertions, breadcrumbs: judged.crumbs, ..facts };
+    finish(suite, step, StepKind::Probe, Sent { facts, last, tries: Tries::ONCE }, &[], &ctx.redactor)
 }

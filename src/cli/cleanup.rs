@@ -41,7 +41,7 @@ pub async fn cmd_cleanup(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel
     let redactor = Redactor::global();
     let sink = EventSink::new(vec![Box::new(Console::new(color_enabled(), verbosity, redactor.clone(), true))]);
     let ctx = build_ctx(setup, sink, redactor, RunOptions { jobs: 1, ..RunOptions::default() }, cancel)?;
-    signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.sink.clone());
+    signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.out.sink.clone());
     let mut done = 0;
     // Another gateway's entries are never contacted (the gateway-only rule): they are left,
     // and say where to finish them.

@@ -98,10 +98,10 @@ fn reporters(
 /// cannot be written turns a green run into exit 7 (a red run keeps its own code).
 pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>) -> Exit {
     if suites.iter().any(|s| !s.steps.is_empty()) {
-        signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.sink.clone());
+        signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.out.sink.clone());
     }
     let exit = runner::execute(ctx.clone(), suites, warnings).await;
-    match ctx.sink.finish() {
+    match ctx.out.sink.finish() {
         Ok(()) => exit,
         Err(e) => {
             for line in e.0 {

@@ -33,10 +33,10 @@ fn local_ctx(args: &GatewayArgs, verbosity: Verbosity, cancel: Cancel) -> Result
     let opts = RunOptions { jobs: 1, ..RunOptions::default() };
     let ctx = build_ctx(setup, EventSink::new(vec![Box::new(console)]), redactor, opts, cancel)?;
     for w in warnings {
-        ctx.sink.emit(Event::Warning(w));
+        ctx.out.sink.emit(Event::Warning(w));
     }
     // Ctrl-C while a user is being created still deletes it (as in `run`).
-    signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.sink.clone());
+    signal::install(ctx.cancel.clone(), ctx.config.auth.cleanup_deadline, ctx.out.sink.clone());
     Ok((ctx, store))
 }
 
@@ -47,7 +47,7 @@ fn auth_failure(e: AuthError) -> Failure {
 fn session_of(ctx: &RunCtx, auth: &Auth, caps: serde_json::Map<String, J>, token: Option<Secret>) -> Session {
     Session {
         version: 1,
-        gateway: ctx.http.gateway.origin(),
+        gateway: ctx.net.http.gateway.origin(),
         email: auth.identity.name.clone(),
         password: auth.identity.password.expose().to_owned(),
         token: token.map(|t| t.expose().to_owned()),
@@ -70,7 +70,7 @@ fn cached_auth(ctx: &Arc<RunCtx>, s: &Session, config_given: bool) -> Result<Aut
 /// The cached session's user, logged in and fresh, or a newly minted one. Returns the user and
 /// whether it was reused.
 async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore, config_given: bool) -> Result<(Arc<Auth>, bool), Failure> {
-    let origin = ctx.http.gateway.origin();
+    let origin = ctx.net.http.gateway.origin();
     let cancel = ctx.cancel.interrupt.clone();
     let _held = lock(store, &origin).await?;
     if let Some(s) = store.load(&origin).map_err(|e| Failure::new(Exit::Usage, e.to_string()))? {
@@ -83,7 +83,7 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore, config_given: bool) -> 
             }
             Err(e) if e.login_refused() => {
                 // The gateway no longer knows this user: forget it and mint a new one.
-                ctx.sink.emit(Event::Info(format!("cached user {} was refused; creating a new one", s.email)));
+                ctx.out.sink.emit(Event::Info(format!("cached user {} was refused; creating a new one", s.email)));
                 store.remove(&origin).map_err(|e| Failure::new(Exit::Usage, format!("cannot remove the session cache: {e}")))?;
             }
             Err(e) => return Err(auth_failure(e)),
@@ -93,7 +93,7 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore, config_given: bool) -> 
     if let Err(e) = auth.bootstrap(&cancel).await {
         // A failed login after a create still deletes the user.
         if let Err(left) = auth.cleanup(&ctx.cancel.abort).await {
-            ctx.sink.emit(Event::Warning(format!(
+            ctx.out.sink.emit(Event::Warning(format!(
                 "test user {} was left behind: {left} (kept in the journal; run `smokegate cleanup`)",
                 auth.identity.name
             )));
@@ -151,7 +151,7 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) ->
         return Err(Failure::new(Exit::AuthBootstrap, "no token after login"));
     };
     crate::outln!("user      {}{}", auth.identity.name, if reused { " (cached session)" } else { " (new session)" });
-    crate::outln!("gateway   {}", ctx.http.gateway.base_url());
+    crate::outln!("gateway   {}", ctx.net.http.gateway.base_url());
     crate::outln!("alg       {alg}");
     match (claims.get("exp").and_then(J::as_i64), left) {
         (Some(exp), Some(left)) => {
@@ -162,9 +162,9 @@ pub async fn cmd_token(args: TokenArgs, verbosity: Verbosity, cancel: Cancel) ->
     if let Some(l) = lifetime {
         crate::outln!("ttl       {}", fmt_secs(l));
     }
-    let claims = ctx.redactor.redact(&serde_json::to_string_pretty(&J::Object(claims)).unwrap_or_default());
+    let claims = ctx.out.redactor.redact(&serde_json::to_string_pretty(&J::Object(claims)).unwrap_or_default());
     crate::outln!("claims    {}", claims.replace('\n', "\n          "));
-    crate::outln!("cache     {}", store.path(&ctx.http.gateway.origin()).display());
+    crate::outln!("cache     {}", store.path(&ctx.net.http.gateway.origin()).display());
     let a = &ctx.config.auth;
     let send_as = match a.sent_as() {
         Ok(TokenAt::Cookie(name)) => format!("Cookie: {name}=$(smokegate token --raw)"),
@@ -203,10 +203,10 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
     };
     let (ctx, store) = local_ctx(&args.gateway, verbosity, cancel)?;
     // The path is checked against the gateway before any login happens.
-    ctx.http.gateway.resolve(&args.path).map_err(|e| Failure::new(Exit::Policy, format!("gateway-only policy: {e}")))?;
+    ctx.net.http.gateway.resolve(&args.path).map_err(|e| Failure::new(Exit::Policy, format!("gateway-only policy: {e}")))?;
     let mut out = Outgoing::new(method.clone(), &args.path);
     for (k, v) in &headers {
-        ctx.redactor.add_header(k, v);
+        ctx.out.redactor.add_header(k, v);
     }
     out.headers = headers;
     out.body = body.map(|(b, ct)| (b.into(), ct));
@@ -215,17 +215,17 @@ pub async fn cmd_call(args: CallArgs, verbosity: Verbosity, cancel: Cancel) -> R
         out.credential = Some(auth.credential(&ctx.cancel.interrupt).await.map_err(auth_failure)?);
     }
     let cc = CrumbCtx { suite: None, step: Some("call".into()), phase: Phase::Call, attempt: 1 };
-    let ex = ctx.http.send(&out, &cc, &ctx.cancel.interrupt).await;
+    let ex = ctx.net.http.send(&out, &cc, &ctx.cancel.interrupt).await;
     let crumb = ex.crumbs.last().cloned();
     let resp = match ex.result {
         Ok(r) => r,
         Err(e) => {
             let code = crate::run::verdict::request_exit(e.class());
             let rid = crumb.map(|c| c.request_id).unwrap_or_default();
-            return Err(Failure::new(code, ctx.redactor.redact(&format!("{method} {}: {e} (reqId {rid})", args.path))));
+            return Err(Failure::new(code, ctx.out.redactor.redact(&format!("{method} {}: {e} (reqId {rid})", args.path))));
         }
     };
-    let r = &ctx.redactor;
+    let r = &ctx.out.redactor;
     crate::outln!("{} {}", resp.status, reqwest::StatusCode::from_u16(resp.status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""));
     if let Some(c) = &crumb {
         // The upstream header is the server's word: it may echo a credential.
@@ -260,7 +260,7 @@ pub async fn cmd_logout(args: GatewayArgs, verbosity: Verbosity, cancel: Cancel)
 
 /// Shared by `logout` and `cleanup`: the exit code, and how many users it removed.
 pub async fn logout(ctx: &Arc<RunCtx>, store: &SessionStore, say_if_none: bool, config_given: bool) -> Result<(Exit, usize), Failure> {
-    let origin = ctx.http.gateway.origin();
+    let origin = ctx.net.http.gateway.origin();
     let _held = lock(store, &origin).await?;
     let Some(s) = store.load(&origin).map_err(|e| Failure::new(Exit::Usage, e.to_string()))? else {
         if say_if_none {

@@ -16,7 +16,7 @@ use crate::http::client::{ClientSettings, HttpClient};
 use crate::http::policy::{self, Gateway, GatewayUrlError};
 use crate::load::config::{self, Admin, ClientCredentials, Config, Mode};
 use crate::report::event::EventSink;
-use crate::run::ctx::{Cancel, IdentityProvider, IdpError, RunCtx, RunOptions, ServiceEnv};
+use crate::run::ctx::{Cancel, IdentityProvider, IdpError, Net, Output, RunCtx, RunOptions, ServiceEnv, Vars};
 use crate::run::journal::{self, Journal};
 use crate::secret::Redactor;
 
@@ -291,19 +291,14 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
     }
     Ok(Arc::new(RunCtx {
         run_id,
-        run_fields: fields,
-        http,
-        templates,
-        sink,
-        redactor,
         config: setup.config,
-        base_scope: scope,
-        journal: Journal::new(&setup.state_dir),
+        opts,
         cancel,
         service_env: service_env(),
-        cli_vars: setup.cli_vars,
-        idp,
-        opts,
+        net: Net { http, idp },
+        vars: Vars { templates, run_fields: fields, base: scope, cli: setup.cli_vars },
+        journal: Journal::new(&setup.state_dir),
+        out: Output { sink, redactor },
     }))
 }
 

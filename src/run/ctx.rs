@@ -49,27 +49,75 @@ pub struct ServiceEnv {
     pub not_utf8: Vec<String>,
 }
 
-/// Everything a run shares. Built once per command by the CLI layer.
+/// Everything a run shares, by stage. Built once per command by the CLI layer.
 pub struct RunCtx {
     pub run_id: String,
-    /// `run.*` for templates.
-    pub run_fields: serde_json::Map<String, J>,
-    pub http: HttpClient,
-    pub templates: Templates,
-    pub sink: EventSink,
-    pub redactor: Redactor,
     pub config: Config,
-    /// run, env and config vars.
-    pub base_scope: Scope,
-    pub journal: Journal,
-    pub cancel: Cancel,
     pub opts: RunOptions,
+    pub cancel: Cancel,
     /// Service-account credentials from the environment, as the CLI read them.
     pub service_env: ServiceEnv,
-    /// `--var`/`--vars-file`: set again over each suite's own `vars`, since the command line wins.
-    pub cli_vars: Vec<(String, J)>,
+    /// Where requests go: the gateway's client and policy, and the identity provider's.
+    pub net: Net,
+    /// What templates render with.
+    pub vars: Vars,
+    /// What the run may have created, until it is proven gone.
+    pub journal: Journal,
+    /// What the run says, sanitized.
+    pub out: Output,
+}
+
+/// The clients a run sends through, each with the policy that admits its origin only.
+pub struct Net {
+    pub http: HttpClient,
     /// `auth.mode: client-credentials`: the identity provider, the one other origin contacted.
     pub idp: Option<IdentityProvider>,
+}
+
+/// The template engine and the values it renders with.
+pub struct Vars {
+    pub templates: Templates,
+    /// `run.*` for templates.
+    pub run_fields: serde_json::Map<String, J>,
+    /// run, env and config vars.
+    pub base: Scope,
+    /// `--var`/`--vars-file`: set again over each suite's own `vars`, since the command line wins.
+    pub cli: Vec<(String, J)>,
+}
+
+/// The event sink and the sanitizer every line and report passes through.
+pub struct Output {
+    pub sink: EventSink,
+    pub redactor: Redactor,
+}
+
+impl Output {
+    /// Streams breadcrumbs, stamping the last one with the verdict.
+    pub fn emit_crumbs(&self, mut crumbs: Vec<Breadcrumb>, class: Option<FailureClass>) -> Vec<Breadcrumb> {
+        if let Some(last) = crumbs.last_mut() {
+            if last.outcome == CrumbOutcome::Ok && class.is_some() {
+                last.outcome = CrumbOutcome::Failed;
+            }
+            if last.failure_class.is_none() {
+                last.failure_class = class;
+            }
+        }
+        for c in &crumbs {
+            tracing::debug!(
+                phase = c.phase.as_str(),
+                method = %c.method,
+                path = %c.path,
+                status = ?c.status,
+                request_id = %c.request_id,
+                upstream = ?c.upstream,
+                total_ms = c.total_ms,
+                outcome = %c.outcome,
+                "request"
+            );
+            self.sink.emit(Event::Breadcrumb(c.clone()));
+        }
+        crumbs
+    }
 }
 
 /// The identity provider of `client-credentials`: a client whose policy admits only its origin,
@@ -122,33 +170,6 @@ impl IdentityProvider {
 }
 
 impl RunCtx {
-    /// Streams breadcrumbs, stamping the last one with the verdict.
-    pub fn emit_crumbs(&self, mut crumbs: Vec<Breadcrumb>, class: Option<FailureClass>) -> Vec<Breadcrumb> {
-        if let Some(last) = crumbs.last_mut() {
-            if last.outcome == CrumbOutcome::Ok && class.is_some() {
-                last.outcome = CrumbOutcome::Failed;
-            }
-            if last.failure_class.is_none() {
-                last.failure_class = class;
-            }
-        }
-        for c in &crumbs {
-            tracing::debug!(
-                phase = c.phase.as_str(),
-                method = %c.method,
-                path = %c.path,
-                status = ?c.status,
-                request_id = %c.request_id,
-                upstream = ?c.upstream,
-                total_ms = c.total_ms,
-                outcome = %c.outcome,
-                "request"
-            );
-            self.sink.emit(Event::Breadcrumb(c.clone()));
-        }
-        crumbs
-    }
-
     pub fn eval_settings(&self) -> EvalSettings<'_> {
         EvalSettings {
             stub_phrases: &self.config.stub_phrases,

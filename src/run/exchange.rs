@@ -79,11 +79,11 @@ impl Judged {
 pub fn render(ctx: &RunCtx, step: &Step, scope: &mut Scope) -> Result<Outgoing, TemplateError> {
     let rid = uuid::Uuid::now_v7().to_string();
     scope.set_request_id(&rid);
-    let mut out = render_request(step, &ctx.templates, scope)?;
+    let mut out = render_request(step, &ctx.vars.templates, scope)?;
     for (k, v) in &out.headers {
-        ctx.redactor.add_header(k, v);
+        ctx.out.redactor.add_header(k, v);
     }
-    match ctx.http.own_request_id(&out) {
+    match ctx.net.http.own_request_id(&out) {
         Some(own) => scope.set_request_id(&own),
         None => out.request_id = Some(rid),
     }
@@ -92,7 +92,7 @@ pub fn render(ctx: &RunCtx, step: &Step, scope: &mut Scope) -> Result<Outgoing, 
 
 /// Sends `out` through the gateway, judges the answer, emits the breadcrumbs with the verdict.
 pub async fn send(ctx: &RunCtx, out: &Outgoing, cc: &CrumbCtx, judge: Judge<'_>, cancel: &CancellationToken) -> Judged {
-    send_via(ctx, &ctx.http, out, cc, judge, cancel).await
+    send_via(ctx, &ctx.net.http, out, cc, judge, cancel).await
 }
 
 /// [`send`] through another client: only the identity provider's (client credentials), whose
@@ -117,26 +117,26 @@ pub async fn send_via(
         }
         Ok(resp) => {
             // Before judging, so no message can carry what the answer handed out.
-            ctx.redactor.add_response(&resp.headers, &resp.body, cc.phase.is_auth());
+            ctx.out.redactor.add_response(&resp.headers, &resp.body, cc.phase.is_auth());
             let v = judge_response(ctx, &resp, out, judge);
             (Some(resp), None, v)
         }
     };
     // A body that broke or overflowed still came with a status line worth showing.
     let status = response.as_ref().map(|r| r.status).or_else(|| ex.crumbs.last().and_then(|c| c.status));
-    let crumbs = ctx.emit_crumbs(ex.crumbs, verdict.class);
+    let crumbs = ctx.out.emit_crumbs(ex.crumbs, verdict.class);
     if ctx.opts.replays
         && let Some(first) = crumbs.first()
         && let Some(line) = crate::http::replay::curl(client, out, &first.request_id)
     {
-        ctx.sink.emit(Event::Replay { request_id: first.request_id.clone(), phase: cc.phase, line: ctx.redactor.redact(&line) });
+        ctx.out.sink.emit(Event::Replay { request_id: first.request_id.clone(), phase: cc.phase, line: ctx.out.redactor.redact(&line) });
     }
     Judged { response, status, error, verdict, crumbs }
 }
 
 fn judge_response(ctx: &RunCtx, resp: &Response, out: &Outgoing, judge: Judge<'_>) -> Verdict {
     match judge {
-        Judge::Expect { step, scope } => step::evaluate(step, resp, &ctx.templates, scope, &ctx.eval_settings(), out),
+        Judge::Expect { step, scope } => step::evaluate(step, resp, &ctx.vars.templates, scope, &ctx.eval_settings(), out),
         Judge::Refused { label } => {
             let mut v = Verdict::default();
             let what = format!("probe {label}");
@@ -164,7 +164,7 @@ fn judge_response(ctx: &RunCtx, resp: &Response, out: &Outgoing, judge: Judge<'_
 /// Whether `expect` (an `eventually.unless` terminal state) holds on an answer to `step`.
 pub fn holds(ctx: &RunCtx, step: &Step, expect: &Expect, resp: &Response, scope: &Scope, out: &Outgoing) -> bool {
     let probe = Step { expect: Expect { openapi: false, ..expect.clone() }, capture: Vec::new(), eventually: None, ..step.clone() };
-    step::evaluate(&probe, resp, &ctx.templates, scope, &ctx.eval_settings(), out).class.is_none()
+    step::evaluate(&probe, resp, &ctx.vars.templates, scope, &ctx.eval_settings(), out).class.is_none()
 }
 
 /// A capture worth masking: secret-named, or named in the config's `secrets:`.
@@ -173,7 +173,7 @@ pub fn keep_captures(ctx: &RunCtx, captures: &[(String, J)], scope: &mut Scope) 
         if (crate::secret::is_secret_name(k) || ctx.config.secrets.contains(k))
             && let Some(s) = val.as_str()
         {
-            ctx.redactor.add(&crate::secret::Secret::new(s));
+            ctx.out.redactor.add(&crate::secret::Secret::new(s));
         }
         scope.set_json(k.clone(), val);
     }

@@ -12,7 +12,7 @@ use crate::run::ctx::RunCtx;
 use crate::run::exchange::{self, Judge, Judged};
 use crate::run::jwt;
 use crate::run::verdict::{Attempt, Facts, Sent, Tries, finish, not_run, unprobed};
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 
 /// Whether and how a passing step is probed.
 pub(crate) enum ProbePlan {
@@ -77,7 +77,7 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
                 suite,
                 step,
                 probe_name(step),
-                ctx.redactor.redact(&format!("the replay could not be rendered: {}", e.message)),
+                ctx.out.redactor.redact(&format!("the replay could not be rendered: {}", e.message)),
             )];
         }
     };
@@ -91,7 +91,12 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
             return vec![not_run(suite, step, StepKind::Probe, FailureClass::Cancelled, "interrupted before the probes")];
         }
         Err(e) => {
-            return vec![unprobed(suite, step, probe_name(step), ctx.redactor.redact(&format!("no token to forge the probes from: {e}")))];
+            return vec![unprobed(
+                suite,
+                step,
+                probe_name(step),
+                ctx.out.redactor.redact(&format!("no token to forge the probes from: {e}")),
+            )];
         }
     };
     let probes = forgeries(&credential);
@@ -99,7 +104,7 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
     for (label, forged) in probes {
         // A forgery is deterministic per credential (added once) and close to the real one.
         if let Some(f) = &forged {
-            ctx.redactor.add(f.secret());
+            ctx.out.redactor.add(f.secret());
         }
         let mut req = base.clone();
         // Each replay is its own request, with its own reqId.
@@ -115,7 +120,7 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
             duration_ms: ms(start.elapsed()),
             ..Facts::default()
         };
-        let r = probe_result(ctx, suite, step, label, judged, facts);
+        let r = probe_result(&ctx.out.redactor, suite, step, label, judged, facts);
         out.push(r);
     }
     out
@@ -123,7 +128,7 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
 
 /// One probe's result, from its judged replay and what is known of it already (name, path,
 /// duration).
-fn probe_result(ctx: &RunCtx, suite: &Suite, step: &Step, label: &str, judged: Judged, facts: Facts) -> StepResult {
+fn probe_result(redactor: &Redactor, suite: &Suite, step: &Step, label: &str, judged: Judged, facts: Facts) -> StepResult {
     let class = judged.class();
     let mut assertions = judged.verdict.assertions;
     for a in &mut assertions {
@@ -151,5 +156,5 @@ fn probe_result(ctx: &RunCtx, suite: &Suite, step: &Step, label: &str, judged: J
         }
     };
     let facts = Facts { status: judged.response.as_ref().map(|x| x.status), assertions, breadcrumbs: judged.crumbs, ..facts };
-    finish(suite, step, StepKind::Probe, Sent { facts, last, tries: Tries::ONCE }, &[], &ctx.redactor)
+    finish(suite, step, StepKind::Probe, Sent { facts, last, tries: Tries::ONCE }, &[], redactor)
 }

@@ -4,12 +4,13 @@
 
 use crate::eval::template::Scope;
 use crate::http::client::{CrumbCtx, Outgoing};
+use crate::load::config::Config;
 use crate::load::suite::{AuthMode, Body, StatusPat, Step, Suite};
 use crate::report::event::{Event, LeftBehind, LeftKind, Outcome, Phase, StepResult};
 use crate::run::auth::Auth;
-use crate::run::ctx::RunCtx;
+use crate::run::ctx::{RunCtx, Vars};
 use crate::run::exchange::{self, Judge};
-use crate::run::journal::RecordEntry;
+use crate::run::journal::{Journal, RecordEntry};
 use crate::run::verdict::{RunOutcome, Sent};
 
 /// The owner of a record an `auth: admin` teardown deletes (not an email, so never an identity).
@@ -20,7 +21,7 @@ pub(crate) fn record_entry(ctx: &RunCtx, key: String, label: String, method: Str
     RecordEntry {
         version: 1,
         run_id: ctx.run_id.clone(),
-        gateway: ctx.http.gateway.origin(),
+        gateway: ctx.net.http.gateway.origin(),
         key,
         label,
         owner: None,
@@ -46,8 +47,8 @@ pub(crate) async fn journal_records(
     pending: &mut [Option<RecordEntry>],
 ) {
     let j = &ctx.journal;
-    for (i, t) in suite.teardown.iter().enumerate().filter(|(_, t)| changes_something(ctx, t)) {
-        let Ok(out) = exchange::render_request(t, &ctx.templates, scope) else { continue };
+    for (i, t) in suite.teardown.iter().enumerate().filter(|(_, t)| changes_something(&ctx.config, t)) {
+        let Ok(out) = exchange::render_request(t, &ctx.vars.templates, scope) else { continue };
         let owner = match t.auth.unwrap_or(suite.auth) {
             AuthMode::User => auth.map(|a| a.identity.name.clone()),
             // Torn down with the admin's token: the admin of the run's config (never journaled).
@@ -81,7 +82,7 @@ pub(crate) async fn journal_records(
                     let _ = j.remove_record(&p);
                 }
             }
-            Err(e) => ctx.sink.emit(Event::Warning(format!(
+            Err(e) => ctx.out.sink.emit(Event::Warning(format!(
                 "cannot journal {}: {e}; if this run is killed, `smokegate cleanup` will not know about it",
                 rec.describe()
             ))),
@@ -105,11 +106,11 @@ pub(crate) async fn journal_pending(
         return None;
     }
     let (i, t) = suite.teardown.iter().enumerate().find(|(i, t)| {
-        changes_something(ctx, t)
+        changes_something(&ctx.config, t)
             && records[*i].is_none()
             && pending[*i].is_none()
-            && exchange::render_request(t, &ctx.templates, scope).is_err()
-            && teardown_reads(ctx, t).iter().any(|v| step.capture.iter().any(|c| &c.name == v))
+            && exchange::render_request(t, &ctx.vars.templates, scope).is_err()
+            && teardown_reads(&ctx.vars, t).iter().any(|v| step.capture.iter().any(|c| &c.name == v))
     })?;
     let rec = RecordEntry {
         pending: Some(format!("its create was sent, but the run ended before its id arrived, so `{}` cannot delete it", t.name)),
@@ -120,7 +121,7 @@ pub(crate) async fn journal_pending(
             format!("{} › {}", suite.name, step.name),
             step.request.method.to_string(),
             // The path as it goes out, when it renders (exec says why when it does not).
-            exchange::render_request(step, &ctx.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
+            exchange::render_request(step, &ctx.vars.templates, scope).map_or_else(|_| step.request.path.clone(), |o| o.path),
         )
     };
     match j.put_record(&rec).await {
@@ -129,7 +130,7 @@ pub(crate) async fn journal_pending(
             Some(i)
         }
         Err(e) => {
-            ctx.sink.emit(Event::Warning(format!("cannot journal {}: {e}", rec.describe())));
+            ctx.out.sink.emit(Event::Warning(format!("cannot journal {}: {e}", rec.describe())));
             None
         }
     }
@@ -148,7 +149,7 @@ pub(crate) async fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>,
             let _ = ctx.journal.remove_record(&p);
         }
     } else if v.outcome == Outcome::Failed {
-        let failed = ctx.redactor.redact(v.message.as_deref().unwrap_or("failed"));
+        let failed = ctx.out.redactor.redact(v.message.as_deref().unwrap_or("failed"));
         let why = match sent.facts.status {
             // Answered: the record may exist, but the answer held no id for its teardown.
             Some(s) => format!("it may exist: its create was answered {s} without an id its teardown could use ({failed})"),
@@ -166,9 +167,9 @@ pub(crate) async fn settle_pending(ctx: &RunCtx, slot: &mut Option<RecordEntry>,
 
 /// Whether a teardown step deletes or changes something, and so stands for a record: not a
 /// read (a GET proving the record gone) nor a login.
-fn changes_something(ctx: &RunCtx, t: &Step) -> bool {
+fn changes_something(config: &Config, t: &Step) -> bool {
     let read = matches!(t.request.method, reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS);
-    let logs_in = ctx.config.auth.login().is_some_and(|l| {
+    let logs_in = config.auth.login().is_some_and(|l| {
         let login = &l.step.request;
         t.request.method == login.method && t.request.path == login.path
     });
@@ -176,7 +177,7 @@ fn changes_something(ctx: &RunCtx, t: &Step) -> bool {
 }
 
 /// The top-level variables a teardown step's request reads (path, headers, body).
-fn teardown_reads(ctx: &RunCtx, t: &Step) -> Vec<String> {
+fn teardown_reads(vars: &Vars, t: &Step) -> Vec<String> {
     let mut texts = vec![t.request.path.clone()];
     texts.extend(t.request.headers.iter().map(|(_, v)| v.clone()));
     match &t.request.body {
@@ -187,7 +188,7 @@ fn teardown_reads(ctx: &RunCtx, t: &Step) -> Vec<String> {
     }
     texts
         .iter()
-        .flat_map(|text| ctx.templates.variables(text).unwrap_or_default())
+        .flat_map(|text| vars.templates.variables(text).unwrap_or_default())
         .map(|v| v.split('.').next().unwrap_or_default().to_owned())
         .collect()
 }
@@ -199,7 +200,7 @@ pub(crate) fn may_exist(p: &RecordEntry, reason: String) -> LeftBehind {
 
 /// A record's teardown ran (or could not): gone from the journal when it passed, else left
 /// behind, kept, and reported.
-pub(crate) fn settle_record(ctx: &RunCtx, rec: RecordEntry, r: &StepResult, counts: &mut RunOutcome) {
+pub(crate) fn settle_record(journal: &Journal, rec: RecordEntry, r: &StepResult, counts: &mut RunOutcome) {
     match r.outcome {
         Outcome::Failed => counts.cleanup.left.push(LeftBehind {
             identity: rec.describe(),
@@ -208,7 +209,7 @@ pub(crate) fn settle_record(ctx: &RunCtx, rec: RecordEntry, r: &StepResult, coun
             owner: rec.owner.clone(),
         }),
         _ => {
-            let _ = ctx.journal.remove_record(&rec);
+            let _ = journal.remove_record(&rec);
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::load::config::{AuthScope, Mode};
 use crate::load::suite::Suite;
 use crate::report::event::{Event, FailureClass, LeftBehind, Phase, RunSummary, StepKind, SuiteEnd};
 use crate::run::auth::{Auth, AuthError, Identity, render_setting, service_credentials};
-use crate::run::ctx::RunCtx;
+use crate::run::ctx::{Output, RunCtx};
 use crate::run::exchange::{self, Judge};
 use crate::run::suite::run_suite;
 use crate::run::verdict::{RunOutcome, Stopped, not_run};
@@ -43,7 +43,7 @@ pub async fn wait_ready(ctx: &RunCtx, timeout: Duration) -> Result<Duration, Not
         attempt += 1;
         let mut req = Outgoing::new(reqwest::Method::GET, path);
         // One probe may not outlive the whole wait.
-        req.timeout = Some(ctx.http.settings.timeout.min(timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(50))));
+        req.timeout = Some(ctx.net.http.settings.timeout.min(timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(50))));
         let cc = CrumbCtx { suite: None, step: Some("ready".into()), phase: Phase::Ready, attempt };
         let judged = exchange::send(ctx, &req, &cc, Judge::Status { accept: &accept, expected: "2xx" }, &ctx.cancel.interrupt).await;
         let unmarked =
@@ -73,14 +73,14 @@ pub async fn wait_ready(ctx: &RunCtx, timeout: Duration) -> Result<Duration, Not
 pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>) -> Exit {
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let sink = ctx.sink.clone();
+    let sink = ctx.out.sink.clone();
     sink.emit(Event::RunStarted {
         run_id: ctx.run_id.clone(),
-        gateway: ctx.http.gateway.base_url(),
+        gateway: ctx.net.http.gateway.base_url(),
         suites: suites.len(),
         version: env!("CARGO_PKG_VERSION"),
         config: ctx.config.source(),
-        identity_provider: ctx.idp.as_ref().map(|i| i.client.gateway.origin()),
+        identity_provider: ctx.net.idp.as_ref().map(|i| i.client.gateway.origin()),
     });
     sink.emit(Event::SuitesPlanned(suites.iter().map(|s| s.file.display().to_string()).collect()));
     for w in warnings {
@@ -113,7 +113,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
     let error = error_of(&outcome, not_ready.as_ref(), unproven.as_ref());
     sink.emit(Event::RunFinished(RunSummary {
         run_id: ctx.run_id.clone(),
-        gateway: ctx.http.gateway.base_url(),
+        gateway: ctx.net.http.gateway.base_url(),
         started_at,
         duration_ms: ms(started.elapsed()),
         passed: outcome.passed,
@@ -123,7 +123,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         interrupted: outcome.interrupted,
         exit_code: exit.code(),
         error,
-        identity_provider: ctx.idp.as_ref().map(|i| i.client.gateway.origin()),
+        identity_provider: ctx.net.idp.as_ref().map(|i| i.client.gateway.origin()),
         openapi: ctx.config.openapi.as_ref().map(|(file, api)| api.coverage(file.clone())),
     }));
     exit
@@ -228,7 +228,7 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
     clean_up_users(&ctx, &users, &mut outcome).await;
     outcome.contract_breaks.extend(users.iter().flat_map(|u| u.take_contract_breaks()));
     outcome.interrupted = ctx.cancel.interrupt.is_cancelled();
-    ctx.sink.emit(Event::Cleanup(outcome.cleanup.clone()));
+    ctx.out.sink.emit(Event::Cleanup(outcome.cleanup.clone()));
     outcome
 }
 
@@ -258,7 +258,7 @@ async fn run_suites(ctx: &Arc<RunCtx>, suites: &[Suite], shared: Option<Arc<Auth
                 // memory stays flat in the number of steps.
                 let counts = match &err {
                     None => run_suite(ctx, suite, auth.as_deref()).await,
-                    Some(e) => bootstrap_failed_suite(ctx, suite, e),
+                    Some(e) => bootstrap_failed_suite(&ctx.out, suite, e),
                 };
                 (i, counts, if per_suite { auth } else { None }, err)
             }
@@ -309,24 +309,25 @@ pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthE
         }
         // The client's id names it in reports; its secret is masked like a password.
         Mode::ClientCredentials { client, .. } => Identity {
-            name: render_setting(ctx, "auth.client_id", &client.client_id)?,
-            password: Secret::new(render_setting(ctx, "auth.client_secret", &client.client_secret)?),
+            name: render_setting(&ctx.vars, "auth.client_id", &client.client_id)?,
+            password: Secret::new(render_setting(&ctx.vars, "auth.client_secret", &client.client_secret)?),
         },
-        Mode::ApiKey(key) => {
-            Identity { name: format!("api key ({})", key.header), password: Secret::new(render_setting(ctx, "auth.value", &key.value)?) }
-        }
+        Mode::ApiKey(key) => Identity {
+            name: format!("api key ({})", key.header),
+            password: Secret::new(render_setting(&ctx.vars, "auth.value", &key.value)?),
+        },
     };
     Ok(Auth::new(ctx.clone(), identity, label))
 }
 
-fn bootstrap_failed_suite(ctx: &RunCtx, suite: &Suite, e: &AuthError) -> RunOutcome {
+fn bootstrap_failed_suite(out: &Output, suite: &Suite, e: &AuthError) -> RunOutcome {
     let mut counts = RunOutcome::default();
     let why = format!("the suite's user could not be set up: {e}");
     for step in &suite.steps {
         let r = not_run(suite, step, StepKind::Step, FailureClass::NotRun, &why);
         counts.tally(&r);
-        ctx.sink.emit(Event::StepFinished(r));
+        out.sink.emit(Event::StepFinished(r));
     }
-    ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: 0.0 }));
+    out.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file: suite.file.display().to_string(), duration_ms: 0.0 }));
     counts
 }

@@ -23,14 +23,18 @@ use crate::secret::Secret;
 pub(crate) async fn run_suite(ctx: &Arc<RunCtx>, suite: &Suite, auth: Option<&Auth>) -> RunOutcome {
     let start = Instant::now();
     let file = suite.file.display().to_string();
-    ctx.sink.emit(Event::SuiteStarted { name: suite.name.clone(), file: file.clone(), steps: suite.steps.len() + suite.teardown.len() });
+    ctx.out.sink.emit(Event::SuiteStarted {
+        name: suite.name.clone(),
+        file: file.clone(),
+        steps: suite.steps.len() + suite.teardown.len(),
+    });
     let mut s = SuiteState::new(ctx, suite, auth);
     for step in &suite.steps {
         s.step(step).await;
     }
     s.require_probes();
     s.teardown().await;
-    ctx.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()) }));
+    ctx.out.sink.emit(Event::SuiteFinished(SuiteEnd { name: suite.name.clone(), file, duration_ms: ms(start.elapsed()) }));
     s.counts
 }
 
@@ -58,7 +62,7 @@ impl<'a> SuiteState<'a> {
     /// The suite's scope (run, env, config vars, the user, its own vars); a var that cannot be
     /// rendered stops the suite before its first step.
     fn new(ctx: &'a RunCtx, suite: &'a Suite, auth: Option<&'a Auth>) -> Self {
-        let mut scope = ctx.base_scope.clone();
+        let mut scope = ctx.vars.base.clone();
         if let Some(a) = auth {
             a.extend_scope(&mut scope);
         }
@@ -67,22 +71,22 @@ impl<'a> SuiteState<'a> {
             stop = Some(Stop { class: FailureClass::NotRun, why: "not started: --fail-fast after an earlier failure".into() });
         }
         for (name, value) in &suite.vars {
-            match ctx.templates.render_json(value, &scope) {
+            match ctx.vars.templates.render_json(value, &scope) {
                 Ok(v) => {
                     if ctx.config.secrets.contains(name)
                         && let Some(text) = v.as_str()
                     {
-                        ctx.redactor.add(&Secret::new(text));
+                        ctx.out.redactor.add(&Secret::new(text));
                     }
                     scope.set_json(name.clone(), &v)
                 }
                 Err(e) => {
-                    let why = ctx.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
+                    let why = ctx.out.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
                     stop.get_or_insert(Stop { class: FailureClass::Template, why });
                 }
             }
         }
-        for (name, value) in &ctx.cli_vars {
+        for (name, value) in &ctx.vars.cli {
             scope.set_json(name.clone(), value);
         }
         SuiteState {
@@ -102,11 +106,11 @@ impl<'a> SuiteState<'a> {
 
     fn emit(&mut self, r: StepResult) {
         self.counts.tally(&r);
-        self.ctx.sink.emit(Event::StepFinished(r));
+        self.ctx.out.sink.emit(Event::StepFinished(r));
     }
 
     fn started(&self, step: &Step, kind: StepKind) {
-        self.ctx.sink.emit(Event::StepStarted { file: self.suite.file.display().to_string(), name: step.name.clone(), kind });
+        self.ctx.out.sink.emit(Event::StepStarted { file: self.suite.file.display().to_string(), name: step.name.clone(), kind });
     }
 
     /// One step: not run (with why), or sent, journaled, probed and judged.
@@ -142,7 +146,7 @@ impl<'a> SuiteState<'a> {
             records::settle_pending(ctx, &mut self.pending[i], &sent, &mut self.counts).await;
         }
         let probes = self.probe(step, &sent).await;
-        let r = finish(suite, step, StepKind::Step, sent, &probes, &ctx.redactor);
+        let r = finish(suite, step, StepKind::Step, sent, &probes, &ctx.out.redactor);
         if r.outcome == Outcome::Failed {
             if !suite.continue_on_failure {
                 self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: an earlier step failed: {}", r.name) });
@@ -217,10 +221,10 @@ impl<'a> SuiteState<'a> {
                 self.started(step, StepKind::Teardown);
                 let how = How { kind: StepKind::Teardown, attempt: 1, cancel: &ctx.cancel.abort };
                 let sent = exec_step(ctx, suite, step, &mut self.scope, self.auth, how).await;
-                finish(suite, step, StepKind::Teardown, sent, &[], &ctx.redactor)
+                finish(suite, step, StepKind::Teardown, sent, &[], &ctx.out.redactor)
             };
             if let Some(rec) = self.records[i].take() {
-                records::settle_record(ctx, rec, &r, &mut self.counts);
+                records::settle_record(&ctx.journal, rec, &r, &mut self.counts);
             }
             if let Some(p) = self.pending[i].take() {
                 // Its create passed, but this teardown never could be rendered: still "may exist".
@@ -307,7 +311,7 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
             return (Sent::not_sent(last), false);
         }
     };
-    let mut facts = Facts { path: Some(crate::secret::redact_query(&ctx.redactor.redact(&out.path))), ..Facts::default() };
+    let mut facts = Facts { path: Some(crate::secret::redact_query(&ctx.out.redactor.redact(&out.path))), ..Facts::default() };
     let mode = step.auth.unwrap_or(suite.auth);
     if mode != AuthMode::None {
         match token(auth, mode, cancel).await {
@@ -332,13 +336,13 @@ async fn exec(ctx: &RunCtx, suite: &Suite, step: &Step, scope: &mut Scope, auth:
     exchange::keep_captures(ctx, &v.captures, scope);
     facts.assertions = v.assertions;
     for a in &mut facts.assertions {
-        a.actual = ctx.redactor.redact(&a.actual);
-        a.expected = ctx.redactor.redact(&a.expected);
+        a.actual = ctx.out.redactor.redact(&a.actual);
+        a.expected = ctx.out.redactor.redact(&a.expected);
     }
     let last = match v.class {
         Some(class) => {
             let rid = facts.breadcrumbs.first().map(|c| c.request_id.clone()).unwrap_or_default();
-            facts.replay = crate::http::replay::curl(&ctx.http, &out, &rid).map(|c| ctx.redactor.redact(&c));
+            facts.replay = crate::http::replay::curl(&ctx.net.http, &out, &rid).map(|c| ctx.out.redactor.redact(&c));
             Attempt::failed(class, v.message.unwrap_or_default())
         }
         None => Attempt::Passed,

@@ -24,7 +24,7 @@ pub(crate) struct AdminSession {
 impl AdminSession {
     /// Reads the admin's credentials and registers them with the sanitizer.
     pub fn load(ctx: &RunCtx, admin: &Admin) -> AdminSession {
-        let render = |key: &str, t: &str| render_setting(ctx, &format!("auth.admin.{key}"), t).map_err(|e| e.to_string());
+        let render = |key: &str, t: &str| render_setting(&ctx.vars, &format!("auth.admin.{key}"), t).map_err(|e| e.to_string());
         let given = |(user_key, user), (secret_key, secret)| {
             render(user_key, user).and_then(|u| Ok(Identity { name: u, password: Secret::new(render(secret_key, secret)?) }))
         };
@@ -41,12 +41,12 @@ impl AdminSession {
             }
         };
         if let Ok(id) = &identity {
-            ctx.redactor.add(&id.password);
+            ctx.out.redactor.add(&id.password);
         }
         let idp = match admin {
             Admin::Client { client, .. } => Some(render("token_url", &client.token_url).and_then(|url| {
                 let allow_http = ctx.config.gateway.allow_http;
-                IdentityProvider::new(&url, allow_http, &ctx.http.gateway, ctx.http.settings.clone(), &ctx.run_id)
+                IdentityProvider::new(&url, allow_http, &ctx.net.http.gateway, ctx.net.http.settings.clone(), &ctx.run_id)
                     .map_err(|e| format!("auth.admin.token_url: {e}"))
             })),
             Admin::Login { .. } => None,

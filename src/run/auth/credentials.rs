@@ -2,11 +2,12 @@
 //! (or the admin's) from the environment or a JSON secret file.
 
 use super::*;
+use crate::run::ctx::Vars;
 
 /// A config value that is a template (`{{ env.SMOKE_CLIENT_SECRET }}`), rendered in the run's
 /// scope; `key` names it in errors (`auth.client_secret`). Nothing is a credential.
-pub fn render_setting(ctx: &RunCtx, key: &str, template: &str) -> Result<String, AuthError> {
-    let v = ctx.templates.render_str(template, &ctx.base_scope).map_err(|e| AuthError::template(key, e.message))?;
+pub fn render_setting(vars: &Vars, key: &str, template: &str) -> Result<String, AuthError> {
+    let v = vars.templates.render_str(template, &vars.base).map_err(|e| AuthError::template(key, e.message))?;
     if v.is_empty() {
         return Err(AuthError::Credentials(format!("`{key}` renders to nothing (is its environment variable set?)")));
     }

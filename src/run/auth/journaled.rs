@@ -36,7 +36,7 @@ impl Auth {
             let entry = st.entry.get_or_insert_with(|| Entry {
                 version: 1,
                 run_id: self.ctx.run_id.clone(),
-                gateway: self.ctx.http.gateway.origin(),
+                gateway: self.ctx.net.http.gateway.origin(),
                 email: self.identity.name.clone(),
                 password: self.identity.password.expose().to_owned(),
                 captures: Default::default(),
@@ -59,7 +59,7 @@ impl Auth {
     /// After the create was sent the entry exists already; a failed update keeps the older one.
     pub(super) async fn journal_write_or_warn(&self) {
         if let Err(e) = self.journal_write().await {
-            self.ctx.sink.emit(Event::Warning(format!("cannot update the cleanup journal: {e}")));
+            self.ctx.out.sink.emit(Event::Warning(format!("cannot update the cleanup journal: {e}")));
         }
     }
 
@@ -85,7 +85,7 @@ impl Auth {
             st.logged_in = true;
         }
         if let Some(secret) = token {
-            self.ctx.redactor.add(&secret);
+            self.ctx.out.redactor.add(&secret);
             if let Ok(info) = jwt::decode(secret.expose()) {
                 *self.token.lock().await = Some(Token::new(secret, info));
             }
@@ -106,7 +106,7 @@ impl Auth {
                 entry.settle_by.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(SystemTime::from).or_else(|| {
                     chrono::DateTime::parse_from_rfc3339(&entry.created_at)
                         .ok()
-                        .map(|t| SystemTime::from(t) + self.ctx.http.settings.timeout)
+                        .map(|t| SystemTime::from(t) + self.ctx.net.http.settings.timeout)
                 })
             }
         };

@@ -171,7 +171,7 @@ impl Auth {
         identity: Identity,
         label: Option<String>,
     ) -> Auth {
-        ctx.redactor.add(&identity.password);
+        ctx.out.redactor.add(&identity.password);
         let admin = cfg.admin.as_ref().map(|a| AdminSession::load(&ctx, a));
         let mut auth =
             Auth { cfg, ctx, identity, state: StdMutex::new(IdentityState::default()), token: Mutex::new(None), label, saved, admin: None };
@@ -181,13 +181,13 @@ impl Auth {
 
     /// A fresh disposable identity from the configured email template.
     pub fn disposable_identity(ctx: &RunCtx, users: &Users) -> Result<Identity, AuthError> {
-        let mut scope = ctx.base_scope.clone();
+        let mut scope = ctx.vars.base.clone();
         // Each identity gets its own random part, even with one user per suite.
         let rand: String = (0..6).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789"[rand::rng().random_range(0..36)] as char).collect();
-        let mut run = ctx.run_fields.clone();
+        let mut run = ctx.vars.run_fields.clone();
         run.insert("rand".into(), J::String(rand));
         scope.set_json("run", &J::Object(run));
-        let email = ctx.templates.render_str(&users.email, &scope).map_err(|e| AuthError::template("identity", e.message))?;
+        let email = ctx.vars.templates.render_str(&users.email, &scope).map_err(|e| AuthError::template("identity", e.message))?;
         Ok(Identity { name: email, password: random_password() })
     }
 
@@ -239,7 +239,7 @@ impl Auth {
     }
 
     fn scope(&self) -> Scope {
-        let mut s = self.ctx.base_scope.clone();
+        let mut s = self.ctx.vars.base.clone();
         self.extend_scope(&mut s);
         s
     }
@@ -282,7 +282,7 @@ impl Auth {
         // token, a session id): masked before any message about this answer is made.
         for (_, v) in &judged.verdict.captures {
             if let Some(s) = v.as_str() {
-                self.ctx.redactor.add(&Secret::new(s));
+                self.ctx.out.redactor.add(&Secret::new(s));
             }
         }
         let class = judged.class();
@@ -305,7 +305,7 @@ impl Auth {
             Some(FailureClass::Schema) => {
                 let what = format!("{} ({} {})", step.name, out.method, out.path);
                 let msg = format!("{what}: {}", judged.verdict.message.as_deref().unwrap_or("the answer breaks the contract"));
-                self.ctx.sink.emit(Event::Warning(format!("contract (schema): {msg}")));
+                self.ctx.out.sink.emit(Event::Warning(format!("contract (schema): {msg}")));
                 self.state().contract_breaks.push(msg);
             }
             Some(class) => return Err(self.refused(step, &out, &resp, class, judged.verdict.message)),
@@ -372,7 +372,7 @@ impl Auth {
             return Ok(());
         }
         if let Mode::Disposable { users, .. } = &self.cfg.mode {
-            let timeout = users.create.request.timeout.unwrap_or(self.ctx.http.settings.timeout);
+            let timeout = users.create.request.timeout.unwrap_or(self.ctx.net.http.settings.timeout);
             // Until the gateway answers, assume the user may exist: a timeout can hide a create.
             {
                 let mut st = self.state();
@@ -388,7 +388,7 @@ impl Auth {
             match self.call(&users.create, Phase::BootstrapCreate, 1, cancel).await {
                 Ok(_) => {
                     self.mark_created().await;
-                    self.ctx.sink.emit(Event::Info(format!("created test user {}", self.identity.name)));
+                    self.ctx.out.sink.emit(Event::Info(format!("created test user {}", self.identity.name)));
                 }
                 Err(e) => {
                     if e.definitive_refusal() {

@@ -16,7 +16,7 @@ impl Auth {
         match &self.cfg.mode {
             Mode::Disposable { login, .. } | Mode::ServiceAccount { login, .. } => self.log_in(login, phase, cancel).await,
             Mode::ClientCredentials { client, .. } => {
-                self.client_token(client, self.ctx.idp.as_ref(), &self.identity, "client credentials", phase, cancel).await
+                self.client_token(client, self.ctx.net.idp.as_ref(), &self.identity, "client credentials", phase, cancel).await
             }
             Mode::ApiKey(_) => Err(AuthError::Credentials("auth mode `api-key` has no token: its key goes in a header".into())),
         }
@@ -31,7 +31,7 @@ impl Auth {
             let found = captured.or_else(|| token::select_str(body.as_ref()?, &r.from_login));
             t.refresh = found.map(Secret::new);
             if let Some(r) = &t.refresh {
-                self.ctx.redactor.add(r);
+                self.ctx.out.redactor.add(r);
             }
         }
         self.note_skew(&resp);
@@ -56,7 +56,7 @@ impl Auth {
             TokenAt::Cookie(name) => {
                 let t =
                     token::from_cookie(name, resp).ok_or_else(|| AuthError::TokenMissing(format!("a `{name}` cookie in Set-Cookie")))?;
-                self.ctx.redactor.add(&t.secret);
+                self.ctx.out.redactor.add(&t.secret);
                 return Ok((t, None));
             }
         };
@@ -69,7 +69,7 @@ impl Auth {
             token: false,
         })?;
         let t = token::from_answer(&body, paths, token_type, self.cfg.token_ttl)?;
-        self.ctx.redactor.add(&t.secret);
+        self.ctx.out.redactor.add(&t.secret);
         Ok((t, Some(body)))
     }
 
@@ -82,7 +82,7 @@ impl Auth {
         };
         self.state().skew_secs = if skew.abs() > 2 { skew } else { 0 };
         if skew.unsigned_abs() > self.cfg.clock_skew_tolerance.as_secs() {
-            self.ctx.sink.emit(Event::Warning(format!(
+            self.ctx.out.sink.emit(Event::Warning(format!(
                 "clock skew: the gateway's clock is {}s {} this machine's (tolerance {}s); token expiry is judged by the gateway's clock",
                 skew.abs(),
                 if skew > 0 { "ahead of" } else { "behind" },
@@ -104,7 +104,7 @@ impl Auth {
         let (mut t, body) = self.token_of(&r.step.name, &resp, &login.token, Some(&r.token_paths))?;
         let next = body.and_then(|b| token::select_str(&b, &r.refresh_paths)).map(Secret::new);
         if let Some(n) = &next {
-            self.ctx.redactor.add(n);
+            self.ctx.out.redactor.add(n);
         }
         t.refresh = next.or_else(|| Some(refresh.clone()));
         self.note_skew(&resp);
@@ -113,29 +113,29 @@ impl Auth {
 
     pub(super) fn warn_about(&self, info: &JwtInfo) {
         if info.alg.eq_ignore_ascii_case("none") {
-            self.ctx.sink.emit(Event::Warning("the gateway issued an unsigned token (alg: none)".into()));
+            self.ctx.out.sink.emit(Event::Warning("the gateway issued an unsigned token (alg: none)".into()));
         }
         match (info.exp, info.iat) {
             (Some(exp), iat) => {
                 let ttl = exp - iat.unwrap_or_else(now_secs);
                 if ttl > self.cfg.max_token_ttl.as_secs() as i64 {
-                    self.ctx.sink.emit(Event::Warning(format!(
+                    self.ctx.out.sink.emit(Event::Warning(format!(
                         "token lives {} (max_token_ttl {}): the ADR asks for short-lived test tokens",
                         humantime::format_duration(Duration::from_secs(ttl.max(0) as u64)),
                         humantime::format_duration(self.cfg.max_token_ttl)
                     )));
                 }
-                self.ctx.sink.emit(Event::Info(format!(
+                self.ctx.out.sink.emit(Event::Info(format!(
                     "logged in as {}; token expires in {}",
                     self.identity.name,
                     humantime::format_duration(Duration::from_secs((exp - now_secs()).max(0) as u64))
                 )));
             }
-            (None, _) if info.alg == "opaque" => self.ctx.sink.emit(Event::Info(format!(
+            (None, _) if info.alg == "opaque" => self.ctx.out.sink.emit(Event::Info(format!(
                 "logged in as {}; an opaque token without a stated lifetime: used until a 401 (set `auth.token_ttl` if it expires)",
                 self.identity.name
             ))),
-            (None, _) => self.ctx.sink.emit(Event::Warning("the token has no `exp` claim: it never expires".into())),
+            (None, _) => self.ctx.out.sink.emit(Event::Warning("the token has no `exp` claim: it never expires".into())),
         }
     }
 
@@ -164,7 +164,7 @@ impl Auth {
                     return Ok(s);
                 }
                 Err(AuthError::Cancelled) => return Err(AuthError::Cancelled),
-                Err(e) => self.ctx.sink.emit(Event::Info(format!("the refresh was refused ({e}); logging in again"))),
+                Err(e) => self.ctx.out.sink.emit(Event::Info(format!("the refresh was refused ({e}); logging in again"))),
             }
         }
         let t = self.login(Phase::Refresh, cancel).await?;
@@ -208,7 +208,7 @@ impl Auth {
             }
             Admin::Login { login, token, .. } => {
                 // Its own login step, or the user's with the admin's credentials as `user.*`.
-                let mut scope = self.ctx.base_scope.clone();
+                let mut scope = self.ctx.vars.base.clone();
                 if let Some(who) = session.value() {
                     scope.set_json("user", &who);
                     scope.set_json("admin", &who);
@@ -275,7 +275,7 @@ impl Auth {
         } else {
             use base64::Engine;
             let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
-            self.ctx.redactor.add_header("authorization", &basic);
+            self.ctx.out.redactor.add_header("authorization", &basic);
             out.headers.push(("authorization".into(), basic));
         }
         out.body = Some((form.finish().into_bytes().into(), "application/x-www-form-urlencoded"));
@@ -293,7 +293,7 @@ impl Auth {
             .map_err(|why| fail(FailureClass::InvalidResponse, format!("the token response is {why}"), Some(resp.status)))?;
         // RFC 6749 §5.1: `access_token`, and its lifetime in `expires_in` (a JWT's `exp` too).
         let t = token::from_answer(&body, &ACCESS_TOKEN[..], TokenType::Detect, self.cfg.token_ttl)?;
-        self.ctx.redactor.add(&t.secret);
+        self.ctx.out.redactor.add(&t.secret);
         if phase == Phase::BootstrapLogin {
             self.warn_about(&t.info);
         }

@@ -92,6 +92,9 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q 'gateway=' "$WORK/refgate.log" 2>/dev/null && break; sleep 0.05; done
 GW=$(grep -o 'gateway=[^ ]*' "$WORK/refgate.log" | head -1 | cut -d= -f2)
 
+# From the scratch folder: from the repository's root, a suite without a config of its own
+# would pick up ./smoke-suites/smokegate.yaml (and load its OpenAPI document).
+cd "$WORK"
 echo "== peak RSS (release binary); the ratio is what the process holds above its base, per byte of body"
 rss base - "$BIN" run "$WORK/s/health.yaml" --gateway "$STATIC" -q
 rss body-pass objects.json "$BIN" run "$WORK/s/pass.yaml" --gateway "$STATIC" -q || true

@@ -3,7 +3,8 @@
 # canned JSON and the reference gateway on loopback, and measures with hyperfine (medians):
 #   W1  bootstrap + 500 sequential authenticated GETs with 3 JSON assertions each (nginx),
 #       against a floor: the same 500 GETs by curl over one keep-alive connection.
-#   W2  one health request: process start, config and suite parse, one request, exit (nginx).
+#   W2  one health request: process start, config and suite parse, one request, exit (nginx;
+#       five times the runs, it is short).
 #   W3  50 suites × 10 steps: --jobs 1 vs --jobs 8 with 20 ms upstream latency (reference
 #       gateway), and --jobs 1 vs --jobs 8 with no latency (nginx: only the harness's cost).
 #   peak RSS of each.
@@ -206,9 +207,11 @@ measure() {
       (( r % 2 == 0 )) && i=$(( n - 1 - k ))
       args+=(-n "${pairs[$((2 * i))]}" "${pairs[$((2 * i + 1))]}")
     done
-    local warm=0
-    (( r == 1 )) && warm=1
-    hyperfine -N --style none --warmup "$warm" --runs "$RUNS" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
+    # One warm-up run per command every round: what is timed is the steady cost, not the first
+    # run after another tool evicted this one's pages (on W2 that alone is 2–3 ms of either).
+    local runs=$RUNS
+    [[ $label == w2 ]] && runs=$((RUNS * 5))
+    hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
   done
 }
 
@@ -239,6 +242,9 @@ fi
 $SG --gateway "$NG" "$WORK/w1" "$WORK/w2" "$WORK/w3" >/dev/null
 $SG --gateway "$GW_SLOW" "$WORK/w3" >/dev/null
 
+# Measured from the scratch folder: from the repository's root, a suite folder without a config
+# of its own would pick up ./smoke-suites/smokegate.yaml (and its OpenAPI document).
+cd "$WORK"
 echo "== W1: bootstrap + 500 authenticated GETs, 3 JSON assertions each (nginx, canned JSON)"
 measure w1 "${W1_ARGS[@]}"
 echo "== W2: one health request (nginx)"

@@ -231,3 +231,47 @@ async fn one_keep_alive_connection_and_http2_when_the_gateway_offers_it() {
         assert!((1..=max_connections).contains(&conns), "{alpn:?} --jobs {jobs} ready {ready}: {conns} connections");
     }
 }
+
+/// A 10 MB array of 500,000 small objects judged from its text: counts, paths into it and a
+/// capture pass; what fails is shown from the text (the array's size and its first items), for a
+/// compact body and for the same body pretty-printed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_array_is_judged_from_its_text_passing_and_failing() {
+    let compact = serde_json::to_string(&vec![serde_json::json!({"a": {"b": [1, 2, 3]}}); 500_000]).unwrap();
+    let pretty = serde_json::to_string_pretty(&vec![serde_json::json!({"a": {"b": [1, 2, 3]}}); 100_000]).unwrap();
+    let server = MockServer::start().await;
+    for (p, body) in [("/api/compact", &compact), ("/api/pretty", &pretty)] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body.clone().into_bytes(), "application/json"))
+            .mount(&server)
+            .await;
+    }
+    let p = Project::new();
+    let suite = |path: &str, n: usize| {
+        format!(
+            "auth: none\nsteps:\n  - name: judged\n    request: {{ path: {path} }}\n    expect: {{ json: {{ $: {{ min_items: {n}, max_items: {n}, type: array }}, \"$[0].a.b\": {{ contains: 2 }}, \"$[-1].a.b[2]\": 3, \"$[*].a.b[0]\": {{ min_items: {n} }} }} }}\n    capture: {{ first: \"$[0].a\" }}\n  - name: used\n    request: {{ path: \"{path}?b={{{{ first.b[1] }}}}\" }}\n"
+        )
+    };
+    p.write("ok/compact.yaml", &suite("/api/compact", 500_000));
+    p.write("ok/pretty.yaml", &suite("/api/pretty", 100_000));
+    let o = output(p.run(&server.uri(), &["ok"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let sent: Vec<_> = server.received_requests().await.unwrap().into_iter().filter_map(|r| r.url.query().map(str::to_owned)).collect();
+    assert!(sent.iter().all(|q| q == "b=2") && sent.len() == 2, "the capture came from the text: {sent:?}");
+
+    for (name, path) in [("compact", "/api/compact"), ("pretty", "/api/pretty")] {
+        p.write(
+            &format!("bad/{name}.yaml"),
+            &format!("auth: none\nsteps:\n  - request: {{ path: {path} }}\n    expect: {{ json: {{ $: {{ max_items: 1 }}, \"$[*].a\": {{ contains: nope }}, \"$[1].a.b\": [3] }} }}\n"),
+        );
+    }
+    let o = output(p.run(&server.uri(), &["bad", "--jobs", "1"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    for n in ["500000", "100000"] {
+        assert!(out.contains(&format!("expected at most 1 item, got an array of {n} items: [{{\"a\":{{\"b\":[1,2,3]}}}},")), "{out}");
+    }
+    assert!(out.contains("expected something containing \"nope\""), "{out}");
+    assert!(out.contains("expected [3], got an array of 3 items: [1,2,3]"), "{out}");
+}

@@ -5,12 +5,10 @@
 
 use serde_json::Value as J;
 use serde_json::value::RawValue;
-use serde_json_path::JsonPath;
 
 use crate::eval::matcher::{Matcher, short_node};
 use crate::eval::node::{self, Checked, Compact, Kind, Node};
-pub use crate::load::jsonpath::is_singular;
-use crate::load::jsonpath::{Path, Seg};
+use crate::load::jsonpath::{CompiledPath, Seg};
 
 /// Why a body is not JSON, as a failure message says it ("got an empty body").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,22 +39,20 @@ pub struct Doc<'a> {
     root: &'a RawValue,
 }
 
-/// Checks a body as JSON the way `parse_json` does (same errors), building nothing.
-pub fn parse_doc(body: &[u8]) -> Result<Doc<'_>, NotJson> {
+/// Checks a body as JSON the way `parse_json` does (same errors), building nothing — or, with
+/// `tree`, also building the whole body as a tree (for what judges it whole: contracts, the
+/// stub check of a short body), which is then the one pass that checks it.
+pub fn parse_doc(body: &[u8], tree: bool) -> Result<(Doc<'_>, Option<J>), NotJson> {
+    let built = if tree { Some(parse_json(body)?) } else { None };
     if body.is_empty() {
         return Err(NotJson::Empty);
     }
     let text = std::str::from_utf8(body).map_err(|_| NotJson::Utf8)?;
     let syntax = |e: serde_json::Error| NotJson::Syntax(e.to_string());
-    serde_json::from_str::<Checked>(text).map_err(syntax)?;
-    Ok(Doc { root: serde_json::from_str(text).map_err(syntax)? })
-}
-
-impl Doc<'_> {
-    /// The whole body as a tree, for what judges it whole (contracts, the stub check).
-    pub fn tree(&self) -> J {
-        node::tree(self.root)
+    if built.is_none() {
+        serde_json::from_str::<Checked>(text).map_err(syntax)?;
     }
+    Ok((Doc { root: serde_json::from_str(text).map_err(syntax)? }, built))
 }
 
 /// What a JSONPath selected.
@@ -106,7 +102,7 @@ impl Selected<'_> {
 /// Evaluates a JSONPath on a body kept as text: the plain segments walk the text, the rest runs
 /// as a query on a tree of each node they reached. A singular path yields its node; a path that
 /// can select several nodes yields what it selected.
-pub fn select<'a>(path: &Path, doc: Doc<'a>) -> Selected<'a> {
+pub fn select<'a>(path: &CompiledPath, doc: Doc<'a>) -> Selected<'a> {
     let mut at: Vec<&'a RawValue> = vec![doc.root];
     for seg in &path.plain {
         at = match seg {
@@ -136,9 +132,9 @@ pub fn select<'a>(path: &Path, doc: Doc<'a>) -> Selected<'a> {
 
 /// The value at a path of a tree, as `Selected::into_value` takes it: for auth answers, which
 /// are parsed whole.
-pub fn value_at(path: &JsonPath, text: &str, doc: &J) -> Option<J> {
-    let nodes = path.query(doc).all();
-    if is_singular(text) {
+pub fn value_at(path: &CompiledPath, doc: &J) -> Option<J> {
+    let nodes = path.query.query(doc).all();
+    if path.singular {
         nodes.first().filter(|v| !v.is_null()).map(|v| (*v).clone())
     } else if nodes.is_empty() {
         None
@@ -174,7 +170,7 @@ mod tests {
         let body = r#"{"items":[{"id":"a","qty":2,"tags":["x"]},{"id":"b","qty":0},{"id":"c","qty":5,"tags":[]}],
             "a":{"b c":{"d":[10,20,30]}},"a":{"b c":{"d":[1,2,3]},"z":null},"n":null,"é":{"ü":1},"s":"text"}"#;
         let tree = parse_json(body.as_bytes()).unwrap();
-        let doc = parse_doc(body.as_bytes()).unwrap();
+        let (doc, _) = parse_doc(body.as_bytes(), false).unwrap();
         for text in [
             "$",
             "$.items",
@@ -202,7 +198,7 @@ mod tests {
             "$.items[*]['id','qty']",
             "$ .items[0]",
         ] {
-            let path = Path::parse(text).unwrap();
+            let path = CompiledPath::parse(text).unwrap();
             let walked: Vec<J> = match select(&path, doc) {
                 Selected::Nothing => vec![],
                 Selected::Value(n) => vec![n.into_value()],
@@ -211,10 +207,16 @@ mod tests {
             let queried: Vec<J> = path.query.query(&tree).all().into_iter().cloned().collect();
             assert_eq!(walked, queried, "{text}");
         }
-        assert_eq!(parse_doc(b"[1,").unwrap_err(), parse_json(b"[1,").unwrap_err());
-        assert_eq!(parse_doc("[".repeat(100_000).as_bytes()).unwrap_err(), parse_json("[".repeat(100_000).as_bytes()).unwrap_err());
-        assert_eq!(parse_doc(&[0xff]).unwrap_err(), NotJson::Utf8);
-        assert_eq!(parse_doc(b"").unwrap_err(), NotJson::Empty);
-        assert_eq!(parse_doc(b"  [1] ").unwrap().tree(), serde_json::json!([1]));
+        let bomb = "[".repeat(100_000);
+        for tree in [false, true] {
+            assert_eq!(parse_doc(b"[1,", tree).unwrap_err(), parse_json(b"[1,").unwrap_err());
+            assert_eq!(parse_doc(bomb.as_bytes(), tree).unwrap_err(), parse_json(bomb.as_bytes()).unwrap_err());
+            assert_eq!(parse_doc(&[0xff], tree).unwrap_err(), NotJson::Utf8);
+            assert_eq!(parse_doc(b"", tree).unwrap_err(), NotJson::Empty);
+        }
+        let (doc, tree) = parse_doc(b"  [1] ", true).unwrap();
+        assert_eq!(tree, Some(serde_json::json!([1])));
+        assert_eq!(select(&CompiledPath::parse("$[0]").unwrap(), doc).into_value(), Some(serde_json::json!(1)));
+        assert_eq!(parse_doc(b"  [1] ", false).unwrap().1, None);
     }
 }

@@ -101,15 +101,18 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     let contract = e.schema.is_some() || openapi.is_some();
     let stub_check = !e.allow_stub && resp.status != 501;
     let small = looks_json(&resp.body) && resp.body.len() <= STUB_MAX;
-    let json: Option<Result<Doc<'_>, NotJson>> = (wants_json || contract || (stub_check && small)).then(|| parse_doc(&resp.body));
-    let parsed = json.as_ref().and_then(|r| r.as_ref().ok());
     // A tree of the whole body only for what judges it whole: the stub check of a short body,
     // and the contracts.
-    let tree = parsed.filter(|_| contract || (stub_check && small)).map(Doc::tree);
+    let whole = contract || (stub_check && small);
+    let json = (wants_json || whole).then(|| parse_doc(&resp.body, whole));
+    let (parsed, tree) = match &json {
+        Some(Ok((doc, tree))) => (Some(*doc), tree.as_ref()),
+        _ => (None, None),
+    };
 
     // A stub must never pass, whatever else matches.
     if !e.allow_stub {
-        check_stub(&mut v, resp, tree.as_ref(), s.stub_phrases, sent, line);
+        check_stub(&mut v, resp, tree, s.stub_phrases, sent, line);
     }
     check_status(&mut v, step, resp);
     if let Some(fp) = s.fingerprint {
@@ -118,7 +121,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
     if let (true, Some(Err(why))) = (wants_json, &json) {
         v.fail(FailureClass::InvalidResponse, "body", "JSON", why.to_string(), line);
     }
-    let doc = parsed.copied().filter(|_| wants_json);
+    let doc = parsed.filter(|_| wants_json);
     capture(&mut v, step, resp, doc);
 
     // Expected values may use captures of this very step.
@@ -127,7 +130,7 @@ pub fn evaluate(step: &Step, resp: &Response, t: &Templates, scope: &Scope, s: &
         scope.set_json(k.clone(), val);
     }
     check_assertions(&mut v, step, resp, doc, t, &scope);
-    check_contracts(&mut v, step, resp, tree.as_ref(), openapi);
+    check_contracts(&mut v, step, resp, tree, openapi);
     if let Some(max) = e.max_ms {
         let took = resp.total.as_millis() as u64;
         if took <= max {
@@ -280,10 +283,10 @@ fn check_assertions(v: &mut Verdict, step: &Step, resp: &Response, doc: Option<D
             let selected = select(&check.path, d);
             match check.matcher.render(t, scope) {
                 Ok(m) => match selected.judge(&m) {
-                    Ok(()) => v.pass(&check.path_text, m.describe(), selected.shown(), Some(check.pos.line)),
-                    Err(mis) => v.fail(FailureClass::Assertion, &check.path_text, mis.expected, mis.actual, Some(check.pos.line)),
+                    Ok(()) => v.pass(&check.path.text, m.describe(), selected.shown(), Some(check.pos.line)),
+                    Err(mis) => v.fail(FailureClass::Assertion, &check.path.text, mis.expected, mis.actual, Some(check.pos.line)),
                 },
-                Err(err) => v.fail(FailureClass::Template, &check.path_text, "a renderable value", err.message, Some(check.pos.line)),
+                Err(err) => v.fail(FailureClass::Template, &check.path.text, "a renderable value", err.message, Some(check.pos.line)),
             }
         }
     }

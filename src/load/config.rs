@@ -361,7 +361,7 @@ pub(crate) mod tests {
         let Some(Admin::Login { credentials, login, token }) = c.auth.admin.as_ref() else { panic!("{:?}", c.auth.admin) };
         assert!(matches!(credentials, AdminCredentials::File(f) if f == Path::new("/etc/smoke/../admin-secret.json")));
         assert_eq!(login.request.path, "/auth/jwt/login");
-        assert!(matches!(token, TokenAt::Body { paths, .. } if paths[0].0 == "$.access_token"));
+        assert!(matches!(token, TokenAt::Body { paths, .. } if paths[0].text == "$.access_token"));
         let users = disposable(&c).0;
         assert_eq!((users.cleanup.auth, users.verify.as_ref().unwrap().auth), (Some(AuthMode::Admin), Some(AuthMode::Admin)));
         let env = text.replace(
@@ -398,7 +398,7 @@ pub(crate) mod tests {
         let (users, login) = disposable(&c);
         assert_eq!(users.create.capture[0].name, "user_id");
         let TokenAt::Body { paths, send } = &login.token else { panic!("a cookie") };
-        assert_eq!((paths.len(), paths[0].0.as_str(), send), (1, "$.accessToken", &Bearer::default()));
+        assert_eq!((paths.len(), paths[0].text.as_str(), send), (1, "$.accessToken", &Bearer::default()));
         assert_eq!(users.cleanup.request.path, "/api/auth/V1/auth/users/{{ user_id }}");
         assert_eq!(users.cleanup.auth, Some(AuthMode::User));
         assert!(login.step.expect.status_ok(200), "login keeps the default expectation");

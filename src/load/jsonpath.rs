@@ -18,7 +18,7 @@ pub enum Seg {
 }
 
 #[derive(Debug, Clone)]
-pub struct Path {
+pub struct CompiledPath {
     pub text: String,
     /// The whole query, for documents parsed as a tree.
     pub query: JsonPath,
@@ -30,8 +30,8 @@ pub struct Path {
     pub singular: bool,
 }
 
-impl Path {
-    pub fn parse(text: &str) -> Result<Path, ParseError> {
+impl CompiledPath {
+    pub fn parse(text: &str) -> Result<CompiledPath, ParseError> {
         let query = JsonPath::parse(text)?;
         let (plain, rest_at) = plain_prefix(text);
         let rest = text[rest_at..].to_owned();
@@ -44,7 +44,7 @@ impl Path {
                 Err(_) => (Vec::new(), Some(query.clone())),
             },
         };
-        Ok(Path { text: text.to_owned(), query, plain, rest, singular: is_singular(text) })
+        Ok(CompiledPath { text: text.to_owned(), query, plain, rest, singular: is_singular(text) })
     }
 }
 
@@ -117,7 +117,7 @@ mod tests {
     use super::*;
 
     fn split(text: &str) -> (Vec<Seg>, Option<String>) {
-        let p = Path::parse(text).unwrap();
+        let p = CompiledPath::parse(text).unwrap();
         (p.plain, p.rest.map(|q| q.to_string()))
     }
 

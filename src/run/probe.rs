@@ -77,7 +77,8 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
                 suite,
                 step,
                 probe_name(step),
-                ctx.out.redactor.redact(&format!("the replay could not be rendered: {}", e.message)),
+                format!("the replay could not be rendered: {}", e.message),
+                &ctx.out.redactor,
             )];
         }
     };
@@ -88,15 +89,17 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
     let credential = match credential {
         Ok(c) => c,
         Err(AuthError::Cancelled) => {
-            return vec![not_run(suite, step, StepKind::Probe, FailureClass::Cancelled, "interrupted before the probes")];
-        }
-        Err(e) => {
-            return vec![unprobed(
+            return vec![not_run(
                 suite,
                 step,
-                probe_name(step),
-                ctx.out.redactor.redact(&format!("no token to forge the probes from: {e}")),
+                StepKind::Probe,
+                FailureClass::Cancelled,
+                "interrupted before the probes",
+                &ctx.out.redactor,
             )];
+        }
+        Err(e) => {
+            return vec![unprobed(suite, step, probe_name(step), format!("no token to forge the probes from: {e}"), &ctx.out.redactor)];
         }
     };
     let probes = forgeries(&credential);
@@ -116,7 +119,7 @@ pub(crate) async fn run_probes(ctx: &RunCtx, suite: &Suite, step: &Step, scope: 
         let judged = exchange::send(ctx, &req, &cc, Judge::Refused { label }, &ctx.cancel.interrupt).await;
         let facts = Facts {
             name: Some(name),
-            path: Some(crate::secret::redact_query(&base.path)),
+            path: Some(crate::secret::redact_query(&ctx.out.redactor.redact(&base.path))),
             duration_ms: ms(start.elapsed()),
             ..Facts::default()
         };

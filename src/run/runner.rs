@@ -324,7 +324,7 @@ fn bootstrap_failed_suite(out: &Output, suite: &Suite, e: &AuthError) -> RunOutc
     let mut counts = RunOutcome::default();
     let why = format!("the suite's user could not be set up: {e}");
     for step in &suite.steps {
-        let r = not_run(suite, step, StepKind::Step, FailureClass::NotRun, &why);
+        let r = not_run(suite, step, StepKind::Step, FailureClass::NotRun, &why, &out.redactor);
         counts.tally(&r);
         out.sink.emit(Event::StepFinished(r));
     }

@@ -81,8 +81,8 @@ impl<'a> SuiteState<'a> {
                     scope.set_json(name.clone(), &v)
                 }
                 Err(e) => {
-                    let why = ctx.out.redactor.redact(&format!("suite var `{name}` cannot be rendered: {e}"));
-                    stop.get_or_insert(Stop { class: FailureClass::Template, why });
+                    // Sanitized where it is reported (`not_run`).
+                    stop.get_or_insert(Stop { class: FailureClass::Template, why: format!("suite var `{name}` cannot be rendered: {e}") });
                 }
             }
         }
@@ -120,7 +120,7 @@ impl<'a> SuiteState<'a> {
             self.stop = Some(Stop { class: FailureClass::Cancelled, why: "interrupted before it was sent".into() });
         }
         if let Some(st) = &self.stop {
-            let r = not_run(suite, step, StepKind::Step, st.class, &st.why);
+            let r = not_run(suite, step, StepKind::Step, st.class, &st.why, &ctx.out.redactor);
             if st.class != FailureClass::NotRun && st.class != FailureClass::Cancelled {
                 self.stop = Some(Stop { class: FailureClass::NotRun, why: format!("not run: {}", st.why) });
             }
@@ -184,6 +184,7 @@ impl<'a> SuiteState<'a> {
                     "`auth_probe: true` on a {} step: writes are never replayed without credentials (a gateway that does not enforce auth would perform them); probe a GET of what it created",
                     step.request.method
                 ),
+                &ctx.out.redactor,
             )],
         }
     }
@@ -201,6 +202,7 @@ impl<'a> SuiteState<'a> {
             first,
             "auth probes".into(),
             "auth probes were asked for, but this suite has no passing GET/HEAD/OPTIONS step with `auth: user` to replay without credentials; add one (e.g. a GET of what it created), or set `auth_probe: false` on the suite".into(),
+            &self.ctx.out.redactor,
         );
         self.emit(r);
     }
@@ -216,6 +218,7 @@ impl<'a> SuiteState<'a> {
                     StepKind::Teardown,
                     FailureClass::Cancelled,
                     "aborted before teardown: what it deletes may be left behind",
+                    &ctx.out.redactor,
                 )
             } else {
                 self.started(step, StepKind::Teardown);

@@ -227,8 +227,8 @@ pub(crate) fn finish(suite: &Suite, step: &Step, kind: StepKind, sent: Sent, pro
 
 /// A selected step that was never sent: a failure with its reason, never a skip. (Skipped is
 /// only for what nothing needed doing, such as a teardown whose record was never created.)
-pub(crate) fn not_run(suite: &Suite, step: &Step, kind: StepKind, class: FailureClass, why: &str) -> StepResult {
-    finish(suite, step, kind, Sent::not_sent(Attempt::failed(class, why)), &[], &Redactor::default())
+pub(crate) fn not_run(suite: &Suite, step: &Step, kind: StepKind, class: FailureClass, why: &str, redactor: &Redactor) -> StepResult {
+    finish(suite, step, kind, Sent::not_sent(Attempt::failed(class, why)), &[], redactor)
 }
 
 /// Why the rest of a suite does not run: the first step it hits fails with `class`, the ones
@@ -239,10 +239,10 @@ pub(crate) struct Stop {
 }
 
 /// A probe that could not prove anything: a failure of its own class.
-pub(crate) fn unprobed(suite: &Suite, step: &Step, name: String, why: String) -> StepResult {
+pub(crate) fn unprobed(suite: &Suite, step: &Step, name: String, why: String, redactor: &Redactor) -> StepResult {
     let sent =
         Sent { facts: Facts { name: Some(name), ..Facts::default() }, ..Sent::not_sent(Attempt::failed(FailureClass::Unprobed, why)) };
-    finish(suite, step, StepKind::Probe, sent, &[], &Redactor::default())
+    finish(suite, step, StepKind::Probe, sent, &[], redactor)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json_path::JsonPath;
+use crate::load::jsonpath::CompiledPath;
 
 use super::*;
 use crate::load::diag::SourceError;
@@ -142,14 +142,8 @@ fn admin_is_there(ctx: Ctx<'_>, a: &Draft) -> Result<(), SourceError> {
 }
 
 /// A list of JSONPaths (or one) where a token is in an answer.
-fn token_paths(ctx: Ctx<'_>, node: &Node, what: &str) -> Result<Vec<(String, JsonPath)>, SourceError> {
-    ctx.list(node)
-        .into_iter()
-        .map(|p| {
-            let text = ctx.str(p, what)?;
-            Ok((text.to_owned(), suite::parse_jsonpath(ctx, p, text)?.query))
-        })
-        .collect()
+fn token_paths(ctx: Ctx<'_>, node: &Node, what: &str) -> Result<Vec<CompiledPath>, SourceError> {
+    ctx.list(node).into_iter().map(|p| suite::parse_jsonpath(ctx, p, ctx.str(p, what)?)).collect()
 }
 
 /// `auth.admin`: where its credentials come from and, if it differs from the user's, its login.

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::load::jsonpath::CompiledPath;
 use serde_json::json;
-use serde_json_path::JsonPath;
 
 use super::*;
 use crate::load::diag::{Pos, SourceError};
@@ -38,8 +38,8 @@ pub(super) fn credentials_body() -> Body {
     Body::Json(json!({ "email": "{{ user.email }}", "password": "{{ user.password }}" }))
 }
 
-pub(super) fn default_paths(paths: &[&str]) -> Vec<(String, JsonPath)> {
-    paths.iter().map(|p| (p.to_string(), JsonPath::parse(p).expect("default paths are valid"))).collect()
+pub(super) fn default_paths(paths: &[&str]) -> Vec<CompiledPath> {
+    paths.iter().map(|p| CompiledPath::parse(p).expect("default paths are valid")).collect()
 }
 
 /// The `auth` block as written: every key of every mode, read in one pass, then made into the
@@ -52,7 +52,7 @@ pub(super) struct Draft {
     pub(super) email: String,
     pub(super) create: Step,
     pub(super) login: Step,
-    pub(super) token_paths: Vec<(String, JsonPath)>,
+    pub(super) token_paths: Vec<CompiledPath>,
     pub(super) token_cookie: Option<String>,
     pub(super) token_type: TokenType,
     pub(super) refresh: Option<Refresh>,
@@ -203,5 +203,5 @@ impl Draft {
 /// differs from the user's, its own login and token paths.
 pub(super) enum AdminDraft {
     Client(ClientCredentials),
-    Login { credentials: AdminCredentials, login: Option<Box<Step>>, paths: Option<Vec<(String, JsonPath)>> },
+    Login { credentials: AdminCredentials, login: Option<Box<Step>>, paths: Option<Vec<CompiledPath>> },
 }

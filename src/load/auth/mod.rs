@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json_path::JsonPath;
+use crate::load::jsonpath::CompiledPath;
 
 use crate::load::diag::Pos;
 use crate::load::suite::Step;
@@ -97,7 +97,7 @@ pub struct Login {
 #[derive(Debug, Clone)]
 pub enum TokenAt {
     /// In the JSON body: the first path that yields a string wins; sent in a header.
-    Body { paths: Vec<(String, JsonPath)>, send: Bearer },
+    Body { paths: Vec<CompiledPath>, send: Bearer },
     /// `login.token: { cookie: NAME }`: a session cookie, sent back as that cookie.
     Cookie(String),
 }
@@ -149,10 +149,10 @@ pub enum TokenType {
 #[derive(Debug, Clone)]
 pub struct Refresh {
     pub step: Step,
-    pub token_paths: Vec<(String, JsonPath)>,
-    pub refresh_paths: Vec<(String, JsonPath)>,
+    pub token_paths: Vec<CompiledPath>,
+    pub refresh_paths: Vec<CompiledPath>,
     /// Where the first refresh token is in the login's answer ([`DEFAULT_REFRESH_PATHS`]).
-    pub from_login: Vec<(String, JsonPath)>,
+    pub from_login: Vec<CompiledPath>,
 }
 
 /// Where the refresh token is in a login's answer, when the login does not capture

@@ -286,7 +286,7 @@ fn decode_expect(ctx: Ctx<'_>, node: &Node) -> Result<Expect, SourceError> {
         let mut jm = ctx.map(j, "`expect.json`")?;
         for (k, knode, v) in jm.rest() {
             let path = parse_jsonpath(ctx, knode, k)?;
-            e.json.push(JsonCheck { path_text: k.to_owned(), path, matcher: Matcher::from_node(ctx, v)?, pos: knode.pos });
+            e.json.push(JsonCheck { path, matcher: Matcher::from_node(ctx, v)?, pos: knode.pos });
         }
     }
     if let Some(b) = m.get("body") {
@@ -337,8 +337,8 @@ fn decode_status(ctx: Ctx<'_>, node: &Node) -> Result<StatusPat, SourceError> {
     }
 }
 
-pub fn parse_jsonpath(ctx: Ctx<'_>, node: &Node, text: &str) -> Result<jsonpath::Path, SourceError> {
-    jsonpath::Path::parse(text).map_err(|e| {
+pub fn parse_jsonpath(ctx: Ctx<'_>, node: &Node, text: &str) -> Result<jsonpath::CompiledPath, SourceError> {
+    jsonpath::CompiledPath::parse(text).map_err(|e| {
         let help = match bracket_form(text) {
             Some(fixed) => format!("a name with `-` or other punctuation needs the bracket form: `{fixed}`"),
             None => "JSONPath (RFC 9535) starts with `$`, e.g. `$.items[0].id`".to_owned(),

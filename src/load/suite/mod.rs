@@ -11,7 +11,7 @@ pub use discover::*;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::load::jsonpath::Path;
+use crate::load::jsonpath::CompiledPath;
 use serde_json::Value as J;
 
 use crate::load::diag::{Pos, SourceError};
@@ -233,8 +233,7 @@ pub struct HeaderCheck {
 
 #[derive(Debug, Clone)]
 pub struct JsonCheck {
-    pub path_text: String,
-    pub path: Path,
+    pub path: CompiledPath,
     pub matcher: Matcher,
     pub pos: Pos,
 }
@@ -254,7 +253,7 @@ pub struct Capture {
 
 #[derive(Debug, Clone)]
 pub enum CaptureSource {
-    Json(Path),
+    Json(CompiledPath),
     Header(String),
     /// The whole body, as text.
     Body,

@@ -356,7 +356,7 @@ impl Auth {
             TokenAt::Body { paths, .. } => paths,
         };
         let Ok(body) = step::parse_json(&resp.body) else { return false };
-        paths.iter().any(|(text, path)| step::value_at(path, text, &body).is_some_and(|v| v.as_str().is_some_and(|t| !t.is_empty())))
+        paths.iter().any(|path| step::value_at(path, &body).is_some_and(|v| v.as_str().is_some_and(|t| !t.is_empty())))
     }
 
     async fn current_token(&self) -> Option<Secret> {

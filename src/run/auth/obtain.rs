@@ -3,11 +3,12 @@
 
 use super::*;
 use crate::load::config::{Admin, ClientCredentials, Login, TokenType};
+use crate::load::jsonpath::CompiledPath;
 use crate::run::ctx::IdentityProvider;
 
 /// Where an OAuth2 token endpoint puts the token.
-static ACCESS_TOKEN: std::sync::LazyLock<[(String, serde_json_path::JsonPath); 1]> =
-    std::sync::LazyLock::new(|| [("$.access_token".to_owned(), serde_json_path::JsonPath::parse("$.access_token").expect("valid"))]);
+static ACCESS_TOKEN: std::sync::LazyLock<[CompiledPath; 1]> =
+    std::sync::LazyLock::new(|| [CompiledPath::parse("$.access_token").expect("valid")]);
 
 impl Auth {
     /// A new token from the mode's source: the gateway's login, or the identity provider. A
@@ -49,7 +50,7 @@ impl Auth {
         step: &str,
         resp: &Response,
         at: &TokenAt,
-        paths: Option<&[(String, serde_json_path::JsonPath)]>,
+        paths: Option<&[CompiledPath]>,
     ) -> Result<(Token, Option<J>), AuthError> {
         let (paths, token_type) = match at {
             TokenAt::Body { paths: own, .. } => (paths.unwrap_or(own), self.cfg.login().map_or(TokenType::Detect, |l| l.token_type)),

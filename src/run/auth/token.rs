@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::load::jsonpath::CompiledPath;
 use serde_json::Value as J;
-use serde_json_path::JsonPath;
 
 use crate::eval::step;
 use crate::http::client::Response;
@@ -72,16 +72,16 @@ impl From<TokenError> for crate::run::auth::AuthError {
 }
 
 /// The first string at `paths` in a JSON answer.
-pub(crate) fn select_str(body: &J, paths: &[(String, JsonPath)]) -> Option<String> {
-    paths.iter().find_map(|(text, path)| step::value_at(path, text, body).and_then(|v| v.as_str().map(str::to_owned)))
+pub(crate) fn select_str(body: &J, paths: &[CompiledPath]) -> Option<String> {
+    paths.iter().find_map(|path| step::value_at(path, body).and_then(|v| v.as_str().map(str::to_owned)))
 }
 
 /// The token of an answer: at the first of `paths` that yields a string; a JWT's claims read,
 /// an opaque token's lifetime taken from `expires_in` (seconds), `expires_at` (seconds since
 /// the epoch, or RFC 3339) or `ttl`, whichever is known first.
-pub(crate) fn from_answer(body: &J, paths: &[(String, JsonPath)], kind: TokenType, ttl: Option<Duration>) -> Result<Token, TokenError> {
+pub(crate) fn from_answer(body: &J, paths: &[CompiledPath], kind: TokenType, ttl: Option<Duration>) -> Result<Token, TokenError> {
     let text =
-        select_str(body, paths).ok_or_else(|| TokenError::Missing(paths.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")))?;
+        select_str(body, paths).ok_or_else(|| TokenError::Missing(paths.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(", ")))?;
     let secret = Secret::new(text);
     let now = now_secs();
     let stated = body.get("expires_in").and_then(J::as_i64).map(|s| now + s).or_else(|| match body.get("expires_at") {
@@ -137,8 +137,8 @@ pub(crate) fn from_cookie(name: &str, resp: &Response) -> Option<Token> {
 mod tests {
     use super::*;
 
-    fn paths(p: &[&str]) -> Vec<(String, JsonPath)> {
-        p.iter().map(|t| (t.to_string(), JsonPath::parse(t).unwrap())).collect()
+    fn paths(p: &[&str]) -> Vec<CompiledPath> {
+        p.iter().map(|t| CompiledPath::parse(t).unwrap()).collect()
     }
 
     #[test]

@@ -8,6 +8,8 @@
 #   W3  50 suites × 10 steps: --jobs 1 vs --jobs 8 with 20 ms upstream latency (reference
 #       gateway), and --jobs 1 vs --jobs 8 with no latency (nginx: only the harness's cost).
 #   peak RSS of each.
+#   With valgrind installed, the instructions each tool executes for W1 and W3 (`--jobs 1`):
+#   callgrind counts them, so they repeat run after run on a noisy machine where times do not.
 # When Hurl is on PATH (or HURL=/path/to/hurl), the same workloads run under Hurl too, written
 # as .hurl files doing the same requests and assertions, and both tools are measured
 # alternately: ROUNDS rounds, each timing every command of a workload RUNS times, the order
@@ -58,7 +60,9 @@ start_refgate() {
 
 # nginx answering the gateway's routes with canned JSON: the cheapest server there is, so what
 # is measured above the curl floor is the client's own cost. The token is a JWT-shaped string
-# with a real `exp` (smokegate reads the claims; nginx checks nothing).
+# with a real `exp` (smokegate reads the claims; nginx checks nothing), 50 minutes ahead: the
+# bench must end before it, or every step would first refresh the token (see the check at the
+# end).
 start_nginx() {
   local port token
   port=$(free_port)
@@ -66,7 +70,7 @@ start_nginx() {
 import base64, json, os, time
 b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
 now = int(time.time())
-print(b({"alg": "HS256", "typ": "JWT"}) + "." + b({"sub": "bench", "iat": now, "exp": now + 1800}) + "."
+print(b({"alg": "HS256", "typ": "JWT"}) + "." + b({"sub": "bench", "iat": now, "exp": now + 3000}) + "."
       + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())
 PY
 )
@@ -120,7 +124,9 @@ peak_rss_mib() { # command… → peak RSS of the command in MiB
 
 start_nginx
 NG=$REPLY
-start_refgate slow --latency 20ms
+# Tokens for 50 minutes: Hurl's is minted once, before the measuring starts (the default 5 minutes
+# ran out during W3's rounds, and every later Hurl run failed on 401).
+start_refgate slow --latency 20ms --token-ttl 50m
 GW_SLOW=$REPLY
 STATE="$WORK/state"
 mkdir -p "$WORK"/{w1,w2,w3,h1,h2,h3}
@@ -211,7 +217,8 @@ measure() {
     # run after another tool evicted this one's pages (on W2 that alone is 2–3 ms of either).
     local runs=$RUNS
     [[ $label == w2 ]] && runs=$((RUNS * 5))
-    hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null 2>>"$WORK/hyperfine.log"
+    hyperfine -N --style none --warmup 1 --runs "$runs" --export-json "$WORK/$label-$r.json" "${args[@]}" >/dev/null 2>>"$WORK/hyperfine.log" \
+      || { echo "$label: a command failed (hyperfine's words follow)" >&2; tail -5 "$WORK/hyperfine.log" >&2; exit 1; }
   done
 }
 
@@ -264,6 +271,29 @@ $SG --gateway "$GW_SLOW" --jobs 8 --json "$WORK/report-w3s.json" "$WORK/w3" >/de
 AUTH_S=$(python3 -c "import json,sys; print(sum(b['total_ms'] for b in json.load(open(sys.argv[1]))['breadcrumbs'])/1000)" "$WORK/report-w3s.json")
 "$BIN" logout --gateway "$GW_SLOW" --state-dir "$STATE" >/dev/null
 
+# Instructions executed (callgrind), one run each: the same count on every repeat, whatever else
+# the machine is doing. `nan` where valgrind or Hurl is missing.
+instructions() { # command… → instructions executed by the command and its threads
+  if ! command -v valgrind >/dev/null; then echo nan; return; fi
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | sed -n 's/.*refs: *//p' | tr -d ,
+}
+echo "== instructions (callgrind)"
+IN_W1_SG=$(instructions $SG --gateway "$NG" "$WORK/w1")
+IN_W1_CURL=$(instructions curl -s -K "$WORK/curl.cfg")
+IN_W3_SG=$(instructions $SG --gateway "$NG" --jobs 1 "$WORK/w3")
+IN_W1_H=nan IN_W3_H=nan
+if [[ -n "$HURL" ]]; then
+  IN_W1_H=$(instructions $H --variables-file "$WORK/vars-ng" "$WORK/h1/w1.hurl")
+  IN_W3_H=$(instructions $HT --jobs 1 --variables-file "$WORK/vars-ng" "$WORK/h3")
+fi
+
+# The figures are only W1's if W1 did what it says: had the canned token expired, every step
+# would have been preceded by a refresh, doubling its requests.
+if $SG -v --gateway "$NG" "$WORK/w1" 2>&1 | grep -q '↳ refresh'; then
+  echo "the bench's token expired during the run: its figures count refreshes; run it again" >&2
+  exit 1
+fi
+
 # --- report -------------------------------------------------------------------------------------
 # One table: every figure, the reference it is judged against (measured in this run), the
 # ratio and the issue's target.
@@ -274,11 +304,13 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "rounds: $ROUNDS × $RUNS runs per command, alternating; medians; $([[ -n "$HURL" ]] && "$HURL" --version | head -1 | cut -d' ' -f1-2 || echo 'hurl not installed (cargo install hurl --version 8.0.1 --locked), not compared')"
 python3 - "$(med w1 floor)" "$(med w1 smokegate)" "$(med w1 hurl)" "$(med w2 floor)" "$(med w2 smokegate)" "$(med w2 hurl)" \
   "$(med w3f smokegate-j1)" "$(med w3f smokegate-j8)" "$(med w3f hurl-j1)" "$(med w3f hurl-j8)" \
-  "$(med w3s smokegate-j1)" "$(med w3s smokegate-j8)" "$(med w3s hurl-j8)" "$AUTH_S" "$SIZE" "$RSS_SG" "${RSS_H:-}" <<'PY'
+  "$(med w3s smokegate-j1)" "$(med w3s smokegate-j8)" "$(med w3s hurl-j8)" "$AUTH_S" "$SIZE" \
+  "$IN_W1_SG" "$IN_W1_CURL" "$IN_W1_H" "$IN_W3_SG" "$IN_W3_H" "$RSS_SG" "${RSS_H:-}" <<'PY'
 import math, sys
 a = sys.argv[1:]
 w1f, w1s, w1h, w2f, w2s, w2h, f1, f8, hf1, hf8, s1, s8, hs8, auth, size = map(float, a[:15])
-rss_sg, rss_h = a[15], a[16]
+i1s, i1c, i1h, i3s, i3h = map(float, a[15:20])
+rss_sg, rss_h = a[20], a[21]
 ms = lambda x: "-" if math.isnan(x) else f"{x*1e3:.1f} ms"
 ratio = lambda x, y: "-" if math.isnan(x) or math.isnan(y) else f"{x/y:.2f}×"
 rows = [
@@ -291,7 +323,13 @@ rows = [
     ("W3 50×10, 20 ms latency, --jobs 8 vs Hurl", ms(s8), f"hurl {ms(hs8)}", ratio(s8, hs8), "≤ 0.40×",
      f"incl. {auth*1e3:.0f} ms of user create/login/delete Hurl does not do; without it {ratio(s8-auth, hs8)}"),
     ("W3 20 ms latency, --jobs 1 → 8", ms(s8), f"--jobs 1 {ms(s1)}", ratio(s8, s1), "", ""),
-    ("release binary", f"{size/2**20:.1f} MiB", "", "", "≤ 12 MB", ""),
+    ("release binary", f"{size/1e6:.2f} MB", "", "", "≤ 12 MB", f"{size/2**20:.2f} MiB"),
+]
+mi = lambda x: "-" if math.isnan(x) else f"{x/1e6:.1f} M"
+rows += [
+    ("W1 instructions vs curl floor", mi(i1s), f"curl {mi(i1c)}", ratio(i1s, i1c), "", "callgrind: repeatable"),
+    ("W1 instructions vs Hurl", mi(i1s), f"hurl {mi(i1h)}", ratio(i1s, i1h), "", ""),
+    ("W3 --jobs 1 instructions vs Hurl", mi(i3s), f"hurl {mi(i3h)}", ratio(i3s, i3h), "", ""),
 ]
 print("| figure | smokegate | reference (this run) | ratio | target | note |")
 print("|---|---|---|---|---|---|")

@@ -133,7 +133,31 @@ pub fn select<'a>(path: &CompiledPath, doc: Doc<'a>) -> Selected<'a> {
 /// The value at a path of a tree, as `Selected::into_value` takes it: for auth answers, which
 /// are parsed whole.
 pub fn value_at(path: &CompiledPath, doc: &J) -> Option<J> {
-    let nodes = path.query.query(doc).all();
+    let mut at: Vec<&J> = vec![doc];
+    for seg in &path.plain {
+        at = match seg {
+            Seg::Name(name) => at.into_iter().filter_map(|v| v.as_object()?.get(name)).collect(),
+            Seg::Index(i) => at
+                .into_iter()
+                .filter_map(|v| {
+                    let a = v.as_array()?;
+                    a.get(if *i < 0 { a.len().checked_sub(i.unsigned_abs() as usize)? } else { usize::try_from(*i).ok()? })
+                })
+                .collect(),
+            Seg::Wildcard => at
+                .into_iter()
+                .flat_map(|v| match v {
+                    J::Object(o) => o.values().collect(),
+                    J::Array(a) => a.iter().collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+        };
+    }
+    let nodes: Vec<&J> = match &path.rest {
+        None => at,
+        Some(q) => at.into_iter().flat_map(|v| q.query(v).all()).collect(),
+    };
     if path.singular {
         nodes.first().filter(|v| !v.is_null()).map(|v| (*v).clone())
     } else if nodes.is_empty() {
@@ -204,8 +228,16 @@ mod tests {
                 Selected::Value(n) => vec![n.into_value()],
                 Selected::Nodes(ns) => ns.into_iter().map(Node::into_value).collect(),
             };
-            let queried: Vec<J> = path.query.query(&tree).all().into_iter().cloned().collect();
+            let query = serde_json_path::JsonPath::parse(text).unwrap();
+            let queried: Vec<J> = query.query(&tree).all().into_iter().cloned().collect();
             assert_eq!(walked, queried, "{text}");
+            // And on a tree, as auth answers are read, the same nodes.
+            let expected = if path.singular {
+                queried.first().filter(|v| !v.is_null()).cloned()
+            } else {
+                (!queried.is_empty()).then(|| J::Array(queried.clone()))
+            };
+            assert_eq!(value_at(&path, &tree), expected, "{text}");
         }
         let bomb = "[".repeat(100_000);
         for tree in [false, true] {

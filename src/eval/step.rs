@@ -11,9 +11,9 @@ use crate::http::client::{Outgoing, Response};
 
 use crate::eval::json::{Doc, parse_doc};
 pub use crate::eval::json::{NotJson, Selected, parse_json, select, value_at};
+pub use crate::eval::stub::body_hint;
 use crate::eval::stub::{STUB_MAX, looks_json, stub_phrase};
-pub use crate::eval::stub::{body_hint, words};
-use crate::load::config::Fingerprint;
+use crate::load::config::{Fingerprint, StubPhrases};
 use crate::load::contract::{OpenApi, OpenApiCheck, Operation, Violation};
 use crate::load::suite::{Capture, CaptureSource, Step};
 use crate::report::event::{AssertionResult, FailureClass};
@@ -79,7 +79,7 @@ fn rank(c: FailureClass) -> u8 {
 
 /// Settings that shape evaluation, from the config.
 pub struct EvalSettings<'a> {
-    pub stub_phrases: &'a [String],
+    pub stub_phrases: &'a StubPhrases,
     pub fingerprint: Option<&'a Fingerprint>,
     /// The run's OpenAPI document, when the config names one.
     pub openapi: Option<&'a OpenApi>,
@@ -187,7 +187,7 @@ fn violations_text(found: &[Violation], total: usize) -> String {
 }
 
 /// 501, or an error body that says "not implemented" (in words, wherever a stub says it).
-fn check_stub(v: &mut Verdict, resp: &Response, doc: Option<&J>, phrases: &[String], sent: Option<&[u8]>, line: Option<usize>) {
+fn check_stub(v: &mut Verdict, resp: &Response, doc: Option<&J>, phrases: &StubPhrases, sent: Option<&[u8]>, line: Option<usize>) {
     if resp.status == 501 {
         v.fail(FailureClass::Stub, "stub", "a real handler", "501 Not Implemented", line);
     } else if let Some(phrase) = stub_phrase(&resp.body, doc, phrases, sent) {

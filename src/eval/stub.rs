@@ -3,6 +3,8 @@
 
 use serde_json::Value as J;
 
+use crate::load::config::StubPhrases;
+
 /// Looks for a stub's answer: the whole body when it is text, or, when it is JSON, a bare string
 /// or the error-shaped fields of the top-level object (`error`, `message`, `detail`, `code`,
 /// `status`, …, and everything beneath them). Never other data fields, and never a string the
@@ -17,11 +19,10 @@ pub(super) fn looks_json(body: &[u8]) -> bool {
 }
 
 /// `doc` is the body parsed as JSON, when it is JSON (the caller parses it once for everyone).
-pub(super) fn stub_phrase<'a>(body: &[u8], doc: Option<&J>, phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
+pub(super) fn stub_phrase<'a>(body: &[u8], doc: Option<&J>, phrases: &'a StubPhrases, sent: Option<&[u8]>) -> Option<&'a str> {
     if body.is_empty() || phrases.is_empty() || (looks_json(body) && body.len() > STUB_MAX) {
         return None;
     }
-    let sent = sent.map(String::from_utf8_lossy).unwrap_or_default();
     let mut candidates: Vec<String> = Vec::new();
     match doc {
         Some(J::String(s)) => candidates.push(s.clone()),
@@ -36,14 +37,16 @@ pub(super) fn stub_phrase<'a>(body: &[u8], doc: Option<&J>, phrases: &'a [String
         // Only the first 64 KiB: stubs answer short messages, and this runs on every response.
         None => candidates.push(String::from_utf8_lossy(&body[..body.len().min(STUB_MAX)]).into_owned()),
     }
-    let phrases_norm: Vec<String> = phrases.iter().map(|p| format!(" {} ", words(p))).collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let sent = sent.map(String::from_utf8_lossy).unwrap_or_default();
     for c in candidates {
         if !sent.is_empty() && (sent.contains(&c) || sent.contains(&J::String(c.clone()).to_string())) {
             continue;
         }
-        let text = format!(" {} ", words(&c));
-        if let Some(i) = phrases_norm.iter().position(|p| text.contains(p.as_str())) {
-            return Some(&phrases[i]);
+        if let Some(p) = phrases.found_in(&c) {
+            return Some(p);
         }
     }
     None
@@ -51,9 +54,14 @@ pub(super) fn stub_phrase<'a>(body: &[u8], doc: Option<&J>, phrases: &'a [String
 
 /// Keys that hold an error's words (problem+json, framework error envelopes, gRPC gateways).
 fn is_error_key(key: &str) -> bool {
-    let k: String = key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    // Most keys are already lower-case words: looked at as they are, without a copy.
+    let k: std::borrow::Cow<'_, str> = if key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        key.into()
+    } else {
+        key.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase().into()
+    };
     ["error", "exception", "fault"].iter().any(|w| k.contains(w))
-        || ["message", "msg", "detail", "details", "title", "reason", "status", "statusmessage", "code", "type"].contains(&k.as_str())
+        || ["message", "msg", "detail", "details", "title", "reason", "status", "statusmessage", "code", "type"].contains(&&*k)
 }
 
 fn collect_strings(v: &J, out: &mut Vec<String>) {
@@ -63,24 +71,6 @@ fn collect_strings(v: &J, out: &mut Vec<String>) {
         J::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
         _ => {}
     }
-}
-
-/// Lower-case words: camelCase split, every run of non-alphanumerics one space.
-pub fn words(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut prev: Option<char> = None;
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            if prev.is_some_and(|p| p.is_lowercase() && c.is_uppercase()) {
-                out.push(' ');
-            }
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with(' ') && !out.is_empty() {
-            out.push(' ');
-        }
-        prev = Some(c);
-    }
-    out.trim_end().to_owned()
 }
 
 /// A short excerpt of an error body, to show next to an unexpected status.
@@ -94,16 +84,17 @@ pub fn body_hint(body: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::eval::json::parse_json;
+    use crate::load::config::words;
 
     /// The stub check as `evaluate` runs it: on the body and its parse.
-    fn stub<'a>(body: &[u8], phrases: &'a [String], sent: Option<&[u8]>) -> Option<&'a str> {
+    fn stub<'a>(body: &[u8], phrases: &'a StubPhrases, sent: Option<&[u8]>) -> Option<&'a str> {
         let doc = parse_json(body).ok();
         stub_phrase(body, doc.as_ref(), phrases, sent)
     }
 
     #[test]
     fn stub_phrases_match_error_shaped_bodies_in_any_spelling() {
-        let phrases: Vec<String> = crate::load::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect();
+        let phrases = StubPhrases::new(crate::load::config::DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect());
         for body in [
             &br#"{"error":"Not Implemented yet"}"#[..],
             br#"{"message":"Not yet implemented"}"#,

@@ -166,17 +166,14 @@ impl Templates {
     }
 
     fn eval_native(&self, source: &str, expr: &str, scope: &Scope) -> Result<serde_json::Value, TemplateError> {
-        // Compiled once, as a template setting `value`; an expression that does not fit in one
-        // (a `%}` inside a string) is compiled each time instead.
-        let v = match self.env.get_template(&format!("{EXPRESSION}{expr}")) {
-            Ok(tpl) => {
-                let done = tpl.render_captured(scope.context()).map_err(|e| self.explain(source, scope, e))?;
-                done.state().lookup("value").unwrap_or_default()
-            }
-            Err(_) => {
-                let compiled = self.env.compile_expression(expr).map_err(|e| self.explain(source, scope, e))?;
-                compiled.eval(scope.context()).map_err(|e| self.explain(source, scope, e))?
-            }
+        // A bare name (`{{ id }}`, most expected values and bodies) is the scope's value itself:
+        // looked up directly, as the engine would. Anything else, or a name the scope lacks (for
+        // the engine's error), is compiled once, as a template setting `value`; an expression
+        // that does not fit in one (a `%}` inside a string) is compiled each time instead.
+        let direct = is_bare_name(expr).then(|| scope.values.get(expr).cloned()).flatten();
+        let v = match direct {
+            Some(v) => v,
+            None => self.evaluated(source, expr, scope)?,
         };
         if v.is_undefined() {
             return Err(self.explain(source, scope, minijinja::Error::new(minijinja::ErrorKind::UndefinedError, "undefined value")));
@@ -187,6 +184,19 @@ impl Templates {
             K::Number | K::Bool | K::None | K::Seq | K::Map => serde_json::to_value(&v)
                 .map_err(|e| TemplateError { message: format!("cannot convert `{expr}` to JSON: {e}"), variable: None }),
             _ => Ok(serde_json::Value::String(v.to_string())),
+        }
+    }
+
+    fn evaluated(&self, source: &str, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        match self.env.get_template(&format!("{EXPRESSION}{expr}")) {
+            Ok(tpl) => {
+                let done = tpl.render_captured(scope.context()).map_err(|e| self.explain(source, scope, e))?;
+                Ok(done.state().lookup("value").unwrap_or_default())
+            }
+            Err(_) => {
+                let compiled = self.env.compile_expression(expr).map_err(|e| self.explain(source, scope, e))?;
+                compiled.eval(scope.context()).map_err(|e| self.explain(source, scope, e))
+            }
         }
     }
 
@@ -215,6 +225,14 @@ impl Templates {
     }
 }
 
+/// A variable name as the engine reads one: an identifier that is not one of its literals.
+fn is_bare_name(expr: &str) -> bool {
+    let mut chars = expr.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !matches!(expr, "true" | "false" | "none" | "True" | "False" | "None")
+}
+
 /// `"{{ expr }}"` → `Some("expr")` when the string is exactly one expression.
 fn whole_expression(s: &str) -> Option<&str> {
     let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
@@ -235,6 +253,27 @@ mod tests {
         s.set("n", 3);
         s.set_json("run", &json!({"id": "r1"}));
         s
+    }
+
+    /// A bare name looked up directly renders what the engine renders for it.
+    #[test]
+    fn bare_names_are_the_engines_values() {
+        let t = Templates::new();
+        let mut sc = scope();
+        sc.set_json("obj", &json!({"a": [1, 2.5, null, true, "x"], "b": {}}));
+        sc.set_json("f", &json!(2.5));
+        sc.set_json("nothing", &json!(null));
+        sc.set("flag", false);
+        for name in ["sku", "n", "run", "obj", "f", "nothing", "flag"] {
+            let direct = t.render_json(&json!(format!("{{{{ {name} }}}}")), &sc).unwrap();
+            let engine = t.render_json(&json!(format!("{{{{ ({name}) }}}}")), &sc).unwrap();
+            assert_eq!(direct, engine, "{name}");
+        }
+        for (literal, value) in [("true", json!(true)), ("none", json!(null)), ("False", json!(false))] {
+            assert_eq!(t.render_json(&json!(format!("{{{{ {literal} }}}}")), &sc).unwrap(), value, "{literal}");
+        }
+        assert!(!is_bare_name("run.id") && !is_bare_name("1x") && !is_bare_name("") && is_bare_name("_x1"));
+        assert_eq!(t.render_json(&json!("{{ missing }}"), &sc).unwrap_err().variable.as_deref(), Some("missing"));
     }
 
     #[test]

@@ -280,7 +280,7 @@ impl HttpClient {
         cancel: &CancellationToken,
     ) -> (Result<Response, SendError>, Breadcrumb) {
         let Hop { method, url, body, request_id } = hop;
-        let request_id = self.own_request_id(req).or(request_id).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let request_id = self.own_request_id(req).or(request_id).unwrap_or_else(new_request_id);
         let span_id = format!("{:016x}", rand::random::<u64>() | 1);
         let path_and_query = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -458,6 +458,29 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A reqId: a UUIDv7 (time-ordered to the millisecond, so ids sort like the log) whose random
+/// bits come from the thread's generator, not from a `getrandom` system call per request.
+pub fn new_request_id() -> String {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random()).into_uuid().to_string()
+}
+
 pub fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_distinct_version_7_uuids() {
+        let (a, b) = (super::new_request_id(), super::new_request_id());
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let u = uuid::Uuid::parse_str(&id).unwrap();
+            assert_eq!(u.get_version_num(), 7, "{id}");
+            let (secs, _) = u.get_timestamp().unwrap().to_unix();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+            assert!(now.abs_diff(secs) < 5, "{id}: its time is now");
+        }
+    }
 }

@@ -26,6 +26,9 @@ pub struct Gateway {
     base: Url,
     /// The base path without a trailing slash ("" for the root).
     base_path: String,
+    /// `scheme://host:port` + the base path: what a gateway-relative path is appended to (made
+    /// once: it is the start of every request's URL).
+    prefix: String,
 }
 
 impl Gateway {
@@ -45,7 +48,8 @@ impl Gateway {
             return Err(GatewayUrlError::PlainHttp(host));
         }
         let base_path = url.path().trim_end_matches('/').to_owned();
-        Ok(Gateway { base: url, base_path })
+        let prefix = format!("{}{base_path}", url.origin().ascii_serialization());
+        Ok(Gateway { base: url, base_path, prefix })
     }
 
     /// `scheme://host:port`, for messages and cache keys.
@@ -71,7 +75,7 @@ impl Gateway {
                     reason: format!("a path that climbs out of the gateway's base path {} (`..`, encoded or not)", self.base_path),
                 });
             }
-            let joined = format!("{}{}{}", self.origin(), self.base_path, path);
+            let joined = format!("{}{path}", self.prefix);
             let url = Url::parse(&joined).map_err(|_| OffGateway { target: path.to_owned(), reason: "not a valid path".into() })?;
             self.check(&url)?;
             return Ok(url);
@@ -86,6 +90,10 @@ impl Gateway {
     /// encoded (`%252e`), or with encoded or backslash separators (`..%2f`, `..\`).
     fn escapes_base(&self, path: &str) -> bool {
         let path = path.split(['?', '#']).next().unwrap_or(path);
+        // No dot and nothing encoded: no `..` in any spelling (the common case, every request).
+        if !path.contains(['.', '%']) {
+            return false;
+        }
         let mut text = path.to_owned();
         for _ in 0..3 {
             let mut depth: i64 = 0;
@@ -114,11 +122,18 @@ impl Gateway {
 
     /// Accepts only URLs on the gateway's origin and under its base path.
     pub fn check(&self, url: &Url) -> Result<(), OffGateway> {
-        if url.origin() != self.base.origin() {
+        // The origin's parts, as `Url::origin` compares them (http and https only: any other
+        // scheme's origin is opaque and equals nothing), without building two origins per URL.
+        let same_origin = matches!(url.scheme(), "http" | "https")
+            && url.scheme() == self.base.scheme()
+            && url.host() == self.base.host()
+            && url.port_or_known_default() == self.base.port_or_known_default();
+        if !same_origin {
             return Err(OffGateway { target: url.origin().ascii_serialization(), reason: format!("not the gateway ({})", self.origin()) });
         }
         let p = url.path();
-        let under_base = self.base_path.is_empty() || p == self.base_path || p.starts_with(&format!("{}/", self.base_path));
+        let under_base = self.base_path.is_empty()
+            || p.strip_prefix(self.base_path.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         if !under_base {
             return Err(OffGateway { target: url.to_string(), reason: format!("outside the gateway's base path {}", self.base_path) });
         }
@@ -222,6 +237,18 @@ mod tests {
         assert_eq!(e.target, "http://127.0.0.1:4001");
         assert!(g.resolve("http://127.0.0.1:4000/other").is_err(), "outside the base path");
         assert!(g.resolve("//evil.example/x").is_err());
+        // The origin compared part by part, as `Url::origin` does.
+        assert!(g.resolve("https://127.0.0.1:4000/edge/api").is_err(), "another scheme");
+        assert!(g.resolve("ws://127.0.0.1:4000/edge/api").is_err(), "not http(s)");
+        assert!(g.resolve("http://localhost:4000/edge/api").is_err(), "another host name");
+        assert!(g.resolve("http://127.0.0.1:4000/edgeX/api").is_err(), "a sibling of the base path");
+        assert!(g.resolve("http://127.0.0.1:4000/edge").is_ok(), "the base path itself");
+        assert!(g.resolve("/api/../../x").is_err() && g.resolve("/api/%2e%2e/%2e%2e/x").is_err() && g.resolve("/a/b/c").is_ok());
+        let d = Gateway::parse("http://API.example.com/", true).unwrap();
+        assert!(d.resolve("http://api.example.com:80/x").is_ok(), "the default port and the host's case");
+        assert_eq!(d.resolve("/x").unwrap().as_str(), "http://api.example.com/x");
+        let v6 = Gateway::parse("http://[::1]:4000", false).unwrap();
+        assert!(v6.resolve("http://[0:0::1]:4000/x").is_ok() && v6.resolve("http://127.0.0.1:4000/x").is_err());
     }
 
     #[test]

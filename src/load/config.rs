@@ -20,7 +20,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub connect_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
-    pub stub_phrases: Vec<String>,
+    pub stub_phrases: StubPhrases,
     /// Names whose values are secrets, masked in every output like the token: environment
     /// variables, config and suite vars, captures.
     pub secrets: Vec<String>,
@@ -75,9 +75,53 @@ pub struct Fingerprint {
 
 pub const DEFAULT_DENY_ENV: &[&str] = &["*_SERVICE_URL", "*_SVC_URL", "*_SERVICE_HOST", "*_UPSTREAM_URL"];
 pub const DEFAULT_UPSTREAM_HEADERS: &[&str] = &["x-upstream", "x-served-by", "via", "server-timing"];
-/// Matched as words (see `step::words`): "not_implemented", "NotImplementedError" and
+/// Matched as words (see [`words`]): "not_implemented", "NotImplementedError" and
 /// "Not yet implemented." all match.
 pub const DEFAULT_STUB_PHRASES: &[&str] = &["not implemented", "not yet implemented", "unimplemented", "notimplemented"];
+
+/// The phrases that mark a stub's answer, as written and as the words they are matched by,
+/// normalized once at load (the stub check runs on every response).
+#[derive(Debug, Clone)]
+pub struct StubPhrases {
+    written: Vec<String>,
+    /// ` not implemented `: [`words`] with a space either side, so a match is whole words.
+    padded: Vec<String>,
+}
+
+impl StubPhrases {
+    pub fn new(written: Vec<String>) -> Self {
+        let padded = written.iter().map(|p| format!(" {} ", words(p))).collect();
+        StubPhrases { written, padded }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.written.is_empty()
+    }
+
+    /// The first phrase (as written) whose words occur in `text`'s.
+    pub fn found_in(&self, text: &str) -> Option<&str> {
+        let text = format!(" {} ", words(text));
+        self.padded.iter().position(|p| text.contains(p.as_str())).map(|i| self.written[i].as_str())
+    }
+}
+
+/// Lower-case words: camelCase split, every run of non-alphanumerics one space.
+pub fn words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if prev.is_some_and(|p| p.is_lowercase() && c.is_uppercase()) {
+                out.push(' ');
+            }
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with(' ') && !out.is_empty() {
+            out.push(' ');
+        }
+        prev = Some(c);
+    }
+    out.trim_end().to_owned()
+}
 
 pub const GATEWAY_KEYS: &[&str] =
     &["base_url", "allow_http", "deny_env", "fingerprint", "request_id_header", "upstream_headers", "ready_path"];
@@ -98,7 +142,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             connect_timeout: None,
             timeout: None,
-            stub_phrases: DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect(),
+            stub_phrases: StubPhrases::new(DEFAULT_STUB_PHRASES.iter().map(|s| s.to_string()).collect()),
             secrets: Vec::new(),
             vars: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
@@ -223,11 +267,12 @@ fn parse_with(path: &Path, source: &str, contracts: bool) -> Result<Config, Sour
         tm.finish(&["connect", "total"])?;
     }
     if let Some(s) = m.get("stub_phrases") {
-        cfg.stub_phrases = ctx
-            .seq(s, "`stub_phrases`")?
-            .iter()
-            .map(|n| ctx.text(n, "a stub phrase").map(|p| p.to_lowercase()))
-            .collect::<Result<_, _>>()?;
+        cfg.stub_phrases = StubPhrases::new(
+            ctx.seq(s, "`stub_phrases`")?
+                .iter()
+                .map(|n| ctx.text(n, "a stub phrase").map(|p| p.to_lowercase()))
+                .collect::<Result<_, _>>()?,
+        );
     }
     if let Some(s) = m.get("secrets") {
         cfg.secrets = ctx.seq(s, "`secrets`")?.iter().map(|n| ctx.text(n, "a secret's name")).collect::<Result<_, _>>()?;

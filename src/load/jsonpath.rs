@@ -1,8 +1,9 @@
-//! A JSONPath as compiled at load: serde_json_path's query, plus the leading run of plain
-//! segments (names, indices, wildcards) that `eval::json` walks over a body kept as text, so a
-//! check of `$.items` on a 10 MB body parses only what the path visits. What follows the plain
-//! run (descendants, filters, slices, unions, escaped names) is a query of its own, run on each
-//! node the walk reached.
+//! A JSONPath as compiled at load: the leading run of plain segments (names, indices,
+//! wildcards) that `eval::json` walks over a body kept as text, so a check of `$.items` on a
+//! 10 MB body parses only what the path visits. What follows the plain run (descendants,
+//! filters, slices, unions, escaped names) is a serde_json_path query of its own, run on each
+//! node the walk reached. A path that is all plain segments (nearly every path a suite holds)
+//! never goes through serde_json_path's parser: it accepts only what RFC 9535 accepts.
 
 use serde_json_path::{JsonPath, ParseError};
 
@@ -20,8 +21,6 @@ pub enum Seg {
 #[derive(Debug, Clone)]
 pub struct CompiledPath {
     pub text: String,
-    /// The whole query, for documents parsed as a tree.
-    pub query: JsonPath,
     /// The leading plain segments.
     pub plain: Vec<Seg>,
     /// The rest as a query from `$`, run on each node `plain` reaches.
@@ -32,19 +31,21 @@ pub struct CompiledPath {
 
 impl CompiledPath {
     pub fn parse(text: &str) -> Result<CompiledPath, ParseError> {
-        let query = JsonPath::parse(text)?;
         let (plain, rest_at) = plain_prefix(text);
-        let rest = text[rest_at..].to_owned();
-        // `$` + any run of whole segments is a query; should that ever fail, the whole query runs
-        // from the root, which is always right.
-        let (plain, rest) = match rest.is_empty() {
-            true => (plain, None),
-            false => match JsonPath::parse(&format!("${rest}")) {
-                Ok(q) => (plain, Some(q)),
-                Err(_) => (Vec::new(), Some(query.clone())),
-            },
+        let rest = &text[rest_at..];
+        let singular = is_singular(text);
+        if rest_at > 0 && rest.is_empty() {
+            return Ok(CompiledPath { text: text.to_owned(), plain, rest: None, singular });
+        }
+        // The whole text is parsed for its verdict (and its error names the whole path). `$` +
+        // any run of whole segments is a query; should the rest alone ever fail, the whole
+        // query runs from the root, which is always right.
+        let query = JsonPath::parse(text)?;
+        let (plain, rest) = match JsonPath::parse(&format!("${rest}")) {
+            Ok(q) => (plain, Some(q)),
+            Err(_) => (Vec::new(), Some(query)),
         };
-        Ok(CompiledPath { text: text.to_owned(), query, plain, rest, singular: is_singular(text) })
+        Ok(CompiledPath { text: text.to_owned(), plain, rest, singular })
     }
 }
 
@@ -89,7 +90,9 @@ fn plain_segment(s: &str) -> Option<(Seg, &str)> {
     if !canonical || body == "-0" {
         return None;
     }
-    body.parse().ok().map(|i| (Seg::Index(i), tail))
+    // RFC 9535 indices are I-JSON integers: beyond ±(2^53 − 1) the query parser refuses them.
+    const MAX: u64 = (1 << 53) - 1;
+    body.parse().ok().filter(|i: &i64| i.unsigned_abs() <= MAX).map(|i| (Seg::Index(i), tail))
 }
 
 /// RFC 9535 singular queries use only name and index selectors.
@@ -148,6 +151,59 @@ mod tests {
             let (p, rest) = split(text);
             assert_eq!(p.len(), plain, "{text}");
             assert!(rest.is_some(), "{text}");
+        }
+    }
+
+    /// A path compiled without the query parser is one the query parser accepts, and a path it
+    /// refuses is refused: the plain run never lets through what RFC 9535 does not.
+    #[test]
+    fn plain_paths_are_exactly_valid_queries() {
+        let max = (1i64 << 53) - 1;
+        let texts: Vec<String> = [
+            "$",
+            "$.a",
+            "$._",
+            "$.a1_b",
+            "$.é",
+            "$.prix€.n",
+            "$.*",
+            "$[*]",
+            "$[0]",
+            "$[-1]",
+            "$['a b']",
+            "$[\"x\"]",
+            "$['']",
+            "$.a[*].b[3]",
+            "$.1a",
+            "$.a-b",
+            "$[01]",
+            "$[-0]",
+            "$[+1]",
+            "$[ 0]",
+            "$['a\\'b']",
+            "$.a.",
+            "$..a",
+            "$a",
+            "",
+            "a",
+            "$[]",
+            "$['a",
+            "$[\"a']",
+            "$.a[0:1]",
+            "$[?@]",
+            "$.\u{7f}",
+            "$['\u{7f}']",
+            "$['\t']",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .chain([format!("$[{max}]"), format!("$[-{max}]"), format!("$[{}]", max + 1), format!("$[-{}]", max + 1)])
+        .chain([format!("$[{}]", i64::MIN), format!("$[{}]", i64::MAX), "$[99999999999999999999]".to_owned()])
+        .collect();
+        for text in &texts {
+            let ours = CompiledPath::parse(text);
+            let theirs = JsonPath::parse(text);
+            assert_eq!(ours.is_ok(), theirs.is_ok(), "{text:?}: ours {:?}, theirs {:?}", ours.as_ref().err(), theirs.as_ref().err());
         }
     }
 }

@@ -77,7 +77,7 @@ impl Judged {
 /// send or expect it; a request-id header the step sets itself is sent as written and becomes
 /// `request.id`. Credential headers are registered with the sanitizer before anything is sent.
 pub fn render(ctx: &RunCtx, step: &Step, scope: &mut Scope) -> Result<Outgoing, TemplateError> {
-    let rid = uuid::Uuid::now_v7().to_string();
+    let rid = crate::http::client::new_request_id();
     scope.set_request_id(&rid);
     let mut out = render_request(step, &ctx.vars.templates, scope)?;
     for (k, v) in &out.headers {

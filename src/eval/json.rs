@@ -141,7 +141,7 @@ pub fn value_at(path: &CompiledPath, doc: &J) -> Option<J> {
                 .into_iter()
                 .filter_map(|v| {
                     let a = v.as_array()?;
-                    a.get(if *i < 0 { a.len().checked_sub(i.unsigned_abs() as usize)? } else { usize::try_from(*i).ok()? })
+                    a.get(crate::load::jsonpath::position(a.len(), *i)?)
                 })
                 .collect(),
             Seg::Wildcard => at

@@ -170,8 +170,7 @@ pub fn member<'a>(r: &'a RawValue, name: &str) -> Option<&'a RawValue> {
 /// Item `i` of an array (negative: from the end).
 pub fn element(r: &RawValue, i: i64) -> Option<&RawValue> {
     let all = items(r);
-    let at = if i < 0 { all.len().checked_sub(i.unsigned_abs() as usize)? } else { usize::try_from(i).ok()? };
-    all.get(at).copied()
+    all.get(crate::load::jsonpath::position(all.len(), i)?).copied()
 }
 
 struct Members;

@@ -95,6 +95,12 @@ fn plain_segment(s: &str) -> Option<(Seg, &str)> {
     body.parse().ok().filter(|i: &i64| i.unsigned_abs() <= MAX).map(|i| (Seg::Index(i), tail))
 }
 
+/// The position an index selects in an array of `len` items (`-1` is the last), if any: the one
+/// reading, for a body's text and for a tree.
+pub fn position(len: usize, i: i64) -> Option<usize> {
+    if i < 0 { len.checked_sub(i.unsigned_abs() as usize) } else { usize::try_from(i).ok().filter(|&at| at < len) }
+}
+
 /// RFC 9535 singular queries use only name and index selectors.
 pub fn is_singular(path: &str) -> bool {
     let mut in_quote: Option<char> = None;

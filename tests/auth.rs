@@ -132,6 +132,87 @@ async fn an_opaque_token_is_used_until_a_401_then_the_next_step_logs_in_again() 
     assert_no_secrets(&o, &["opaque-token-number-0", "opaque-token-number-1"]);
 }
 
+/// A login whose token arrives already expired (an issuer's clock behind the gateway's), or with
+/// less than the refresh margin left: logging in again would bring the same, so it is not renewed
+/// before every step (which doubled every request). Expired, it is used until a request is
+/// refused with 401, then the next step logs in again; nearly expired, until it expires. A
+/// warning says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_that_arrives_expired_or_nearly_is_not_renewed_before_every_step() {
+    // A second may pass between the issue and the check.
+    for (issued_ago, ttl, warnings) in [
+        (600, -60, ["token had expired 60s before it arrived", "token had expired 61s before it arrived"]),
+        (600, 20, ["token arrived with 20s left", "token arrived with 19s left"]),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+        let logins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n = logins.clone();
+        Mock::given(method("POST"))
+            .and(path(LOGIN))
+            .respond_with(move |_: &wiremock::Request| {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                ResponseTemplate::new(200).set_body_json(json!({"token": jwt_issued(issued_ago, ttl)}))
+            })
+            .mount(&server)
+            .await;
+        me(&server).await;
+        Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+        let p = Project::new();
+        let steps: String = (0..5).map(|i| format!("  - name: s{i}\n    request: {{ path: /api/me }}\n")).collect();
+        p.write("smoke-suites/me.yaml", &format!("steps:\n{steps}"));
+        p.write("smoke-suites/smokegate.yaml", "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n");
+        let o = output(p.run(&server.uri(), &["-v"])).await;
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        assert!(out.contains("5 passed, 0 failed"), "{out}");
+        assert!(warnings.iter().any(|w| out.contains(w)), "{out}");
+        assert!(!out.contains("↳ refresh"), "{out}");
+        assert_eq!(logins.load(std::sync::atomic::Ordering::SeqCst), 1, "one login for the run: {out}");
+        assert_eq!(hits(&server, "GET", "/api/me").await.len(), 5);
+    }
+}
+
+/// An expired-on-arrival token that the API does refuse: that step fails as `auth` (red: the
+/// real path is broken), and the next step logs in again first.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_on_arrival_token_refused_with_401_is_renewed_for_the_next_step() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    let expired = jwt_issued(600, -60);
+    let fresh = jwt(300);
+    let tokens = std::sync::Arc::new(std::sync::Mutex::new(vec![fresh.clone(), expired.clone()]));
+    let t = tokens.clone();
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(move |_: &wiremock::Request| {
+            let token = t.lock().unwrap().pop().expect("two logins at most");
+            ResponseTemplate::new(200).set_body_json(json!({ "token": token }))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/me"))
+        .and(wiremock::matchers::header("authorization", format!("Bearer {fresh}").as_str()))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/me.yaml",
+        "continue_on_failure: true\nsteps:\n  - name: one\n    request: { path: /api/me }\n  - name: two\n    request: { path: /api/me }\n  - name: three\n    request: { path: /api/me }\n",
+    );
+    p.write("smoke-suites/smokegate.yaml", "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n");
+    let o = output(p.run(&server.uri(), &["-v"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("✗ one · 401") && out.contains("✓ two · 200") && out.contains("✓ three · 200"), "{out}");
+    assert!(tokens.lock().unwrap().is_empty(), "a second login after the 401: {out}");
+    assert_no_secrets(&o, &[&expired, &fresh]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn token_is_found_by_the_default_list() {
     let server = MockServer::start().await;

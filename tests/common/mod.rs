@@ -26,6 +26,16 @@ pub fn jwt(ttl: i64) -> String {
     format!("{h}.{c}.{s}")
 }
 
+/// A JWT issued `issued_ago` seconds ago that expires `ttl` seconds from now (negative: already
+/// expired): what an issuer whose clock is behind the gateway's hands out.
+pub fn jwt_issued(issued_ago: i64, ttl: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let c = URL_SAFE_NO_PAD.encode(json!({"sub": "smoke", "iat": now - issued_ago, "exp": now + ttl}).to_string());
+    let s = URL_SAFE_NO_PAD.encode(format!("sig-{}", uuid::Uuid::new_v4()));
+    format!("{h}.{c}.{s}")
+}
+
 /// A scratch directory with suite files.
 pub struct Project {
     pub dir: tempfile::TempDir,

@@ -15,7 +15,7 @@ use std::sync::Mutex as StdMutex;
 use std::time::{Duration, SystemTime};
 
 use admin::AdminSession;
-use token::{Token, now_secs};
+use token::{Arrival, Token, now_secs};
 
 use rand::Rng;
 use serde_json::Value as J;
@@ -414,7 +414,7 @@ impl Auth {
         }
         let mut guard = self.token.lock().await;
         let t = self.login(Phase::BootstrapLogin, cancel).await?;
-        *guard = Some(t);
+        self.hold(&mut guard, t, "login's");
         if self.is_disposable() {
             self.state().logged_in = true;
             self.journal_write_or_warn().await;

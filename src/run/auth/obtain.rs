@@ -159,19 +159,13 @@ impl Auth {
         // A refresh token renews it without a login; a refused refresh falls back to one.
         if let Some(refresh) = guard.as_ref().and_then(|t| t.refresh.clone()) {
             match self.refreshed(&refresh, cancel).await {
-                Ok(t) => {
-                    let s = t.secret.clone();
-                    *guard = Some(t);
-                    return Ok(s);
-                }
+                Ok(t) => return Ok(self.hold(&mut guard, t, "refreshed")),
                 Err(AuthError::Cancelled) => return Err(AuthError::Cancelled),
                 Err(e) => self.ctx.out.sink.emit(Event::Info(format!("the refresh was refused ({e}); logging in again"))),
             }
         }
         let t = self.login(Phase::Refresh, cancel).await?;
-        let s = t.secret.clone();
-        *guard = Some(t);
-        Ok(s)
+        Ok(self.hold(&mut guard, t, "login's"))
     }
 
     /// A request with this token was answered 401. A token whose expiry is unknown (opaque,
@@ -179,9 +173,30 @@ impl Auth {
     /// again first. The step that got the 401 is not retried.
     pub async fn refused_with(&self, secret: &Secret) {
         let mut guard = self.token.lock().await;
-        if let Some(t) = guard.as_mut().filter(|t| t.secret.expose() == secret.expose() && t.info.exp.is_none()) {
-            t.refused = true;
+        if let Some(t) = guard.as_mut().filter(|t| t.secret.expose() == secret.expose()) {
+            t.refuse();
         }
+    }
+
+    /// Holds a newly issued token as `whose` current one, and warns when it arrived already due
+    /// (it is then renewed later than the margin says: see `token::Renewal`).
+    pub(super) fn hold(&self, slot: &mut Option<Token>, mut t: Token, whose: &str) -> Secret {
+        let why = match t.arrived(self.skew(), self.cfg.refresh_margin) {
+            None => None,
+            Some(Arrival::Due { left }) => Some(format!(
+                "the {whose} token arrived with {left}s left (refresh_margin {}s): it is used until it expires, then renewed",
+                self.cfg.refresh_margin.as_secs()
+            )),
+            Some(Arrival::Expired { ago }) => Some(format!(
+                "the {whose} token had expired {ago}s before it arrived, by the gateway's clock (is the issuer's clock behind?): it is used until a request is refused with 401, then renewed"
+            )),
+        };
+        if let Some(why) = why {
+            self.ctx.out.sink.emit(Event::Warning(why));
+        }
+        let s = t.secret.clone();
+        *slot = Some(t);
+        s
     }
 
     /// The admin's token for an `auth: admin` step, logging it in first (once, whoever asks)
@@ -218,9 +233,7 @@ impl Auth {
                 self.token_of(&login.name, &resp, token, None)?.0
             }
         };
-        let s = t.secret.clone();
-        *guard = Some(t);
-        Ok(wrap(s))
+        Ok(wrap(self.hold(&mut guard, t, "admin's")))
     }
 
     /// What an `auth: user` request carries: the bearer token (refreshed when due), the session

@@ -23,11 +23,56 @@ pub(crate) struct Token {
     pub refresh: Option<Secret>,
     /// Answered 401 while its expiry was unknown: the next request logs in again first.
     pub refused: bool,
+    pub renewal: Renewal,
+}
+
+/// When a token is renewed. A token that arrives already due would be followed by another just
+/// like it (the issuer's clock is behind the gateway's, or it hands out spent tokens): renewing
+/// it by the margin would log in again before every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renewal {
+    /// Within the refresh margin of its expiry.
+    BeforeExpiry,
+    /// It arrived within the margin: when it expires.
+    AtExpiry,
+    /// It arrived expired: when a request with it is refused (401), as a token without a
+    /// stated lifetime.
+    WhenRefused,
+}
+
+/// What [`Token::arrived`] found wrong with a token's lifetime, for a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    Due { left: i64 },
+    Expired { ago: i64 },
 }
 
 impl Token {
     pub fn new(secret: Secret, info: JwtInfo) -> Token {
-        Token { secret, info, obtained: SystemTime::now(), refresh: None, refused: false }
+        Token { secret, info, obtained: SystemTime::now(), refresh: None, refused: false, renewal: Renewal::BeforeExpiry }
+    }
+
+    /// A newly issued token: if it is already due, renewed later than the margin says (see
+    /// [`Renewal`]), and what to warn about.
+    pub fn arrived(&mut self, skew: i64, margin: Duration) -> Option<Arrival> {
+        if !self.due(skew, margin) {
+            return None;
+        }
+        let (left, _) = self.remaining(skew)?;
+        if left > 1 {
+            self.renewal = Renewal::AtExpiry;
+            Some(Arrival::Due { left })
+        } else {
+            self.renewal = Renewal::WhenRefused;
+            Some(Arrival::Expired { ago: -left })
+        }
+    }
+
+    /// A request with it was answered 401.
+    pub fn refuse(&mut self) {
+        if self.info.exp.is_none() || self.renewal == Renewal::WhenRefused {
+            self.refused = true;
+        }
     }
 
     /// Seconds until it expires by the gateway's clock (ours plus `skew`), and its lifetime;
@@ -45,7 +90,12 @@ impl Token {
             return true;
         }
         let Some((left, lifetime)) = self.remaining(skew) else { return false };
-        left <= (margin.as_secs() as i64).min(lifetime / 2)
+        match self.renewal {
+            Renewal::BeforeExpiry => left <= (margin.as_secs() as i64).min(lifetime / 2),
+            // A second early: a request sent at its last second would reach the gateway expired.
+            Renewal::AtExpiry => left <= 1,
+            Renewal::WhenRefused => false,
+        }
     }
 }
 
@@ -168,6 +218,37 @@ mod tests {
         assert!(!t.due(0, Duration::from_secs(30)));
         t.refused = true;
         assert!(t.due(0, Duration::from_secs(30)));
+    }
+
+    /// A token issued due is renewed at its expiry; one issued expired, when refused; a fresh
+    /// one by the margin (capped at half its lifetime), as before.
+    #[test]
+    fn a_token_that_arrives_due_is_renewed_later_than_the_margin() {
+        let margin = Duration::from_secs(30);
+        let token = |iat: i64, exp: i64| {
+            Token::new(Secret::new("t-1234"), JwtInfo { alg: "HS256".into(), exp: Some(exp), iat: Some(iat), claims: Default::default() })
+        };
+        let now = now_secs();
+        let mut fresh = token(now, now + 300);
+        assert_eq!(fresh.arrived(0, margin), None);
+        assert_eq!(fresh.renewal, Renewal::BeforeExpiry);
+        assert!(token(now - 280, now + 20).due(0, margin), "20 s left of 300: due by the margin");
+
+        let mut nearly = token(now - 600, now + 20);
+        assert_eq!(nearly.arrived(0, margin), Some(Arrival::Due { left: 20 }));
+        assert!(!nearly.due(0, margin), "used until it expires");
+        assert!(nearly.due(19, margin), "and renewed a second before, by the gateway's clock (19 s ahead)");
+        nearly.refuse();
+        assert!(!nearly.refused, "a 401 with time left is the API's verdict, not the token's expiry");
+
+        let mut spent = token(now - 600, now - 60);
+        assert_eq!(spent.arrived(0, margin), Some(Arrival::Expired { ago: 60 }));
+        assert!(!spent.due(0, margin), "used until refused");
+        spent.refuse();
+        assert!(spent.due(0, margin));
+
+        // By the clock of a gateway 100 s behind ours, a token 30 s past our clock is fresh.
+        assert_eq!(token(now - 600, now - 30).arrived(-100, margin), None);
     }
 
     /// RFC 6265: attribute names in any case, `Max-Age` over `Expires`, the named cookie only.

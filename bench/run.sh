@@ -2,7 +2,10 @@
 # Benchmark: is the harness the bottleneck? Builds the release binary, starts nginx answering
 # canned JSON and the reference gateway on loopback, and measures with hyperfine (medians):
 #   W1  bootstrap + 500 sequential authenticated GETs with 3 JSON assertions each (nginx),
-#       against a floor: the same 500 GETs by curl over one keep-alive connection.
+#       against a floor: the same 500 GETs by curl over one keep-alive connection. Both also
+#       with 1000 GETs: the difference is what one more step costs (its YAML, its request, its
+#       assertions; curl: one more request), whatever the fixed costs of start-up and the user's
+#       lifecycle are.
 #   W2  one health request: process start, config and suite parse, one request, exit (nginx;
 #       five times the runs, it is short).
 #   W3  50 suites × 10 steps: --jobs 1 vs --jobs 8 with 20 ms upstream latency (reference
@@ -129,17 +132,17 @@ NG=$REPLY
 start_refgate slow --latency 20ms --token-ttl 50m
 GW_SLOW=$REPLY
 STATE="$WORK/state"
-mkdir -p "$WORK"/{w1,w2,w3,h1,h2,h3}
+mkdir -p "$WORK"/{w1,w1k,w2,w3,h1,h2,h3}
 
 # --- smokegate suites -------------------------------------------------------------------------
-{
+w1_suite() { # GETs
   echo 'name: w1'
   echo 'steps:'
   echo '  - name: create'
   echo '    request: { method: POST, path: /api/orders, json: { sku: bench, qty: 1 } }'
   echo '    expect: { status: 201 }'
   echo '    capture: { id: $.id }'
-  for i in $(seq 500); do
+  for i in $(seq "$1"); do
     echo "  - name: read $i"
     echo '    request: { path: "/api/orders/{{ id }}" }'
     echo '    expect: { status: 200, json: { $.id: "{{ id }}", $.sku: bench, $.qty: 1 } }'
@@ -147,12 +150,14 @@ mkdir -p "$WORK"/{w1,w2,w3,h1,h2,h3}
   echo 'teardown:'
   echo '  - request: { method: DELETE, path: "/api/orders/{{ id }}" }'
   echo '    expect: { status: [200, 204, 404] }'
-} >"$WORK/w1/w1.yaml"
+}
+w1_suite 500 >"$WORK/w1/w1.yaml"
+w1_suite 1000 >"$WORK/w1k/w1.yaml"
 printf 'name: w2\nauth: none\nsteps:\n  - request: { path: /health/live }\n' >"$WORK/w2/w2.yaml"
 # Canned nginx cannot forget a user, so a refused login can never prove its deletion: the
 # suites that create one prove it through `auth.verify` (nginx answers 404 there; so does the
 # reference gateway, which has no such route).
-for d in w1 w3; do
+for d in w1 w1k w3; do
   printf 'auth:\n  verify: { request: { path: /api/auth/V1/auth/gone } }\n' >"$WORK/$d/smokegate.yaml"
 done
 for s in $(seq -w 50); do
@@ -189,8 +194,12 @@ done
 
 # --- floors and tokens --------------------------------------------------------------------------
 # W1 floor: curl, one process, one keep-alive connection, the same 500 GETs.
-for _ in $(seq 500); do echo "url = $NG/api/orders/o1"; done >"$WORK/curl.cfg"
-printf 'header = "Authorization: Bearer %s"\noutput = /dev/null\n' "$NGINX_TOKEN" >>"$WORK/curl.cfg"
+for n in 500 1000; do
+  for _ in $(seq $n); do echo "url = $NG/api/orders/o1"; done
+  printf 'header = "Authorization: Bearer %s"\noutput = /dev/null\n' "$NGINX_TOKEN"
+done >"$WORK/curl-both.cfg"
+head -n 502 "$WORK/curl-both.cfg" >"$WORK/curl.cfg"
+tail -n 1002 "$WORK/curl-both.cfg" >"$WORK/curl1k.cfg"
 # Hurl's variables: in files of this run's temp dir, never on a command line.
 printf 'gw=%s\ntoken=%s\n' "$NG" "$NGINX_TOKEN" >"$WORK/vars-ng"
 SLOW_TOKEN=$("$BIN" token --raw --gateway "$GW_SLOW" --state-dir "$STATE")
@@ -232,7 +241,8 @@ PY
 }
 ms() { python3 -c "print(f'{$1*1000:.1f} ms')"; }
 
-W1_ARGS=(floor "curl -s -K $WORK/curl.cfg" smokegate "$SG --gateway $NG $WORK/w1")
+W1_ARGS=(floor "curl -s -K $WORK/curl.cfg" smokegate "$SG --gateway $NG $WORK/w1"
+  floor-1k "curl -s -K $WORK/curl1k.cfg" smokegate-1k "$SG --gateway $NG $WORK/w1k")
 W2_ARGS=(floor "curl -s -o /dev/null $NG/health/live" smokegate "$SG --gateway $NG $WORK/w2")
 W3F_ARGS=(smokegate-j1 "$SG --gateway $NG --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $NG --jobs 8 $WORK/w3")
 W3S_ARGS=(smokegate-j1 "$SG --gateway $GW_SLOW --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $GW_SLOW --jobs 8 $WORK/w3")
@@ -247,6 +257,7 @@ if [[ -n "$HURL" ]]; then
   $HT --variables-file "$WORK/vars-slow" "$WORK/h3" >/dev/null 2>&1
 fi
 $SG --gateway "$NG" "$WORK/w1" "$WORK/w2" "$WORK/w3" >/dev/null
+$SG --gateway "$NG" "$WORK/w1k" >/dev/null
 $SG --gateway "$GW_SLOW" "$WORK/w3" >/dev/null
 
 # Measured from the scratch folder: from the repository's root, a suite folder without a config
@@ -280,6 +291,8 @@ instructions() { # command… → instructions executed by the command and its t
 echo "== instructions (callgrind)"
 IN_W1_SG=$(instructions $SG --gateway "$NG" "$WORK/w1")
 IN_W1_CURL=$(instructions curl -s -K "$WORK/curl.cfg")
+IN_W1K_SG=$(instructions $SG --gateway "$NG" "$WORK/w1k")
+IN_W1K_CURL=$(instructions curl -s -K "$WORK/curl1k.cfg")
 IN_W3_SG=$(instructions $SG --gateway "$NG" --jobs 1 "$WORK/w3")
 IN_W1_H=nan IN_W3_H=nan
 if [[ -n "$HURL" ]]; then
@@ -305,17 +318,27 @@ echo "rounds: $ROUNDS × $RUNS runs per command, alternating; medians; $([[ -n "
 python3 - "$(med w1 floor)" "$(med w1 smokegate)" "$(med w1 hurl)" "$(med w2 floor)" "$(med w2 smokegate)" "$(med w2 hurl)" \
   "$(med w3f smokegate-j1)" "$(med w3f smokegate-j8)" "$(med w3f hurl-j1)" "$(med w3f hurl-j8)" \
   "$(med w3s smokegate-j1)" "$(med w3s smokegate-j8)" "$(med w3s hurl-j8)" "$AUTH_S" "$SIZE" \
-  "$IN_W1_SG" "$IN_W1_CURL" "$IN_W1_H" "$IN_W3_SG" "$IN_W3_H" "$RSS_SG" "${RSS_H:-}" <<'PY'
+  "$IN_W1_SG" "$IN_W1_CURL" "$IN_W1_H" "$IN_W3_SG" "$IN_W3_H" "$RSS_SG" "${RSS_H:-}" \
+  "$(med w1 floor-1k)" "$(med w1 smokegate-1k)" "$IN_W1K_SG" "$IN_W1K_CURL" <<'PY'
 import math, sys
 a = sys.argv[1:]
 w1f, w1s, w1h, w2f, w2s, w2h, f1, f8, hf1, hf8, s1, s8, hs8, auth, size = map(float, a[:15])
 i1s, i1c, i1h, i3s, i3h = map(float, a[15:20])
 rss_sg, rss_h = a[20], a[21]
+w1kf, w1ks, i1ks, i1kc = map(float, a[22:26])
+# 500 more GETs: what one request costs each tool, and what is left as fixed cost (start-up,
+# suite parsing, the user's lifecycle, exit).
+per_s, per_f = (w1ks - w1s) / 500, (w1kf - w1f) / 500
+fixed_s, fixed_f = w1s - 500 * per_s, w1f - 500 * per_f
 ms = lambda x: "-" if math.isnan(x) else f"{x*1e3:.1f} ms"
 ratio = lambda x, y: "-" if math.isnan(x) or math.isnan(y) else f"{x/y:.2f}×"
 rows = [
     ("W1 login + 500 GETs vs curl floor", ms(w1s), f"curl {ms(w1f)}", ratio(w1s, w1f), "≤ 1.05×",
      f"{(w1s-w1f)/500*1e6:.0f} µs/request over the floor (target ≤ 6)"),
+    ("W1 one more step (1000 − 500 GETs, /500)", f"{per_s*1e6:.0f} µs", f"curl {per_f*1e6:.0f} µs", ratio(per_s, per_f), "≤ 6 µs over",
+     f"{(per_s-per_f)*1e6:+.0f} µs per request over the floor"),
+    ("W1 fixed cost (start, parse, user lifecycle, exit)", ms(fixed_s), f"curl {ms(fixed_f)}", "", "",
+     f"{(fixed_s-fixed_f)*1e3:+.1f} ms over the floor's"),
     ("W1 vs Hurl", ms(w1s), f"hurl {ms(w1h)}", ratio(w1s, w1h), "≤ 0.40×", ""),
     ("W2 one request vs Hurl", ms(w2s), f"hurl {ms(w2h)}", ratio(w2s, w2h), "≤ 0.40×", f"curl {ms(w2f)}"),
     ("W3 50×10, no latency, --jobs 1 vs Hurl", ms(f1), f"hurl {ms(hf1)}", ratio(f1, hf1), "≤ 0.40×", ""),
@@ -328,6 +351,8 @@ rows = [
 mi = lambda x: "-" if math.isnan(x) else f"{x/1e6:.1f} M"
 rows += [
     ("W1 instructions vs curl floor", mi(i1s), f"curl {mi(i1c)}", ratio(i1s, i1c), "", "callgrind: repeatable"),
+    ("W1 instructions per step (1000 − 500 GETs, /500)", f"{(i1ks-i1s)/500/1e3:.1f} k", f"curl {(i1kc-i1c)/500/1e3:.1f} k",
+     ratio(i1ks - i1s, i1kc - i1c), "", f"fixed: {mi(2*i1s-i1ks)}, curl {mi(2*i1c-i1kc)}"),
     ("W1 instructions vs Hurl", mi(i1s), f"hurl {mi(i1h)}", ratio(i1s, i1h), "", ""),
     ("W3 --jobs 1 instructions vs Hurl", mi(i3s), f"hurl {mi(i3h)}", ratio(i3s, i3h), "", ""),
 ]

@@ -80,6 +80,24 @@ async fn token_absent_and_malformed_tokens_exit_3() {
     }
 }
 
+/// Proves the deletion by a 404 on a route that never exists (the fakes here cannot forget a
+/// login).
+const VERIFY_GONE: &str = "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n";
+
+/// Runs three `GET /api/me` steps (continuing on failure, `-v`) against `server`, whose `/api/me`
+/// answers 401 to any request its own mocks did not take; the user's deletion answers 204.
+async fn three_steps_after_a_401_fallback(server: &MockServer) -> std::process::Output {
+    Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(server).await;
+    let p = Project::new();
+    p.write(
+        "smoke-suites/me.yaml",
+        "continue_on_failure: true\nsteps:\n  - name: one\n    request: { path: /api/me }\n  - name: two\n    request: { path: /api/me }\n  - name: three\n    request: { path: /api/me }\n",
+    );
+    p.write("smoke-suites/smokegate.yaml", VERIFY_GONE);
+    output(p.run(&server.uri(), &["-v"])).await
+}
+
 /// An opaque token without a stated lifetime is used until a 401: that step fails as `auth` (it
 /// is not retried), and the steps after it log in again first. With `expires_in` or
 /// `auth.token_ttl` it is renewed before it expires instead.
@@ -115,15 +133,7 @@ async fn an_opaque_token_is_used_until_a_401_then_the_next_step_logs_in_again() 
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
-    let p = Project::new();
-    p.write(
-        "smoke-suites/me.yaml",
-        "continue_on_failure: true\nsteps:\n  - name: one\n    request: { path: /api/me }\n  - name: two\n    request: { path: /api/me }\n  - name: three\n    request: { path: /api/me }\n",
-    );
-    p.write("smoke-suites/smokegate.yaml", "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n");
-    let o = output(p.run(&server.uri(), &["-v"])).await;
+    let o = three_steps_after_a_401_fallback(&server).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("✓ one · 200") && out.contains("✗ two · 401") && out.contains("✓ three · 200"), "{out}");
@@ -161,7 +171,7 @@ async fn a_token_that_arrives_expired_or_nearly_is_not_renewed_before_every_step
         let p = Project::new();
         let steps: String = (0..5).map(|i| format!("  - name: s{i}\n    request: {{ path: /api/me }}\n")).collect();
         p.write("smoke-suites/me.yaml", &format!("steps:\n{steps}"));
-        p.write("smoke-suites/smokegate.yaml", "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n");
+        p.write("smoke-suites/smokegate.yaml", VERIFY_GONE);
         let o = output(p.run(&server.uri(), &["-v"])).await;
         let out = text(&o);
         assert_eq!(o.status.code(), Some(0), "{out}");
@@ -197,15 +207,7 @@ async fn an_expired_on_arrival_token_refused_with_401_is_renewed_for_the_next_st
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    Mock::given(method("GET")).and(path("/api/me")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
-    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(ResponseTemplate::new(204)).mount(&server).await;
-    let p = Project::new();
-    p.write(
-        "smoke-suites/me.yaml",
-        "continue_on_failure: true\nsteps:\n  - name: one\n    request: { path: /api/me }\n  - name: two\n    request: { path: /api/me }\n  - name: three\n    request: { path: /api/me }\n",
-    );
-    p.write("smoke-suites/smokegate.yaml", "auth:\n  verify:\n    request: { path: /api/gone }\n    expect: { status: 404 }\n");
-    let o = output(p.run(&server.uri(), &["-v"])).await;
+    let o = three_steps_after_a_401_fallback(&server).await;
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("✗ one · 401") && out.contains("✓ two · 200") && out.contains("✓ three · 200"), "{out}");

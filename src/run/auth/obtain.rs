@@ -168,9 +168,9 @@ impl Auth {
         Ok(self.hold(&mut guard, t, "login's"))
     }
 
-    /// A request with this token was answered 401. A token whose expiry is unknown (opaque,
-    /// without `expires_in` or `token_ttl`) is then taken as expired: the steps after it log in
-    /// again first. The step that got the 401 is not retried.
+    /// A request with this token was answered 401. A token renewed when refused (its expiry
+    /// unknown, or it arrived expired: `token::Renewal`) is then taken as expired: the steps
+    /// after it log in again first. The step that got the 401 is not retried.
     pub async fn refused_with(&self, secret: &Secret) {
         let mut guard = self.token.lock().await;
         if let Some(t) = guard.as_mut().filter(|t| t.secret.expose() == secret.expose()) {

@@ -21,8 +21,6 @@ pub(crate) struct Token {
     pub obtained: SystemTime,
     /// `login.refresh`: what renews it without a login.
     pub refresh: Option<Secret>,
-    /// Answered 401 while its expiry was unknown: the next request logs in again first.
-    pub refused: bool,
     pub renewal: Renewal,
 }
 
@@ -35,9 +33,11 @@ pub(crate) enum Renewal {
     BeforeExpiry,
     /// It arrived within the margin: when it expires.
     AtExpiry,
-    /// It arrived expired: when a request with it is refused (401), as a token without a
-    /// stated lifetime.
+    /// Its expiry is unknown (opaque, without `expires_in` or `token_ttl`), or it arrived
+    /// expired: when a request with it is refused (401).
     WhenRefused,
+    /// Refused with a 401 while `WhenRefused`: the next request renews it first.
+    Refused,
 }
 
 /// What [`Token::arrived`] found wrong with a token's lifetime, for a warning.
@@ -49,7 +49,8 @@ pub(crate) enum Arrival {
 
 impl Token {
     pub fn new(secret: Secret, info: JwtInfo) -> Token {
-        Token { secret, info, obtained: SystemTime::now(), refresh: None, refused: false, renewal: Renewal::BeforeExpiry }
+        let renewal = if info.exp.is_some() { Renewal::BeforeExpiry } else { Renewal::WhenRefused };
+        Token { secret, info, obtained: SystemTime::now(), refresh: None, renewal }
     }
 
     /// A newly issued token: if it is already due, renewed later than the margin says (see
@@ -70,8 +71,8 @@ impl Token {
 
     /// A request with it was answered 401.
     pub fn refuse(&mut self) {
-        if self.info.exp.is_none() || self.renewal == Renewal::WhenRefused {
-            self.refused = true;
+        if self.renewal == Renewal::WhenRefused {
+            self.renewal = Renewal::Refused;
         }
     }
 
@@ -84,17 +85,15 @@ impl Token {
     }
 
     /// Due for renewal: within `margin` of its expiry (the margin capped at half its lifetime,
-    /// so a 2 s token is not renewed before every request), or refused once.
+    /// so a 2 s token is not renewed before every request), or as its [`Renewal`] says.
     pub fn due(&self, skew: i64, margin: Duration) -> bool {
-        if self.refused {
-            return true;
-        }
-        let Some((left, lifetime)) = self.remaining(skew) else { return false };
+        let left = || self.remaining(skew);
         match self.renewal {
-            Renewal::BeforeExpiry => left <= (margin.as_secs() as i64).min(lifetime / 2),
+            Renewal::BeforeExpiry => left().is_some_and(|(left, lifetime)| left <= (margin.as_secs() as i64).min(lifetime / 2)),
             // A second early: a request sent at its last second would reach the gateway expired.
-            Renewal::AtExpiry => left <= 1,
+            Renewal::AtExpiry => left().is_some_and(|(left, _)| left <= 1),
             Renewal::WhenRefused => false,
+            Renewal::Refused => true,
         }
     }
 }
@@ -216,7 +215,7 @@ mod tests {
         let mut t =
             Token::new(Secret::new("opaque-1234"), JwtInfo { alg: "opaque".into(), exp: None, iat: None, claims: Default::default() });
         assert!(!t.due(0, Duration::from_secs(30)));
-        t.refused = true;
+        t.refuse();
         assert!(t.due(0, Duration::from_secs(30)));
     }
 
@@ -239,7 +238,7 @@ mod tests {
         assert!(!nearly.due(0, margin), "used until it expires");
         assert!(nearly.due(19, margin), "and renewed a second before, by the gateway's clock (19 s ahead)");
         nearly.refuse();
-        assert!(!nearly.refused, "a 401 with time left is the API's verdict, not the token's expiry");
+        assert_eq!(nearly.renewal, Renewal::AtExpiry, "a 401 with time left is the API's verdict, not the token's expiry");
 
         let mut spent = token(now - 600, now - 60);
         assert_eq!(spent.arrived(0, margin), Some(Arrival::Expired { ago: 60 }));

@@ -200,6 +200,8 @@ for n in 500 1000; do
 done >"$WORK/curl-both.cfg"
 head -n 502 "$WORK/curl-both.cfg" >"$WORK/curl.cfg"
 tail -n 1002 "$WORK/curl-both.cfg" >"$WORK/curl1k.cfg"
+# W3 floor: W3's 500 GETs of the list, the same way (what no client doing them can go under).
+sed 's|/api/orders/o1|/api/orders|' "$WORK/curl.cfg" >"$WORK/curl3.cfg"
 # Hurl's variables: in files of this run's temp dir, never on a command line.
 printf 'gw=%s\ntoken=%s\n' "$NG" "$NGINX_TOKEN" >"$WORK/vars-ng"
 SLOW_TOKEN=$("$BIN" token --raw --gateway "$GW_SLOW" --state-dir "$STATE")
@@ -244,7 +246,7 @@ ms() { python3 -c "print(f'{$1*1000:.1f} ms')"; }
 W1_ARGS=(floor "curl -s -K $WORK/curl.cfg" smokegate "$SG --gateway $NG $WORK/w1"
   floor-1k "curl -s -K $WORK/curl1k.cfg" smokegate-1k "$SG --gateway $NG $WORK/w1k")
 W2_ARGS=(floor "curl -s -o /dev/null $NG/health/live" smokegate "$SG --gateway $NG $WORK/w2")
-W3F_ARGS=(smokegate-j1 "$SG --gateway $NG --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $NG --jobs 8 $WORK/w3")
+W3F_ARGS=(floor "curl -s -K $WORK/curl3.cfg" smokegate-j1 "$SG --gateway $NG --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $NG --jobs 8 $WORK/w3")
 W3S_ARGS=(smokegate-j1 "$SG --gateway $GW_SLOW --jobs 1 $WORK/w3" smokegate-j8 "$SG --gateway $GW_SLOW --jobs 8 $WORK/w3")
 if [[ -n "$HURL" ]]; then
   W1_ARGS+=(hurl "$H --variables-file $WORK/vars-ng $WORK/h1/w1.hurl")
@@ -319,13 +321,13 @@ python3 - "$(med w1 floor)" "$(med w1 smokegate)" "$(med w1 hurl)" "$(med w2 flo
   "$(med w3f smokegate-j1)" "$(med w3f smokegate-j8)" "$(med w3f hurl-j1)" "$(med w3f hurl-j8)" \
   "$(med w3s smokegate-j1)" "$(med w3s smokegate-j8)" "$(med w3s hurl-j8)" "$AUTH_S" "$SIZE" \
   "$IN_W1_SG" "$IN_W1_CURL" "$IN_W1_H" "$IN_W3_SG" "$IN_W3_H" "$RSS_SG" "${RSS_H:-}" \
-  "$(med w1 floor-1k)" "$(med w1 smokegate-1k)" "$IN_W1K_SG" "$IN_W1K_CURL" <<'PY'
+  "$(med w1 floor-1k)" "$(med w1 smokegate-1k)" "$IN_W1K_SG" "$IN_W1K_CURL" "$(med w3f floor)" <<'PY'
 import math, sys
 a = sys.argv[1:]
 w1f, w1s, w1h, w2f, w2s, w2h, f1, f8, hf1, hf8, s1, s8, hs8, auth, size = map(float, a[:15])
 i1s, i1c, i1h, i3s, i3h = map(float, a[15:20])
 rss_sg, rss_h = a[20], a[21]
-w1kf, w1ks, i1ks, i1kc = map(float, a[22:26])
+w1kf, w1ks, i1ks, i1kc, w3f = map(float, a[22:27])
 # 500 more GETs: what one request costs each tool, and what is left as fixed cost (start-up,
 # suite parsing, the user's lifecycle, exit).
 per_s, per_f = (w1ks - w1s) / 500, (w1kf - w1f) / 500
@@ -339,9 +341,11 @@ rows = [
      f"{(per_s-per_f)*1e6:+.0f} µs per request over the floor"),
     ("W1 fixed cost (start, parse, user lifecycle, exit)", ms(fixed_s), f"curl {ms(fixed_f)}", "", "",
      f"{(fixed_s-fixed_f)*1e3:+.1f} ms over the floor's"),
-    ("W1 vs Hurl", ms(w1s), f"hurl {ms(w1h)}", ratio(w1s, w1h), "≤ 0.40×", ""),
+    # Where the floor itself is over 0.4× Hurl, no client making these requests meets the target.
+    ("W1 vs Hurl", ms(w1s), f"hurl {ms(w1h)}", ratio(w1s, w1h), "≤ 0.40×", f"the curl floor alone: {ratio(w1f, w1h)}"),
     ("W2 one request vs Hurl", ms(w2s), f"hurl {ms(w2h)}", ratio(w2s, w2h), "≤ 0.40×", f"curl {ms(w2f)}"),
-    ("W3 50×10, no latency, --jobs 1 vs Hurl", ms(f1), f"hurl {ms(hf1)}", ratio(f1, hf1), "≤ 0.40×", ""),
+    ("W3 50×10, no latency, --jobs 1 vs Hurl", ms(f1), f"hurl {ms(hf1)}", ratio(f1, hf1), "≤ 0.40×",
+     f"curl floor (the 500 GETs, one connection) {ms(w3f)}: {ratio(w3f, hf1)} of Hurl; smokegate {ratio(f1, w3f)} of it"),
     ("W3 50×10, no latency, --jobs 8 vs Hurl", ms(f8), f"hurl {ms(hf8)}", ratio(f8, hf8), "≤ 0.40×", ""),
     ("W3 50×10, 20 ms latency, --jobs 8 vs Hurl", ms(s8), f"hurl {ms(hs8)}", ratio(s8, hs8), "≤ 0.40×",
      f"incl. {auth*1e3:.0f} ms of user create/login/delete Hurl does not do; without it {ratio(s8-auth, hs8)}"),

@@ -12,6 +12,8 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::load::diag::{Pos, SourceError, did_you_mean};
 
+mod fast;
+
 /// Deeper documents are refused: they are never legitimate suites and would make recursive
 /// consumers overflow the stack.
 pub const MAX_DEPTH: usize = 64;
@@ -87,7 +89,51 @@ impl Node {
 }
 
 /// Parses a whole document. An empty file is an empty mapping.
+///
+/// The common part of YAML is read by the fast path, the rest (and every error) by yaml-rust2.
+/// Debug builds read every document the fast path takes with both and insist on the same tree:
+/// the whole test suite is a differential test of the fast path.
 pub fn parse(file: &Path, source: &str) -> Result<Node, SourceError> {
+    match fast::parse(source) {
+        Some(node) => {
+            #[cfg(debug_assertions)]
+            if let Some(general) = general(file, source).ok().filter(|g| !same(g, &node)) {
+                panic!("the YAML fast path read {} differently from yaml-rust2:\nfast: {node:?}\ngeneral: {general:?}", file.display());
+            }
+            Ok(node)
+        }
+        None => general(file, source),
+    }
+}
+
+/// The tree of two readings is the same: values (a NaN is a NaN) and positions.
+#[cfg(any(test, debug_assertions))]
+fn same(a: &Node, b: &Node) -> bool {
+    a.pos == b.pos
+        && match (&a.value, &b.value) {
+            (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+            (Value::Seq(x), Value::Seq(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+            (Value::Map(x), Value::Map(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|((ka, va), (kb, vb))| same(ka, kb) && same(va, vb))
+            }
+            (x, y) => x == y,
+        }
+}
+
+/// A plain scalar's value by YAML's core schema, as yaml-rust2 resolves it.
+fn plain(text: &str) -> Value {
+    match yaml_rust2::Yaml::from_str(text) {
+        yaml_rust2::Yaml::Null => Value::Null,
+        yaml_rust2::Yaml::Boolean(b) => Value::Bool(b),
+        yaml_rust2::Yaml::Integer(i) => Value::Int(i),
+        yaml_rust2::Yaml::Real(r) => r.parse::<f64>().map_or(Value::Str(r), Value::Float),
+        yaml_rust2::Yaml::String(s) => Value::Str(s),
+        _ => Value::Str(text.to_owned()),
+    }
+}
+
+/// The general parser: yaml-rust2's events, built into a tree within the budgets.
+fn general(file: &Path, source: &str) -> Result<Node, SourceError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(source);
     if let Err(e) = parser.load(&mut builder, false) {
@@ -195,17 +241,7 @@ impl MarkedEventReceiver for Builder {
                     self.fail(p, format!("document too large: more than {} MiB of text", MAX_TEXT_BYTES >> 20));
                     return;
                 }
-                let value = if style == TScalarStyle::Plain {
-                    match yaml_rust2::Yaml::from_str(&text) {
-                        yaml_rust2::Yaml::Null => Value::Null,
-                        yaml_rust2::Yaml::Boolean(b) => Value::Bool(b),
-                        yaml_rust2::Yaml::Integer(i) => Value::Int(i),
-                        yaml_rust2::Yaml::Real(r) => r.parse::<f64>().map_or(Value::Str(r), Value::Float),
-                        _ => Value::Str(text),
-                    }
-                } else {
-                    Value::Str(text)
-                };
+                let value = if style == TScalarStyle::Plain { plain(&text) } else { Value::Str(text) };
                 self.push_value(Node { pos: p, value }, anchor);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -479,6 +515,16 @@ mod tests {
 
         let n = p("a: 1\na: 2\n").unwrap();
         assert!(ctx.map(&n, "x").unwrap_err().message.contains("duplicate key `a`"));
+    }
+
+    #[test]
+    fn two_readings_are_the_same_only_with_the_same_values_and_positions() {
+        let a = general(Path::new("t.yaml"), "a: [1, .nan]\n").unwrap();
+        assert!(same(&a, &a.clone()), "a NaN is the same NaN");
+        let moved = general(Path::new("t.yaml"), "a:  [1, .nan]\n").unwrap();
+        assert!(!same(&a, &moved), "a position differs");
+        let other = general(Path::new("t.yaml"), "a: [2, .nan]\n").unwrap();
+        assert!(!same(&a, &other), "a value differs");
     }
 
     #[test]

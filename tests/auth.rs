@@ -445,6 +445,39 @@ async fn token_expiring_mid_run_is_renewed_single_flight_under_8_parallel_suites
     assert_no_secrets(&o, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
+/// Issuers write `exp` in whole seconds, so a 2 s token minted late in a second arrives with
+/// under a second left: it has not expired. Judged by whole seconds of our clock too, it looked
+/// expired ("expired -1s before it arrived"), was kept until refused, and the step past its
+/// expiry went red on a healthy stack (a CI flake of the single-flight test above). Read to the
+/// millisecond, it is used while it has time left and renewed before it expires.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_arriving_with_under_a_second_left_is_renewed_before_it_expires() {
+    let server = MockServer::start().await;
+    // A 2 s token that arrives with 0.8 s left; the logins after it hand out 300 s tokens.
+    let minter = Minter { first: Some((2, std::time::Duration::from_millis(800))), ..Minter::new(300, 0) };
+    let api = Guarded { delay: std::time::Duration::from_millis(100), ..Guarded::default() };
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    Mock::given(method("POST")).and(path(LOGIN)).respond_with(minter.clone()).mount(&server).await;
+    Mock::given(method("DELETE")).and(path(DELETE_USER)).respond_with(api.clone()).mount(&server).await;
+    Mock::given(method("GET")).and(path("/api/data")).respond_with(api.clone()).mount(&server).await;
+    let p = Project::new();
+    // 10 steps × 100 ms: past the first token's expiry, 0.8 s after it arrived.
+    let steps: String = (0..10).map(|i| format!("  - name: s{i}\n    request: {{ path: /api/data }}\n")).collect();
+    p.write("smoke-suites/data.yaml", &format!("steps:\n{steps}"));
+    let o = output(p.run(&server.uri(), &[])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("10 passed, 0 failed"), "{out}");
+    assert_eq!(api.stale.load(std::sync::atomic::Ordering::SeqCst), 0, "no request carried an expired token: {out}");
+    assert!(!out.contains("had expired"), "{out}");
+    assert!(out.contains("token arrived with 0."), "{out}");
+    // The bootstrap login, the renewal, and the login that proves the deletion.
+    assert_eq!(hits(&server, "POST", LOGIN).await.len(), 3, "{out}");
+    let mut secrets = minter.tokens();
+    secrets.push(sent_password(&server).await.unwrap());
+    assert_no_secrets(&o, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 /// How real auth servers refuse a deleted user's login, and what that proves: 400, 401 and 403
 /// without a token prove the deletion (json-server-auth, fastapi-users and OAuth2 token
 /// endpoints answer 400); a "refusal" that still hands out a token, and 404/405/429/5xx, prove

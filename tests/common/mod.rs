@@ -309,12 +309,15 @@ pub fn exp_of(token: &str) -> Option<i64> {
 pub struct Minter {
     pub ttl: i64,
     pub delay: std::time::Duration,
+    /// The first token lives `.0` s, and its answer is held until `.1` of that is left: `exp`
+    /// is a whole second (as issuers write it), so tokens arrive with a fraction of one left.
+    pub first: Option<(i64, std::time::Duration)>,
     pub log: std::sync::Arc<std::sync::Mutex<Vec<(std::time::SystemTime, String)>>>,
 }
 
 impl Minter {
     pub fn new(ttl: i64, delay_ms: u64) -> Self {
-        Minter { ttl, delay: std::time::Duration::from_millis(delay_ms), log: Default::default() }
+        Minter { ttl, delay: std::time::Duration::from_millis(delay_ms), first: None, log: Default::default() }
     }
 
     pub fn tokens(&self) -> Vec<String> {
@@ -331,10 +334,23 @@ impl wiremock::Respond for Minter {
         if login_is_deleted(req) {
             return ResponseTemplate::new(401);
         }
-        let token = jwt(self.ttl);
+        let now = std::time::SystemTime::now();
+        let (token, delay) = match self.first.filter(|_| self.log.lock().unwrap().is_empty()) {
+            // Expiring at a whole second 2–3 s away, answered when `left` of it remains.
+            Some((lifetime, left)) => {
+                let now_ms = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+                let exp = now_ms / 1000 + 3;
+                let at = std::time::Duration::from_millis(exp * 1000 - now_ms) - left;
+                let claims = json!({"sub": "smoke", "iat": exp as i64 - lifetime, "exp": exp});
+                let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+                let s = URL_SAFE_NO_PAD.encode(format!("sig-{}", uuid::Uuid::new_v4()));
+                (format!("{h}.{}.{s}", URL_SAFE_NO_PAD.encode(claims.to_string())), at)
+            }
+            None => (jwt(self.ttl), self.delay),
+        };
         own_token(req, &token);
-        self.log.lock().unwrap().push((std::time::SystemTime::now(), token.clone()));
-        ResponseTemplate::new(200).set_body_json(json!({"token": token})).set_delay(self.delay)
+        self.log.lock().unwrap().push((now, token.clone()));
+        ResponseTemplate::new(200).set_body_json(json!({"token": token})).set_delay(delay)
     }
 }
 

@@ -183,12 +183,18 @@ impl Auth {
     pub(super) fn hold(&self, slot: &mut Option<Token>, mut t: Token, whose: &str) -> Secret {
         let why = match t.arrived(self.skew(), self.cfg.refresh_margin) {
             None => None,
-            Some(Arrival::Due { left }) => Some(format!(
-                "the {whose} token arrived with {left}s left (refresh_margin {}s): it is used until it expires, then renewed",
-                self.cfg.refresh_margin.as_secs()
+            Some(Arrival::Due { left_ms, margin_ms }) => Some(format!(
+                "the {whose} token arrived with {} left (refresh margin {}): it is used until shortly before it expires, then renewed",
+                secs(left_ms),
+                secs(margin_ms)
             )),
-            Some(Arrival::Expired { ago }) => Some(format!(
-                "the {whose} token had expired {ago}s before it arrived, by the gateway's clock (is the issuer's clock behind?): it is used until a request is refused with 401, then renewed"
+            Some(Arrival::Spent { left_ms }) => Some(format!(
+                "the {whose} token arrived with {} left, too little to renew it before it expires (is the issuer's clock behind?): it is used until a request is refused with 401, then renewed",
+                secs(left_ms)
+            )),
+            Some(Arrival::Expired { ago_ms }) => Some(format!(
+                "the {whose} token had expired {} before it arrived, by the gateway's clock (is the issuer's clock behind?): it is used until a request is refused with 401, then renewed",
+                secs(ago_ms)
             )),
         };
         if let Some(why) = why {
@@ -333,4 +339,9 @@ fn wrap_in(at: &TokenAt, token: Secret) -> Credential {
 
 fn bearer(send: &Bearer, token: Secret) -> Credential {
     Credential::Token { header: send.header.clone(), scheme: send.scheme.clone(), secret: token }
+}
+
+/// Milliseconds for a warning: whole seconds from 10 s, tenths below.
+fn secs(ms: i64) -> String {
+    if ms >= 10_000 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
 }

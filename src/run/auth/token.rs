@@ -40,11 +40,21 @@ pub(crate) enum Renewal {
     Refused,
 }
 
-/// What [`Token::arrived`] found wrong with a token's lifetime, for a warning.
+/// What [`Token::arrived`] found wrong with a token's lifetime, for a warning (milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Arrival {
-    Due { left: i64 },
-    Expired { ago: i64 },
+    /// Within its refresh margin: used until its last call, then renewed.
+    Due {
+        left_ms: i64,
+        margin_ms: i64,
+    },
+    /// Past its last call already, not yet expired: used until refused.
+    Spent {
+        left_ms: i64,
+    },
+    Expired {
+        ago_ms: i64,
+    },
 }
 
 impl Token {
@@ -56,17 +66,23 @@ impl Token {
     /// A newly issued token: if it is already due, renewed later than the margin says (see
     /// [`Renewal`]), and what to warn about.
     pub fn arrived(&mut self, skew: i64, margin: Duration) -> Option<Arrival> {
-        if !self.due(skew, margin) {
+        self.arrived_at(now_ms(), skew, margin)
+    }
+
+    fn arrived_at(&mut self, now: i64, skew: i64, margin: Duration) -> Option<Arrival> {
+        if !self.due_at(now, skew, margin) {
             return None;
         }
-        let (left, _) = self.remaining(skew)?;
-        if left > 1 {
-            self.renewal = Renewal::AtExpiry;
-            Some(Arrival::Due { left })
+        let (left_ms, lifetime) = self.left_at(now, skew)?;
+        let (arrival, renewal) = if left_ms <= 0 {
+            (Arrival::Expired { ago_ms: -left_ms }, Renewal::WhenRefused)
+        } else if left_ms <= last_call(lifetime) {
+            (Arrival::Spent { left_ms }, Renewal::WhenRefused)
         } else {
-            self.renewal = Renewal::WhenRefused;
-            Some(Arrival::Expired { ago: -left })
-        }
+            (Arrival::Due { left_ms, margin_ms: margin_ms(margin, lifetime) }, Renewal::AtExpiry)
+        };
+        self.renewal = renewal;
+        Some(arrival)
     }
 
     /// A request with it was answered 401.
@@ -76,26 +92,52 @@ impl Token {
         }
     }
 
-    /// Seconds until it expires by the gateway's clock (ours plus `skew`), and its lifetime;
-    /// `None` when nothing says (an opaque token without `expires_in` or `token_ttl`).
+    /// Whole seconds until it expires by the gateway's clock (ours plus `skew`), and its
+    /// lifetime; `None` when nothing says (an opaque token without `expires_in` or `token_ttl`).
     pub fn remaining(&self, skew: i64) -> Option<(i64, i64)> {
+        self.left_at(now_ms(), skew).map(|(ms, lifetime)| (ms.div_euclid(1000), lifetime))
+    }
+
+    /// Milliseconds left at `now` (ms since the epoch, our clock), and the lifetime in seconds.
+    /// `exp` is a whole second; our clock is read to the millisecond, since in whole seconds a
+    /// token with 0.9 s left reads as 1 s or 0 s (expired) by where in its second it arrived.
+    fn left_at(&self, now: i64, skew: i64) -> Option<(i64, i64)> {
         let exp = self.info.exp?;
         let issued = self.info.iat.unwrap_or_else(|| self.obtained.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + skew);
-        Some((exp - (now_secs() + skew), exp - issued))
+        Some((exp.saturating_mul(1000) - (now + skew.saturating_mul(1000)), exp - issued))
     }
 
     /// Due for renewal: within `margin` of its expiry (the margin capped at half its lifetime,
     /// so a 2 s token is not renewed before every request), or as its [`Renewal`] says.
     pub fn due(&self, skew: i64, margin: Duration) -> bool {
-        let left = || self.remaining(skew);
+        self.due_at(now_ms(), skew, margin)
+    }
+
+    fn due_at(&self, now: i64, skew: i64, margin: Duration) -> bool {
+        let left = || self.left_at(now, skew);
         match self.renewal {
-            Renewal::BeforeExpiry => left().is_some_and(|(left, lifetime)| left <= (margin.as_secs() as i64).min(lifetime / 2)),
-            // A second early: a request sent at its last second would reach the gateway expired.
-            Renewal::AtExpiry => left().is_some_and(|(left, _)| left <= 1),
+            Renewal::BeforeExpiry => left().is_some_and(|(left, lifetime)| left <= margin_ms(margin, lifetime)),
+            Renewal::AtExpiry => left().is_some_and(|(left, lifetime)| left <= last_call(lifetime)),
             Renewal::WhenRefused => false,
             Renewal::Refused => true,
         }
     }
+}
+
+/// The refresh margin of a token living `lifetime` s, in ms: capped at half its lifetime.
+fn margin_ms(margin: Duration, lifetime: i64) -> i64 {
+    (margin.as_millis() as i64).min(lifetime.saturating_mul(500))
+}
+
+/// How long before its expiry a token that arrived due is renewed, in ms: a second early (a
+/// request sent in its last moments would reach the gateway expired), or a quarter of its
+/// lifetime when that is shorter, so a 2 s token arriving with 0.8 s left is still used.
+fn last_call(lifetime: i64) -> i64 {
+    lifetime.saturating_mul(250).clamp(0, 1000)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 pub(crate) fn now_secs() -> i64 {
@@ -234,20 +276,46 @@ mod tests {
         assert!(token(now - 280, now + 20).due(0, margin), "20 s left of 300: due by the margin");
 
         let mut nearly = token(now - 600, now + 20);
-        assert_eq!(nearly.arrived(0, margin), Some(Arrival::Due { left: 20 }));
+        assert!(matches!(nearly.arrived(0, margin), Some(Arrival::Due { left_ms: 19_001..=20_000, margin_ms: 30_000 })));
         assert!(!nearly.due(0, margin), "used until it expires");
         assert!(nearly.due(19, margin), "and renewed a second before, by the gateway's clock (19 s ahead)");
         nearly.refuse();
         assert_eq!(nearly.renewal, Renewal::AtExpiry, "a 401 with time left is the API's verdict, not the token's expiry");
 
         let mut spent = token(now - 600, now - 60);
-        assert_eq!(spent.arrived(0, margin), Some(Arrival::Expired { ago: 60 }));
+        assert!(matches!(spent.arrived(0, margin), Some(Arrival::Expired { ago_ms: 60_000..=60_999 })));
         assert!(!spent.due(0, margin), "used until refused");
         spent.refuse();
         assert!(spent.due(0, margin));
 
         // By the clock of a gateway 100 s behind ours, a token 30 s past our clock is fresh.
         assert_eq!(token(now - 600, now - 30).arrived(-100, margin), None);
+    }
+
+    /// `exp` is a whole second and our clock is read to the millisecond: a 2 s token that
+    /// arrives with 0.85 s left is due (its margin is capped at 1 s) but not expired, is used
+    /// until a quarter of its lifetime is left, then renewed; one with 0.3 s left is spent.
+    #[test]
+    fn a_short_token_is_judged_to_the_millisecond() {
+        let margin = Duration::from_secs(30);
+        let token = || {
+            Token::new(Secret::new("t-1234"), JwtInfo { alg: "HS256".into(), exp: Some(102), iat: Some(100), claims: Default::default() })
+        };
+        let mut t = token();
+        assert!(!t.due_at(100_999, 0, margin), "1.001 s left of 2 s");
+        assert_eq!(t.arrived_at(101_150, 0, margin), Some(Arrival::Due { left_ms: 850, margin_ms: 1000 }));
+        assert_eq!(t.renewal, Renewal::AtExpiry);
+        assert!(!t.due_at(101_499, 0, margin));
+        assert!(t.due_at(101_500, 0, margin), "renewed with 0.5 s left");
+        assert_eq!(t.remaining(0).map(|r| r.1), Some(2));
+
+        let mut spent = token();
+        assert_eq!(spent.arrived_at(101_700, 0, margin), Some(Arrival::Spent { left_ms: 300 }));
+        assert_eq!(spent.renewal, Renewal::WhenRefused);
+        assert_eq!(token().arrived_at(102_000, 0, margin), Some(Arrival::Expired { ago_ms: 0 }));
+        // 2 s ahead, the gateway's clock says 101.15 s is already 103.15 s.
+        assert_eq!(token().arrived_at(101_150, 2, margin), Some(Arrival::Expired { ago_ms: 1150 }));
+        assert_eq!(last_call(600), 1000, "a second early for a token of minutes");
     }
 
     /// RFC 6265: attribute names in any case, `Max-Age` over `Expires`, the named cookie only.

@@ -345,11 +345,17 @@ impl Stack {
         }
     }
 
-    /// Everything the servers logged, for a failing assertion.
+    /// Everything the servers logged, nginx's access log and json-server's database, for a
+    /// failing assertion.
     fn logs(&self) -> String {
         let mut all = String::new();
         for p in self.gateway.iter().chain(&self.services) {
             all.push_str(&format!("--- {}\n{}\n", p.name, std::fs::read_to_string(&p.log).unwrap_or_default()));
+        }
+        for f in ["access.log", "db.json"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir.path().join(f)) {
+                all.push_str(&format!("--- {f}\n{text}\n"));
+            }
         }
         all
     }
@@ -540,7 +546,7 @@ fn after_sigkill_cleanup_from_anywhere_deletes_records_then_their_owner() {
     let (b, a) = (out.find("DELETE /api/items/2").unwrap(), out.find("DELETE /api/items/1").unwrap());
     assert!(b < a, "the newest record is deleted first:\n{out}");
     assert!(out.find("deleted smoke+").unwrap() > a, "the owner goes last:\n{out}");
-    assert_eq!(stack.left(), (0, 0), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}\n{}", stack.logs());
 }
 
 /// `GATEWAY_BASE_URL` pointed at the service port with a `fingerprint` configured: the run

@@ -502,6 +502,35 @@ fn a_refused_deletion_is_exit_5_and_cleanup_from_anywhere_finishes_it() {
     }
 }
 
+/// A delete route that deletes nothing (a wrong path, answered 404 as the contract allows): the
+/// real server's login still lets the user in, so neither the run nor `cleanup` from another
+/// folder (the identity and routes read back from the journal) calls it deleted.
+#[test]
+fn a_delete_that_deletes_nothing_is_caught_by_the_login_in_the_run_and_in_cleanup() {
+    let Some(stack) = Stack::start(Kind::NginxJsa, "healthy") else { return };
+    let p = Project::new();
+    let contract = std::fs::read_to_string(Kind::NginxJsa.contract()).unwrap();
+    let wrong = contract.replace("/api/auth/V1/auth/users/{{ user_id }}", "/api/items/424242");
+    assert_ne!(wrong, contract);
+    let config = p.write("smokegate.yaml", &wrong);
+    let o = stack.run(&p, &config, &[]);
+    let out = text(&o);
+    assert_eq!(code(&o), 5, "{out}\n{}", stack.logs());
+    assert!(out.contains("but the user can still log in"), "{out}");
+    assert_eq!(stack.left(), (1, 0), "{out}");
+    assert_eq!(p.journal_files().len(), 1);
+
+    let elsewhere = Project::new();
+    let mut c = elsewhere.std_cmd();
+    c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
+    let o = c.output().unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 5, "{out}\n{}", stack.logs());
+    assert!(out.contains("but the user can still log in"), "{out}");
+    assert_eq!(stack.left(), (1, 0), "{out}");
+    assert_eq!(p.journal_files().len(), 1);
+}
+
 /// SIGKILL while a step waits on a slow upstream, after the suite created a record: `cleanup`
 /// from another folder deletes the record with its owner's token, then the owner.
 #[test]

@@ -107,6 +107,48 @@ async fn a_create_that_commits_and_then_times_out_is_deleted() {
     assert!(hits(&server, "DELETE", DELETE_USER).await.is_empty());
 }
 
+/// A 504 is the gateway giving up on its upstream, not the upstream finishing: the create may
+/// still commit after it. A login refused right after it proves nothing; the run waits out the
+/// create's deadline, as after a timeout of its own, and deletes the user that appeared.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_answered_504_that_commits_later_is_deleted() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ResponseTemplate::new(504)).mount(&server).await;
+    // The upstream commits the user 1.5 s after the gateway's 504; deleted, it is refused again.
+    let committed_at = std::time::Instant::now() + Duration::from_millis(1500);
+    let deleted = std::sync::Arc::new(AtomicBool::new(false));
+    let gone = deleted.clone();
+    Mock::given(method("POST"))
+        .and(path(LOGIN))
+        .respond_with(move |_: &wiremock::Request| {
+            if std::time::Instant::now() < committed_at || gone.load(Ordering::SeqCst) {
+                ResponseTemplate::new(401)
+            } else {
+                ResponseTemplate::new(200).set_body_json(json!({"token": jwt(300)}))
+            }
+        })
+        .mount(&server)
+        .await;
+    let d = deleted.clone();
+    Mock::given(method("DELETE"))
+        .and(path(DELETE_USER))
+        .respond_with(move |_: &wiremock::Request| {
+            d.store(true, Ordering::SeqCst);
+            ResponseTemplate::new(204)
+        })
+        .mount(&server)
+        .await;
+    let p = Project::new();
+    p.write("smoke-suites/me.yaml", USER_SUITE);
+    let o = output(p.run(&server.uri(), &["--timeout", "3s"])).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("server-error"), "{out}");
+    assert!(deleted.load(Ordering::SeqCst), "the user that committed after the 504 was deleted: {out}");
+    assert!(p.journal_files().is_empty(), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_a_slow_create_still_deletes_what_it_created() {
     let server = MockServer::start().await;

@@ -40,7 +40,7 @@ impl Auth {
                         Some(at) if !waited => {
                             let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
                             self.ctx.out.sink.emit(Event::Info(format!(
-                                "{}: its create was never answered; waiting {:.1} s for it to settle before trusting a refused login",
+                                "{}: its create timed out (here or at the gateway); waiting {:.1} s for it to settle before trusting a refused login",
                                 self.identity.name,
                                 wait.as_secs_f64()
                             )));

@@ -400,8 +400,9 @@ impl Auth {
                     } else {
                         {
                             let mut st = self.state();
-                            if e.status().is_some() {
-                                // Answered (a 5xx): whatever the upstream did, it has finished.
+                            // Answered (a 5xx): whatever the upstream did, it has finished; but
+                            // a 504 is the gateway giving up on it, which may still commit.
+                            if e.status().is_some_and(|s| s != 504) {
                                 st.settle_by = None;
                             }
                             st.created = Some(CreateState::Unknown);

@@ -118,7 +118,7 @@ impl Auth {
         }
         match (info.exp, info.iat) {
             (Some(exp), iat) => {
-                let ttl = exp - iat.unwrap_or_else(now_secs);
+                let ttl = exp.saturating_sub(iat.unwrap_or_else(now_secs));
                 if ttl > self.cfg.max_token_ttl.as_secs() as i64 {
                     self.ctx.out.sink.emit(Event::Warning(format!(
                         "token lives {} (max_token_ttl {}): the ADR asks for short-lived test tokens",
@@ -129,7 +129,7 @@ impl Auth {
                 self.ctx.out.sink.emit(Event::Info(format!(
                     "logged in as {}; token expires in {}",
                     self.identity.name,
-                    humantime::format_duration(Duration::from_secs((exp - now_secs()).max(0) as u64))
+                    humantime::format_duration(Duration::from_secs(exp.saturating_sub(now_secs()).max(0) as u64))
                 )));
             }
             (None, _) if info.alg == "opaque" => self.ctx.out.sink.emit(Event::Info(format!(

@@ -103,8 +103,11 @@ impl Token {
     /// token with 0.9 s left reads as 1 s or 0 s (expired) by where in its second it arrived.
     fn left_at(&self, now: i64, skew: i64) -> Option<(i64, i64)> {
         let exp = self.info.exp?;
-        let issued = self.info.iat.unwrap_or_else(|| self.obtained.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64) + skew);
-        Some((exp.saturating_mul(1000) - (now + skew.saturating_mul(1000)), exp - issued))
+        let issued = self
+            .info
+            .iat
+            .unwrap_or_else(|| self.obtained.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64).saturating_add(skew));
+        Some((exp.saturating_mul(1000).saturating_sub(now.saturating_add(skew.saturating_mul(1000))), exp.saturating_sub(issued)))
     }
 
     /// Due for renewal: within `margin` of its expiry (the margin capped at half its lifetime,
@@ -175,7 +178,7 @@ pub(crate) fn from_answer(body: &J, paths: &[CompiledPath], kind: TokenType, ttl
         select_str(body, paths).ok_or_else(|| TokenError::Missing(paths.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join(", ")))?;
     let secret = Secret::new(text);
     let now = now_secs();
-    let stated = body.get("expires_in").and_then(J::as_i64).map(|s| now + s).or_else(|| match body.get("expires_at") {
+    let stated = body.get("expires_in").and_then(J::as_i64).map(|s| now.saturating_add(s)).or_else(|| match body.get("expires_at") {
         Some(J::Number(n)) => n.as_i64(),
         Some(J::String(s)) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp()),
         _ => None,
@@ -316,6 +319,15 @@ mod tests {
         // 2 s ahead, the gateway's clock says 101.15 s is already 103.15 s.
         assert_eq!(token().arrived_at(101_150, 2, margin), Some(Arrival::Expired { ago_ms: 1150 }));
         assert_eq!(last_call(600), 1000, "a second early for a token of minutes");
+
+        // Claims at the ends of i64 are judged, not overflowed.
+        for (iat, exp) in [(i64::MIN, i64::MAX), (i64::MAX, i64::MIN), (0, i64::MIN), (i64::MIN, 0)] {
+            let mut t = Token::new(
+                Secret::new("t-1234"),
+                JwtInfo { alg: "HS256".into(), exp: Some(exp), iat: Some(iat), claims: Default::default() },
+            );
+            let _ = (t.arrived_at(i64::MAX, i64::MIN, margin), t.due_at(i64::MIN, i64::MAX, margin), t.remaining(i64::MAX));
+        }
     }
 
     /// RFC 6265: attribute names in any case, `Max-Age` over `Expires`, the named cookie only.

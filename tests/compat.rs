@@ -375,6 +375,15 @@ impl Stack {
         c
     }
 
+    /// `smokegate cleanup` of `p`'s journal from another, empty folder (no config there: the
+    /// routes are the journaled ones).
+    fn cleanup_elsewhere(&self, p: &Project, extra: &[&str]) -> Output {
+        let elsewhere = Project::new();
+        let mut c = elsewhere.std_cmd();
+        c.arg("cleanup").args(extra).arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", self.url());
+        c.output().unwrap()
+    }
+
     /// [`Stack::command`] of the recipe's suites, run to the end.
     fn run(&self, p: &Project, config: &Path, extra: &[&str]) -> Output {
         self.command(p, config, &self.kind.recipe().join("smoke-suites")).args(extra).output().unwrap()
@@ -490,10 +499,7 @@ fn a_refused_deletion_is_exit_5_and_cleanup_from_anywhere_finishes_it() {
         assert_eq!(p.journal_files().len(), 1);
 
         stack.restart_gateway("healthy");
-        let elsewhere = Project::new();
-        let mut c = elsewhere.std_cmd();
-        c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
-        let o = c.output().unwrap();
+        let o = stack.cleanup_elsewhere(&p, &[]);
         let out = text(&o);
         assert_eq!(code(&o), 0, "{kind:?}: {out}\n{}", stack.logs());
         assert!(out.contains("cleanup: 1 removed, 0 left"), "{out}");
@@ -520,10 +526,7 @@ fn a_delete_that_deletes_nothing_is_caught_by_the_login_in_the_run_and_in_cleanu
     assert_eq!(stack.left(), (1, 0), "{out}");
     assert_eq!(p.journal_files().len(), 1);
 
-    let elsewhere = Project::new();
-    let mut c = elsewhere.std_cmd();
-    c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
-    let o = c.output().unwrap();
+    let o = stack.cleanup_elsewhere(&p, &[]);
     let out = text(&o);
     assert_eq!(code(&o), 5, "{out}\n{}", stack.logs());
     assert!(out.contains("but the user can still log in"), "{out}");
@@ -566,10 +569,7 @@ fn after_sigkill_cleanup_from_anywhere_deletes_records_then_their_owner() {
     assert_eq!(stack.left(), (1, 2));
     assert_eq!(p.record_files().len(), 2, "the read-only teardown step is not journaled as a record");
 
-    let elsewhere = Project::new();
-    let mut c = elsewhere.std_cmd();
-    c.arg("cleanup").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
-    let o = c.output().unwrap();
+    let o = stack.cleanup_elsewhere(&p, &[]);
     let out = text(&o);
     assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
     let (b, a) = (out.find("DELETE /api/items/2").unwrap(), out.find("DELETE /api/items/1").unwrap());
@@ -787,10 +787,7 @@ fn after_sigkill_cleanup_finishes_with_the_admin() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(stack.left(), (1, 1));
-    let elsewhere = Project::new();
-    let mut c = elsewhere.std_cmd();
-    c.arg("cleanup").arg("-v").arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", stack.url());
-    let o = c.output().unwrap();
+    let o = stack.cleanup_elsewhere(&p, &["-v"]);
     let out = text(&o);
     assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
     let record = out.find("cleanup DELETE /api/items/").expect("the record's teardown");

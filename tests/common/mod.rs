@@ -19,9 +19,13 @@ pub const DELETE_USER: &str = "/api/auth/V1/auth/user";
 
 /// A structurally valid HS256-looking JWT expiring `ttl` seconds from now.
 pub fn jwt(ttl: i64) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    jwt_issued(0, ttl)
+}
+
+/// A JWT with these `iat` and `exp` (seconds since the epoch) and a unique signature.
+pub fn jwt_at(iat: i64, exp: i64) -> String {
     let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let c = URL_SAFE_NO_PAD.encode(json!({"sub": "smoke", "iat": now, "exp": now + ttl}).to_string());
+    let c = URL_SAFE_NO_PAD.encode(json!({"sub": "smoke", "iat": iat, "exp": exp}).to_string());
     let s = URL_SAFE_NO_PAD.encode(format!("sig-{}", uuid::Uuid::new_v4()));
     format!("{h}.{c}.{s}")
 }
@@ -29,11 +33,8 @@ pub fn jwt(ttl: i64) -> String {
 /// A JWT issued `issued_ago` seconds ago that expires `ttl` seconds from now (negative: already
 /// expired): what an issuer whose clock is behind the gateway's hands out.
 pub fn jwt_issued(issued_ago: i64, ttl: i64) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let c = URL_SAFE_NO_PAD.encode(json!({"sub": "smoke", "iat": now - issued_ago, "exp": now + ttl}).to_string());
-    let s = URL_SAFE_NO_PAD.encode(format!("sig-{}", uuid::Uuid::new_v4()));
-    format!("{h}.{c}.{s}")
+    let now = now_secs();
+    jwt_at(now - issued_ago, now + ttl)
 }
 
 /// A scratch directory with suite files.
@@ -341,10 +342,7 @@ impl wiremock::Respond for Minter {
                 let now_ms = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
                 let exp = now_ms / 1000 + 3;
                 let at = std::time::Duration::from_millis(exp * 1000 - now_ms) - left;
-                let claims = json!({"sub": "smoke", "iat": exp as i64 - lifetime, "exp": exp});
-                let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-                let s = URL_SAFE_NO_PAD.encode(format!("sig-{}", uuid::Uuid::new_v4()));
-                (format!("{h}.{}.{s}", URL_SAFE_NO_PAD.encode(claims.to_string())), at)
+                (jwt_at(exp as i64 - lifetime, exp as i64), at)
             }
             None => (jwt(self.ttl), self.delay),
         };

@@ -83,6 +83,12 @@ impl AuthError {
         matches!(self, AuthError::Step { status: Some(400 | 401 | 403), token: false, .. })
     }
 
+    /// Answered (a 5xx): whatever the upstream did, it has finished; but a 504 is the gateway
+    /// giving up on it, and it may still commit, as after a timeout of our own.
+    fn upstream_finished(&self) -> bool {
+        self.status().is_some_and(|s| s != 504)
+    }
+
     /// Nothing can have been created: the request never left, or the gateway refused it with a
     /// 4xx that is not a "try again" (408, 425, 429).
     fn definitive_refusal(&self) -> bool {
@@ -400,9 +406,7 @@ impl Auth {
                     } else {
                         {
                             let mut st = self.state();
-                            // Answered (a 5xx): whatever the upstream did, it has finished; but
-                            // a 504 is the gateway giving up on it, which may still commit.
-                            if e.status().is_some_and(|s| s != 504) {
+                            if e.upstream_finished() {
                                 st.settle_by = None;
                             }
                             st.created = Some(CreateState::Unknown);

@@ -341,7 +341,8 @@ fn bearer(send: &Bearer, token: Secret) -> Credential {
     Credential::Token { header: send.header.clone(), scheme: send.scheme.clone(), secret: token }
 }
 
-/// Milliseconds for a warning: whole seconds from 10 s, tenths below.
+/// Milliseconds for a warning, as `client::human` writes durations; whole seconds from 10 s.
 fn secs(ms: i64) -> String {
-    if ms >= 10_000 { format!("{}s", ms / 1000) } else { format!("{:.1}s", ms as f64 / 1000.0) }
+    let ms = ms.max(0) as u64;
+    crate::http::client::human(Duration::from_millis(if ms >= 10_000 { ms / 1000 * 1000 } else { ms }))
 }

@@ -231,6 +231,10 @@ pub(crate) fn from_cookie(name: &str, resp: &Response) -> Option<Token> {
 mod tests {
     use super::*;
 
+    fn jwt_token(iat: i64, exp: i64) -> Token {
+        Token::new(Secret::new("t-1234"), JwtInfo { alg: "HS256".into(), exp: Some(exp), iat: Some(iat), claims: Default::default() })
+    }
+
     fn paths(p: &[&str]) -> Vec<CompiledPath> {
         p.iter().map(|t| CompiledPath::parse(t).unwrap()).collect()
     }
@@ -269,9 +273,7 @@ mod tests {
     #[test]
     fn a_token_that_arrives_due_is_renewed_later_than_the_margin() {
         let margin = Duration::from_secs(30);
-        let token = |iat: i64, exp: i64| {
-            Token::new(Secret::new("t-1234"), JwtInfo { alg: "HS256".into(), exp: Some(exp), iat: Some(iat), claims: Default::default() })
-        };
+        let token = jwt_token;
         let now = now_secs();
         let mut fresh = token(now, now + 300);
         assert_eq!(fresh.arrived(0, margin), None);
@@ -301,9 +303,7 @@ mod tests {
     #[test]
     fn a_short_token_is_judged_to_the_millisecond() {
         let margin = Duration::from_secs(30);
-        let token = || {
-            Token::new(Secret::new("t-1234"), JwtInfo { alg: "HS256".into(), exp: Some(102), iat: Some(100), claims: Default::default() })
-        };
+        let token = || jwt_token(100, 102);
         let mut t = token();
         assert!(!t.due_at(100_999, 0, margin), "1.001 s left of 2 s");
         assert_eq!(t.arrived_at(101_150, 0, margin), Some(Arrival::Due { left_ms: 850, margin_ms: 1000 }));
@@ -322,10 +322,7 @@ mod tests {
 
         // Claims at the ends of i64 are judged, not overflowed.
         for (iat, exp) in [(i64::MIN, i64::MAX), (i64::MAX, i64::MIN), (0, i64::MIN), (i64::MIN, 0)] {
-            let mut t = Token::new(
-                Secret::new("t-1234"),
-                JwtInfo { alg: "HS256".into(), exp: Some(exp), iat: Some(iat), claims: Default::default() },
-            );
+            let mut t = jwt_token(iat, exp);
             let _ = (t.arrived_at(i64::MAX, i64::MIN, margin), t.due_at(i64::MIN, i64::MAX, margin), t.remaining(i64::MAX));
         }
     }

@@ -31,6 +31,9 @@ if ((${#missing_debian[@]})); then
     || { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debian[@]}" >/dev/null; }
 fi
 
+# nginx → Directus: its own folder and stamp (about 1100 npm packages, kept apart).
+bash compat/nginx-directus/install-directus.sh
+
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "compat: stacks already installed in $DEST"
   exit 0

@@ -33,6 +33,8 @@ struct Tools {
     venv: PathBuf,
     nginx: PathBuf,
     haproxy: PathBuf,
+    /// Directus's start script's install (`compat/nginx-directus/install-directus.sh`).
+    directus: PathBuf,
 }
 
 /// The installed stacks, or `None` after saying that the matrix was skipped.
@@ -45,8 +47,10 @@ fn tools() -> Option<Tools> {
             venv: dir.join("venv"),
             nginx: which("nginx")?,
             haproxy: which("haproxy")?,
+            directus: dir.join("directus"),
         };
-        (t.jsa.is_file() && t.venv.join("bin/gunicorn").is_file()).then_some(t)
+        let directus = t.directus.join("node_modules/@directus/api/dist/cli/run.js").is_file();
+        (t.jsa.is_file() && t.venv.join("bin/gunicorn").is_file() && directus).then_some(t)
     })();
     if found.is_none() {
         assert!(
@@ -153,6 +157,9 @@ enum Kind {
     NginxJsa,
     /// HAProxy 2.6 (`jwt_verify`, `exp`) → Django + DRF + djoser + simplejwt under gunicorn.
     HaproxyDjoser,
+    /// nginx → Directus 11.3 (SQLite): registration answers 204 with no body, the user's id is
+    /// only in `GET /users/me` and the token's claims, the admin is a static token.
+    NginxDirectus,
 }
 
 impl Kind {
@@ -160,6 +167,7 @@ impl Kind {
         Path::new(ROOT).join("compat").join(match self {
             Kind::NginxJsa => "nginx-json-server-auth",
             Kind::HaproxyDjoser => "haproxy-djoser",
+            Kind::NginxDirectus => "nginx-directus",
         })
     }
 
@@ -168,9 +176,16 @@ impl Kind {
         Path::new(ROOT).join("tests/fixtures").join(match self {
             Kind::NginxJsa => "contract-auth.yaml",
             Kind::HaproxyDjoser => "contract-real-stacks.yaml",
+            Kind::NginxDirectus => "contract-register-204.yaml",
         })
     }
 }
+
+/// The Directus stack's admin: its static token (the contract's `SMOKE_ADMIN_TOKEN`) and the
+/// password its login uses (`start.sh`'s defaults are overridden with these).
+const DIRECTUS_ADMIN_TOKEN: &str = "compat-directus-admin-token-not-a-secret-5d1e";
+const DIRECTUS_ADMIN_EMAIL: &str = "admin@example.com";
+const DIRECTUS_ADMIN_PASSWORD: &str = "compat-directus-Pa55word-not-a-secret";
 
 const SIGNING_KEY: &str = "compat-stack-signing-key-not-a-secret-0123456789";
 /// The Django stack's staff user, for `auth.admin`.
@@ -219,6 +234,7 @@ impl Stack {
             match kind {
                 Kind::NginxJsa => s.start_jsa(),
                 Kind::HaproxyDjoser => s.start_django(variant, env),
+                Kind::NginxDirectus => s.start_directus(env),
             }
             s.start_gateway(variant);
             if s.all_running() {
@@ -271,11 +287,35 @@ impl Stack {
         self.lost |= !wait_http(self.service_port, "/health/ready", &mut self.services);
     }
 
+    /// Directus on a copy of the set-up template database (registration open, the admin's
+    /// static token), in the foreground: `start.sh` ends in `exec`, so the PID is the server's.
+    fn start_directus(&mut self, env: &[(&str, &str)]) {
+        let d = self.dir.path().to_path_buf();
+        let template = directus_template(&self.tools);
+        let mut c = directus_command(&self.tools, &d.join("directus"), self.service_port);
+        c.env("DIRECTUS_TEMPLATE_DB", template).envs(env.iter().copied());
+        self.services = vec![Proc::spawn("directus", c, &d, "TERM")];
+        self.lost |= !wait_http(self.service_port, "/server/health", &mut self.services);
+    }
+
     /// (Re)starts the gateway in `variant` on the same port, in front of the same services.
     fn start_gateway(&mut self, variant: &str) {
         drop(self.gateway.take());
         let d = self.dir.path().to_path_buf();
         let gw = match self.kind {
+            Kind::NginxDirectus => {
+                std::fs::create_dir_all(d.join("tmp")).unwrap();
+                let conf = std::fs::read_to_string(self.kind.recipe().join("gateway/nginx.conf"))
+                    .unwrap()
+                    .replace("@PORT@", &self.port.to_string())
+                    .replace("@DIRECTUS@", &self.service_port.to_string())
+                    .replace("@PREFIX@", &d.display().to_string())
+                    .replace("@VARIANT@", variant);
+                std::fs::write(d.join("nginx.conf"), conf).unwrap();
+                let mut c = Command::new(&self.tools.nginx);
+                c.arg("-c").arg(d.join("nginx.conf")).arg("-p").arg(&d).arg("-e").arg(d.join("error.log"));
+                Proc::spawn("nginx", c, &d, "TERM")
+            }
             Kind::NginxJsa => {
                 std::fs::create_dir_all(d.join("tmp")).unwrap();
                 let conf = std::fs::read_to_string(self.kind.recipe().join("gateway/nginx.conf"))
@@ -342,7 +382,31 @@ impl Stack {
                 let mut n = s.split_whitespace().map(|x| x.parse::<usize>().unwrap());
                 (n.next().unwrap(), n.next().unwrap())
             }
+            // Records: the admin's sessions left open (a login without its logout).
+            Kind::NginxDirectus => {
+                let (users, sessions) = self.directus_counts();
+                (users, sessions)
+            }
         }
+    }
+
+    /// Directus's own database: (test users, the admin's open sessions).
+    fn directus_counts(&self) -> (usize, usize) {
+        let out = Command::new(self.tools.venv.join("bin/python"))
+            .args([
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+                 print(*(c.execute(q, (sys.argv[2],)).fetchone()[0] for q in (\
+                 \"select count(*) from directus_users where email like 'smoke+%' and ? is not null\", \
+                 'select count(*) from directus_sessions s join directus_users u on s.user = u.id where u.email = ?')))",
+            ])
+            .arg(self.dir.path().join("directus/directus.db"))
+            .arg(DIRECTUS_ADMIN_EMAIL)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        let mut n = s.split_whitespace().map(|x| x.parse::<usize>().unwrap_or_else(|_| panic!("{s}{}", text(&out))));
+        (n.next().unwrap(), n.next().unwrap())
     }
 
     /// Everything the servers logged, nginx's access log and json-server's database, for a
@@ -372,7 +436,15 @@ impl Stack {
             .args(REPORTS)
             .arg(target)
             .env("GATEWAY_BASE_URL", self.url());
+        self.secrets(&mut c);
         c
+    }
+
+    /// What a shell that runs this stack's recipe has set: the Directus admin's static token.
+    fn secrets(&self, c: &mut Command) {
+        if self.kind == Kind::NginxDirectus {
+            c.env("SMOKE_ADMIN_TOKEN", DIRECTUS_ADMIN_TOKEN);
+        }
     }
 
     /// `smokegate cleanup` of `p`'s journal from another, empty folder (no config there: the
@@ -381,6 +453,7 @@ impl Stack {
         let elsewhere = Project::new();
         let mut c = elsewhere.std_cmd();
         c.arg("cleanup").args(extra).arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", self.url());
+        self.secrets(&mut c);
         c.output().unwrap()
     }
 
@@ -388,6 +461,45 @@ impl Stack {
     fn run(&self, p: &Project, config: &Path, extra: &[&str]) -> Output {
         self.command(p, config, &self.kind.recipe().join("smoke-suites")).args(extra).output().unwrap()
     }
+}
+
+/// `start.sh DATA PORT` of the Directus recipe, with this stack's admin.
+fn directus_command(tools: &Tools, data: &Path, port: u16) -> Command {
+    let mut c = Command::new("bash");
+    c.arg(Kind::NginxDirectus.recipe().join("service/start.sh"))
+        .arg(data)
+        .arg(port.to_string())
+        .env("DIRECTUS_HOME", &tools.directus)
+        .env("SMOKE_ADMIN_TOKEN", DIRECTUS_ADMIN_TOKEN)
+        .env("ADMIN_EMAIL", DIRECTUS_ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", DIRECTUS_ADMIN_PASSWORD);
+    c
+}
+
+/// A bootstrapped and set-up Directus database (registration open into a role that reads only
+/// itself), made once per test process and copied per stack: bootstrapping takes 15 s, a copy
+/// starts in 7.
+fn directus_template(tools: &Tools) -> PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap().keep();
+            let port = free_port();
+            let mut procs = vec![Proc::spawn("directus-template", directus_command(tools, &dir.join("data"), port), &dir, "TERM")];
+            assert!(wait_http(port, "/server/health", &mut procs), "the template's Directus lost its port");
+            let setup = Command::new("bash")
+                .arg(Kind::NginxDirectus.recipe().join("service/setup.sh"))
+                .arg(format!("http://127.0.0.1:{port}"))
+                .env("SMOKE_ADMIN_TOKEN", DIRECTUS_ADMIN_TOKEN)
+                .output()
+                .unwrap();
+            assert!(setup.status.success(), "setup.sh failed: {}", text(&setup));
+            drop(procs);
+            let db = dir.join("template.db");
+            std::fs::copy(dir.join("data/directus.db"), &db).unwrap();
+            db
+        })
+        .clone()
 }
 
 /// A migrated database for the Django stack, made once per test process and copied per stack.
@@ -438,11 +550,13 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-/// The recipes a user copies are the contract examples, as written.
+/// The recipes a user copies are the contract examples, as written (below the comment that
+/// says what the stack is).
 #[test]
 fn the_recipes_are_the_contract_examples() {
-    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser] {
+    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser, Kind::NginxDirectus] {
         let recipe = std::fs::read_to_string(kind.recipe().join("smokegate.yaml")).unwrap();
+        let recipe: String = recipe.lines().skip_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
         let contract = std::fs::read_to_string(kind.contract()).unwrap();
         assert_eq!(recipe, contract, "{kind:?}: the recipe's smokegate.yaml is the contract example");
     }
@@ -849,4 +963,96 @@ fn a_refresh_token_renews_the_access_token_without_a_login() {
     assert_eq!(logins, 1, "one login (the bootstrap's); the refreshes replaced the others: {out}");
     assert_no_token_part(&all, &stack.issued_tokens());
     assert_eq!(stack.left(), (0, 0), "{out}");
+}
+
+/// The 204-registration contract, as written, against nginx → Directus: green with probes; the
+/// user's id learned by `after_login` (`GET /users/me`), the admin's static token deletes it,
+/// and its refused login (Directus: 401) proves it gone. The same with `{{ token.claims.id }}`
+/// in place of `after_login`, and with an admin that logs in by password and logs out (no
+/// admin session left in Directus's database).
+#[test]
+fn directus_registration_204_is_green_and_leaves_nothing() {
+    let Some(stack) = Stack::start(Kind::NginxDirectus, "healthy") else { return };
+    let contract = std::fs::read_to_string(Kind::NginxDirectus.contract()).unwrap();
+    let after_login = "  after_login:\n    - request: { path: /api/users/me }\n      auth: user\n      capture: { user_id: $.data.id }\n";
+    assert!(contract.contains(after_login));
+    let claims = contract.replace(after_login, "").replace("{{ user_id }}", "{{ token.claims.id }}");
+    let admin_login = format!(
+        "  admin:\n    username: {DIRECTUS_ADMIN_EMAIL}\n    password: \"{{{{ env.DIRECTUS_ADMIN_PASSWORD }}}}\"\n    login:\n      request: {{ method: POST, path: /api/auth/login, json: {{ email: \"{{{{ admin.username }}}}\", password: \"{{{{ admin.password }}}}\" }} }}\n      token: $.data.access_token\n      capture: {{ admin_refresh_token: $.data.refresh_token }}\n    logout:\n      request: {{ method: POST, path: /api/auth/logout, json: {{ refresh_token: \"{{{{ admin_refresh_token }}}}\", mode: json }} }}\n"
+    );
+    let with_logout = contract.replace("  admin: { token: \"{{ env.SMOKE_ADMIN_TOKEN }}\" }\n", &admin_login);
+    assert_ne!(with_logout, contract);
+    for (name, config) in [("contract", contract.clone()), ("claims", claims), ("admin logout", with_logout)] {
+        let p = Project::new();
+        let file = p.write("smokegate.yaml", &config);
+        let mut c = stack.command(&p, &file, &Kind::NginxDirectus.recipe().join("smoke-suites"));
+        let o = c.arg("--auth-probes").arg("-v").env("DIRECTUS_ADMIN_PASSWORD", DIRECTUS_ADMIN_PASSWORD).output().unwrap();
+        let out = all_output(&p, &o);
+        assert_eq!(code(&o), 0, "{name}: {out}\n{}", stack.logs());
+        assert!(out.contains("cleanup: deleted test user"), "{name}: {out}");
+        assert_eq!(stack.left(), (0, 0), "{name}: a test user or an admin session is left\n{out}");
+        assert!(p.journal_files().is_empty(), "{name}: the journal is not empty");
+        assert!(!out.contains(DIRECTUS_ADMIN_TOKEN) && !out.contains(DIRECTUS_ADMIN_PASSWORD), "{name}: a secret leaked:\n{out}");
+        if name == "contract" {
+            assert!(out.contains("bootstrap.after_login"), "{out}");
+        }
+        if name == "admin logout" {
+            assert!(out.contains("admin.logout"), "{out}");
+        }
+    }
+}
+
+/// A gateway that refuses to delete users: exit 5, the user stays in Directus and in the
+/// journal, with the id `after_login` learned; `cleanup` from another folder, with nothing but
+/// the secret in its environment, deletes it once the gateway allows it.
+#[test]
+fn directus_refused_deletion_is_finished_by_cleanup_from_anywhere() {
+    let Some(mut stack) = Stack::start(Kind::NginxDirectus, "no-delete") else { return };
+    let p = Project::new();
+    let o = stack.run(&p, &Kind::NginxDirectus.contract(), &[]);
+    let out = text(&o);
+    assert_eq!(code(&o), 5, "{out}\n{}", stack.logs());
+    assert_eq!(stack.left(), (1, 0), "{out}");
+    assert_eq!(p.journal_files().len(), 1);
+    let entry = std::fs::read_to_string(&p.journal_files()[0]).unwrap();
+    assert!(entry.contains("\"user_id\""), "the id after_login learned is journaled: {entry}");
+
+    stack.restart_gateway("healthy");
+    let o = stack.cleanup_elsewhere(&p, &[]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    assert!(out.contains("cleanup: 1 removed, 0 left"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+    assert!(p.journal_files().is_empty());
+}
+
+/// Directus's own registration rate limit (1 per 3 s here): with a user per suite, the second
+/// registration is answered 429 with `Retry-After`, waited out, and sent again; green, nothing
+/// left. With a `rate_limit_wait` shorter than the server asks, the step fails saying so.
+#[test]
+fn directus_rate_limited_registration_is_waited_out() {
+    let limited = [
+        ("RATE_LIMITER_REGISTRATION_ENABLED", "true"),
+        ("RATE_LIMITER_REGISTRATION_POINTS", "1"),
+        ("RATE_LIMITER_REGISTRATION_DURATION", "3"),
+    ];
+    let Some(stack) = Stack::start_with(Kind::NginxDirectus, "healthy", &limited) else { return };
+    let contract = std::fs::read_to_string(Kind::NginxDirectus.contract()).unwrap();
+    let per_suite = contract.replace("  mode: disposable\n", "  mode: disposable\n  scope: suite\n");
+    let p = Project::new();
+    let file = p.write("smokegate.yaml", &per_suite);
+    let o = stack.command(&p, &file, &Kind::NginxDirectus.recipe().join("smoke-suites")).args(["--jobs", "1"]).output().unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    assert!(out.contains("rate-limited (429); waiting"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+
+    let p = Project::new();
+    let file = p.write("smokegate.yaml", &per_suite.replace("  scope: suite\n", "  scope: suite\n  rate_limit_wait: 100ms\n"));
+    let o = stack.command(&p, &file, &Kind::NginxDirectus.recipe().join("smoke-suites")).args(["--jobs", "1"]).output().unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 3, "{out}\n{}", stack.logs());
+    assert!(out.contains("longer than `auth.rate_limit_wait` (100 ms) allows"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+    assert!(p.journal_files().is_empty(), "a 429 created nothing");
 }

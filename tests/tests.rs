@@ -18,6 +18,7 @@ mod html;
 mod import;
 mod journal;
 mod kill;
+mod lifecycle;
 mod policy;
 mod reports;
 mod scale;

@@ -9,6 +9,7 @@ use super::run::check_suite_origins;
 use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_config, resolve_gateway_if_set};
 use crate::eval::template::Templates;
 use crate::exit::Exit;
+use crate::http::policy::Gateway;
 use crate::load::config::{Admin, AdminCredentials, Config, Mode};
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, Suite};
@@ -33,9 +34,14 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
     // The run sets up a user only when a suite needs one: otherwise `user.*` and the auth
     // steps' captures are never defined.
     let with_user = suites.iter().any(Suite::needs_auth);
-    check_auth_config(&config, &env, &extra, with_user, &mut errors);
+    let gateway = resolve_gateway_if_set(args.gateway.as_deref(), &env, &config, true)?;
+    check_auth_config(&config, &env, &extra, with_user, gateway.as_ref(), &mut errors);
     for s in &suites {
         let mut defined: Vec<String> = BUILTINS.iter().filter(|b| with_user || **b != "user").map(|b| b.to_string()).collect();
+        // `token.claims.*` once the run's identity holds a token (every mode but `api-key`).
+        if with_user && !matches!(config.auth.mode, Mode::ApiKey(_)) {
+            defined.push("token".into());
+        }
         defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
         defined.extend(extra.iter().map(|(k, _)| k.clone()));
         defined.extend(s.vars.iter().map(|(k, _)| k.clone()));
@@ -75,8 +81,17 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
 }
 
 /// The config's own auth steps and values: what `run` would fail on before its first step
-/// (an unset `env.NAME` in a route, a service account without credentials).
-fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String, J)], with_user: bool, errors: &mut Vec<SourceError>) {
+/// (an unset `env.NAME` in a route, a variable no earlier step defines, a URL on an origin that
+/// is neither the gateway nor the declared identity provider, a service account without
+/// credentials).
+fn check_auth_config(
+    config: &Config,
+    env: &[(String, String)],
+    extra: &[(String, J)],
+    with_user: bool,
+    gateway: Option<&Gateway>,
+    errors: &mut Vec<SourceError>,
+) {
     let Some(file) = &config.file else { return };
     let a = &config.auth;
     let src = config.text.as_deref().unwrap_or_default();
@@ -84,21 +99,37 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
     let mut defined: Vec<String> = BUILTINS.iter().map(|b| b.to_string()).collect();
     defined.extend(config.vars.iter().map(|(k, _)| k.clone()));
     defined.extend(extra.iter().map(|(k, _)| k.clone()));
-    {
-        for st in a.steps() {
-            // Each step may read what the create and login captured before it.
-            defined.extend(st.capture.iter().map(|c| c.name.clone()));
+    if a.admin.is_some() {
+        defined.push("admin".into());
+    }
+    let provider = declared_origin(config, env, errors);
+    let login = a.login().map(|l| &l.step);
+    let refresh = a.login().and_then(|l| l.refresh.as_ref()).map(|r| &r.step);
+    let is = |st: &suite::Step, which: Option<&suite::Step>| which.is_some_and(|w| std::ptr::eq(st, w));
+    // The user's steps in the order a run sends them, each seeing what the ones before it
+    // captured; then the admin's, which see the admin's captures only.
+    let admin_defined = defined.clone();
+    let groups = [(a.steps(), defined.clone()), (a.admin_steps(), admin_defined)];
+    for (steps, mut defined) in groups {
+        for st in steps {
+            let mut here = defined.clone();
+            if is(st, refresh) {
+                here.push("refresh_token".into());
+            }
+            check_lifecycle_url(st, gateway, provider.as_ref(), file, src, errors);
             let mut texts = Vec::new();
             step_templates(st, &mut texts);
             for (text, pos) in texts {
                 for var in templates.variables(&text).unwrap_or_default() {
-                    if var.split('.').next() == Some("env")
-                        && let Some((msg, help)) = undefined_problem(&var, &text, &defined, env)
-                    {
+                    if let Some((msg, help)) = undefined_problem(&var, &text, &here, env) {
                         errors
                             .push(SourceError::new(file, pos, format!("auth step `{}`: {msg}", st.name)).with_help(help).with_source(src));
                     }
                 }
+            }
+            defined.extend(st.capture.iter().map(|c| c.name.clone()));
+            if is(st, login) {
+                defined.push("token".into());
             }
         }
     }
@@ -128,6 +159,7 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
         Some(Admin::Client { client, .. }) => {
             vec![("token_url", &client.token_url), ("client_id", &client.client_id), ("client_secret", &client.client_secret)]
         }
+        Some(Admin::Token { value, .. }) => vec![("token", value)],
         None => vec![],
     };
     {
@@ -148,6 +180,78 @@ fn check_auth_config(config: &Config, env: &[(String, String)], extra: &[(String
     {
         errors.push(SourceError::new(file, a.mode_pos, format!("`auth.credentials_file` {} does not exist", f.display())).with_source(src));
     }
+}
+
+/// `auth.identity_provider`'s origin, when it can be known offline (no template, or one whose
+/// variables are set here); a value that is not an http(s) URL is an error.
+fn declared_origin(config: &Config, env: &[(String, String)], errors: &mut Vec<SourceError>) -> Option<url::Origin> {
+    let (raw, pos) = config.auth.identity_provider.as_ref()?;
+    let file = config.file.as_ref()?;
+    let src = config.text.as_deref().unwrap_or_default();
+    let mut scope = crate::eval::template::Scope::default();
+    scope.set_json("env", &J::Object(env.iter().map(|(k, v)| (k.clone(), J::String(v.clone()))).collect()));
+    let text = Templates::new().render_str(raw, &scope).ok()?;
+    match url::Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u.origin()),
+        _ => {
+            errors.push(
+                SourceError::new(file, *pos, format!("`auth.identity_provider` must be an http(s) URL, not `{text}`")).with_source(src),
+            );
+            None
+        }
+    }
+}
+
+/// A lifecycle step's `url:` must be on the gateway's origin or the declared identity
+/// provider's, as `run` requires. Decided where the origin is literal and the gateway known;
+/// templated origins are checked when the run renders them.
+fn check_lifecycle_url(
+    st: &suite::Step,
+    gateway: Option<&Gateway>,
+    provider: Option<&url::Origin>,
+    file: &std::path::Path,
+    src: &str,
+    errors: &mut Vec<SourceError>,
+) {
+    let path = &st.request.path;
+    if path.starts_with('/') {
+        return;
+    }
+    let Ok(url) = url::Url::parse(path) else { return };
+    if is_template(url.host_str().unwrap_or_default()) || is_template(&url.origin().ascii_serialization()) {
+        return;
+    }
+    let origin = url.origin();
+    if provider == Some(&origin) || gateway.is_some_and(|g| g.check(&url).is_ok()) {
+        return;
+    }
+    if gateway.is_none() && provider.is_none() {
+        crate::errln!(
+            "warning: {}:{}: auth step `{}` sends to {}: it must be the gateway's origin, or declared as `auth.identity_provider`",
+            file.display(),
+            st.request.path_pos.line,
+            st.name,
+            origin.ascii_serialization()
+        );
+        return;
+    }
+    let help = match provider {
+        Some(p) => format!("the identity provider is {}; only the gateway and it are contacted", p.ascii_serialization()),
+        None => format!("declare it: `auth.identity_provider: {}`", origin.ascii_serialization()),
+    };
+    errors.push(
+        SourceError::new(
+            file,
+            st.request.path_pos,
+            format!(
+                "auth step `{}` sends to {}, which is neither the gateway nor the declared identity provider: `run` would refuse it (off-gateway)",
+                st.name,
+                origin.ascii_serialization()
+            ),
+        )
+        .with_help(help)
+        .with_source(src),
+    );
 }
 
 /// Every template string of a suite with the position to blame.

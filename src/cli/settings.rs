@@ -213,6 +213,32 @@ fn identity_provider(
         .map_err(|e| idp_failure(key, e))
 }
 
+/// `auth.identity_provider`, rendered: a client whose policy admits that origin alone. The one
+/// origin besides the gateway: a client-credentials token URL elsewhere is refused.
+fn declared_provider(
+    setup: &Settings,
+    idp: Option<&IdentityProvider>,
+    templates: &Templates,
+    scope: &Scope,
+    run_id: &str,
+) -> Result<Option<HttpClient>, Failure> {
+    let Some((raw, _)) = &setup.config.auth.identity_provider else { return Ok(None) };
+    let key = "auth.identity_provider";
+    let url = templates.render_str(raw, scope).map_err(|e| Failure::new(Exit::Usage, format!("{key}: {e}")))?;
+    let (gw, _) = IdentityProvider::check(&url, setup.config.gateway.allow_http, &setup.gateway).map_err(|e| idp_failure(key, e))?;
+    if let Some(token_url) = idp.filter(|i| i.client.gateway.origin() != gw.origin()) {
+        return Err(Failure::new(
+            Exit::Policy,
+            format!(
+                "gateway-only policy: auth.token_url is on {}, but auth.identity_provider declares {}: the identity provider is one origin",
+                token_url.client.gateway.origin(),
+                gw.origin()
+            ),
+        ));
+    }
+    HttpClient::new(gw, setup.client.clone(), run_id).map(Some).map_err(|e| Failure::new(Exit::Usage, format!("{key}: {e}")))
+}
+
 /// A client's token URL, rendered.
 fn token_url(client: Option<&ClientCredentials>, key: &str, templates: &Templates, scope: &Scope) -> Result<Option<String>, Failure> {
     client.map(|cc| templates.render_str(&cc.token_url, scope).map_err(|e| Failure::new(Exit::Usage, format!("{key}: {e}")))).transpose()
@@ -279,6 +305,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         _ => None,
     };
     let idp = identity_provider(&setup, client, "auth.token_url", &templates, &scope, &run_id)?;
+    let provider = declared_provider(&setup, idp.as_ref(), &templates, &scope, &run_id)?;
     let admin = match &setup.config.auth.admin {
         Some(Admin::Client { client, .. }) => Some(client),
         _ => None,
@@ -295,7 +322,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         opts,
         cancel,
         service_env: service_env(),
-        net: Net { http, idp },
+        net: Net { http, idp, provider },
         vars: Vars { templates, run_fields: fields, base: scope, cli: setup.cli_vars },
         journal: Journal::new(&setup.state_dir),
         out: Output { sink, redactor },

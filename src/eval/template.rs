@@ -47,6 +47,9 @@ pub struct Scope {
     values: Arc<BTreeMap<String, Value>>,
     /// Counts the writes: what was rendered from a scope at one version renders the same again.
     version: u64,
+    /// Names that are known not to hold a value, and why (an opaque token's `token.claims`):
+    /// a template that reads one fails saying so, not just "undefined".
+    absent: Arc<BTreeMap<String, String>>,
 }
 
 impl fmt::Debug for Scope {
@@ -80,6 +83,36 @@ impl Scope {
 
     pub fn contains(&self, name: &str) -> bool {
         self.values.contains_key(name)
+    }
+
+    /// Says why `path` (dotted, such as `token.claims`) holds nothing, for the error of a
+    /// template that reads it or anything under it.
+    pub fn explain_absent(&mut self, path: &str, why: &str) {
+        Arc::make_mut(&mut self.absent).insert(path.to_owned(), why.to_owned());
+    }
+
+    /// The shortest prefix of the dotted `var` that holds nothing (`env.NAME` of an unset
+    /// variable), when its top name is defined.
+    fn first_missing(&self, var: &str) -> Option<String> {
+        let mut parts = var.split('.');
+        let top = parts.next()?;
+        let (mut v, mut path) = (self.values.get(top)?.clone(), top.to_owned());
+        for part in parts {
+            path = format!("{path}.{part}");
+            match v.get_attr(part) {
+                Ok(next) if !next.is_undefined() => v = next,
+                _ => return Some(path),
+            }
+        }
+        None
+    }
+
+    /// Why `var` (a dotted path a template reads) is known to hold nothing, if it is.
+    fn absent_reason(&self, var: &str) -> Option<(&str, &str)> {
+        self.absent.iter().find_map(|(path, why)| {
+            let under = var.strip_prefix(path.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+            under.then_some((path.as_str(), why.as_str()))
+        })
     }
 
     /// The template context: the shared map itself, looked up by name (nothing is copied).
@@ -208,6 +241,16 @@ impl Templates {
                 if !scope.contains(top) && top != "uuid" {
                     return TemplateError { message: format!("`{top}` is not defined in `{source}`"), variable: Some(top.to_owned()) };
                 }
+                if let Some((path, why)) = scope.absent_reason(&name) {
+                    return TemplateError { message: format!("`{path}` is not defined in `{source}`: {why}"), variable: Some(name) };
+                }
+                if let Some(missing) = scope.first_missing(&name) {
+                    let message = match missing.strip_prefix("env.") {
+                        Some(var) => format!("environment variable `{var}` is not set (in `{source}`)"),
+                        None => format!("`{missing}` is not defined in `{source}`"),
+                    };
+                    return TemplateError { message, variable: Some(missing) };
+                }
             }
             return TemplateError { message: format!("undefined value in `{source}`"), variable: None };
         }
@@ -253,6 +296,23 @@ mod tests {
         s.set("n", 3);
         s.set_json("run", &json!({"id": "r1"}));
         s
+    }
+
+    /// An unset environment variable is named as such; a missing attribute by its path; a
+    /// path known to hold nothing says why.
+    #[test]
+    fn what_is_missing_is_named() {
+        let t = Templates::new();
+        let mut s = scope();
+        s.set_json("env", &json!({"HOME": "/root"}));
+        let e = t.render_str("/pools/{{ env.COGNITO_POOL_ID }}", &s).unwrap_err();
+        assert_eq!(e.message, "environment variable `COGNITO_POOL_ID` is not set (in `/pools/{{ env.COGNITO_POOL_ID }}`)");
+        let e = t.render_str("{{ run.nope }}", &s).unwrap_err();
+        assert_eq!(e.message, "`run.nope` is not defined in `{{ run.nope }}`");
+        s.set_json("token", &json!({"type": "opaque"}));
+        s.explain_absent("token.claims", "the token is opaque");
+        let e = t.render_str("{{ token.claims.id }}", &s).unwrap_err();
+        assert_eq!(e.message, "`token.claims` is not defined in `{{ token.claims.id }}`: the token is opaque");
     }
 
     /// A bare name looked up directly renders what the engine renders for it.

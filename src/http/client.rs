@@ -168,6 +168,8 @@ pub enum ClientError {
     HeaderName(#[from] reqwest::header::InvalidHeaderName),
 }
 
+/// Cheap to clone: the connection pool is shared.
+#[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     pub gateway: Gateway,

@@ -192,16 +192,17 @@ pub fn defaults_yaml() -> String {
     };
     let d = |d: Duration| humantime::format_duration(d).to_string();
     format!(
-        "auth:\n  mode: disposable\n  scope: run\n  identity:\n    email: \"{}\"\n  create:{}\n  login:{}\n    token: [{}]\n  cleanup:{}\n  # verify: none — the deletion is proven by a refused login (400/401/403, no token)\n  scheme: Bearer\n  header: Authorization\n  refresh_margin: {}\n  max_token_ttl: {}\n  clock_skew_tolerance: {}\n  cleanup_deadline: {}\ngateway:\n  deny_env: [{}]\n  request_id_header: x-request-id\n  upstream_headers: [{}]\n  ready_path: /health/ready\ntimeouts: {{ connect: 500ms, total: 10s }}\nstub_phrases: [{}]\nmax_body: 10MiB\n",
+        "auth:\n  mode: disposable\n  scope: run\n  identity:\n    email: \"{}\"\n  create:{}\n  login:{}\n    token: [{}]\n  cleanup:{}\n  # verify: none — the deletion is proven by a refused login (400/401/403, no token)\n  scheme: Bearer\n  header: Authorization\n  refresh_margin: {}\n  max_token_ttl: {}\n  clock_skew_tolerance: {}\n  cleanup_deadline: {}\n  rate_limit_wait: {}\ngateway:\n  deny_env: [{}]\n  request_id_header: x-request-id\n  upstream_headers: [{}]\n  ready_path: /health/ready\ntimeouts: {{ connect: 500ms, total: 10s }}\nstub_phrases: [{}]\nmax_body: 10MiB\n",
         users.email,
-        step(&users.create),
+        step(&users.create[0]),
         step(&login.step),
         DEFAULT_TOKEN_PATHS.join(", "),
-        step(&users.cleanup),
+        step(&users.cleanup[0]),
         d(a.refresh_margin),
         d(a.max_token_ttl),
         d(a.clock_skew_tolerance),
         d(a.cleanup_deadline),
+        d(a.rate_limit_wait),
         DEFAULT_DENY_ENV.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", "),
         DEFAULT_UPSTREAM_HEADERS.join(", "),
         DEFAULT_STUB_PHRASES.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(", "),
@@ -367,7 +368,7 @@ pub(crate) mod tests {
         let fresh = defaults_yaml();
         // The defaults parse as a config and change nothing.
         let parsed = parse(Path::new("defaults.yaml"), &fresh).unwrap();
-        assert_eq!(disposable(&parsed).0.cleanup.request.path, disposable(&Config::default()).0.cleanup.request.path);
+        assert_eq!(disposable(&parsed).0.cleanup[0].request.path, disposable(&Config::default()).0.cleanup[0].request.path);
         if std::env::var_os("UPDATE_README").is_some() {
             let updated = format!("{}{fresh}{}", &readme[..i + begin.len()], &readme[j..]);
             std::fs::write(&readme_path, updated).unwrap();
@@ -403,12 +404,12 @@ pub(crate) mod tests {
     fn the_admin_contract_example_loads() {
         let text = include_str!("../../tests/fixtures/contract-admin.yaml");
         let c = parse(Path::new("/etc/smoke/smokegate.yaml"), text).unwrap();
-        let Some(Admin::Login { credentials, login, token }) = c.auth.admin.as_ref() else { panic!("{:?}", c.auth.admin) };
+        let Some(Admin::Login { credentials, login, token, .. }) = c.auth.admin.as_ref() else { panic!("{:?}", c.auth.admin) };
         assert!(matches!(credentials, AdminCredentials::File(f) if f == Path::new("/etc/smoke/../admin-secret.json")));
         assert_eq!(login.request.path, "/auth/jwt/login");
         assert!(matches!(token, TokenAt::Body { paths, .. } if paths[0].text == "$.access_token"));
         let users = disposable(&c).0;
-        assert_eq!((users.cleanup.auth, users.verify.as_ref().unwrap().auth), (Some(AuthMode::Admin), Some(AuthMode::Admin)));
+        assert_eq!((users.cleanup[0].auth, users.verify[0].auth), (Some(AuthMode::Admin), Some(AuthMode::Admin)));
         let env = text.replace(
             "    credentials_file: ../admin-secret.json\n",
             "    username: \"{{ env.SMOKE_ADMIN_EMAIL }}\"\n    password: \"{{ env.SMOKE_ADMIN_PASSWORD }}\"\n",
@@ -441,11 +442,11 @@ pub(crate) mod tests {
         let c = parse(Path::new("smokegate.yaml"), CONTRACT).unwrap();
         let a = &c.auth;
         let (users, login) = disposable(&c);
-        assert_eq!(users.create.capture[0].name, "user_id");
+        assert_eq!(users.create[0].capture[0].name, "user_id");
         let TokenAt::Body { paths, send } = &login.token else { panic!("a cookie") };
         assert_eq!((paths.len(), paths[0].text.as_str(), send), (1, "$.accessToken", &Bearer::default()));
-        assert_eq!(users.cleanup.request.path, "/api/auth/V1/auth/users/{{ user_id }}");
-        assert_eq!(users.cleanup.auth, Some(AuthMode::User));
+        assert_eq!(users.cleanup[0].request.path, "/api/auth/V1/auth/users/{{ user_id }}");
+        assert_eq!(users.cleanup[0].auth, Some(AuthMode::User));
         assert!(login.step.expect.status_ok(200), "login keeps the default expectation");
         assert_eq!(a.refresh_margin, Duration::from_secs(30));
         assert_eq!(a.max_token_ttl, Duration::from_secs(3600));
@@ -455,8 +456,8 @@ pub(crate) mod tests {
     fn defaults_follow_the_adr() {
         let c = Config::default();
         let (users, login) = disposable(&c);
-        assert_eq!(users.create.request.path, "/api/auth/V1/auth/create");
-        assert_eq!(users.cleanup.request.method, "DELETE");
+        assert_eq!(users.create[0].request.path, "/api/auth/V1/auth/create");
+        assert_eq!(users.cleanup[0].request.method, "DELETE");
         assert!(matches!(&login.token, TokenAt::Body { paths, .. } if paths.len() == 5));
         assert_eq!(c.gateway.deny_env.len(), 4);
     }

@@ -13,11 +13,17 @@ pub enum Phase {
     BootstrapCreate,
     #[serde(rename = "bootstrap.login")]
     BootstrapLogin,
+    /// `auth.after_login`: what the run learns about its user once it has logged in.
+    #[serde(rename = "bootstrap.after_login")]
+    AfterLogin,
     #[serde(rename = "refresh")]
     Refresh,
     /// `auth.admin` logging in (when a step first runs as `auth: admin`, and when its token is due).
     #[serde(rename = "admin.login")]
     AdminLogin,
+    /// `auth.admin.logout`, at the end of the run.
+    #[serde(rename = "admin.logout")]
+    AdminLogout,
     #[serde(rename = "step")]
     Step,
     #[serde(rename = "probe")]
@@ -39,8 +45,10 @@ impl Phase {
             Phase::Ready => "ready",
             Phase::BootstrapCreate => "bootstrap.create",
             Phase::BootstrapLogin => "bootstrap.login",
+            Phase::AfterLogin => "bootstrap.after_login",
             Phase::Refresh => "refresh",
             Phase::AdminLogin => "admin.login",
+            Phase::AdminLogout => "admin.logout",
             Phase::Step => "step",
             Phase::Probe => "probe",
             Phase::Teardown => "teardown",
@@ -53,7 +61,17 @@ impl Phase {
     /// A request of the auth lifecycle: what its answers hand out (a refresh token, a session
     /// cookie) is a secret.
     pub fn is_auth(self) -> bool {
-        matches!(self, Phase::BootstrapCreate | Phase::BootstrapLogin | Phase::Refresh | Phase::AdminLogin | Phase::Cleanup | Phase::Verify)
+        matches!(
+            self,
+            Phase::BootstrapCreate
+                | Phase::BootstrapLogin
+                | Phase::AfterLogin
+                | Phase::Refresh
+                | Phase::AdminLogin
+                | Phase::AdminLogout
+                | Phase::Cleanup
+                | Phase::Verify
+        )
     }
 }
 

@@ -72,6 +72,15 @@ pub struct Net {
     pub http: HttpClient,
     /// `auth.mode: client-credentials`: the identity provider, the one other origin contacted.
     pub idp: Option<IdentityProvider>,
+    /// `auth.identity_provider`: the origin lifecycle steps may send `url:` requests to.
+    pub provider: Option<HttpClient>,
+}
+
+impl Net {
+    /// The identity provider's origin, for the header line and the reports.
+    pub fn provider_origin(&self) -> Option<String> {
+        self.idp.as_ref().map(|i| &i.client).or(self.provider.as_ref()).map(|c| c.gateway.origin())
+    }
 }
 
 /// The template engine and the values it renders with.

@@ -80,7 +80,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         suites: suites.len(),
         version: env!("CARGO_PKG_VERSION"),
         config: ctx.config.source(),
-        identity_provider: ctx.net.idp.as_ref().map(|i| i.client.gateway.origin()),
+        identity_provider: ctx.net.provider_origin(),
     });
     sink.emit(Event::SuitesPlanned(suites.iter().map(|s| s.file.display().to_string()).collect()));
     for w in warnings {
@@ -123,7 +123,7 @@ pub async fn execute(ctx: Arc<RunCtx>, suites: Vec<Suite>, warnings: Vec<String>
         interrupted: outcome.interrupted,
         exit_code: exit.code(),
         error,
-        identity_provider: ctx.net.idp.as_ref().map(|i| i.client.gateway.origin()),
+        identity_provider: ctx.net.provider_origin(),
         openapi: ctx.config.openapi.as_ref().map(|(file, api)| api.coverage(file.clone())),
     }));
     exit
@@ -294,6 +294,10 @@ async fn clean_up_users(ctx: &RunCtx, users: &[Arc<Auth>], outcome: &mut RunOutc
             Ok(None) => {}
             Err(reason) => outcome.cleanup.left.push(LeftBehind::user(email, reason.to_string())),
         }
+    }
+    // Every admin that logged in logs out (already done for the users deleted above).
+    for user in users {
+        user.admin_logout(&ctx.cancel.abort).await;
     }
 }
 

@@ -47,17 +47,28 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         im.finish(&["email"])?;
     }
     if let Some(n) = m.get("create") {
-        a.create = auth_step_from(ctx, n, &a.create, &[])?.0;
+        a.create = auth_steps_from(ctx, n, &a.create[0], "`auth.create`")?;
     }
     if let Some(n) = m.get("login") {
         decode_login(ctx, n, &mut a)?;
     }
+    if let Some(n) = m.get("after_login") {
+        let default =
+            Step { expect: Default::default(), ..auth_step("after login", reqwest::Method::GET, "/", Body::None, &[], AuthMode::User) };
+        a.after_login = auth_steps_from(ctx, n, &default, "`auth.after_login`")?;
+    }
     if let Some(n) = m.get("cleanup") {
-        a.cleanup = auth_step_from(ctx, n, &a.cleanup, &[])?.0;
+        a.cleanup = auth_steps_from(ctx, n, &a.cleanup[0], "`auth.cleanup`")?;
     }
     if let Some(n) = m.get("verify") {
         let default = auth_step("verify deletion", reqwest::Method::GET, "/", Body::None, &[401, 403, 404, 410], AuthMode::None);
-        a.verify = Some(auth_step_from(ctx, n, &default, &[])?.0);
+        a.verify = auth_steps_from(ctx, n, &default, "`auth.verify`")?;
+    }
+    if let Some(n) = m.get("identity_provider") {
+        a.identity_provider = Some((ctx.str(n, "`auth.identity_provider`")?.to_owned(), n.pos));
+    }
+    if let Some(n) = m.get("rate_limit_wait") {
+        a.rate_limit_wait = ctx.duration(n, "`rate_limit_wait`")?;
     }
     if let Some(n) = m.get("refresh_margin") {
         a.refresh_margin = ctx.duration(n, "`refresh_margin`")?;
@@ -128,7 +139,8 @@ fn decode_login(ctx: Ctx<'_>, n: &Node, a: &mut Draft) -> Result<(), SourceError
 
 /// `auth: admin` on a lifecycle step names an identity that must be configured.
 fn admin_is_there(ctx: Ctx<'_>, a: &Draft) -> Result<(), SourceError> {
-    for st in [&a.create, &a.login, &a.cleanup].into_iter().chain(a.verify.as_ref()) {
+    let steps = a.create.iter().chain([&a.login]).chain(&a.after_login).chain(&a.cleanup).chain(&a.verify);
+    for st in steps {
         if st.auth == Some(AuthMode::Admin) && a.admin.is_none() {
             return Err(SourceError::new(
                 ctx.file,
@@ -153,14 +165,40 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
     let username = m.get("username").map(|n| ctx.text(n, "`admin.username`")).transpose()?;
     let password = m.get("password").map(|n| ctx.text(n, "`admin.password`")).transpose()?;
     let login = m.get("login");
+    let logout = m.get("logout");
+    let token = m.get("token").map(|n| ctx.text(n, "`admin.token`").map(|t| (n, t))).transpose()?;
+    let header = m.get("header").map(|n| ctx.str(n, "`admin.header`").map(|h| (n, h))).transpose()?;
     let need = |what: &str| format!("a client of the identity provider needs `admin.{what}`");
     let client = client_credentials(ctx, node, &mut m, "admin.", &need)?;
+    if let Some((n, h)) = header {
+        if token.is_none() {
+            return Err(ctx.err(n, "`admin.header` is where a static `admin.token` goes: it needs `admin.token`"));
+        }
+        if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            return Err(ctx.err(n, format!("`{h}` is not a valid header name")));
+        }
+    }
+    if let Some((tnode, value)) = token {
+        // A static token: nothing to log in with, in or out.
+        let other = [("credentials_file", file.is_some()), ("username", username.is_some()), ("password", password.is_some())]
+            .into_iter()
+            .chain([("token_url", client.is_some()), ("login", login.is_some()), ("logout", logout.is_some())])
+            .find(|(_, set)| *set);
+        if let Some((key, _)) = other {
+            return Err(ctx
+                .err(tnode, format!("`admin.token` is a static token: `admin.{key}` does not go with it"))
+                .with_help("keep `token` (and `header` for an API-key header), or drop it for a login or a client"));
+        }
+        m.finish(ADMIN_KEYS)?;
+        return Ok(AdminDraft::Token { value, header: header.map(|(_, h)| h.to_owned()) });
+    }
     let credentials = match (file, username, password, client) {
         (None, None, None, Some(client)) => {
-            if let Some(n) = login {
-                return Err(
-                    ctx.err(n, "an admin that is a client of the identity provider has no `login`: its token comes from `token_url`")
-                );
+            if let Some(n) = login.or(logout) {
+                return Err(ctx.err(
+                    n,
+                    "an admin that is a client of the identity provider has no `login` or `logout`: its token comes from `token_url`",
+                ));
             }
             m.finish(ADMIN_KEYS)?;
             return Ok(AdminDraft::Client(client));
@@ -169,7 +207,7 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
         (None, Some(username), Some(password), None) => AdminCredentials::Given { username, password },
         _ => {
             return Err(ctx
-                .err(node, "`auth.admin` needs `credentials_file`, or both `username` and `password`, or a client (`token_url`, `client_id`, `client_secret`)")
+                .err(node, "`auth.admin` needs `credentials_file`, or both `username` and `password`, or a client (`token_url`, `client_id`, `client_secret`), or a static `token`")
                 .with_help("e.g. `username: \"{{ env.SMOKE_ADMIN_EMAIL }}\"` and `password: \"{{ env.SMOKE_ADMIN_PASSWORD }}\"`"));
         }
     };
@@ -181,8 +219,36 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
         }
         None => (None, None),
     };
+    let logout = match logout {
+        Some(n) => {
+            let default = auth_step("admin logout", reqwest::Method::POST, "/", Body::None, &[], AuthMode::Admin);
+            let step = Step { expect: Default::default(), ..default };
+            Some(Box::new(auth_step_from(ctx, n, &step, &[])?.0))
+        }
+        None => None,
+    };
     m.finish(ADMIN_KEYS)?;
-    Ok(AdminDraft::Login { credentials, login, paths })
+    Ok(AdminDraft::Login { credentials, login, paths, logout })
+}
+
+/// A lifecycle phase written as one step or a list of them, run in order. Unnamed steps of a
+/// list are numbered after the default's name (`create user 2/2`).
+fn auth_steps_from(ctx: Ctx<'_>, node: &Node, default: &Step, what: &str) -> Result<Vec<Step>, SourceError> {
+    let crate::load::yaml::Value::Seq(items) = &node.value else {
+        return Ok(vec![auth_step_from(ctx, node, default, &[])?.0]);
+    };
+    if items.is_empty() {
+        return Err(ctx.err(node, format!("{what} is an empty list")).with_help("write one step, or a list of steps"));
+    }
+    let many = items.len() > 1;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let name = if many { format!("{} {}/{}", default.name, i + 1, items.len()) } else { default.name.clone() };
+            Ok(auth_step_from(ctx, item, &Step { name, ..default.clone() }, &[])?.0)
+        })
+        .collect()
 }
 
 /// An auth step: like a suite step, but `expect` defaults to the built-in one and the step keeps

@@ -50,14 +50,17 @@ pub(super) struct Draft {
     pub(super) mode_pos: Pos,
     pub(super) scope: AuthScope,
     pub(super) email: String,
-    pub(super) create: Step,
+    pub(super) create: Vec<Step>,
     pub(super) login: Step,
     pub(super) token_paths: Vec<CompiledPath>,
     pub(super) token_cookie: Option<String>,
     pub(super) token_type: TokenType,
     pub(super) refresh: Option<Refresh>,
-    pub(super) cleanup: Step,
-    pub(super) verify: Option<Step>,
+    pub(super) cleanup: Vec<Step>,
+    pub(super) verify: Vec<Step>,
+    pub(super) after_login: Vec<Step>,
+    pub(super) identity_provider: Option<(String, Pos)>,
+    pub(super) rate_limit_wait: Duration,
     pub(super) refresh_margin: Duration,
     pub(super) max_token_ttl: Duration,
     pub(super) clock_skew_tolerance: Duration,
@@ -78,28 +81,31 @@ impl Default for Draft {
             mode_pos: Pos::default(),
             scope: AuthScope::Run,
             email: "smoke+{{ run.timestamp }}-{{ run.rand }}@example.test".into(),
-            create: auth_step(
+            create: vec![auth_step(
                 "create user",
                 reqwest::Method::POST,
                 "/api/auth/V1/auth/create",
                 credentials_body(),
                 &[200, 201],
                 AuthMode::None,
-            ),
+            )],
             login: auth_step("login", reqwest::Method::POST, "/api/auth/V1/auth/login", credentials_body(), &[200], AuthMode::None),
             token_paths: default_paths(DEFAULT_TOKEN_PATHS),
             token_cookie: None,
             token_type: TokenType::Detect,
             refresh: None,
-            cleanup: auth_step(
+            cleanup: vec![auth_step(
                 "delete user",
                 reqwest::Method::DELETE,
                 "/api/auth/V1/auth/user",
                 Body::None,
                 &[200, 202, 204, 404, 410],
                 AuthMode::User,
-            ),
-            verify: None,
+            )],
+            verify: Vec::new(),
+            after_login: Vec::new(),
+            identity_provider: None,
+            rate_limit_wait: Duration::from_secs(30),
             refresh_margin: Duration::from_secs(30),
             max_token_ttl: Duration::from_secs(3600),
             clock_skew_tolerance: Duration::from_secs(60),
@@ -123,19 +129,32 @@ impl Draft {
     }
 
     fn user_login(&self) -> Login {
-        Login { step: self.login.clone(), token: self.token_at(), token_type: self.token_type, refresh: self.refresh.clone() }
+        Login {
+            step: self.login.clone(),
+            token: self.token_at(),
+            token_type: self.token_type,
+            refresh: self.refresh.clone(),
+            after_login: self.after_login.clone(),
+        }
     }
 
     /// The admin, with what it borrows from the user's login resolved: its login step and where
     /// its token is. Modes without a login of their own need the admin's.
     pub(super) fn admin(&self, ctx: Option<(Ctx<'_>, &Node)>) -> Result<Option<Admin>, SourceError> {
-        let (credentials, login, paths) = match &self.admin {
+        let (credentials, login, paths, logout) = match &self.admin {
             None => return Ok(None),
             Some(AdminDraft::Client(client)) => {
                 // Its token travels as the user's would (a cookie login's admin: `Authorization: Bearer`).
                 return Ok(Some(Admin::Client { client: client.clone(), send: self.send.clone() }));
             }
-            Some(AdminDraft::Login { credentials, login, paths }) => (credentials, login, paths),
+            Some(AdminDraft::Token { value, header }) => {
+                let carry = match header {
+                    Some(h) => Carry::Header(h.clone()),
+                    None => Carry::Bearer(self.send.clone()),
+                };
+                return Ok(Some(Admin::Token { value: value.clone(), carry }));
+            }
+            Some(AdminDraft::Login { credentials, login, paths, logout }) => (credentials, login, paths, logout),
         };
         let login = match (login, self.kind.logs_in()) {
             (Some(step), _) => step.clone(),
@@ -153,7 +172,7 @@ impl Draft {
             (None, true) => self.token_at(),
             (None, false) => TokenAt::Body { paths: default_paths(DEFAULT_TOKEN_PATHS), send },
         };
-        Ok(Some(Admin::Login { credentials: credentials.clone(), login, token }))
+        Ok(Some(Admin::Login { credentials: credentials.clone(), login, token, logout: logout.clone() }))
     }
 
     pub(super) fn finish_disposable(self, admin: Option<Admin>) -> AuthConfig {
@@ -174,6 +193,8 @@ impl Draft {
             cleanup_deadline: self.cleanup_deadline,
             token_ttl: self.token_ttl,
             admin,
+            identity_provider: self.identity_provider,
+            rate_limit_wait: self.rate_limit_wait,
         }
     }
 
@@ -203,5 +224,15 @@ impl Draft {
 /// differs from the user's, its own login and token paths.
 pub(super) enum AdminDraft {
     Client(ClientCredentials),
-    Login { credentials: AdminCredentials, login: Option<Box<Step>>, paths: Option<Vec<CompiledPath>> },
+    Login {
+        credentials: AdminCredentials,
+        login: Option<Box<Step>>,
+        paths: Option<Vec<CompiledPath>>,
+        logout: Option<Box<Step>>,
+    },
+    /// `admin.token` (and `admin.header` when it is an API key).
+    Token {
+        value: String,
+        header: Option<String>,
+    },
 }

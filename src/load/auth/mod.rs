@@ -49,6 +49,12 @@ pub struct AuthConfig {
     pub token_ttl: Option<Duration>,
     /// `auth.admin`: the identity that manages the disposable users.
     pub admin: Option<Admin>,
+    /// `auth.identity_provider`: the one origin besides the gateway that lifecycle steps may
+    /// send `url:` requests to (a template, rendered once per run), and where it is written.
+    pub identity_provider: Option<(String, Pos)>,
+    /// `auth.rate_limit_wait`: the longest `Retry-After` a lifecycle step's 429 (or 503) is
+    /// waited out for before it is sent again.
+    pub rate_limit_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -70,16 +76,18 @@ pub enum Mode {
     ApiKey(ApiKey),
 }
 
-/// The disposable user's own routes.
+/// The disposable user's own routes. Each is one step or a list of them, run in order (a
+/// Cognito user is `AdminCreateUser` then `AdminSetUserPassword`); the decoder never makes an
+/// empty `create` or `cleanup`.
 #[derive(Debug, Clone)]
 pub struct Users {
     /// Template for the disposable identity's email.
     pub email: String,
-    pub create: Step,
-    pub cleanup: Step,
-    /// How a deletion is proven. `None`: the user's login is refused (400/401/403, no token).
-    /// A step: the deletion is proven when it passes (e.g. `GET /api/users/{{ user_id }}` → 404).
-    pub verify: Option<Step>,
+    pub create: Vec<Step>,
+    pub cleanup: Vec<Step>,
+    /// How a deletion is proven. Empty: the user's login is refused (400/401/403, no token).
+    /// Steps: the deletion is proven when they pass (e.g. `GET /api/users/{{ user_id }}` → 404).
+    pub verify: Vec<Step>,
 }
 
 /// A login through the gateway, and where its answer holds the token.
@@ -91,6 +99,9 @@ pub struct Login {
     pub token_type: TokenType,
     /// `login.refresh`: renew the token with a refresh token rather than a second login.
     pub refresh: Option<Refresh>,
+    /// `auth.after_login`: steps run once, after the first login that succeeds, to learn facts
+    /// about the user (its id from `GET /users/me`); their captures are the user's.
+    pub after_login: Vec<Step>,
 }
 
 /// Where an answer hands out the token, which also says how requests carry it.
@@ -171,10 +182,24 @@ pub enum Admin {
         login: Box<Step>,
         /// Its own token paths, or the user's login's (and how the token travels).
         token: TokenAt,
+        /// `admin.logout`: sent at the end of the run when the admin logged in (its login's
+        /// captures in scope), so a run leaves no admin session behind.
+        logout: Option<Box<Step>>,
     },
     /// A client of the identity provider (`token_url`, `client_id`, `client_secret`): its token
     /// comes from there, like `client-credentials` mode's.
     Client { client: ClientCredentials, send: Bearer },
+    /// `admin.token`: a static token or API key (a template such as
+    /// `{{ env.SMOKE_ADMIN_TOKEN }}`), nothing to log in or out.
+    Token { value: String, carry: Carry },
+}
+
+/// How a static admin token travels: with `auth.scheme` in `auth.header`, or bare in its own
+/// header (`admin.header`, an API-key header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Carry {
+    Bearer(Bearer),
+    Header(String),
 }
 
 #[derive(Debug, Clone)]
@@ -189,8 +214,20 @@ pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access
 
 /// The login step's keys beyond a step's, in the order the decoder reads them.
 pub const LOGIN_KEYS: &[&str] = &["token", "token_type", "refresh"];
-pub const ADMIN_KEYS: &[&str] =
-    &["credentials_file", "username", "password", "login", "token_url", "client_id", "client_secret", "scope", "auth_method"];
+pub const ADMIN_KEYS: &[&str] = &[
+    "credentials_file",
+    "username",
+    "password",
+    "login",
+    "logout",
+    "token_url",
+    "client_id",
+    "client_secret",
+    "scope",
+    "auth_method",
+    "token",
+    "header",
+];
 pub const AUTH_KEYS: &[&str] = &[
     "mode",
     "scope",
@@ -213,6 +250,9 @@ pub const AUTH_KEYS: &[&str] = &[
     "scheme",
     "token_ttl",
     "admin",
+    "after_login",
+    "identity_provider",
+    "rate_limit_wait",
 ];
 
 impl AuthConfig {
@@ -237,35 +277,43 @@ impl AuthConfig {
         }
     }
 
-    /// The steps that run before the suites (create, login), whose captures suites may read.
+    /// The steps that run before the suites (create, login, after_login), whose captures
+    /// suites may read.
     pub fn before_suites(&self) -> Vec<&Step> {
         let mut out = Vec::new();
         if let Mode::Disposable { users, .. } = &self.mode {
-            out.push(&users.create);
-        }
-        out.extend(self.login().map(|l| &l.step));
-        out
-    }
-
-    /// Every lifecycle step the config has (create, login, refresh, cleanup, verify, the admin's
-    /// login), for `check`'s walks over templates and captures.
-    pub fn steps(&self) -> Vec<&Step> {
-        let mut out = Vec::new();
-        if let Mode::Disposable { users, .. } = &self.mode {
-            out.push(&users.create);
+            out.extend(&users.create);
         }
         if let Some(l) = self.login() {
             out.push(&l.step);
-            out.extend(l.refresh.as_ref().map(|r| &r.step));
-        }
-        if let Mode::Disposable { users, .. } = &self.mode {
-            out.push(&users.cleanup);
-            out.extend(users.verify.as_ref());
-        }
-        if let Some(Admin::Login { login, .. }) = &self.admin {
-            out.push(login);
+            out.extend(&l.after_login);
         }
         out
+    }
+
+    /// Every lifecycle step the user's identity runs, in the order a run sends them (create,
+    /// login, after_login, refresh, cleanup, verify), for `check`'s walks over templates and
+    /// captures: each may read what the ones before it captured. The admin's are
+    /// [`AuthConfig::admin_steps`].
+    pub fn steps(&self) -> Vec<&Step> {
+        let mut out = self.before_suites();
+        if let Some(r) = self.login().and_then(|l| l.refresh.as_ref()) {
+            out.push(&r.step);
+        }
+        if let Mode::Disposable { users, .. } = &self.mode {
+            out.extend(&users.cleanup);
+            out.extend(&users.verify);
+        }
+        out
+    }
+
+    /// The admin's own steps, in order (its login, its logout): they see the admin's captures,
+    /// not the user's.
+    pub fn admin_steps(&self) -> Vec<&Step> {
+        match &self.admin {
+            Some(Admin::Login { login, logout, .. }) => std::iter::once(&**login).chain(logout.as_deref()).collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

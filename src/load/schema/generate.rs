@@ -310,13 +310,24 @@ struct AuthDoc {
     /// OAuth2 scope to ask for (`orders:read`).
     scope: Option<ScopeDoc>,
     identity: Option<IdentityDoc>,
-    create: Option<LifecycleStepDoc>,
+    /// One step or a list, in order; the user is journaled before the first is sent.
+    create: Option<LifecycleSteps>,
     /// A step, plus `token`.
     login: Option<LoginStepDoc>,
-    cleanup: Option<LifecycleStepDoc>,
-    /// How the user's deletion is proven, when a refused login cannot say it: a step that
-    /// passes only once the user is gone (default expectation: 401, 403, 404 or 410).
-    verify: Option<LifecycleStepDoc>,
+    /// Steps run once after the first successful login, with the user's token by default (to
+    /// learn its id from `GET /users/me`); their captures are the user's.
+    after_login: Option<LifecycleSteps>,
+    /// One step or a list, in order.
+    cleanup: Option<LifecycleSteps>,
+    /// How the user's deletion is proven, when a refused login cannot say it: steps that
+    /// pass only once the user is gone (default expectation: 401, 403, 404 or 410).
+    verify: Option<LifecycleSteps>,
+    /// The one origin besides the gateway that lifecycle steps may send `url:` requests to
+    /// (a template); suite steps may not.
+    identity_provider: Option<String>,
+    /// The longest `Retry-After` of a lifecycle step's 429 (or 503) that is waited out before
+    /// the step is sent again (default 30s).
+    rate_limit_wait: Option<DurationDoc>,
     refresh_margin: Option<DurationDoc>,
     max_token_ttl: Option<DurationDoc>,
     clock_skew_tolerance: Option<DurationDoc>,
@@ -426,6 +437,21 @@ struct AdminDoc {
     scope: Option<String>,
     /// How the client authenticates: HTTP Basic (default) or in the form body.
     auth_method: Option<ClientAuthMethod>,
+    /// In place of credentials and a login: a static admin token or API key (a template such as
+    /// `{{ env.SMOKE_ADMIN_TOKEN }}`), sent with `auth.scheme` in `auth.header`; masked everywhere.
+    token: Option<String>,
+    /// With `token`: the header it goes in as it is, without a scheme (an API-key header).
+    header: Option<String>,
+    /// Sent at the end of the run when the admin logged in, with its login's captures in scope.
+    logout: Option<LifecycleStepDoc>,
+}
+
+/// One lifecycle step, or a list of them run in order.
+#[derive(JsonSchema, Serialize)]
+#[serde(untagged)]
+enum LifecycleSteps {
+    One(Box<LifecycleStepDoc>),
+    Many(Vec<LifecycleStepDoc>),
 }
 
 #[derive(JsonSchema, Serialize)]

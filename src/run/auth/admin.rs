@@ -19,6 +19,11 @@ pub(crate) struct AdminSession {
     pub token: tokio::sync::Mutex<Option<Token>>,
     /// A client admin's identity provider, from the config this session runs under.
     pub idp: Option<Result<IdentityProvider, String>>,
+    /// What its login captured (a refresh token its logout sends back): the admin's own, never
+    /// journaled with the user.
+    pub captures: std::sync::Mutex<serde_json::Map<String, J>>,
+    /// It logged in during this command, so `admin.logout` has a session to end.
+    pub logged_in: std::sync::atomic::AtomicBool,
 }
 
 impl AdminSession {
@@ -39,6 +44,8 @@ impl AdminSession {
             Admin::Client { client, .. } => {
                 given(("client_id", client.client_id.as_str()), ("client_secret", client.client_secret.as_str()))
             }
+            // A static token: masked like a password from the moment it is rendered.
+            Admin::Token { value, .. } => render("token", value).map(|t| Identity { name: "admin token".into(), password: Secret::new(t) }),
         };
         if let Ok(id) = &identity {
             ctx.out.redactor.add(&id.password);
@@ -49,9 +56,9 @@ impl AdminSession {
                 IdentityProvider::new(&url, allow_http, &ctx.net.http.gateway, ctx.net.http.settings.clone(), &ctx.run_id)
                     .map_err(|e| format!("auth.admin.token_url: {e}"))
             })),
-            Admin::Login { .. } => None,
+            Admin::Login { .. } | Admin::Token { .. } => None,
         };
-        AdminSession { identity, token: tokio::sync::Mutex::new(None), idp }
+        AdminSession { identity, token: tokio::sync::Mutex::new(None), idp, captures: Default::default(), logged_in: Default::default() }
     }
 
     /// `admin.*` in templates: its username and password (a djoser staff user confirms a

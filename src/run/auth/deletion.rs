@@ -4,32 +4,49 @@ use super::*;
 use crate::load::config::Login;
 
 impl Auth {
-    /// Deletes the user (disposable mode) and proves it. `Ok(None)`: nothing to do (never
-    /// created, or proven absent); `Ok(Some(email))`: deleted, and its login is now refused;
-    /// `Err(reason)`: it may still exist, and stays in the journal.
+    /// Deletes the user (disposable mode) and proves it, then ends the admin's session
+    /// (`admin.logout`). `Ok(None)`: nothing to do (never created, or proven absent);
+    /// `Ok(Some(email))`: deleted, and proven gone; `Err(reason)`: it may still exist, and stays
+    /// in the journal.
     pub async fn cleanup(&self, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
+        let deleted = self.delete_user(cancel).await;
+        self.admin_logout(cancel).await;
+        deleted
+    }
+
+    async fn delete_user(&self, cancel: &CancellationToken) -> Result<Option<String>, NotDeleted> {
         let (created, logged_in) = {
             let st = self.state();
             (st.created, st.logged_in)
         };
         let (Mode::Disposable { users, login }, Some(created)) = (&self.cfg.mode, created) else { return Ok(None) };
         let created = created == CreateState::Created;
-        // The delete goes out with the user's own token: log in again first if it has expired.
+        // Cleanup steps that need no user token (the admin deletes) can delete a user that
+        // cannot log in: one whose create stopped half-way (never confirmed, no password).
+        let by_admin = !users.cleanup.iter().any(|s| s.auth == Some(AuthMode::User));
+        // The user's login first: for its token, and as proof of what exists.
         let mut waited = false;
-        loop {
+        let logs_in = loop {
             match self.bearer(cancel).await {
-                Ok(_) => break,
+                Ok(_) => break true,
                 Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
-                Err(e) if !e.login_refused() => return Err(NotDeleted(format!("could not log in to delete it: {e}"))),
+                Err(e) if !e.login_refused() => {
+                    if by_admin {
+                        // Whether it exists is unknown: the admin deletes it with what is known.
+                        break false;
+                    }
+                    return Err(NotDeleted(format!("could not log in to delete it: {e}")));
+                }
                 Err(_) if created && logged_in => {
                     // It logged in before and is refused now: it is gone (a killed run deleted it
                     // before it could update the journal, or someone else did).
                     self.journal_remove();
                     return Ok(None);
                 }
+                Err(_) if created && by_admin => break false,
                 Err(e) if created => {
                     return Err(NotDeleted(format!(
-                        "it was created, but its login is refused ({e}), so it cannot be deleted with its own token"
+                        "it was created, but its login is refused ({e}), so it cannot be deleted with its own token (an `auth.admin` cleanup can delete it)"
                     )));
                 }
                 Err(_) => {
@@ -57,11 +74,39 @@ impl Auth {
                     }
                 }
             }
+        };
+        // A run stopped between its login and `after_login` left without what the cleanup
+        // steps read (the user's id): learn it now.
+        if logs_in && self.after_login_missing() {
+            match self.after_login(cancel).await {
+                Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
+                Err(e) => return Err(NotDeleted(format!("`auth.after_login` failed, so its captures are missing: {e}"))),
+                Ok(()) => {}
+            }
         }
+        let mut status = 0;
+        for step in &users.cleanup {
+            status = self.cleanup_step(step, cancel).await?;
+        }
+        if !logs_in && users.verify.is_empty() {
+            // No login to prove it with: the admin's delete, answered as expected, is the proof.
+            self.ctx.out.sink.emit(Event::Info(format!(
+                "{}: deleted by the admin ({status}); it never logged in, so a refused login cannot prove it gone (`auth.verify` can)",
+                self.identity.name
+            )));
+            self.journal_remove();
+            return Ok(Some(self.identity.name.clone()));
+        }
+        self.verify_deleted(users, login, status, cancel).await
+    }
+
+    /// One cleanup step, sent again (up to 3 times, backing off) after a 5xx, a broken
+    /// connection or a timeout. Its status when it passes.
+    async fn cleanup_step(&self, step: &Step, cancel: &CancellationToken) -> Result<u16, NotDeleted> {
         let mut last = String::new();
         for attempt in 1..=4u32 {
-            match self.call(&users.cleanup, Phase::Cleanup, attempt, cancel).await {
-                Ok(resp) => return self.verify_deleted(users, login, resp.status, cancel).await,
+            match self.call(step, Phase::Cleanup, attempt, cancel).await {
+                Ok(resp) => return Ok(resp.status),
                 Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
                 Err(e @ AuthError::Step { class: FailureClass::ServerError | FailureClass::Connect | FailureClass::Timeout, .. }) => {
                     last = e.to_string();
@@ -80,7 +125,8 @@ impl Auth {
     }
 
     /// A delete's answer is not proof (a 404 from a wrong route looks like success): the user
-    /// is gone when its login is refused with 401/403.
+    /// is gone when its login is refused with 400/401/403, or when every `auth.verify` step
+    /// passes.
     pub(super) async fn verify_deleted(
         &self,
         users: &Users,
@@ -89,20 +135,23 @@ impl Auth {
         cancel: &CancellationToken,
     ) -> Result<Option<String>, NotDeleted> {
         let routes = self.saved.file.clone().unwrap_or_else(|| "the built-in routes".to_owned());
-        if let Some(verify) = &users.verify {
-            // The configured proof: a step that passes only once the user is gone.
-            return match self.call(verify, Phase::Verify, 1, cancel).await {
-                Ok(_) => {
-                    self.journal_remove();
-                    Ok(Some(self.identity.name.clone()))
+        if !users.verify.is_empty() {
+            // The configured proof: steps that pass only once the user is gone.
+            for verify in &users.verify {
+                match self.call(verify, Phase::Verify, 1, cancel).await {
+                    Ok(_) => {}
+                    Err(AuthError::Cancelled) => {
+                        return Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified")));
+                    }
+                    Err(e) => {
+                        return Err(NotDeleted(format!(
+                            "the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}"
+                        )));
+                    }
                 }
-                Err(AuthError::Cancelled) => {
-                    Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified")))
-                }
-                Err(e) => {
-                    Err(NotDeleted(format!("the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}")))
-                }
-            };
+            }
+            self.journal_remove();
+            return Ok(Some(self.identity.name.clone()));
         }
         match self.call(&login.step, Phase::Verify, 1, cancel).await {
             Err(e) if e.login_refused() => {

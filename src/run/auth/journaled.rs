@@ -87,7 +87,9 @@ impl Auth {
         if let Some(secret) = token {
             self.ctx.out.redactor.add(&secret);
             if let Ok(info) = jwt::decode(secret.expose()) {
-                *self.token.lock().await = Some(Token::new(secret, info));
+                let t = Token::new(secret, info);
+                self.note_token(&t);
+                *self.token.lock().await = Some(t);
             }
         }
     }

@@ -143,6 +143,16 @@ struct IdentityState {
     /// Lifecycle answers that broke the contract (class `schema`): they make the run red, but
     /// never stop the lifecycle, so the token is used and the user still deleted.
     contract_breaks: Vec<String>,
+    /// `token.*` for templates, once the user holds a token: its claims (a JWT) or none (an
+    /// opaque token, whose `token.claims` is an error that says so).
+    token_facts: Option<TokenFacts>,
+}
+
+/// What templates may read of the user's current token.
+#[derive(Clone)]
+enum TokenFacts {
+    Jwt(serde_json::Map<String, J>),
+    Opaque,
 }
 
 pub struct Auth {
@@ -160,6 +170,9 @@ pub struct Auth {
     saved: crate::load::config::SavedConfig,
     /// `auth.admin`, when configured.
     admin: Option<AdminSession>,
+    /// `auth.identity_provider`: a client whose policy admits that origin alone, for lifecycle
+    /// steps with a `url:` there (or why it could not be made: said when a step needs it).
+    provider: Option<Result<crate::http::client::HttpClient, String>>,
 }
 
 impl Auth {
@@ -179,8 +192,18 @@ impl Auth {
     ) -> Auth {
         ctx.out.redactor.add(&identity.password);
         let admin = cfg.admin.as_ref().map(|a| AdminSession::load(&ctx, a));
-        let mut auth =
-            Auth { cfg, ctx, identity, state: StdMutex::new(IdentityState::default()), token: Mutex::new(None), label, saved, admin: None };
+        let provider = cfg.identity_provider.as_ref().map(|(raw, _)| provider_client(&ctx, raw));
+        let mut auth = Auth {
+            cfg,
+            ctx,
+            identity,
+            state: StdMutex::new(IdentityState::default()),
+            token: Mutex::new(None),
+            label,
+            saved,
+            admin: None,
+            provider,
+        };
         auth.admin = admin;
         auth
     }
@@ -224,15 +247,34 @@ impl Auth {
         self.saved.clone()
     }
 
-    /// Adds `user` and the auth captures to a scope.
+    /// Adds `user`, `token` and the auth captures to a scope.
     pub fn extend_scope(&self, scope: &mut Scope) {
         scope.set_json("user", &self.user_value());
         if let Some(v) = self.admin.as_ref().and_then(AdminSession::value) {
             scope.set_json("admin", &v);
         }
-        for (k, v) in self.captures() {
+        let (captures, facts) = {
+            let st = self.state();
+            (st.captures.clone(), st.token_facts.clone())
+        };
+        match facts {
+            Some(TokenFacts::Jwt(claims)) => scope.set_json("token", &serde_json::json!({ "type": "jwt", "claims": claims })),
+            Some(TokenFacts::Opaque) => {
+                scope.set_json("token", &serde_json::json!({ "type": "opaque" }));
+                scope.explain_absent("token.claims", "the login's token is opaque (not a JWT), so it has no claims");
+            }
+            None => {}
+        }
+        for (k, v) in captures {
             scope.set_json(k, &v);
         }
+    }
+
+    /// Notes what templates may read of the user's new token (`token.claims.*`).
+    pub(super) fn note_token(&self, t: &Token) {
+        let facts =
+            if t.info.alg == "opaque" || t.info.alg == "cookie" { TokenFacts::Opaque } else { TokenFacts::Jwt(t.info.claims.clone()) };
+        self.state().token_facts = Some(facts);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, IdentityState> {
@@ -255,11 +297,14 @@ impl Auth {
         self.call_in(step, self.scope(), phase, attempt, cancel).await
     }
 
-    /// [`Auth::call`] in a given scope (the admin's login sees the admin as `user`).
+    /// [`Auth::call`] in a given scope (the admin's steps see the admin as `user`). A 429, or a
+    /// 503 with `Retry-After`, is waited out and the step sent again while the waits fit
+    /// `auth.rate_limit_wait`. A `url:` on the declared identity provider goes through its
+    /// client; anything else through the gateway's, whose policy refuses other origins.
     async fn call_in(
         &self,
         step: &Step,
-        mut scope: Scope,
+        scope: Scope,
         phase: Phase,
         attempt: u32,
         cancel: &CancellationToken,
@@ -272,18 +317,59 @@ impl Auth {
             sent: false,
             token: false,
         };
-        let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
-        match step.auth {
-            Some(AuthMode::User) => {
-                let token = self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?;
-                out.credential = Some(self.wrap(token));
+        let mut waited = Duration::ZERO;
+        let (out, judged) = loop {
+            let mut scope = scope.clone();
+            let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
+            match step.auth {
+                Some(AuthMode::User) => {
+                    let token =
+                        self.current_token().await.ok_or_else(|| fail(FailureClass::Auth, "no token to authenticate with".into()))?;
+                    out.credential = Some(self.wrap(token));
+                }
+                // Boxed: the admin's own login goes through here too.
+                Some(AuthMode::Admin) => out.credential = Some(Box::pin(self.admin_credential(cancel)).await?),
+                Some(AuthMode::None) | None => {}
             }
-            // Boxed: the admin's own login goes through here too.
-            Some(AuthMode::Admin) => out.credential = Some(Box::pin(self.admin_credential(cancel)).await?),
-            Some(AuthMode::None) | None => {}
-        }
-        let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
-        let judged = exchange::send(&self.ctx, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
+            let client = self.client_for(&out.path).map_err(|e| fail(FailureClass::OffGateway, e))?;
+            let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
+            let judged = exchange::send_via(&self.ctx, client, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
+            match rate_limited(&judged, self.cfg.rate_limit_wait.saturating_sub(waited)) {
+                Some(Ok(wait)) => {
+                    self.ctx.out.sink.emit(Event::Info(format!(
+                        "{}: rate-limited ({}); waiting {} as the server asked, then sending it again",
+                        step.name,
+                        judged.status.unwrap_or_default(),
+                        crate::http::client::human(wait)
+                    )));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => return Err(AuthError::Cancelled),
+                    }
+                    waited += wait;
+                }
+                Some(Err(asked)) => {
+                    let status = judged.status;
+                    return Err(AuthError::Step {
+                        step: step.name.clone(),
+                        class: judged.class().unwrap_or(FailureClass::Assertion),
+                        detail: format!(
+                            "{} {} was rate-limited ({}): the server asked to wait {}, longer than `auth.rate_limit_wait` ({}) allows{}",
+                            out.method,
+                            out.path,
+                            status.unwrap_or_default(),
+                            asked.map_or_else(|| "an unstated time".to_owned(), crate::http::client::human),
+                            crate::http::client::human(self.cfg.rate_limit_wait),
+                            if waited.is_zero() { String::new() } else { format!(" after waiting {}", crate::http::client::human(waited)) }
+                        ),
+                        status,
+                        sent: true,
+                        token: false,
+                    });
+                }
+                None => break (out, judged),
+            }
+        };
         // What an auth step captures is a credential from the moment it arrives (a refresh
         // token, a session id): masked before any message about this answer is made.
         for (_, v) in &judged.verdict.captures {
@@ -317,8 +403,32 @@ impl Auth {
             Some(class) => return Err(self.refused(step, &out, &resp, class, judged.verdict.message)),
             None => {}
         }
-        self.state().captures.extend(judged.verdict.captures);
+        // The admin's steps capture for the admin (its logout reads them), never for the user
+        // (whose captures are journaled).
+        match phase {
+            Phase::AdminLogin | Phase::AdminLogout => {
+                if let Some(admin) = &self.admin {
+                    admin.captures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(judged.verdict.captures);
+                }
+            }
+            _ => self.state().captures.extend(judged.verdict.captures),
+        }
         Ok(resp)
+    }
+
+    /// The client a lifecycle request goes through: the declared identity provider's for a URL
+    /// on its origin, else the gateway's (whose policy refuses any other origin).
+    fn client_for(&self, path: &str) -> Result<&crate::http::client::HttpClient, String> {
+        if !path.starts_with('/')
+            && let Some(provider) = &self.provider
+            && let Ok(url) = url::Url::parse(path)
+        {
+            let client = provider.as_ref().map_err(Clone::clone)?;
+            if client.gateway.check(&url).is_ok() {
+                return Ok(client);
+            }
+        }
+        Ok(&self.ctx.net.http)
     }
 
     /// An answered auth step that failed its checks. An unexpected status is the cause (a
@@ -369,62 +479,100 @@ impl Auth {
         self.token.lock().await.as_ref().map(|t| t.secret.clone())
     }
 
-    /// Create (disposable mode) then login. The identity is journaled before its create is
-    /// sent (no journal, no create); afterwards only a definitive refusal removes it. On failure
-    /// the caller still runs `cleanup`, which logs in, deletes and proves the deletion.
+    /// Create (disposable mode), login, then `after_login`. The identity is journaled before
+    /// its first create step is sent (no journal, no create); afterwards only a definitive
+    /// refusal of that first step removes it. Once the first step is answered the user exists:
+    /// a later step that fails (a confirmation, a password) leaves it to be deleted like any
+    /// other. On failure the caller still runs `cleanup`, which deletes and proves the deletion.
     pub async fn bootstrap(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
         if let Mode::ApiKey(_) = self.cfg.mode {
             // A static key: nothing to fetch; it is masked like a token (`Auth::new`).
             return Ok(());
         }
         if let Mode::Disposable { users, .. } = &self.cfg.mode {
-            let timeout = users.create.request.timeout.unwrap_or(self.ctx.net.http.settings.timeout);
-            // Until the gateway answers, assume the user may exist: a timeout can hide a create.
-            {
-                let mut st = self.state();
-                st.settle_by = Some(SystemTime::now() + timeout);
-                st.created = Some(CreateState::Pending);
-            }
-            if let Err(e) = self.journal_write().await {
-                // Nothing is sent without its journal entry: nothing may exist.
-                let mut st = self.state();
-                (st.created, st.settle_by) = (None, None);
-                return Err(AuthError::Journal(e.to_string()));
-            }
-            match self.call(&users.create, Phase::BootstrapCreate, 1, cancel).await {
-                Ok(_) => {
-                    self.mark_created().await;
-                    self.ctx.out.sink.emit(Event::Info(format!("created test user {}", self.identity.name)));
-                }
-                Err(e) => {
-                    if e.definitive_refusal() {
-                        self.state().created = None;
-                        self.journal_remove();
-                    } else if matches!(e.status(), Some(200..=299)) {
-                        // Created, though its answer failed a check (a capture, a stub phrase).
-                        self.mark_created().await;
-                    } else {
-                        {
-                            let mut st = self.state();
-                            if e.upstream_finished() {
-                                st.settle_by = None;
-                            }
-                            st.created = Some(CreateState::Unknown);
-                        }
-                        self.journal_write_or_warn().await;
-                    }
-                    return Err(e);
-                }
-            }
+            self.create(users, cancel).await?;
         }
-        let mut guard = self.token.lock().await;
-        let t = self.login(Phase::BootstrapLogin, cancel).await?;
-        self.hold(&mut guard, t, "login's");
+        {
+            let mut guard = self.token.lock().await;
+            let t = self.login(Phase::BootstrapLogin, cancel).await?;
+            self.note_token(&t);
+            self.hold(&mut guard, t, "login's");
+        }
         if self.is_disposable() {
             self.state().logged_in = true;
             self.journal_write_or_warn().await;
         }
+        self.after_login(cancel).await
+    }
+
+    /// `auth.create`, step by step (see [`Auth::bootstrap`]).
+    async fn create(&self, users: &Users, cancel: &CancellationToken) -> Result<(), AuthError> {
+        let first = &users.create[0];
+        let timeout = first.request.timeout.unwrap_or(self.ctx.net.http.settings.timeout);
+        // Until the gateway answers, assume the user may exist: a timeout can hide a create.
+        {
+            let mut st = self.state();
+            st.settle_by = Some(SystemTime::now() + timeout);
+            st.created = Some(CreateState::Pending);
+        }
+        if let Err(e) = self.journal_write().await {
+            // Nothing is sent without its journal entry: nothing may exist.
+            let mut st = self.state();
+            (st.created, st.settle_by) = (None, None);
+            return Err(AuthError::Journal(e.to_string()));
+        }
+        match self.call(first, Phase::BootstrapCreate, 1, cancel).await {
+            Ok(_) => self.mark_created().await,
+            Err(e) => {
+                if e.definitive_refusal() {
+                    self.state().created = None;
+                    self.journal_remove();
+                } else if matches!(e.status(), Some(200..=299)) {
+                    // Created, though its answer failed a check (a capture, a stub phrase).
+                    self.mark_created().await;
+                } else {
+                    {
+                        let mut st = self.state();
+                        if e.upstream_finished() {
+                            st.settle_by = None;
+                        }
+                        st.created = Some(CreateState::Unknown);
+                    }
+                    self.journal_write_or_warn().await;
+                }
+                return Err(e);
+            }
+        }
+        for step in &users.create[1..] {
+            let answered = self.call(step, Phase::BootstrapCreate, 1, cancel).await;
+            // Captures are journaled as they come: a later step (or `cleanup`) may need them.
+            self.journal_write_or_warn().await;
+            answered?;
+        }
+        self.ctx.out.sink.emit(Event::Info(format!("created test user {}", self.identity.name)));
         Ok(())
+    }
+
+    /// `auth.after_login`: run once, after the first login that succeeds, with the user's token.
+    /// Their captures are the user's, journaled at once (a `cleanup` elsewhere reads them).
+    pub(super) async fn after_login(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
+        let Some(login) = self.cfg.login() else { return Ok(()) };
+        for step in &login.after_login {
+            let answered = self.call(step, Phase::AfterLogin, 1, cancel).await;
+            if self.is_disposable() {
+                self.journal_write_or_warn().await;
+            }
+            answered?;
+        }
+        Ok(())
+    }
+
+    /// Whether an `after_login` capture is missing: a run killed between its login and its
+    /// `after_login` left the user without what `cleanup` reads.
+    pub(super) fn after_login_missing(&self) -> bool {
+        let Some(login) = self.cfg.login() else { return false };
+        let st = self.state();
+        login.after_login.iter().flat_map(|s| &s.capture).any(|c| !st.captures.contains_key(&c.name))
     }
 
     async fn mark_created(&self) {
@@ -439,3 +587,41 @@ impl Auth {
 
 /// `journal::Journal` re-exported for callers that only deal with auth.
 pub use journal::Journal;
+
+/// A lifecycle answer that asks to be sent again later: a 429, or a 503 with `Retry-After`.
+/// `Ok(wait)` when the wait fits `budget`; `Err(asked)` when it does not (`None`: a wait the
+/// server did not state, which only a 429 can be, is taken as one second).
+fn rate_limited(judged: &exchange::Judged, budget: Duration) -> Option<Result<Duration, Option<Duration>>> {
+    let resp = judged.response.as_ref().filter(|_| judged.class().is_some())?;
+    let after = resp.headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
+    let wait = match (resp.status, after) {
+        (429, None) => Duration::from_secs(1),
+        (429 | 503, Some(d)) => d,
+        _ => return None,
+    };
+    Some(if wait <= budget { Ok(wait) } else { Err(Some(wait)) })
+}
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3), as a wait from now.
+fn retry_after(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// The client for `auth.identity_provider` (rendered): the run's own when it names the same
+/// origin, else one made for it (an entry's config in `cleanup` may name another); plain http
+/// off loopback and the gateway's own origin are refused as for a token URL.
+fn provider_client(ctx: &RunCtx, raw: &str) -> Result<crate::http::client::HttpClient, String> {
+    let key = "auth.identity_provider";
+    let url = render_setting(&ctx.vars, key, raw).map_err(|e| e.to_string())?;
+    let (gw, _) = crate::run::ctx::IdentityProvider::check(&url, ctx.config.gateway.allow_http, &ctx.net.http.gateway)
+        .map_err(|e| format!("{key}: {e}"))?;
+    if let Some(own) = ctx.net.provider.as_ref().filter(|c| c.gateway.origin() == gw.origin()) {
+        return Ok(own.clone());
+    }
+    crate::http::client::HttpClient::new(gw, ctx.net.http.settings.clone(), &ctx.run_id).map_err(|e| format!("{key}: {e}"))
+}

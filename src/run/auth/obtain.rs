@@ -1,8 +1,9 @@
 //! How the token is obtained and renewed: the login, a refresh token, client credentials, the
 //! admin's login, and when each is due.
 
+use super::admin::AdminSession;
 use super::*;
-use crate::load::config::{Admin, ClientCredentials, Login, TokenType};
+use crate::load::config::{Admin, Carry, ClientCredentials, Login, TokenType};
 use crate::load::jsonpath::CompiledPath;
 use crate::run::ctx::IdentityProvider;
 
@@ -159,12 +160,16 @@ impl Auth {
         // A refresh token renews it without a login; a refused refresh falls back to one.
         if let Some(refresh) = guard.as_ref().and_then(|t| t.refresh.clone()) {
             match self.refreshed(&refresh, cancel).await {
-                Ok(t) => return Ok(self.hold(&mut guard, t, "refreshed")),
+                Ok(t) => {
+                    self.note_token(&t);
+                    return Ok(self.hold(&mut guard, t, "refreshed"));
+                }
                 Err(AuthError::Cancelled) => return Err(AuthError::Cancelled),
                 Err(e) => self.ctx.out.sink.emit(Event::Info(format!("the refresh was refused ({e}); logging in again"))),
             }
         }
         let t = self.login(Phase::Refresh, cancel).await?;
+        self.note_token(&t);
         Ok(self.hold(&mut guard, t, "login's"))
     }
 
@@ -214,7 +219,13 @@ impl Auth {
         let wrap = |s: Secret| match admin {
             Admin::Login { token, .. } => wrap_in(token, s),
             Admin::Client { send, .. } => bearer(send, s),
+            Admin::Token { carry: Carry::Bearer(send), .. } => bearer(send, s),
+            Admin::Token { carry: Carry::Header(name), .. } => Credential::Header(name.clone(), s),
         };
+        if let Admin::Token { .. } = admin {
+            // Nothing to log in: the token is as given (and masked since it was rendered).
+            return Ok(wrap(session.identity()?.password.clone()));
+        }
         let mut guard = session.token.lock().await;
         if let Some(t) = guard.as_ref()
             && !t.due(self.skew(), self.cfg.refresh_margin)
@@ -230,16 +241,42 @@ impl Auth {
             }
             Admin::Login { login, token, .. } => {
                 // Its own login step, or the user's with the admin's credentials as `user.*`.
-                let mut scope = self.ctx.vars.base.clone();
-                if let Some(who) = session.value() {
-                    scope.set_json("user", &who);
-                    scope.set_json("admin", &who);
-                }
-                let resp = self.call_in(login, scope, Phase::AdminLogin, 1, cancel).await?;
+                let resp = self.call_in(login, self.admin_scope(session), Phase::AdminLogin, 1, cancel).await?;
+                session.logged_in.store(true, std::sync::atomic::Ordering::Relaxed);
                 self.token_of(&login.name, &resp, token, None)?.0
             }
+            Admin::Token { .. } => unreachable!("a static admin token returned above"),
         };
         Ok(wrap(self.hold(&mut guard, t, "admin's")))
+    }
+
+    /// The scope of the admin's own steps: its credentials as `user.*` and `admin.*`, and what
+    /// its login captured.
+    fn admin_scope(&self, session: &AdminSession) -> Scope {
+        let mut scope = self.ctx.vars.base.clone();
+        if let Some(who) = session.value() {
+            scope.set_json("user", &who);
+            scope.set_json("admin", &who);
+        }
+        for (k, v) in session.captures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+            scope.set_json(k.clone(), v);
+        }
+        scope
+    }
+
+    /// `admin.logout`, when the admin logged in during this command: its session ends with the
+    /// run. A logout that fails is a warning (the session expires on its own), never a red run.
+    pub async fn admin_logout(&self, cancel: &CancellationToken) {
+        let (Some(session), Some(Admin::Login { logout: Some(step), .. })) = (&self.admin, &self.cfg.admin) else { return };
+        if !session.logged_in.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        match self.call_in(step, self.admin_scope(session), Phase::AdminLogout, 1, cancel).await {
+            Ok(_) => {
+                *session.token.lock().await = None;
+            }
+            Err(e) => self.ctx.out.sink.emit(Event::Warning(format!("the admin's session may still be open: {e}"))),
+        }
     }
 
     /// What an `auth: user` request carries: the bearer token (refreshed when due), the session

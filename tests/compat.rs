@@ -1039,9 +1039,16 @@ fn directus_rate_limited_registration_is_waited_out() {
     let Some(stack) = Stack::start_with(Kind::NginxDirectus, "healthy", &limited) else { return };
     let contract = std::fs::read_to_string(Kind::NginxDirectus.contract()).unwrap();
     let per_suite = contract.replace("  mode: disposable\n", "  mode: disposable\n  scope: suite\n");
+    // Two suites that need a user each: two registrations within Directus's window.
+    let two_users = |p: &Project| {
+        let me = std::fs::read_to_string(Kind::NginxDirectus.recipe().join("smoke-suites/me.yaml")).unwrap();
+        p.write("suites/me.yaml", &me);
+        p.write("suites/me-again.yaml", &me.replace("name: me", "name: me again"))
+    };
     let p = Project::new();
     let file = p.write("smokegate.yaml", &per_suite);
-    let o = stack.command(&p, &file, &Kind::NginxDirectus.recipe().join("smoke-suites")).args(["--jobs", "1"]).output().unwrap();
+    let suites = two_users(&p).parent().unwrap().to_path_buf();
+    let o = stack.command(&p, &file, &suites).args(["--jobs", "1"]).output().unwrap();
     let out = text(&o);
     assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
     assert!(out.contains("rate-limited (429); waiting"), "{out}");
@@ -1049,7 +1056,8 @@ fn directus_rate_limited_registration_is_waited_out() {
 
     let p = Project::new();
     let file = p.write("smokegate.yaml", &per_suite.replace("  scope: suite\n", "  scope: suite\n  rate_limit_wait: 100ms\n"));
-    let o = stack.command(&p, &file, &Kind::NginxDirectus.recipe().join("smoke-suites")).args(["--jobs", "1"]).output().unwrap();
+    let suites = two_users(&p).parent().unwrap().to_path_buf();
+    let o = stack.command(&p, &file, &suites).args(["--jobs", "1"]).output().unwrap();
     let out = text(&o);
     assert_eq!(code(&o), 3, "{out}\n{}", stack.logs());
     assert!(out.contains("longer than `auth.rate_limit_wait` (100 ms) allows"), "{out}");

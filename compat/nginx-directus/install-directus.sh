@@ -40,6 +40,6 @@ mkdir -p "$DEST"
 echo "compat: installing ${DIRECTUS_PKGS[*]} (npm)"
 (cd "$DEST" && { [[ -f package.json ]] || echo '{"private":true}' > package.json; } \
   && npm install --save-exact --no-audit --no-fund --loglevel=error "${DIRECTUS_PKGS[@]}" >/dev/null)
-node -e 'require(process.argv[1])' "$PWD/$DEST/node_modules/sqlite3"   # the native binding loads
+node -e 'require(process.argv[1])' "$(cd "$DEST" && pwd)/node_modules/sqlite3"   # the native binding loads
 echo "$want" > "$stamp"
 echo "compat: installed in $DEST"

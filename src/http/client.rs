@@ -47,6 +47,9 @@ pub struct Outgoing {
     /// The reqId of the first request (made before rendering, for `{{ request.id }}`); later
     /// hops of a redirect chain get their own. A request-id header the suite sets itself wins.
     pub request_id: Option<String>,
+    /// Signed with AWS SigV4 in this scope: its `authorization`, `x-amz-date` and
+    /// `x-amz-security-token` headers are the signature's (a replay line signs anew instead).
+    pub signed: Option<crate::http::aws::SigningScope>,
 }
 
 impl Outgoing {
@@ -60,6 +63,7 @@ impl Outgoing {
             follow_redirects: false,
             timeout: None,
             request_id: None,
+            signed: None,
         }
     }
 }

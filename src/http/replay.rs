@@ -20,8 +20,21 @@ pub fn curl(client: &HttpClient, out: &Outgoing, request_id: &str) -> Option<Str
     if !own {
         args.extend(["-H".to_owned(), quote(&format!("{rid_header}: {request_id}"))]);
     }
+    const SIGNATURE: [&str; 3] = ["authorization", "x-amz-date", "x-amz-security-token"];
     for (k, v) in &out.headers {
+        let lower = k.to_ascii_lowercase();
+        if out.signed.is_some() && SIGNATURE.contains(&lower.as_str()) {
+            // The signature is not replayable (and not shown): curl signs anew.
+            if lower == "x-amz-security-token" {
+                args.extend(["-H".to_owned(), "\"x-amz-security-token: $AWS_SESSION_TOKEN\"".to_owned()]);
+            }
+            continue;
+        }
         args.extend(["-H".to_owned(), quote(&format!("{k}: {v}"))]);
+    }
+    if let Some(scope) = &out.signed {
+        args.extend(["--aws-sigv4".to_owned(), quote(&format!("aws:amz:{}:{}", scope.region, scope.service))]);
+        args.extend(["--user".to_owned(), "\"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\"".to_owned()]);
     }
     match &out.credential {
         Some(Credential::Token { header, scheme, .. }) => {
@@ -32,7 +45,10 @@ pub fn curl(client: &HttpClient, out: &Outgoing, request_id: &str) -> Option<Str
         None => {}
     }
     if let Some((body, ct)) = &out.body {
-        args.extend(["-H".to_owned(), quote(&format!("content-type: {ct}"))]);
+        // The step's own content type is among its headers; the body's is sent only without one.
+        if !out.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            args.extend(["-H".to_owned(), quote(&format!("content-type: {ct}"))]);
+        }
         args.extend(["--data-binary".to_owned(), quote(&String::from_utf8_lossy(body))]);
     }
     if out.follow_redirects {

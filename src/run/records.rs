@@ -53,7 +53,7 @@ pub(crate) async fn journal_records(
             AuthMode::User => auth.map(|a| a.identity.name.clone()),
             // Torn down with the admin's token: the admin of the run's config (never journaled).
             AuthMode::Admin => Some(ADMIN_OWNER.to_owned()),
-            AuthMode::None => None,
+            AuthMode::None | AuthMode::Aws => None,
         };
         let rec = RecordEntry {
             owner,

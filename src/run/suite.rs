@@ -358,7 +358,9 @@ async fn token(auth: Option<&Auth>, mode: AuthMode, cancel: &CancellationToken) 
     let Some(a) = auth else { return Err((FailureClass::Auth, "the step needs a user but none was set up".into())) };
     let credential = match mode {
         AuthMode::Admin => a.admin_credential(cancel).await,
-        _ => a.credential(cancel).await,
+        // The loader refuses it in suites: only lifecycle steps are signed.
+        AuthMode::Aws => return Err((FailureClass::Auth, "`auth: aws` signs lifecycle steps only".into())),
+        AuthMode::User | AuthMode::None => a.credential(cancel).await,
     };
     match credential {
         Ok(t) => Ok(t),

@@ -70,6 +70,17 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
     if let Some(n) = m.get("rate_limit_wait") {
         a.rate_limit_wait = ctx.duration(n, "`rate_limit_wait`")?;
     }
+    if let Some(n) = m.get("aws") {
+        let mut am = ctx.map(n, "`auth.aws`")?;
+        let mut need = |key: &str| -> Result<String, SourceError> {
+            let v = am.get(key).ok_or_else(|| {
+                ctx.err(n, format!("`auth.aws` needs `{key}`")).with_help("e.g. `aws: { region: us-east-1, service: cognito-idp }`")
+            })?;
+            ctx.text(v, &format!("`auth.aws.{key}`"))
+        };
+        a.aws = Some(AwsSigning { region: need("region")?, service: need("service")? });
+        am.finish(&["region", "service"])?;
+    }
     if let Some(n) = m.get("refresh_margin") {
         a.refresh_margin = ctx.duration(n, "`refresh_margin`")?;
     }
@@ -140,6 +151,12 @@ fn decode_login(ctx: Ctx<'_>, n: &Node, a: &mut Draft) -> Result<(), SourceError
 /// `auth: admin` on a lifecycle step names an identity that must be configured.
 fn admin_is_there(ctx: Ctx<'_>, a: &Draft) -> Result<(), SourceError> {
     let steps = a.create.iter().chain([&a.login]).chain(&a.after_login).chain(&a.cleanup).chain(&a.verify);
+    for st in steps.clone() {
+        if st.auth == Some(AuthMode::Aws) && a.aws.is_none() {
+            return Err(SourceError::new(ctx.file, st.pos, format!("auth step `{}` is signed (`auth: aws`), but `auth.aws` is not configured", st.name))
+                .with_help("add `auth.aws: { region: us-east-1, service: cognito-idp }`; the keys come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE"));
+        }
+    }
     for st in steps {
         if st.auth == Some(AuthMode::Admin) && a.admin.is_none() {
             return Err(SourceError::new(

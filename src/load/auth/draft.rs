@@ -61,6 +61,7 @@ pub(super) struct Draft {
     pub(super) after_login: Vec<Step>,
     pub(super) identity_provider: Option<(String, Pos)>,
     pub(super) rate_limit_wait: Duration,
+    pub(super) aws: Option<AwsSigning>,
     pub(super) refresh_margin: Duration,
     pub(super) max_token_ttl: Duration,
     pub(super) clock_skew_tolerance: Duration,
@@ -106,6 +107,7 @@ impl Default for Draft {
             after_login: Vec::new(),
             identity_provider: None,
             rate_limit_wait: Duration::from_secs(30),
+            aws: None,
             refresh_margin: Duration::from_secs(30),
             max_token_ttl: Duration::from_secs(3600),
             clock_skew_tolerance: Duration::from_secs(60),
@@ -195,6 +197,7 @@ impl Draft {
             admin,
             identity_provider: self.identity_provider,
             rate_limit_wait: self.rate_limit_wait,
+            aws: self.aws,
         }
     }
 

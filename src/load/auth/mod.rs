@@ -55,6 +55,16 @@ pub struct AuthConfig {
     /// `auth.rate_limit_wait`: the longest `Retry-After` a lifecycle step's 429 (or 503) is
     /// waited out for before it is sent again.
     pub rate_limit_wait: Duration,
+    /// `auth.aws`: how lifecycle steps with `auth: aws` are signed (AWS Signature Version 4).
+    pub aws: Option<AwsSigning>,
+}
+
+/// `auth.aws: { region, service }`: the signing scope (templates, rendered when a step is
+/// signed); the keys come from the standard AWS environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSigning {
+    pub region: String,
+    pub service: String,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +263,7 @@ pub const AUTH_KEYS: &[&str] = &[
     "after_login",
     "identity_provider",
     "rate_limit_wait",
+    "aws",
 ];
 
 impl AuthConfig {

@@ -28,7 +28,7 @@ pub fn parse_suite(path: &Path, source: &str) -> Result<Suite, SourceError> {
         Some(n) => ctx.list(n).into_iter().map(|t| ctx.text(t, "a tag")).collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
-    let auth = m.get("auth").map(|n| AuthMode::decode(ctx, n)).transpose()?.unwrap_or(AuthMode::User);
+    let auth = m.get("auth").map(|n| suite_auth(ctx, n)).transpose()?.unwrap_or(AuthMode::User);
     let auth_probe = m.get("auth_probe").map(|n| ctx.bool(n, "`auth_probe`")).transpose()?;
     let continue_on_failure = m.get("continue_on_failure").map(|n| ctx.bool(n, "`continue_on_failure`")).transpose()?.unwrap_or(false);
     let (vars, vars_pos): (Vec<(String, J)>, Vec<Pos>) = match m.get("vars") {
@@ -98,6 +98,7 @@ fn check_step_auth<'a>(path: &Path, auth: AuthMode, steps: impl Iterator<Item = 
             AuthMode::User => continue,
             AuthMode::Admin => "runs as `auth: admin` (probes replay the user's steps)",
             AuthMode::None => "sends no credential (`auth: none`)",
+            AuthMode::Aws => "is signed for AWS (`auth: aws`)",
         };
         if st.auth_probe == Some(true) {
             return Err(SourceError::new(path, st.pos, format!("step `{}` asks for `auth_probe: true` but {why}", st.name))
@@ -135,12 +136,26 @@ pub fn is_identifier(s: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A suite's or a suite step's `auth`: `aws` signs the config's lifecycle steps, never a suite
+/// step (which goes through the gateway as a client's request would).
+fn suite_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthMode, SourceError> {
+    match AuthMode::decode(ctx, node)? {
+        AuthMode::Aws => Err(ctx
+            .err(node, "`auth: aws` signs the config's lifecycle steps (Cognito's admin calls), not a suite step")
+            .with_help("a suite step runs as `user`, `admin` or `none`, through the gateway")),
+        mode => Ok(mode),
+    }
+}
+
 /// Decodes every step, and reports every broken one (up to a limit), not only the first.
 fn decode_steps(ctx: Ctx<'_>, node: &Node) -> Result<Vec<Step>, SourceError> {
     let mut steps = Vec::new();
     let mut errors = Vec::new();
     for n in ctx.seq(node, "`steps`")? {
         let one = ctx.map(n, "a step").and_then(|mut m| {
+            if let Some(a) = m.get("auth") {
+                suite_auth(ctx, a)?;
+            }
             let step = decode_step(ctx, n, &mut m)?;
             m.finish(STEP_KEYS)?;
             Ok(step)

@@ -27,6 +27,9 @@ pub enum AuthMode {
     None,
     /// The token of `auth.admin`, the identity that manages the disposable users.
     Admin,
+    /// Signed with AWS Signature Version 4 (`auth.aws`): lifecycle steps only (Cognito's admin
+    /// calls); a suite step goes through the gateway as a client would.
+    Aws,
 }
 
 impl AuthMode {
@@ -35,7 +38,10 @@ impl AuthMode {
             "user" => Ok(AuthMode::User),
             "none" => Ok(AuthMode::None),
             "admin" => Ok(AuthMode::Admin),
-            other => Err(ctx.err(node, format!("unknown auth mode `{other}`")).with_help("use `user`, `admin` or `none`")),
+            "aws" => Ok(AuthMode::Aws),
+            other => Err(ctx
+                .err(node, format!("unknown auth mode `{other}`"))
+                .with_help("use `user`, `admin`, `none` or (lifecycle steps) `aws`")),
         }
     }
 }

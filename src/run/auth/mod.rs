@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::eval::step;
 use crate::eval::template::Scope;
+use crate::http::aws::{AwsKeys, SigningScope};
 use crate::http::client::{Credential, CrumbCtx, Outgoing, Response, SendError};
 use crate::load::config::{AuthConfig, Bearer, Mode, TokenAt, Users};
 use crate::load::suite::{AuthMode, Step};
@@ -173,6 +174,8 @@ pub struct Auth {
     /// `auth.identity_provider`: a client whose policy admits that origin alone, for lifecycle
     /// steps with a `url:` there (or why it could not be made: said when a step needs it).
     provider: Option<Result<crate::http::client::HttpClient, String>>,
+    /// The AWS keys of `auth: aws` steps, read (and masked) when the first is signed.
+    aws_keys: std::sync::OnceLock<Result<AwsKeys, String>>,
 }
 
 impl Auth {
@@ -203,6 +206,7 @@ impl Auth {
             saved,
             admin: None,
             provider,
+            aws_keys: std::sync::OnceLock::new(),
         };
         auth.admin = admin;
         auth
@@ -329,9 +333,12 @@ impl Auth {
                 }
                 // Boxed: the admin's own login goes through here too.
                 Some(AuthMode::Admin) => out.credential = Some(Box::pin(self.admin_credential(cancel)).await?),
-                Some(AuthMode::None) | None => {}
+                Some(AuthMode::None | AuthMode::Aws) | None => {}
             }
             let client = self.client_for(&out.path).map_err(|e| fail(FailureClass::OffGateway, e))?;
+            if step.auth == Some(AuthMode::Aws) {
+                self.sign(client, &mut out, &scope).map_err(|e| fail(FailureClass::Auth, e))?;
+            }
             let cc = CrumbCtx { suite: self.label.clone(), step: Some(step.name.clone()), phase, attempt };
             let judged = exchange::send_via(&self.ctx, client, &out, &cc, Judge::Expect { step, scope: &scope }, cancel).await;
             match rate_limited(&judged, self.cfg.rate_limit_wait.saturating_sub(waited)) {
@@ -414,6 +421,45 @@ impl Auth {
             _ => self.state().captures.extend(judged.verdict.captures),
         }
         Ok(resp)
+    }
+
+    /// Signs `out` (AWS SigV4, `auth.aws`) for the URL `client` sends it to, as it will be sent;
+    /// the keys, the signature and its header are masked before anything is sent.
+    fn sign(&self, client: &crate::http::client::HttpClient, out: &mut Outgoing, scope: &Scope) -> Result<(), String> {
+        let Some(aws) = &self.cfg.aws else { return Err("the step is signed (`auth: aws`), but `auth.aws` is not configured".into()) };
+        let keys = self
+            .aws_keys
+            .get_or_init(|| {
+                let env: Vec<(String, String)> = std::env::vars().collect();
+                let keys = AwsKeys::from_env(&env)?;
+                self.ctx.out.redactor.add(&keys.secret_access_key);
+                if let Some(t) = &keys.session_token {
+                    self.ctx.out.redactor.add(t);
+                }
+                Ok(keys)
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let render = |t: &str| self.ctx.vars.templates.render_str(t, scope).map_err(|e| format!("auth.aws: {}", e.message));
+        let signing = SigningScope { region: render(&aws.region)?, service: render(&aws.service)? };
+        let url = client.gateway.resolve(&out.path).map_err(|e| e.to_string())?;
+        let mut headers = out.headers.clone();
+        if let Some((_, ct)) = out.body.as_ref().filter(|_| !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))) {
+            headers.push(("content-type".into(), (*ct).to_owned()));
+        }
+        let body = out.body.as_ref().map(|(b, _)| b.as_ref()).unwrap_or_default();
+        let signed = crate::http::aws::signature_headers(keys, &signing, out.method.as_str(), &url, &headers, body, SystemTime::now())?;
+        for (k, v) in signed {
+            if k == "authorization" {
+                self.ctx.out.redactor.add_header(&k, &v);
+                if let Some((_, sig)) = v.rsplit_once("Signature=") {
+                    self.ctx.out.redactor.add(&Secret::new(sig));
+                }
+            }
+            out.headers.push((k, v));
+        }
+        out.signed = Some(signing);
+        Ok(())
     }
 
     /// The client a lifecycle request goes through: the declared identity provider's for a URL

@@ -16,23 +16,13 @@ DEBIAN_PKGS=(nginx haproxy)
 stamp="$DEST/.installed"
 want="${NODE_PKGS[*]} ${PY_PKGS[*]} ${DEBIAN_PKGS[*]}"
 
-missing_debian=()
-for p in "${DEBIAN_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_debian+=("$p")
-done
-if ((${#missing_debian[@]})); then
-  echo "compat: installing ${missing_debian[*]} (Debian)"
-  SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
-  # The packages' own services are not wanted: the tests start their own instances.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d; trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debian[@]}" >/dev/null \
-    || { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debian[@]}" >/dev/null; }
-fi
+source compat/lib.sh
+install_debian "${DEBIAN_PKGS[@]}"
 
 # nginx → Directus: its own folder and stamp (about 1100 npm packages, kept apart).
 bash compat/nginx-directus/install-directus.sh
+# Apache + mod_auth_openidc → Cognito emulated by moto: its own venv and stamp.
+bash compat/apache-cognito/install-cognito.sh
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "compat: stacks already installed in $DEST"

@@ -35,6 +35,9 @@ struct Tools {
     haproxy: PathBuf,
     /// Directus's start script's install (`compat/nginx-directus/install-directus.sh`).
     directus: PathBuf,
+    /// moto's venv (`compat/apache-cognito/install-cognito.sh`) and Debian's Apache httpd.
+    cognito: PathBuf,
+    apache: PathBuf,
 }
 
 /// The installed stacks, or `None` after saying that the matrix was skipped.
@@ -48,9 +51,12 @@ fn tools() -> Option<Tools> {
             nginx: which("nginx")?,
             haproxy: which("haproxy")?,
             directus: dir.join("directus"),
+            cognito: dir.join("venv-cognito"),
+            apache: which("apache2")?,
         };
         let directus = t.directus.join("node_modules/@directus/api/dist/cli/run.js").is_file();
-        (t.jsa.is_file() && t.venv.join("bin/gunicorn").is_file() && directus).then_some(t)
+        let cognito = t.cognito.join("bin/moto_server").is_file();
+        (t.jsa.is_file() && t.venv.join("bin/gunicorn").is_file() && directus && cognito).then_some(t)
     })();
     if found.is_none() {
         assert!(
@@ -160,6 +166,9 @@ enum Kind {
     /// nginx → Directus 11.3 (SQLite): registration answers 204 with no body, the user's id is
     /// only in `GET /users/me` and the token's claims, the admin is a static token.
     NginxDirectus,
+    /// Apache httpd + mod_auth_openidc (Debian) verifying an Amazon Cognito pool's JWTs, the
+    /// pool emulated by moto's server (SigV4 enforced), an echo service behind.
+    ApacheCognito,
 }
 
 impl Kind {
@@ -168,6 +177,7 @@ impl Kind {
             Kind::NginxJsa => "nginx-json-server-auth",
             Kind::HaproxyDjoser => "haproxy-djoser",
             Kind::NginxDirectus => "nginx-directus",
+            Kind::ApacheCognito => "apache-cognito",
         })
     }
 
@@ -177,6 +187,7 @@ impl Kind {
             Kind::NginxJsa => "contract-auth.yaml",
             Kind::HaproxyDjoser => "contract-real-stacks.yaml",
             Kind::NginxDirectus => "contract-register-204.yaml",
+            Kind::ApacheCognito => "contract-cognito.yaml",
         })
     }
 }
@@ -235,6 +246,7 @@ impl Stack {
                 Kind::NginxJsa => s.start_jsa(),
                 Kind::HaproxyDjoser => s.start_django(variant, env),
                 Kind::NginxDirectus => s.start_directus(env),
+                Kind::ApacheCognito => s.start_cognito(),
             }
             s.start_gateway(variant);
             if s.all_running() {
@@ -298,38 +310,61 @@ impl Stack {
         self.lost |= !wait_http(self.service_port, "/server/health", &mut self.services);
     }
 
+    /// moto (the first three actions unchecked: `setup.py`'s IAM bootstrap; every later one must
+    /// be SigV4-signed by a known key), seeded by `setup.py` (pool, app client, the service user
+    /// and its secret, IAM keys: `cognito.json`), and the echo service.
+    fn start_cognito(&mut self) {
+        let d = self.dir.path().to_path_buf();
+        let bin = self.tools.cognito.join("bin");
+        let mut moto = Command::new(bin.join("moto_server"));
+        moto.args(["-H", "127.0.0.1", "-p", &self.aux_port.to_string()]).env("INITIAL_NO_AUTH_ACTION_COUNT", "3").current_dir(&d);
+        let mut upstream = Command::new(bin.join("python"));
+        upstream.arg(self.kind.recipe().join("service/upstream.py")).arg(self.service_port.to_string());
+        self.services = vec![Proc::spawn("moto", moto, &d, "TERM"), Proc::spawn("upstream", upstream, &d, "TERM")];
+        self.lost |= !wait_http(self.aux_port, "/moto-api/", &mut self.services);
+        self.lost |= !wait_http(self.service_port, "/health", &mut self.services);
+        if self.lost {
+            return;
+        }
+        let setup =
+            Command::new(bin.join("python")).arg(self.kind.recipe().join("service/setup.py")).arg(self.moto()).arg(&d).output().unwrap();
+        assert!(setup.status.success(), "setup.py failed: {}\n{}", text(&setup), self.logs());
+    }
+
+    fn moto(&self) -> String {
+        format!("http://127.0.0.1:{}", self.aux_port)
+    }
+
+    /// What `setup.py` wrote: the pool's ids, the secret's ARN, the IAM keys.
+    fn cognito(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.dir.path().join("cognito.json")).unwrap()).unwrap()
+    }
+
     /// (Re)starts the gateway in `variant` on the same port, in front of the same services.
     fn start_gateway(&mut self, variant: &str) {
         drop(self.gateway.take());
         let d = self.dir.path().to_path_buf();
         let gw = match self.kind {
-            Kind::NginxDirectus => {
-                std::fs::create_dir_all(d.join("tmp")).unwrap();
-                let conf = std::fs::read_to_string(self.kind.recipe().join("gateway/nginx.conf"))
+            Kind::ApacheCognito => {
+                let prefix = d.join("gw");
+                std::fs::create_dir_all(&prefix).unwrap();
+                let pool = self.cognito()["user_pool_id"].as_str().unwrap().to_owned();
+                let conf = std::fs::read_to_string(self.kind.recipe().join("gateway/apache.conf"))
                     .unwrap()
                     .replace("@PORT@", &self.port.to_string())
-                    .replace("@DIRECTUS@", &self.service_port.to_string())
-                    .replace("@PREFIX@", &d.display().to_string())
+                    .replace("@PREFIX@", &prefix.display().to_string())
+                    .replace("@MOTO@", &self.moto())
+                    .replace("@POOL@", &pool)
+                    .replace("@REGION@", "us-east-1")
+                    .replace("@UPSTREAM@", &format!("127.0.0.1:{}", self.service_port))
                     .replace("@VARIANT@", variant);
-                std::fs::write(d.join("nginx.conf"), conf).unwrap();
-                let mut c = Command::new(&self.tools.nginx);
-                c.arg("-c").arg(d.join("nginx.conf")).arg("-p").arg(&d).arg("-e").arg(d.join("error.log"));
-                Proc::spawn("nginx", c, &d, "TERM")
+                std::fs::write(prefix.join("apache.conf"), conf).unwrap();
+                let mut c = Command::new(&self.tools.apache);
+                c.arg("-f").arg(prefix.join("apache.conf")).arg("-DFOREGROUND");
+                Proc::spawn("apache", c, &d, "TERM")
             }
-            Kind::NginxJsa => {
-                std::fs::create_dir_all(d.join("tmp")).unwrap();
-                let conf = std::fs::read_to_string(self.kind.recipe().join("gateway/nginx.conf"))
-                    .unwrap()
-                    .replace("@PORT@", &self.port.to_string())
-                    .replace("@JSA@", &self.service_port.to_string())
-                    .replace("@HTTPBIN@", &self.aux_port.to_string())
-                    .replace("@PREFIX@", &d.display().to_string())
-                    .replace("@VARIANT@", variant);
-                std::fs::write(d.join("nginx.conf"), conf).unwrap();
-                let mut c = Command::new(&self.tools.nginx);
-                c.arg("-c").arg(d.join("nginx.conf")).arg("-p").arg(&d).arg("-e").arg(d.join("error.log"));
-                Proc::spawn("nginx", c, &d, "TERM")
-            }
+            Kind::NginxDirectus => self.nginx(variant, &[("@DIRECTUS@", self.service_port)]),
+            Kind::NginxJsa => self.nginx(variant, &[("@JSA@", self.service_port), ("@HTTPBIN@", self.aux_port)]),
             Kind::HaproxyDjoser => {
                 let mut c = Command::new(&self.tools.haproxy);
                 c.arg("-db")
@@ -345,6 +380,25 @@ impl Stack {
         let mut procs = vec![gw];
         self.lost |= !wait_http(self.port, "/health/ready", &mut procs);
         self.gateway = procs.pop();
+    }
+
+    /// The recipe's nginx, its placeholders (`@PORT@`, `@PREFIX@`, `@VARIANT@` and the
+    /// upstreams' ports) filled in, in the foreground.
+    fn nginx(&self, variant: &str, upstreams: &[(&str, u16)]) -> Proc {
+        let d = self.dir.path();
+        std::fs::create_dir_all(d.join("tmp")).unwrap();
+        let mut conf = std::fs::read_to_string(self.kind.recipe().join("gateway/nginx.conf"))
+            .unwrap()
+            .replace("@PORT@", &self.port.to_string())
+            .replace("@PREFIX@", &d.display().to_string())
+            .replace("@VARIANT@", variant);
+        for (placeholder, port) in upstreams {
+            conf = conf.replace(placeholder, &port.to_string());
+        }
+        std::fs::write(d.join("nginx.conf"), conf).unwrap();
+        let mut c = Command::new(&self.tools.nginx);
+        c.arg("-c").arg(d.join("nginx.conf")).arg("-p").arg(d).arg("-e").arg(d.join("error.log"));
+        Proc::spawn("nginx", c, d, "TERM")
     }
 
     /// Restarts the gateway in `variant`, and makes sure it is this stack's that answers.
@@ -382,12 +436,33 @@ impl Stack {
                 let mut n = s.split_whitespace().map(|x| x.parse::<usize>().unwrap());
                 (n.next().unwrap(), n.next().unwrap())
             }
+            // Test users left in the pool (the service user is not one), by a signed ListUsers.
+            Kind::ApacheCognito => (self.cognito_users().len(), 0),
             // Records: the admin's sessions left open (a login without its logout).
             Kind::NginxDirectus => {
                 let (users, sessions) = self.directus_counts();
                 (users, sessions)
             }
         }
+    }
+
+    /// The pool's users other than the service user, asked of moto with the admin's key.
+    fn cognito_users(&self) -> Vec<String> {
+        let c = self.cognito();
+        let out = Command::new(self.tools.cognito.join("bin/python"))
+            .args([
+                "-c",
+                "import boto3, json, sys; c = json.load(open(sys.argv[1])); \
+                 idp = boto3.client('cognito-idp', endpoint_url=c['moto'], region_name=c['region'], \
+                 aws_access_key_id=c['admin_access_key_id'], aws_secret_access_key=c['admin_secret_access_key']); \
+                 print(json.dumps([u['Username'] for u in idp.list_users(UserPoolId=c['user_pool_id'])['Users'] if u['Username'] != c['service_user']]))",
+            ])
+            .arg(self.dir.path().join("cognito.json"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ListUsers failed: {}", text(&out));
+        let _ = &c;
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// Directus's own database: (test users, the admin's open sessions).
@@ -440,11 +515,31 @@ impl Stack {
         c
     }
 
-    /// What a shell that runs this stack's recipe has set: the Directus admin's static token.
+    /// What a shell that runs this stack's recipe has set: the Directus admin's static token;
+    /// the pool's ids, its endpoint and the IAM keys smokegate signs with.
     fn secrets(&self, c: &mut Command) {
-        if self.kind == Kind::NginxDirectus {
-            c.env("SMOKE_ADMIN_TOKEN", DIRECTUS_ADMIN_TOKEN);
+        match self.kind {
+            Kind::NginxDirectus => {
+                c.env("SMOKE_ADMIN_TOKEN", DIRECTUS_ADMIN_TOKEN);
+            }
+            Kind::ApacheCognito => {
+                let j = self.cognito();
+                let s = |k: &str| j[k].as_str().unwrap().to_owned();
+                c.env("COGNITO_USER_POOL_ID", s("user_pool_id"))
+                    .env("COGNITO_CLIENT_ID", s("client_id"))
+                    .env("COGNITO_SERVICE_USER_SECRET_ARN", s("secret_arn"))
+                    .env("AWS_ENDPOINT_URL", self.moto());
+                self.aws_keys(c);
+            }
+            Kind::NginxJsa | Kind::HaproxyDjoser => {}
         }
+    }
+
+    /// The IAM keys smokegate signs with: all another shell needs to finish a Cognito user.
+    fn aws_keys(&self, c: &mut Command) {
+        let j = self.cognito();
+        c.env("AWS_ACCESS_KEY_ID", j["access_key_id"].as_str().unwrap())
+            .env("AWS_SECRET_ACCESS_KEY", j["secret_access_key"].as_str().unwrap());
     }
 
     /// `smokegate cleanup` of `p`'s journal from another, empty folder (no config there: the
@@ -453,7 +548,11 @@ impl Stack {
         let elsewhere = Project::new();
         let mut c = elsewhere.std_cmd();
         c.arg("cleanup").args(extra).arg("--state-dir").arg(p.state()).env("GATEWAY_BASE_URL", self.url());
-        self.secrets(&mut c);
+        match self.kind {
+            // Another shell has the secrets only: the pool's ids and endpoint are journaled.
+            Kind::ApacheCognito => self.aws_keys(&mut c),
+            _ => self.secrets(&mut c),
+        }
         c.output().unwrap()
     }
 
@@ -554,7 +653,7 @@ fn code(o: &Output) -> i32 {
 /// says what the stack is).
 #[test]
 fn the_recipes_are_the_contract_examples() {
-    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser, Kind::NginxDirectus] {
+    for kind in [Kind::NginxJsa, Kind::HaproxyDjoser, Kind::NginxDirectus, Kind::ApacheCognito] {
         let recipe = std::fs::read_to_string(kind.recipe().join("smokegate.yaml")).unwrap();
         let recipe: String = recipe.lines().skip_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
         let contract = std::fs::read_to_string(kind.contract()).unwrap();
@@ -1063,4 +1162,134 @@ fn directus_rate_limited_registration_is_waited_out() {
     assert!(out.contains("longer than `auth.rate_limit_wait` (100 ms) allows"), "{out}");
     assert_eq!(stack.left(), (0, 0), "{out}");
     assert!(p.journal_files().is_empty(), "a 429 created nothing");
+}
+
+/// The Cognito preset as written (the issue's contract example) against Apache +
+/// mod_auth_openidc verifying the pool's tokens, the pool emulated by moto with SigV4 enforced:
+/// green with probes, the user made by two signed admin calls, logged in by `InitiateAuth`,
+/// deleted by a signed `AdminDeleteUser` and proven gone by `InitiateAuth` refused; the pool
+/// holds no test user after; no fragment of a token, the secret key or a signature in any
+/// output. `token.claims.username` is the name the gateway vouched for.
+#[test]
+fn cognito_preset_is_green_and_leaves_the_pool_empty() {
+    let Some(stack) = Stack::start(Kind::ApacheCognito, "healthy") else { return };
+    let p = Project::new();
+    let suites = p.path().join("suites");
+    for f in ["health.yaml", "echo.yaml"] {
+        std::fs::create_dir_all(&suites).unwrap();
+        std::fs::copy(Kind::ApacheCognito.recipe().join("smoke-suites").join(f), suites.join(f)).unwrap();
+    }
+    p.write(
+        "suites/claims.yaml",
+        "name: claims\nsteps:\n  - name: the gateway vouches for the token's user\n    request: { path: /api/whoami }\n    expect:\n      status: 200\n      json:\n        $.remote_user: \"{{ token.claims.username }}\"\n",
+    );
+    let o = stack.command(&p, &Kind::ApacheCognito.contract(), &suites).args(["--auth-probes", "-vv"]).output().unwrap();
+    let out = all_output(&p, &o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    assert!(out.contains("probe: no token") && out.contains("probe: forged signature"), "{out}");
+    assert!(out.contains("cleanup: deleted test user"), "{out}");
+    assert!(out.contains(&format!("identity provider {}", stack.moto())), "the header line names the pool's endpoint: {out}");
+    assert_eq!(stack.left(), (0, 0), "test users left in the pool\n{out}");
+    assert!(p.journal_files().is_empty());
+    let j = stack.cognito();
+    let secret = j["secret_access_key"].as_str().unwrap();
+    assert!(!out.contains(secret) && !out.contains(&secret[..12]), "the secret key leaked:\n{out}");
+    // A SigV4 signature is 64 hex digits after `Signature=`: none is printed anywhere.
+    for (at, _) in out.match_indices("Signature=") {
+        let after: String = out[at + "Signature=".len()..].chars().take(64).collect();
+        assert!(!(after.len() == 64 && after.chars().all(|c| c.is_ascii_hexdigit())), "a signature in the output: …{after}");
+    }
+    assert!(out.contains("--aws-sigv4 aws:amz:us-east-1:cognito-idp"), "the replay line signs anew: {out}");
+    assert!(!out.contains("eyJ"), "a JWT-shaped string in the output:\n{out}");
+}
+
+/// A wrong AWS secret key: moto refuses the signed `AdminCreateUser` (403); the run exits 3,
+/// the pool holds nothing, the journal is empty, and the key is not printed.
+#[test]
+fn cognito_with_a_wrong_key_is_refused_and_creates_nothing() {
+    let Some(stack) = Stack::start(Kind::ApacheCognito, "healthy") else { return };
+    let p = Project::new();
+    let wrong = "wrong-secret-key-0123456789abcdefghij";
+    let o = stack
+        .command(&p, &Kind::ApacheCognito.contract(), &Kind::ApacheCognito.recipe().join("smoke-suites"))
+        .env("AWS_SECRET_ACCESS_KEY", wrong)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 3, "{out}\n{}", stack.logs());
+    assert!(out.contains("AdminCreateUser failed") && out.contains("403"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+    assert!(p.journal_files().is_empty(), "a refused create leaves nothing to clean up");
+    assert!(!out.contains(wrong), "{out}");
+}
+
+/// SIGKILL once the user exists: `cleanup` from another folder, in a shell with nothing but
+/// the AWS keys (the pool's ids and endpoint are journaled with the identity), deletes it.
+#[test]
+fn cognito_after_sigkill_cleanup_from_another_shell_empties_the_pool() {
+    let Some(stack) = Stack::start(Kind::ApacheCognito, "healthy") else { return };
+    let p = Project::new();
+    let suite = p.write(
+        "suites/slow.yaml",
+        "name: slow\nsteps:\n  - request: { path: /api/whoami }\n  - request: { path: /api/whoami }\n    delay: 30s\n",
+    );
+    let mut c = stack.command(&p, &Kind::ApacheCognito.contract(), &suite);
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let logged_in = || {
+        p.journal_files()
+            .iter()
+            .filter_map(|f| std::fs::read(f).ok())
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .any(|e| e["logged_in"] == true)
+    };
+    while !logged_in() {
+        assert!(
+            Instant::now() < deadline,
+            "the run never logged its user in: {:?}\n{}",
+            p.journal_files().iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect::<Vec<_>>(),
+            stack.logs()
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early:\n{}", stack.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill").args(["-s", "KILL", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    assert_eq!(stack.cognito_users().len(), 1, "the user exists after the kill");
+    let entry: String = p.journal_files().iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect();
+    assert!(entry.contains("COGNITO_USER_POOL_ID") && !entry.contains("AWS_SECRET_ACCESS_KEY"), "{entry}");
+
+    let o = stack.cleanup_elsewhere(&p, &[]);
+    let out = text(&o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    assert!(out.contains("cleanup: 1 removed, 0 left"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
+    // The killed writer's lock file may stay (`.writer-PID.lock`, swept later): no entry does.
+    let entries: Vec<_> = p.journal_files().into_iter().filter(|f| !f.file_name().unwrap().to_string_lossy().starts_with('.')).collect();
+    assert!(entries.is_empty(), "{entries:?}");
+}
+
+/// Seed 004's service user: its credentials read from the Secrets Manager secret (signed
+/// `GetSecretValue`), logged in by `InitiateAuth`; green, and its password is never printed.
+/// A gateway that stops verifying tokens is red (`auth-not-enforced`).
+#[test]
+fn cognito_service_account_from_the_secret_and_a_gateway_that_stops_verifying() {
+    let Some(mut stack) = Stack::start(Kind::ApacheCognito, "healthy") else { return };
+    let service = Path::new(ROOT).join("tests/fixtures/contract-cognito-service.yaml");
+    let p = Project::new();
+    let o = stack.run(&p, &service, &["--auth-probes", "-vv"]);
+    let out = all_output(&p, &o);
+    assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
+    assert!(out.contains("credentials.secret"), "the secret's read is logged: {out}");
+    assert!(!out.contains("Svc-Passw0rd!-smoke") && !out.contains("Svc-Passw0rd"), "the service user's password leaked:\n{out}");
+    assert_eq!(stack.left(), (0, 0));
+
+    stack.restart_gateway("auth-off");
+    let p = Project::new();
+    let o = stack.run(&p, &Kind::ApacheCognito.contract(), &["--auth-probes"]);
+    let out = text(&o);
+    assert_eq!(code(&o), 1, "{out}\n{}", stack.logs());
+    assert_eq!(classes(&p).first().map(String::as_str), Some("auth-not-enforced"), "{out}");
+    assert_eq!(stack.left(), (0, 0), "{out}");
 }

@@ -17,22 +17,8 @@ DEBIAN_PKGS=(apache2 libapache2-mod-auth-openidc)
 stamp="$DEST/.installed-cognito"
 want="${PY_PKGS[*]} ${DEBIAN_PKGS[*]}"
 
-missing_debian=()
-for p in "${DEBIAN_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_debian+=("$p")
-done
-if ((${#missing_debian[@]})); then
-  echo "compat: installing ${missing_debian[*]} (Debian)"
-  SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
-  # Debian's apache2 service is not wanted: the stack runs its own instance with its own config.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d; trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  # Another install (compat/install.sh) may hold the dpkg lock: wait for it rather than fail.
-  apt=(apt-get -o DPkg::Lock::Timeout=600)
-  $SUDO env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "${missing_debian[@]}" >/dev/null \
-    || { $SUDO "${apt[@]}" update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "${missing_debian[@]}" >/dev/null; }
-fi
+source compat/lib.sh
+install_debian "${DEBIAN_PKGS[@]}"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "compat: apache-cognito stack already installed in $DEST"

@@ -18,19 +18,8 @@ DEBIAN_PKGS=(nginx)
 stamp="$DEST/.installed"
 want="${DIRECTUS_PKGS[*]} ${DEBIAN_PKGS[*]} node-$(node --version | cut -d. -f1)"
 
-missing_debian=()
-for p in "${DEBIAN_PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_debian+=("$p")
-done
-if ((${#missing_debian[@]})); then
-  echo "compat: installing ${missing_debian[*]} (Debian)"
-  SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d; trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debian[@]}" >/dev/null \
-    || { $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_debian[@]}" >/dev/null; }
-fi
+source compat/lib.sh
+install_debian "${DEBIAN_PKGS[@]}"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "compat: Directus already installed in $DEST"

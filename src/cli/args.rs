@@ -277,6 +277,10 @@ pub struct CheckArgs {
     /// The gateway's base URL, to check absolute URLs against (overrides GATEWAY_BASE_URL).
     #[arg(long, value_name = "URL")]
     pub gateway: Option<String>,
+    /// Also print the lifecycle steps a preset (`auth.cognito`) expands to, as config YAML to
+    /// copy and change.
+    #[arg(long)]
+    pub explain_auth: bool,
     #[command(flatten)]
     pub vars: VarArgs,
 }

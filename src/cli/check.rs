@@ -10,7 +10,7 @@ use super::settings::{cli_vars, default_paths, env_get, env_snapshot, load_confi
 use crate::eval::template::Templates;
 use crate::exit::Exit;
 use crate::http::policy::Gateway;
-use crate::load::config::{Admin, AdminCredentials, Config, Mode};
+use crate::load::config::{Admin, AdminCredentials, Config, Mode, ServiceCredentials};
 use crate::load::diag::{Pos, SourceError};
 use crate::load::suite::{self, Suite};
 use crate::load::template_names::{BUILTINS, REQUEST_FIELDS, RUN_FIELDS, USER_FIELDS, is_template};
@@ -70,6 +70,9 @@ pub fn cmd_check(args: CheckArgs) -> Result<Exit, Failure> {
     if !errors.is_empty() {
         return Err(Failure::sources(&errors));
     }
+    if args.explain_auth {
+        explain_auth(&config);
+    }
     let steps: usize = suites.iter().map(|s| s.steps.len() + s.teardown.len()).sum();
     crate::outln!(
         "ok: {} suite{}, {steps} steps{}",
@@ -102,39 +105,9 @@ fn check_auth_config(
     if a.admin.is_some() {
         defined.push("admin".into());
     }
-    let provider = declared_origin(config, env, errors);
-    let login = a.login().map(|l| &l.step);
-    let refresh = a.login().and_then(|l| l.refresh.as_ref()).map(|r| &r.step);
-    let is = |st: &suite::Step, which: Option<&suite::Step>| which.is_some_and(|w| std::ptr::eq(st, w));
-    // The user's steps in the order a run sends them, each seeing what the ones before it
-    // captured; then the admin's, which see the admin's captures only.
-    let admin_defined = defined.clone();
-    let groups = [(a.steps(), defined.clone()), (a.admin_steps(), admin_defined)];
-    for (steps, mut defined) in groups {
-        for st in steps {
-            let mut here = defined.clone();
-            if is(st, refresh) {
-                here.push("refresh_token".into());
-            }
-            check_lifecycle_url(st, gateway, provider.as_ref(), file, src, errors);
-            let mut texts = Vec::new();
-            step_templates(st, &mut texts);
-            for (text, pos) in texts {
-                for var in templates.variables(&text).unwrap_or_default() {
-                    if let Some((msg, help)) = undefined_problem(&var, &text, &here, env) {
-                        errors
-                            .push(SourceError::new(file, pos, format!("auth step `{}`: {msg}", st.name)).with_help(help).with_source(src));
-                    }
-                }
-            }
-            defined.extend(st.capture.iter().map(|c| c.name.clone()));
-            if is(st, login) {
-                defined.push("token".into());
-            }
-        }
-    }
+    check_lifecycle(config, env, &defined, gateway, errors);
     let set = |k: &str| env_get(env, k).is_some_and(|v| !v.is_empty());
-    if let (true, Mode::ServiceAccount { credentials_file: None, .. }) = (with_user, &a.mode) {
+    if let (true, Mode::ServiceAccount { credentials: ServiceCredentials::Env, .. }) = (with_user, &a.mode) {
         for var in ["SMOKE_USERNAME", "SMOKE_PASSWORD"].into_iter().filter(|v| !set(v)) {
             errors.push(
                 SourceError::new(file, a.mode_pos, format!("auth mode `service-account` needs {var}, which is not set here"))
@@ -175,10 +148,53 @@ fn check_auth_config(
             }
         }
     }
-    if let (true, Mode::ServiceAccount { credentials_file: Some(f), .. }) = (with_user, &a.mode)
+    if let (true, Mode::ServiceAccount { credentials: ServiceCredentials::File(f), .. }) = (with_user, &a.mode)
         && !f.is_file()
     {
         errors.push(SourceError::new(file, a.mode_pos, format!("`auth.credentials_file` {} does not exist", f.display())).with_source(src));
+    }
+}
+
+/// The lifecycle's steps in the order a run sends them, each seeing what the ones before it
+/// captured (`token` after the login, `refresh_token` in the refresh); then the admin's, which
+/// see the admin's captures only. Each URL must be on the gateway or the declared provider.
+fn check_lifecycle(
+    config: &Config,
+    env: &[(String, String)],
+    defined: &[String],
+    gateway: Option<&Gateway>,
+    errors: &mut Vec<SourceError>,
+) {
+    let (Some(file), a) = (&config.file, &config.auth) else { return };
+    let src = config.text.as_deref().unwrap_or_default();
+    let templates = Templates::new();
+    let provider = declared_origin(config, env, errors);
+    let login = a.login().map(|l| &l.step);
+    let refresh = a.login().and_then(|l| l.refresh.as_ref()).map(|r| &r.step);
+    let is = |st: &suite::Step, which: Option<&suite::Step>| which.is_some_and(|w| std::ptr::eq(st, w));
+    // The user's steps in the order a run sends them, each seeing what the ones before it
+    // captured; then the admin's, which see the admin's captures only.
+    let groups = [(a.steps(), defined.to_vec()), (a.admin_steps(), defined.to_vec())];
+    for (steps, mut defined) in groups {
+        for st in steps {
+            let mut here = defined.clone();
+            if is(st, refresh) {
+                here.push("refresh_token".into());
+            }
+            check_lifecycle_url(st, gateway, provider.as_ref(), file, src, errors);
+            for (text, pos) in st.templates() {
+                for var in templates.variables(&text).unwrap_or_default() {
+                    if let Some((msg, help)) = undefined_problem(&var, &text, &here, env) {
+                        errors
+                            .push(SourceError::new(file, pos, format!("auth step `{}`: {msg}", st.name)).with_help(help).with_source(src));
+                    }
+                }
+            }
+            defined.extend(st.capture.iter().map(|c| c.name.clone()));
+            if is(st, login) {
+                defined.push("token".into());
+            }
+        }
     }
 }
 
@@ -254,52 +270,30 @@ fn check_lifecycle_url(
     );
 }
 
+/// `check --explain-auth`: what a preset expands to, as the `auth` block's keys a user would
+/// write (it loads as written: keys beside `cognito` replace the preset's).
+fn explain_auth(config: &Config) {
+    match &config.auth.preset {
+        Some(text) => {
+            crate::outln!("# auth.cognito expands to these keys of `auth` (write any of them beside `cognito` to change it):");
+            for line in text.lines() {
+                crate::outln!("  {line}");
+            }
+        }
+        None => crate::outln!("# no preset: the lifecycle is the config's own `auth` block ({})", config.source()),
+    }
+}
+
 /// Every template string of a suite with the position to blame.
 fn suite_templates(s: &Suite) -> Vec<(String, Pos)> {
     let mut out = Vec::new();
     for ((_, v), pos) in s.vars.iter().zip(&s.vars_pos) {
-        walk_templates(v, *pos, &mut out);
+        suite::walk_templates(v, *pos, &mut out);
     }
     for st in s.steps.iter().chain(&s.teardown) {
-        step_templates(st, &mut out);
+        out.extend(st.templates());
     }
     out
-}
-
-/// Every template string in `v`, keys included, blamed on `pos`.
-fn walk_templates(v: &J, pos: Pos, out: &mut Vec<(String, Pos)>) {
-    match v {
-        J::String(t) if is_template(t) => out.push((t.clone(), pos)),
-        J::Array(a) => a.iter().for_each(|x| walk_templates(x, pos, out)),
-        J::Object(o) => o.iter().for_each(|(k, x)| {
-            if is_template(k) {
-                out.push((k.clone(), pos));
-            }
-            walk_templates(x, pos, out)
-        }),
-        _ => {}
-    }
-}
-
-/// Every template of one step (a suite's, or one of the config's auth steps): its request and
-/// its expectations.
-fn step_templates(st: &suite::Step, out: &mut Vec<(String, Pos)>) {
-    walk_templates(&J::String(st.request.path.clone()), st.request.path_pos, out);
-    for (_, v) in &st.request.headers {
-        walk_templates(&J::String(v.clone()), st.pos, out);
-    }
-    match &st.request.body {
-        suite::Body::Json(v) => walk_templates(v, st.pos, out),
-        suite::Body::Raw(t) => walk_templates(&J::String(t.clone()), st.pos, out),
-        suite::Body::Form(f) => f.iter().for_each(|(_, v)| walk_templates(&J::String(v.clone()), st.pos, out)),
-        suite::Body::None => {}
-    }
-    for j in &st.expect.json {
-        out.extend(j.matcher.templates().into_iter().map(|t| (t, j.pos)));
-    }
-    for h in &st.expect.headers {
-        out.extend(h.matcher.templates().into_iter().map(|t| (t, h.pos)));
-    }
 }
 
 /// What is wrong with `var` in template `text`, as (message, help), if it can never render.

@@ -139,7 +139,8 @@ async fn clean_orphan_records(ctx: &Arc<RunCtx>, records: Vec<RecordEntry>, t: &
     // Records of a long-lived identity (a service account, a client, an API key) are deleted
     // with its credential; a disposable owner that is not journaled cannot be logged in as.
     // For a disposable mode, only its admin (if the config has one) can delete what it created.
-    let service = (!ctx.config.auth.kind().creates_users() || ctx.config.auth.admin.is_some()).then(|| make_auth(ctx, None).ok()).flatten();
+    let wanted = !ctx.config.auth.kind().creates_users() || ctx.config.auth.admin.is_some();
+    let service = if wanted { make_auth(ctx, None).await.ok() } else { None };
     for rec in records {
         let auth = match (&rec.owner, &service) {
             (None, _) => None,

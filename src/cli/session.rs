@@ -89,7 +89,7 @@ async fn obtain(ctx: &Arc<RunCtx>, store: &SessionStore, config_given: bool) -> 
             Err(e) => return Err(auth_failure(e)),
         }
     }
-    let auth = Arc::new(runner::make_auth(ctx, None).map_err(auth_failure)?);
+    let auth = Arc::new(runner::make_auth(ctx, None).await.map_err(auth_failure)?);
     if let Err(e) = auth.bootstrap(&cancel).await {
         // A failed login after a create still deletes the user.
         if let Err(left) = auth.cleanup(&ctx.cancel.abort).await {

@@ -437,6 +437,54 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("unknown token_type"), "{e}");
     }
 
+    /// The identity-provider contract examples, verbatim: the 204 registration (a list of
+    /// `after_login` steps, a static admin token), and the Cognito presets (signed admin calls
+    /// at the pool's endpoint, declared as the identity provider; the secret's service user).
+    #[test]
+    fn the_identity_provider_contract_examples_load() {
+        let c = parse(Path::new("smokegate.yaml"), include_str!("../../tests/fixtures/contract-register-204.yaml")).unwrap();
+        let (users, login) = disposable(&c);
+        assert_eq!((users.create.len(), login.after_login.len(), users.cleanup[0].auth), (1, 1, Some(AuthMode::Admin)));
+        assert_eq!(login.after_login[0].capture[0].name, "user_id");
+        assert!(matches!(&c.auth.admin, Some(Admin::Token { carry: Carry::Bearer(b), .. }) if *b == Bearer::default()));
+
+        let c = parse(Path::new("smokegate.yaml"), include_str!("../../tests/fixtures/contract-cognito.yaml")).unwrap();
+        let (users, login) = disposable(&c);
+        let names: Vec<&str> = users.create.iter().chain(&users.cleanup).map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["AdminCreateUser", "AdminSetUserPassword", "AdminDeleteUser"]);
+        assert!(users.create.iter().chain(&users.cleanup).all(|s| s.auth == Some(AuthMode::Aws)));
+        assert_eq!((login.step.name.as_str(), login.step.auth), ("InitiateAuth", Some(AuthMode::None)));
+        assert!(matches!(&login.token, TokenAt::Body { paths, .. } if paths[0].text == "$.AuthenticationResult.AccessToken"));
+        assert!(login.refresh.is_some());
+        assert_eq!(c.auth.aws, Some(AwsSigning { region: "us-east-1".into(), service: "cognito-idp".into() }));
+        assert!(c.auth.identity_provider.as_ref().is_some_and(|(t, _)| t.contains("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER")));
+        assert!(c.auth.preset.as_ref().is_some_and(|p| p.contains("AdminDeleteUser")));
+        // A key written beside the preset replaces the preset's.
+        let own = "auth:\n  cognito: { user_pool_id: p, client_id: c, region: eu-west-1, token: id }\n  cleanup:\n    request: { method: DELETE, path: /u }\n";
+        let c = parse(Path::new("smokegate.yaml"), own).unwrap();
+        let (users, login) = disposable(&c);
+        assert_eq!((users.cleanup[0].request.path.as_str(), users.create.len()), ("/u", 2));
+        assert!(matches!(&login.token, TokenAt::Body { paths, .. } if paths[0].text == "$.AuthenticationResult.IdToken"));
+
+        let c = parse(Path::new("smokegate.yaml"), include_str!("../../tests/fixtures/contract-cognito-service.yaml")).unwrap();
+        let Mode::ServiceAccount { login, credentials } = &c.auth.mode else { panic!("{:?}", c.auth.mode) };
+        assert_eq!(credentials, &ServiceCredentials::AwsSecret("{{ env.COGNITO_SERVICE_USER_SECRET_ARN }}".into()));
+        assert!(matches!(&login.step.request.body, Body::Json(v) if v.to_string().contains("{{ user.username }}")));
+        for (bad, says) in [
+            ("auth:\n  cognito: { client_id: c }\n", "needs `region`"),
+            ("auth:\n  cognito: { client_id: c, region: us-east-1 }\n", "needs `user_pool_id`"),
+            ("auth:\n  cognito: { client_id: c, region: \"a b\" , user_pool_id: p }\n", "is a region"),
+            ("auth:\n  mode: api-key\n  header: X-Key\n  value: k\n  cognito: { client_id: c, region: r }\n", "not `api-key`"),
+            ("auth:\n  credentials_secret: { aws: x }\n", "needs `mode: service-account`"),
+            ("auth:\n  create:\n    request: { path: /c }\n    auth: aws\n", "`auth.aws` is not configured"),
+            ("auth:\n  create: []\n", "is an empty list"),
+            ("auth:\n  admin: { token: t, username: u }\n", "does not go with it"),
+        ] {
+            let e = parse(Path::new("smokegate.yaml"), bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn the_auth_contract_example_loads() {
         let c = parse(Path::new("smokegate.yaml"), CONTRACT).unwrap();

@@ -24,6 +24,9 @@ pub enum Phase {
     /// `auth.admin.logout`, at the end of the run.
     #[serde(rename = "admin.logout")]
     AdminLogout,
+    /// A service account's credentials read from a secrets manager (`credentials_secret`).
+    #[serde(rename = "credentials.secret")]
+    Secret,
     #[serde(rename = "step")]
     Step,
     #[serde(rename = "probe")]
@@ -49,6 +52,7 @@ impl Phase {
             Phase::Refresh => "refresh",
             Phase::AdminLogin => "admin.login",
             Phase::AdminLogout => "admin.logout",
+            Phase::Secret => "credentials.secret",
             Phase::Step => "step",
             Phase::Probe => "probe",
             Phase::Teardown => "teardown",
@@ -69,6 +73,7 @@ impl Phase {
                 | Phase::Refresh
                 | Phase::AdminLogin
                 | Phase::AdminLogout
+                | Phase::Secret
                 | Phase::Cleanup
                 | Phase::Verify
         )

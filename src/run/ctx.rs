@@ -65,6 +65,8 @@ pub struct RunCtx {
     pub journal: Journal,
     /// What the run says, sanitized.
     pub out: Output,
+    /// A service account's credentials from a secrets manager, read once per run (or why not).
+    pub fetched_secret: tokio::sync::OnceCell<Result<(String, crate::secret::Secret), String>>,
 }
 
 /// The clients a run sends through, each with the policy that admits its origin only.

@@ -49,6 +49,10 @@ pub struct Entry {
     /// field existed use the config of whoever runs `cleanup`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<crate::load::config::SavedConfig>,
+    /// The environment variables its lifecycle reads that are not secrets (a pool id, an
+    /// endpoint), as they were: `cleanup` from another shell needs only the secrets.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// What is known of an identity's create request.
@@ -432,6 +436,7 @@ mod tests {
             settle_by: None,
             logged_in: false,
             config: None,
+            env: [("COGNITO_USER_POOL_ID".to_owned(), "us-east-1_abc".to_owned())].into(),
         };
         let path = j.write(&e).unwrap();
         #[cfg(unix)]

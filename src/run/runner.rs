@@ -10,7 +10,7 @@ use futures::StreamExt;
 use crate::eval::step;
 use crate::exit::Exit;
 use crate::http::client::{CrumbCtx, Outgoing, ms};
-use crate::load::config::{AuthScope, Mode};
+use crate::load::config::{AuthScope, Mode, ServiceCredentials};
 use crate::load::suite::Suite;
 use crate::report::event::{Event, FailureClass, LeftBehind, Phase, RunSummary, StepKind, SuiteEnd};
 use crate::run::auth::{Auth, AuthError, Identity, render_setting, service_credentials};
@@ -234,7 +234,7 @@ pub async fn run(ctx: Arc<RunCtx>, suites: Vec<Suite>) -> RunOutcome {
 
 /// A user made and set up; it is returned even when its bootstrap failed, since it may exist.
 async fn bootstrap(ctx: &Arc<RunCtx>, label: Option<String>) -> (Option<Arc<Auth>>, Option<AuthError>) {
-    match make_auth(ctx, label) {
+    match make_auth(ctx, label).await {
         Ok(a) => {
             let a = Arc::new(a);
             let err = a.bootstrap(&ctx.cancel.interrupt).await.err();
@@ -302,14 +302,21 @@ async fn clean_up_users(ctx: &RunCtx, users: &[Arc<Auth>], outcome: &mut RunOutc
 }
 
 /// A user for this run: a fresh disposable identity, or the service account.
-pub fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
+pub async fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth, AuthError> {
     let identity = match &ctx.config.auth.mode {
         Mode::Disposable { users, .. } => Auth::disposable_identity(ctx, users)?,
-        Mode::ServiceAccount { credentials_file, .. } => {
+        Mode::ServiceAccount { credentials: ServiceCredentials::AwsSecret(id), .. } => {
+            crate::run::auth::secret_store::service_identity(ctx, id, &ctx.cancel.interrupt).await?
+        }
+        Mode::ServiceAccount { credentials, .. } => {
             if let Some(name) = ctx.service_env.not_utf8.first() {
                 return Err(AuthError::Credentials(format!("{name} is set but is not valid UTF-8")));
             }
-            service_credentials(&ctx.service_env.vars, credentials_file.as_deref())?
+            let file = match credentials {
+                ServiceCredentials::File(f) => Some(f.as_path()),
+                _ => None,
+            };
+            service_credentials(&ctx.service_env.vars, file)?
         }
         // The client's id names it in reports; its secret is masked like a password.
         Mode::ClientCredentials { client, .. } => Identity {

@@ -46,11 +46,47 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         }
         im.finish(&["email"])?;
     }
+    decode_lifecycle(ctx, &mut m, &mut a)?;
+    decode_origins_and_signing(ctx, &mut m, &mut a)?;
+    if let Some(n) = m.get("refresh_margin") {
+        a.refresh_margin = ctx.duration(n, "`refresh_margin`")?;
+    }
+    if let Some(n) = m.get("max_token_ttl") {
+        a.max_token_ttl = ctx.duration(n, "`max_token_ttl`")?;
+    }
+    if let Some(n) = m.get("clock_skew_tolerance") {
+        a.clock_skew_tolerance = ctx.duration(n, "`clock_skew_tolerance`")?;
+    }
+    if let Some(n) = m.get("credentials_file") {
+        a.credentials_file = Some(relative_to_config(ctx, ctx.str(n, "`credentials_file`")?));
+    }
+    decode_credentials_secret(ctx, &mut m, &mut a)?;
+    if let Some(n) = m.get("cleanup_deadline") {
+        a.cleanup_deadline = ctx.duration(n, "`cleanup_deadline`")?;
+    }
+    if let Some(n) = m.get("token_ttl") {
+        a.token_ttl = Some(ctx.duration(n, "`token_ttl`")?);
+    }
+    if let Some(n) = m.get("admin") {
+        a.admin = Some(decode_admin(ctx, n, &a.login)?);
+    }
+    admin_is_there(ctx, &a)?;
+    decode_provider(ctx, node, &mut m, &mut a)?;
+    m.finish(AUTH_KEYS)?;
+    a.finish(ctx, node)
+}
+
+/// The lifecycle's steps: a preset (`cognito`) first, then `create`, `login`, `after_login`,
+/// `cleanup` and `verify` as written, each one step or a list.
+fn decode_lifecycle<'a>(ctx: Ctx<'a>, m: &mut crate::load::yaml::MapReader<'a>, a: &mut Draft) -> Result<(), SourceError> {
+    if let Some(n) = m.get("cognito") {
+        preset(ctx, n, a)?;
+    }
     if let Some(n) = m.get("create") {
         a.create = auth_steps_from(ctx, n, &a.create[0], "`auth.create`")?;
     }
     if let Some(n) = m.get("login") {
-        decode_login(ctx, n, &mut a)?;
+        decode_login(ctx, n, a)?;
     }
     if let Some(n) = m.get("after_login") {
         let default =
@@ -64,6 +100,12 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         let default = auth_step("verify deletion", reqwest::Method::GET, "/", Body::None, &[401, 403, 404, 410], AuthMode::None);
         a.verify = auth_steps_from(ctx, n, &default, "`auth.verify`")?;
     }
+    Ok(())
+}
+
+/// `identity_provider`, `rate_limit_wait` and `aws`: where lifecycle steps may go besides the
+/// gateway, how long they wait out a rate limit, and how `auth: aws` steps are signed.
+fn decode_origins_and_signing<'a>(ctx: Ctx<'a>, m: &mut crate::load::yaml::MapReader<'a>, a: &mut Draft) -> Result<(), SourceError> {
     if let Some(n) = m.get("identity_provider") {
         a.identity_provider = Some((ctx.str(n, "`auth.identity_provider`")?.to_owned(), n.pos));
     }
@@ -81,31 +123,73 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         a.aws = Some(AwsSigning { region: need("region")?, service: need("service")? });
         am.finish(&["region", "service"])?;
     }
-    if let Some(n) = m.get("refresh_margin") {
-        a.refresh_margin = ctx.duration(n, "`refresh_margin`")?;
+    Ok(())
+}
+
+/// `credentials_secret: { aws: ARN_OR_NAME }`: a service account's credentials from AWS Secrets
+/// Manager.
+fn decode_credentials_secret<'a>(ctx: Ctx<'a>, m: &mut crate::load::yaml::MapReader<'a>, a: &mut Draft) -> Result<(), SourceError> {
+    if let Some(n) = m.get("credentials_secret") {
+        if a.kind != AuthModeKind::ServiceAccount {
+            return Err(ctx.err(n, "`auth.credentials_secret` holds a service account's credentials: it needs `mode: service-account`"));
+        }
+        let mut sm = ctx.map(n, "`auth.credentials_secret`")?;
+        let aws = sm.get("aws").ok_or_else(|| {
+            ctx.err(n, "`credentials_secret` names its store: `{ aws: ARN_OR_NAME }` (AWS Secrets Manager)")
+                .with_help("e.g. `credentials_secret: { aws: \"{{ env.COGNITO_SERVICE_USER_SECRET_ARN }}\" }`")
+        })?;
+        a.credentials_secret = Some(ctx.text(aws, "`credentials_secret.aws`")?);
+        sm.finish(&["aws"])?;
     }
-    if let Some(n) = m.get("max_token_ttl") {
-        a.max_token_ttl = ctx.duration(n, "`max_token_ttl`")?;
+    Ok(())
+}
+
+/// `auth.cognito`: the preset's YAML, decoded as if written here; the keys written beside it
+/// (read after this) replace the preset's.
+fn preset(ctx: Ctx<'_>, node: &Node, a: &mut Draft) -> Result<(), SourceError> {
+    if !a.kind.logs_in() {
+        return Err(ctx.err(node, format!("`auth.cognito` is for `disposable` and `service-account` modes, not `{}`", a.kind.name())));
     }
-    if let Some(n) = m.get("clock_skew_tolerance") {
-        a.clock_skew_tolerance = ctx.duration(n, "`clock_skew_tolerance`")?;
+    let text = super::cognito::expand(ctx, node, a.kind)?;
+    let root = crate::load::yaml::parse(ctx.file, &text).map_err(|e| ctx.err(node, format!("the cognito preset does not load: {e}")))?;
+    let mut pm = ctx.map(&root, "the cognito preset")?;
+    if let Some(n) = pm.get("identity_provider") {
+        a.identity_provider = Some((ctx.str(n, "`identity_provider`")?.to_owned(), node.pos));
     }
-    if let Some(n) = m.get("credentials_file") {
-        a.credentials_file = Some(relative_to_config(ctx, ctx.str(n, "`credentials_file`")?));
+    if let Some(n) = pm.get("aws") {
+        let mut am = ctx.map(n, "`aws`")?;
+        let (region, service) = (am.get("region"), am.get("service"));
+        if let (Some(r), Some(s)) = (region, service) {
+            a.aws = Some(AwsSigning { region: ctx.text(r, "`region`")?, service: ctx.text(s, "`service`")? });
+        }
     }
-    if let Some(n) = m.get("cleanup_deadline") {
-        a.cleanup_deadline = ctx.duration(n, "`cleanup_deadline`")?;
+    if let Some(n) = pm.get("create") {
+        a.create = at(auth_steps_from(ctx, n, &a.create[0], "`create`")?, node);
     }
-    if let Some(n) = m.get("token_ttl") {
-        a.token_ttl = Some(ctx.duration(n, "`token_ttl`")?);
+    if let Some(n) = pm.get("login") {
+        decode_login(ctx, n, a)?;
+        a.login.pos = node.pos;
+        if let Some(r) = a.refresh.as_mut() {
+            r.step.pos = node.pos;
+        }
     }
-    if let Some(n) = m.get("admin") {
-        a.admin = Some(decode_admin(ctx, n, &a.login)?);
+    if let Some(n) = pm.get("cleanup") {
+        a.cleanup = at(auth_steps_from(ctx, n, &a.cleanup[0], "`cleanup`")?, node);
     }
-    admin_is_there(ctx, &a)?;
-    decode_provider(ctx, node, &mut m, &mut a)?;
-    m.finish(AUTH_KEYS)?;
-    a.finish(ctx, node)
+    a.preset = Some(text);
+    Ok(())
+}
+
+/// Steps a preset made, blamed on the preset's key (their own positions are in its YAML).
+fn at(steps: Vec<Step>, node: &Node) -> Vec<Step> {
+    steps
+        .into_iter()
+        .map(|mut s| {
+            s.pos = node.pos;
+            s.request.path_pos = node.pos;
+            s
+        })
+        .collect()
 }
 
 /// A path in the config, relative to the config file like every other path in it.

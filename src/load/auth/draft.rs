@@ -62,6 +62,8 @@ pub(super) struct Draft {
     pub(super) identity_provider: Option<(String, Pos)>,
     pub(super) rate_limit_wait: Duration,
     pub(super) aws: Option<AwsSigning>,
+    pub(super) preset: Option<String>,
+    pub(super) credentials_secret: Option<String>,
     pub(super) refresh_margin: Duration,
     pub(super) max_token_ttl: Duration,
     pub(super) clock_skew_tolerance: Duration,
@@ -108,6 +110,8 @@ impl Default for Draft {
             identity_provider: None,
             rate_limit_wait: Duration::from_secs(30),
             aws: None,
+            preset: None,
+            credentials_secret: None,
             refresh_margin: Duration::from_secs(30),
             max_token_ttl: Duration::from_secs(3600),
             clock_skew_tolerance: Duration::from_secs(60),
@@ -198,6 +202,7 @@ impl Draft {
             identity_provider: self.identity_provider,
             rate_limit_wait: self.rate_limit_wait,
             aws: self.aws,
+            preset: self.preset,
         }
     }
 
@@ -207,8 +212,18 @@ impl Draft {
         Ok(match self.kind {
             AuthModeKind::Disposable => self.finish_disposable(admin),
             AuthModeKind::ServiceAccount => {
-                let (login, credentials_file) = (Box::new(self.user_login()), self.credentials_file.take());
-                self.into_config(Mode::ServiceAccount { login, credentials_file }, admin)
+                let credentials = match (self.credentials_file.take(), self.credentials_secret.take()) {
+                    (Some(file), None) => ServiceCredentials::File(file),
+                    (None, Some(secret)) => ServiceCredentials::AwsSecret(secret),
+                    (None, None) => ServiceCredentials::Env,
+                    (Some(_), Some(_)) => {
+                        return Err(
+                            ctx.err(node, "a service account's credentials come from `credentials_file` or `credentials_secret`, not both")
+                        );
+                    }
+                };
+                let login = Box::new(self.user_login());
+                self.into_config(Mode::ServiceAccount { login, credentials }, admin)
             }
             AuthModeKind::ClientCredentials => {
                 let client = self.client.take().expect("the decoder requires client credentials in this mode");

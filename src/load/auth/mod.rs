@@ -10,6 +10,7 @@ use crate::load::jsonpath::CompiledPath;
 use crate::load::diag::Pos;
 use crate::load::suite::Step;
 
+mod cognito;
 mod decode;
 mod draft;
 mod provider;
@@ -57,6 +58,8 @@ pub struct AuthConfig {
     pub rate_limit_wait: Duration,
     /// `auth.aws`: how lifecycle steps with `auth: aws` are signed (AWS Signature Version 4).
     pub aws: Option<AwsSigning>,
+    /// The steps a preset (`auth.cognito`) expanded to, as config YAML, for `check --explain-auth`.
+    pub preset: Option<String>,
 }
 
 /// `auth.aws: { region, service }`: the signing scope (templates, rendered when a step is
@@ -74,16 +77,28 @@ pub enum Mode {
         users: Box<Users>,
         login: Box<Login>,
     },
-    /// An existing user (`SMOKE_USERNAME`/`SMOKE_PASSWORD`, or `credentials_file`) that logs in.
+    /// An existing user that logs in, its credentials from where `credentials` says.
     ServiceAccount {
         login: Box<Login>,
-        credentials_file: Option<PathBuf>,
+        credentials: ServiceCredentials,
     },
     ClientCredentials {
         client: ClientCredentials,
         send: Bearer,
     },
     ApiKey(ApiKey),
+}
+
+/// Where a service account's username and password come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceCredentials {
+    /// `SMOKE_USERNAME` and `SMOKE_PASSWORD`.
+    Env,
+    /// `credentials_file`: a JSON secret `{"username": …, "password": …}`.
+    File(PathBuf),
+    /// `credentials_secret: { aws: ARN_OR_NAME }` (a template): AWS Secrets Manager's
+    /// `GetSecretValue`, its `SecretString` that same JSON; read once per run.
+    AwsSecret(String),
 }
 
 /// The disposable user's own routes. Each is one step or a list of them, run in order (a
@@ -264,6 +279,8 @@ pub const AUTH_KEYS: &[&str] = &[
     "identity_provider",
     "rate_limit_wait",
     "aws",
+    "cognito",
+    "credentials_secret",
 ];
 
 impl AuthConfig {
@@ -314,6 +331,19 @@ impl AuthConfig {
         if let Mode::Disposable { users, .. } = &self.mode {
             out.extend(&users.cleanup);
             out.extend(&users.verify);
+        }
+        out
+    }
+
+    /// Every template the lifecycle renders (its steps', the admin's, the identity provider,
+    /// the signing scope, the identity), for what a journal entry must keep to finish it.
+    pub fn template_texts(&self) -> Vec<String> {
+        let steps = self.steps().into_iter().chain(self.admin_steps()).flat_map(|s| s.templates()).map(|(t, _)| t);
+        let mut out: Vec<String> = steps.collect();
+        out.extend(self.identity_provider.iter().map(|(t, _)| t.clone()));
+        out.extend(self.aws.iter().flat_map(|a| [a.region.clone(), a.service.clone()]));
+        if let Mode::Disposable { users, .. } = &self.mode {
+            out.push(users.email.clone());
         }
         out
     }

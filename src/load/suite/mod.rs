@@ -68,6 +68,46 @@ pub struct Suite {
     pub continue_on_failure: bool,
 }
 
+/// Every template string in `v`, keys included, blamed on `pos`.
+pub fn walk_templates(v: &J, pos: Pos, out: &mut Vec<(String, Pos)>) {
+    use crate::load::template_names::is_template;
+    match v {
+        J::String(t) if is_template(t) => out.push((t.clone(), pos)),
+        J::Array(a) => a.iter().for_each(|x| walk_templates(x, pos, out)),
+        J::Object(o) => o.iter().for_each(|(k, x)| {
+            if is_template(k) {
+                out.push((k.clone(), pos));
+            }
+            walk_templates(x, pos, out)
+        }),
+        _ => {}
+    }
+}
+
+impl Step {
+    /// Every template of the step (its request and its expectations), with where it is written.
+    pub fn templates(&self) -> Vec<(String, Pos)> {
+        let mut out = Vec::new();
+        walk_templates(&J::String(self.request.path.clone()), self.request.path_pos, &mut out);
+        for (_, v) in &self.request.headers {
+            walk_templates(&J::String(v.clone()), self.pos, &mut out);
+        }
+        match &self.request.body {
+            Body::Json(v) => walk_templates(v, self.pos, &mut out),
+            Body::Raw(t) => walk_templates(&J::String(t.clone()), self.pos, &mut out),
+            Body::Form(f) => f.iter().for_each(|(_, v)| walk_templates(&J::String(v.clone()), self.pos, &mut out)),
+            Body::None => {}
+        }
+        for j in &self.expect.json {
+            out.extend(j.matcher.templates().into_iter().map(|t| (t, j.pos)));
+        }
+        for h in &self.expect.headers {
+            out.extend(h.matcher.templates().into_iter().map(|t| (t, h.pos)));
+        }
+        out
+    }
+}
+
 impl Suite {
     /// Whether its authenticated reads are probed: its own `auth_probe`, else `--auth-probes`.
     pub fn probed(&self, flag: bool) -> bool {

@@ -1,7 +1,16 @@
 //! Deleting the user at the end and proving it gone (a refused login, or `auth.verify`).
 
 use super::*;
-use crate::load::config::Login;
+
+/// What the user's login says before its deletion.
+enum Login {
+    /// It logs in: its token deletes it, and a refused login afterwards proves it gone.
+    LogsIn,
+    /// It cannot (a create stopped half-way, or the login is broken): the admin deletes it.
+    Refused,
+    /// The refusal settles it: gone, never created, or not deletable this way.
+    Finished(Result<Option<String>, NotDeleted>),
+}
 
 impl Auth {
     /// Deletes the user (disposable mode) and proves it, then ends the admin's session
@@ -25,55 +34,10 @@ impl Auth {
         // cannot log in: one whose create stopped half-way (never confirmed, no password).
         let by_admin = !users.cleanup.iter().any(|s| s.auth == Some(AuthMode::User));
         // The user's login first: for its token, and as proof of what exists.
-        let mut waited = false;
-        let logs_in = loop {
-            match self.bearer(cancel).await {
-                Ok(_) => break true,
-                Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
-                Err(e) if !e.login_refused() => {
-                    if by_admin {
-                        // Whether it exists is unknown: the admin deletes it with what is known.
-                        break false;
-                    }
-                    return Err(NotDeleted(format!("could not log in to delete it: {e}")));
-                }
-                Err(_) if created && logged_in => {
-                    // It logged in before and is refused now: it is gone (a killed run deleted it
-                    // before it could update the journal, or someone else did).
-                    self.journal_remove();
-                    return Ok(None);
-                }
-                Err(_) if created && by_admin => break false,
-                Err(e) if created => {
-                    return Err(NotDeleted(format!(
-                        "it was created, but its login is refused ({e}), so it cannot be deleted with its own token (an `auth.admin` cleanup can delete it)"
-                    )));
-                }
-                Err(_) => {
-                    // Never seen created and its login is refused: proof of absence, once no
-                    // unanswered create can still be completing upstream.
-                    let unsettled = self.state().settle_by.filter(|at| *at > SystemTime::now());
-                    match unsettled {
-                        Some(at) if !waited => {
-                            let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
-                            self.ctx.out.sink.emit(Event::Info(format!(
-                                "{}: its create timed out (here or at the gateway); waiting {:.1} s for it to settle before trusting a refused login",
-                                self.identity.name,
-                                wait.as_secs_f64()
-                            )));
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = cancel.cancelled() => return Err(NotDeleted("interrupted while an unanswered create settled; it may exist".into())),
-                            }
-                            waited = true;
-                        }
-                        _ => {
-                            self.journal_remove();
-                            return Ok(None);
-                        }
-                    }
-                }
-            }
+        let logs_in = match self.log_in_to_delete(created, logged_in, by_admin, cancel).await {
+            Login::LogsIn => true,
+            Login::Refused => false,
+            Login::Finished(done) => return done,
         };
         // A run stopped between its login and `after_login` left without what the cleanup
         // steps read (the user's id): learn it now.
@@ -98,6 +62,78 @@ impl Auth {
             return Ok(Some(self.identity.name.clone()));
         }
         self.verify_deleted(users, login, status, cancel).await
+    }
+
+    /// Logs the user in to delete it, or learns from the refusal what there is to do: it logs
+    /// in; it cannot, but the admin can delete it; or the refusal already settles it (gone,
+    /// absent, or not deletable with what the config allows).
+    async fn log_in_to_delete(&self, created: bool, logged_in: bool, by_admin: bool, cancel: &CancellationToken) -> Login {
+        let mut waited = false;
+        loop {
+            match self.cleanup_token(cancel).await {
+                Ok(_) => return Login::LogsIn,
+                Err(AuthError::Cancelled) => {
+                    return Login::Finished(Err(NotDeleted("interrupted before the user could be deleted".into())));
+                }
+                Err(e) if !e.login_refused() => {
+                    if by_admin {
+                        // Whether it exists is unknown: the admin deletes it with what is known.
+                        return Login::Refused;
+                    }
+                    return Login::Finished(Err(NotDeleted(format!("could not log in to delete it: {e}"))));
+                }
+                Err(_) if created && logged_in => {
+                    // It logged in before and is refused now: it is gone (a killed run deleted it
+                    // before it could update the journal, or someone else did).
+                    self.journal_remove();
+                    return Login::Finished(Ok(None));
+                }
+                Err(_) if created && by_admin => return Login::Refused,
+                Err(e) if created => {
+                    return Login::Finished(Err(NotDeleted(format!(
+                        "it was created, but its login is refused ({e}), so it cannot be deleted with its own token (an `auth.admin` cleanup can delete it)"
+                    ))));
+                }
+                Err(_) => {
+                    // Never seen created and its login is refused: proof of absence, once no
+                    // unanswered create can still be completing upstream.
+                    let unsettled = self.state().settle_by.filter(|at| *at > SystemTime::now());
+                    match unsettled {
+                        Some(at) if !waited => {
+                            let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+                            self.ctx.out.sink.emit(Event::Info(format!(
+                                "{}: its create timed out (here or at the gateway); waiting {:.1} s for it to settle before trusting a refused login",
+                                self.identity.name,
+                                wait.as_secs_f64()
+                            )));
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = cancel.cancelled() => return Login::Finished(Err(NotDeleted("interrupted while an unanswered create settled; it may exist".into()))),
+                            }
+                            waited = true;
+                        }
+                        _ => {
+                            self.journal_remove();
+                            return Login::Finished(Ok(None));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The user's token for its deletion: its current one (renewed when due), or, for an
+    /// identity that holds none (`cleanup` of a journaled one), a login labelled `cleanup`.
+    async fn cleanup_token(&self, cancel: &CancellationToken) -> Result<Secret, AuthError> {
+        {
+            let mut guard = self.token.lock().await;
+            if guard.is_none() {
+                let t = self.login(Phase::Cleanup, cancel).await?;
+                self.note_token(&t);
+                return Ok(self.hold(&mut guard, t, "login's"));
+            }
+        }
+        self.bearer(cancel).await
     }
 
     /// One cleanup step, sent again (up to 3 times, backing off) after a 5xx, a broken
@@ -130,7 +166,7 @@ impl Auth {
     pub(super) async fn verify_deleted(
         &self,
         users: &Users,
-        login: &Login,
+        login: &crate::load::config::Login,
         status: u16,
         cancel: &CancellationToken,
     ) -> Result<Option<String>, NotDeleted> {

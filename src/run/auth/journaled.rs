@@ -46,6 +46,7 @@ impl Auth {
                 settle_by: None,
                 logged_in: false,
                 config: Some(self.saved.clone()),
+                env: self.journaled_env(),
             });
             entry.captures = captures;
             entry.state = state;
@@ -54,6 +55,24 @@ impl Auth {
             entry.clone()
         };
         j.put(&entry).await.map(|_| ()).map_err(|e| JournalError { dir: j.dir.clone(), source: e })
+    }
+
+    /// The environment variables the lifecycle reads that are not secrets: not secret-named, not
+    /// in `secrets:`, and not a value the sanitizer masks.
+    fn journaled_env(&self) -> std::collections::BTreeMap<String, String> {
+        let t = &self.ctx.vars.templates;
+        let names: std::collections::BTreeSet<String> = self
+            .cfg
+            .template_texts()
+            .iter()
+            .flat_map(|text| t.variables(text).unwrap_or_default())
+            .filter_map(|v| v.strip_prefix("env.").map(|n| n.split('.').next().unwrap_or(n).to_owned()))
+            .collect();
+        names
+            .into_iter()
+            .filter(|n| !crate::secret::is_secret_name(n) && !self.ctx.config.secrets.contains(n))
+            .filter_map(|n| std::env::var(&n).ok().filter(|v| !v.is_empty() && self.ctx.out.redactor.redact(v) == *v).map(|v| (n, v)))
+            .collect()
     }
 
     /// After the create was sent the entry exists already; a failed update keeps the older one.
@@ -117,6 +136,7 @@ impl Auth {
         st.created = Some(if entry.state == CreateState::Created { CreateState::Created } else { CreateState::Unknown });
         st.logged_in = entry.logged_in;
         st.settle_by = settle_by;
+        st.env = entry.env.clone();
         st.entry = Some(entry);
     }
 }

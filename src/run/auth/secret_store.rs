@@ -1,0 +1,116 @@
+//! A service account's credentials from AWS Secrets Manager (`credentials_secret: { aws: … }`):
+//! one signed `GetSecretValue` per run, its `SecretString` a JSON object with `username` and
+//! `password` (other fields ignored: seed 004's secret carries notes for operators). The
+//! endpoint is found as the AWS CLI finds it (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, then
+//! `AWS_ENDPOINT_URL`, then the region's), and is contacted for this request only. Errors name
+//! the secret, never its value.
+
+use std::time::SystemTime;
+
+use serde_json::Value as J;
+use tokio_util::sync::CancellationToken;
+
+use crate::eval::step;
+use crate::http::aws::{AwsKeys, SigningScope, signature_headers};
+use crate::http::client::{ClientSettings, CrumbCtx, HttpClient, Outgoing, SendError};
+use crate::report::event::Phase;
+use crate::run::auth::{AuthError, Identity};
+use crate::run::ctx::{IdentityProvider, RunCtx};
+use crate::run::exchange::{self, Judge};
+use crate::secret::Secret;
+
+/// The credentials the secret `id` (a template: its ARN or name) holds, read once per run.
+pub async fn service_identity(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<Identity, AuthError> {
+    let got = ctx
+        .fetched_secret
+        .get_or_init(|| async {
+            let id = super::render_setting(&ctx.vars, "auth.credentials_secret.aws", id).map_err(|e| e.to_string())?;
+            fetch(ctx, &id, cancel).await.map(|(user, password)| (user, Secret::new(password)))
+        })
+        .await;
+    match got {
+        Ok((name, password)) => Ok(Identity { name: name.clone(), password: password.clone() }),
+        Err(e) => Err(AuthError::Credentials(e.clone())),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The region of the secret: its ARN's (`arn:aws:secretsmanager:REGION:…`), else `auth.aws`'s,
+/// else `AWS_REGION` or `AWS_DEFAULT_REGION`.
+fn region(ctx: &RunCtx, id: &str) -> Result<String, String> {
+    if let Some(r) = id.strip_prefix("arn:").and_then(|rest| rest.split(':').nth(2)).filter(|r| !r.is_empty()) {
+        return Ok(r.to_owned());
+    }
+    if let Some(aws) = &ctx.config.auth.aws {
+        return super::render_setting(&ctx.vars, "auth.aws.region", &aws.region).map_err(|e| e.to_string());
+    }
+    env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| format!("the secret `{id}` is not an ARN and no region is known: set AWS_REGION (or `auth.aws.region`)"))
+}
+
+async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(String, String), String> {
+    let what = format!("the secret `{id}`");
+    let region = region(ctx, id)?;
+    let endpoint = env("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+    let (gw, path) = IdentityProvider::check(&endpoint, ctx.config.gateway.allow_http, &ctx.net.http.gateway)
+        .map_err(|e| format!("{what}: Secrets Manager endpoint {endpoint}: {e}"))?;
+    let client = HttpClient::new(gw, aws_settings(&ctx.net.http.settings), &ctx.run_id).map_err(|e| format!("{what}: {e}"))?;
+    let keys = AwsKeys::from_env(&std::env::vars().collect::<Vec<_>>()).map_err(|e| format!("{what}: {e}"))?;
+    ctx.out.redactor.add(&keys.secret_access_key);
+    if let Some(t) = &keys.session_token {
+        ctx.out.redactor.add(t);
+    }
+    let path = if path.is_empty() { "/".to_owned() } else { path };
+    let mut out = Outgoing::new(reqwest::Method::POST, &path);
+    out.headers =
+        vec![("content-type".into(), "application/x-amz-json-1.1".into()), ("x-amz-target".into(), "secretsmanager.GetSecretValue".into())];
+    let body = serde_json::to_vec(&serde_json::json!({ "SecretId": id })).unwrap_or_default();
+    let scope = SigningScope { region, service: "secretsmanager".into() };
+    let url = client.gateway.resolve(&path).map_err(|e| format!("{what}: {e}"))?;
+    for (k, v) in signature_headers(&keys, &scope, "POST", &url, &out.headers, &body, SystemTime::now())? {
+        if k == "authorization" {
+            ctx.out.redactor.add_header(&k, &v);
+        }
+        out.headers.push((k, v));
+    }
+    out.signed = Some(scope);
+    out.body = Some((body.into(), "application/x-amz-json-1.1"));
+    let cc = CrumbCtx { suite: None, step: Some("GetSecretValue".into()), phase: Phase::Secret, attempt: 1 };
+    let ok = |s: u16| (200..300).contains(&s);
+    let judged = exchange::send_via(ctx, &client, &out, &cc, Judge::Status { accept: &ok, expected: "2xx" }, cancel).await;
+    if matches!(judged.error, Some(SendError::Cancelled)) {
+        return Err(format!("{what}: interrupted"));
+    }
+    let Some(resp) = judged.response.filter(|_| judged.verdict.class.is_none()) else {
+        // The error's own type names the cause (`ResourceNotFoundException`, `AccessDeniedException`).
+        let why = judged.verdict.message.unwrap_or_default();
+        return Err(format!("{what} could not be read: {why}"));
+    };
+    let answer = step::parse_json(&resp.body).map_err(|e| format!("{what}: the answer is {e}"))?;
+    let text = answer.get("SecretString").and_then(J::as_str).ok_or_else(|| format!("{what} has no `SecretString` (a binary secret?)"))?;
+    // Masked before anything could say it: the whole string, and each field of it.
+    ctx.out.redactor.add(&Secret::new(text));
+    let fields: J = serde_json::from_str(text)
+        .map_err(|_| format!("{what}: its SecretString is not JSON (expected {{\"username\": …, \"password\": …}})"))?;
+    let field = |k: &str| fields.get(k).and_then(J::as_str).filter(|v| !v.is_empty()).map(str::to_owned);
+    let password = field("password").ok_or_else(|| format!("{what}: its SecretString has no `password` string"))?;
+    ctx.out.redactor.add(&Secret::new(&password));
+    let username = field("username").ok_or_else(|| format!("{what}: its SecretString has no `username` string"))?;
+    Ok((username, password))
+}
+
+/// The client settings for an AWS endpoint: `AWS_CA_BUNDLE` adds roots, as for the AWS CLI,
+/// when `--cacert` does not.
+pub(crate) fn aws_settings(settings: &ClientSettings) -> ClientSettings {
+    let mut s = settings.clone();
+    if s.cacert.is_none() {
+        s.cacert = env("AWS_CA_BUNDLE").map(Into::into);
+    }
+    s
+}

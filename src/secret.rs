@@ -15,6 +15,11 @@ pub const SECRET_HEADERS: &[&str] = &["authorization", "cookie", "set-cookie", "
 /// Names (captures, query parameters, vars) that hold secrets.
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
+    // An ARN names a resource (`COGNITO_SERVICE_USER_SECRET_ARN` is where the secret is, not
+    // the secret): errors must be able to say which one.
+    if n.ends_with("_arn") {
+        return false;
+    }
     ["token", "secret", "password", "passwd", "key", "jwt", "auth", "session", "cookie", "credential"].iter().any(|w| n.contains(w))
 }
 
@@ -364,7 +369,8 @@ fn shapes_by_regex(text: &str) -> String {
 /// unmistakably one (`TOKEN`, `PASSWORD`): the shell's `PWD` and `OLDPWD` are paths.
 pub fn is_secret_env_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    if matches!(n.as_str(), "PWD" | "OLDPWD" | "PASS" | "KEY" | "AUTH") {
+    // An ARN names where a secret is kept (`COGNITO_SERVICE_USER_SECRET_ARN`), not the secret.
+    if matches!(n.as_str(), "PWD" | "OLDPWD" | "PASS" | "KEY" | "AUTH") || n.ends_with("_ARN") {
         return false;
     }
     let last = n.rsplit('_').next().unwrap_or("");
@@ -513,7 +519,7 @@ mod tests {
         for n in ["SMOKE_API_KEY", "GITHUB_TOKEN", "DB_PASSWORD", "CLIENT_SECRET", "SMOKE_CLIENT_SECRET_V2", "BASIC_AUTH"] {
             assert!(is_secret_env_name(n), "{n}");
         }
-        for n in ["SMOKE_AUTH_MODE", "PATH", "HOME", "KEYBOARD_LAYOUT"] {
+        for n in ["SMOKE_AUTH_MODE", "PATH", "HOME", "KEYBOARD_LAYOUT", "COGNITO_SERVICE_USER_SECRET_ARN"] {
             assert!(!is_secret_env_name(n), "{n}");
         }
         let r = Redactor::default();
@@ -591,6 +597,8 @@ mod tests {
     fn secret_names() {
         assert!(is_secret_name("access_token") && is_secret_name("apiKey") && is_secret_name("user_password"));
         assert!(!is_secret_name("order_id"));
+        // Where a secret is kept names it, and is not it.
+        assert!(!is_secret_name("COGNITO_SERVICE_USER_SECRET_ARN") && is_secret_name("SECRET_ARN_VALUE"));
     }
 }
 

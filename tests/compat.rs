@@ -1285,6 +1285,18 @@ fn cognito_service_account_from_the_secret_and_a_gateway_that_stops_verifying() 
     assert!(!out.contains("Svc-Passw0rd!-smoke") && !out.contains("Svc-Passw0rd"), "the service user's password leaked:\n{out}");
     assert_eq!(stack.left(), (0, 0));
 
+    // A secret that does not exist: exit 3, named with the cause's type, nothing sent to the gateway.
+    let p = Project::new();
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:smokegate/nope-AbCdEf";
+    let o = stack
+        .command(&p, &service, &Kind::ApacheCognito.recipe().join("smoke-suites"))
+        .env("COGNITO_SERVICE_USER_SECRET_ARN", missing)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(code(&o), 3, "{out}\n{}", stack.logs());
+    assert!(out.contains(&format!("the secret `{missing}` could not be read")) && out.contains("ResourceNotFoundException"), "{out}");
+
     stack.restart_gateway("auth-off");
     let p = Project::new();
     let o = stack.run(&p, &Kind::ApacheCognito.contract(), &["--auth-probes"]);

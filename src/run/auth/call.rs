@@ -176,11 +176,10 @@ impl Auth {
         let body = out.body.as_ref().map(|(b, _)| b.as_ref()).unwrap_or_default();
         let signed = crate::http::aws::signature_headers(keys, &signing, out.method.as_str(), &url, &headers, body, SystemTime::now())?;
         for (k, v) in signed {
-            if k == "authorization" {
-                self.ctx.out.redactor.add_header(&k, &v);
-                if let Some((_, sig)) = v.rsplit_once("Signature=") {
-                    self.ctx.out.redactor.add(&Secret::new(sig));
-                }
+            // Only the signature is secret (the key, the session token are masked already): the
+            // rest names the key id, date, region and service, which masking would blank out.
+            if let Some((_, sig)) = v.rsplit_once("Signature=").filter(|_| k == "authorization") {
+                self.ctx.out.redactor.add(&Secret::new(sig));
             }
             out.headers.push((k, v));
         }

@@ -74,8 +74,10 @@ async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(St
     let scope = SigningScope { region, service: "secretsmanager".into() };
     let url = client.gateway.resolve(&path).map_err(|e| format!("{what}: {e}"))?;
     for (k, v) in signature_headers(&keys, &scope, "POST", &url, &out.headers, &body, SystemTime::now())? {
-        if k == "authorization" {
-            ctx.out.redactor.add_header(&k, &v);
+        // Only the signature is secret: the rest of the header names the key, date, region and
+        // service, which masking would blank out of every message (an ARN names its service).
+        if let Some((_, sig)) = v.rsplit_once("Signature=").filter(|_| k == "authorization") {
+            ctx.out.redactor.add(&Secret::new(sig));
         }
         out.headers.push((k, v));
     }
@@ -87,10 +89,11 @@ async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(St
     if matches!(judged.error, Some(SendError::Cancelled)) {
         return Err(format!("{what}: interrupted"));
     }
-    let Some(resp) = judged.response.filter(|_| judged.verdict.class.is_none()) else {
+    let Some(resp) = judged.response.as_ref().filter(|_| judged.verdict.class.is_none()) else {
         // The error's own type names the cause (`ResourceNotFoundException`, `AccessDeniedException`).
+        let kind = judged.response.as_ref().and_then(|r| error_type(&r.body)).map(|t| format!(" ({t})")).unwrap_or_default();
         let why = judged.verdict.message.unwrap_or_default();
-        return Err(format!("{what} could not be read: {why}"));
+        return Err(format!("{what} could not be read: {why}{kind}"));
     };
     let answer = step::parse_json(&resp.body).map_err(|e| format!("{what}: the answer is {e}"))?;
     let text = answer.get("SecretString").and_then(J::as_str).ok_or_else(|| format!("{what} has no `SecretString` (a binary secret?)"))?;
@@ -105,6 +108,19 @@ async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(St
     Ok((username, password))
 }
 
+/// An AWS error's type: `__type` of a JSON error (its `#` prefix dropped), or `<Code>` of an
+/// XML one (an IAM-style refusal of the signature). Never the message, which may quote input.
+fn error_type(body: &[u8]) -> Option<String> {
+    let name =
+        |t: &str| t.rsplit('#').next().unwrap_or(t).chars().take(80).filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect::<String>();
+    if let Ok(J::Object(o)) = serde_json::from_slice::<J>(body) {
+        return o.get("__type").and_then(J::as_str).map(name).filter(|t| !t.is_empty());
+    }
+    let text = String::from_utf8_lossy(body);
+    let code = text.split_once("<Code>")?.1.split_once("</Code>")?.0;
+    Some(name(code)).filter(|t| !t.is_empty())
+}
+
 /// The client settings for an AWS endpoint: `AWS_CA_BUNDLE` adds roots, as for the AWS CLI,
 /// when `--cacert` does not.
 pub(crate) fn aws_settings(settings: &ClientSettings) -> ClientSettings {
@@ -113,4 +129,20 @@ pub(crate) fn aws_settings(settings: &ClientSettings) -> ClientSettings {
         s.cacert = env("AWS_CA_BUNDLE").map(Into::into);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cause's type is named (JSON `__type`, or XML `<Code>`), never the message.
+    #[test]
+    fn an_aws_errors_type_is_named_without_its_message() {
+        let json = br#"{"__type": "com.amazonaws#ResourceNotFoundException", "message": "Secrets Manager can't find smokegate/x"}"#;
+        assert_eq!(error_type(json).as_deref(), Some("ResourceNotFoundException"));
+        let xml = b"<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>the key s3cr3t</Message></Error></ErrorResponse>";
+        assert_eq!(error_type(xml).as_deref(), Some("SignatureDoesNotMatch"));
+        assert_eq!(error_type(b"not json, no code"), None);
+        assert_eq!(error_type(br#"{"message": "no type"}"#), None);
+    }
 }

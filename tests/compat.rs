@@ -1282,6 +1282,7 @@ fn cognito_service_account_from_the_secret_and_a_gateway_that_stops_verifying() 
     let out = all_output(&p, &o);
     assert_eq!(code(&o), 0, "{out}\n{}", stack.logs());
     assert!(out.contains("credentials.secret"), "the secret's read is logged: {out}");
+    assert!(out.contains("logged in as svc-smokegate"), "a user's name is not a secret: {out}");
     assert!(!out.contains("Svc-Passw0rd!-smoke") && !out.contains("Svc-Passw0rd"), "the service user's password leaked:\n{out}");
     assert_eq!(stack.left(), (0, 0));
 

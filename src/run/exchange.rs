@@ -9,7 +9,7 @@ use crate::eval::step::{self, Verdict};
 use crate::eval::template::{Scope, TemplateError, Templates};
 use crate::http::client::{CrumbCtx, HttpClient, Outgoing, Response, SendError};
 use crate::load::suite::{Body, Expect, Step};
-use crate::report::event::{Breadcrumb, Event, FailureClass};
+use crate::report::event::{Breadcrumb, Event, FailureClass, Phase};
 use crate::run::ctx::RunCtx;
 
 /// Renders a step's request. The bearer token is added by the caller.
@@ -116,8 +116,10 @@ pub async fn send_via(
             (None, Some(e), v)
         }
         Ok(resp) => {
-            // Before judging, so no message can carry what the answer handed out.
-            ctx.out.redactor.add_response(&resp.headers, &resp.body, cc.phase.is_auth());
+            // Before judging, so no message can carry what the answer handed out. A secrets
+            // manager's answer is registered field by field by its reader: the user's name in it
+            // is not a secret.
+            ctx.out.redactor.add_response(&resp.headers, &resp.body, cc.phase.is_auth() && cc.phase != Phase::Secret);
             let v = judge_response(ctx, &resp, out, judge);
             (Some(resp), None, v)
         }

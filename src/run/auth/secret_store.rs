@@ -97,10 +97,18 @@ async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(St
     };
     let answer = step::parse_json(&resp.body).map_err(|e| format!("{what}: the answer is {e}"))?;
     let text = answer.get("SecretString").and_then(J::as_str).ok_or_else(|| format!("{what} has no `SecretString` (a binary secret?)"))?;
-    // Masked before anything could say it: the whole string, and each field of it.
-    ctx.out.redactor.add(&Secret::new(text));
-    let fields: J = serde_json::from_str(text)
-        .map_err(|_| format!("{what}: its SecretString is not JSON (expected {{\"username\": …, \"password\": …}})"))?;
+    let Ok(fields) = serde_json::from_str::<J>(text) else {
+        ctx.out.redactor.add(&Secret::new(text));
+        return Err(format!("{what}: its SecretString is not JSON (expected {{\"username\": …, \"password\": …}})"));
+    };
+    // Every field is masked before anything could say it, but the user's name: it is who logs
+    // in, not a secret (masking the whole string blanked it out of "logged in as").
+    for (k, v) in fields.as_object().into_iter().flatten() {
+        match v.as_str() {
+            Some(s) if k != "username" => ctx.out.redactor.add(&Secret::new(s)),
+            _ => {}
+        }
+    }
     let field = |k: &str| fields.get(k).and_then(J::as_str).filter(|v| !v.is_empty()).map(str::to_owned);
     let password = field("password").ok_or_else(|| format!("{what}: its SecretString has no `password` string"))?;
     ctx.out.redactor.add(&Secret::new(&password));

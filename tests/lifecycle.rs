@@ -364,3 +364,50 @@ async fn lifecycle_steps_reach_the_declared_identity_provider_only() {
     let o = run(&p, &server, &[]).await;
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
 }
+
+/// A lifecycle URL whose origin is a template is judged by `check` when the environment
+/// renders it: on an undeclared origin it is refused at its line; the Cognito preset's endpoint
+/// (`AWS_ENDPOINT_URL`, declared by the preset) passes.
+#[test]
+fn check_judges_a_templated_lifecycle_url_it_can_render() {
+    let templated = CONTRACT.replace("path: /api/users/register", "url: \"{{ env.IDP_URL }}/api/users/register\"");
+    let p = project(&templated);
+    let o = p
+        .cmd()
+        .args(["check", "--gateway", "http://127.0.0.1:9"])
+        .env("SMOKE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("IDP_URL", "http://127.0.0.1:7")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("smokegate.yaml:6:") && out.contains("http://127.0.0.1:7, which is neither the gateway"), "{out}");
+    let declared = format!("{templated}  identity_provider: \"{{{{ env.IDP_URL }}}}\"\n");
+    let p = project(&declared);
+    let o = p
+        .cmd()
+        .args(["check", "--gateway", "http://127.0.0.1:9"])
+        .env("SMOKE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("IDP_URL", "http://127.0.0.1:7")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let p = project(include_str!("fixtures/contract-cognito.yaml"));
+    let o = p
+        .cmd()
+        .args(["check", "--gateway", "http://127.0.0.1:9", "--explain-auth"])
+        .env("COGNITO_USER_POOL_ID", "us-east-1_x")
+        .env("COGNITO_CLIENT_ID", "c")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:5")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("X-Amz-Target: AWSCognitoIdentityProviderService.AdminCreateUser") && out.contains("auth: aws"), "{out}");
+    // Without the pool's id, `check` says so, as `run` would fail.
+    let o = p.cmd().args(["check"]).env("COGNITO_CLIENT_ID", "c").output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("COGNITO_USER_POOL_ID"), "{out}");
+}

@@ -181,7 +181,7 @@ fn check_lifecycle(
             if is(st, refresh) {
                 here.push("refresh_token".into());
             }
-            check_lifecycle_url(st, gateway, provider.as_ref(), file, src, errors);
+            check_lifecycle_url(st, env, gateway, provider.as_ref(), file, src, errors);
             for (text, pos) in st.templates() {
                 for var in templates.variables(&text).unwrap_or_default() {
                     if let Some((msg, help)) = undefined_problem(&var, &text, &here, env) {
@@ -204,9 +204,7 @@ fn declared_origin(config: &Config, env: &[(String, String)], errors: &mut Vec<S
     let (raw, pos) = config.auth.identity_provider.as_ref()?;
     let file = config.file.as_ref()?;
     let src = config.text.as_deref().unwrap_or_default();
-    let mut scope = crate::eval::template::Scope::default();
-    scope.set_json("env", &J::Object(env.iter().map(|(k, v)| (k.clone(), J::String(v.clone()))).collect()));
-    let text = Templates::new().render_str(raw, &scope).ok()?;
+    let text = render_offline(raw, env)?;
     match url::Url::parse(&text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u.origin()),
         _ => {
@@ -218,11 +216,19 @@ fn declared_origin(config: &Config, env: &[(String, String)], errors: &mut Vec<S
     }
 }
 
+/// A template rendered with nothing but the environment (`None` when it reads anything else).
+fn render_offline(text: &str, env: &[(String, String)]) -> Option<String> {
+    let mut scope = crate::eval::template::Scope::default();
+    scope.set_json("env", &J::Object(env.iter().map(|(k, v)| (k.clone(), J::String(v.clone()))).collect()));
+    Templates::new().render_str(text, &scope).ok()
+}
+
 /// A lifecycle step's `url:` must be on the gateway's origin or the declared identity
 /// provider's, as `run` requires. Decided where the origin is literal and the gateway known;
 /// templated origins are checked when the run renders them.
 fn check_lifecycle_url(
     st: &suite::Step,
+    env: &[(String, String)],
     gateway: Option<&Gateway>,
     provider: Option<&url::Origin>,
     file: &std::path::Path,
@@ -233,8 +239,11 @@ fn check_lifecycle_url(
     if path.starts_with('/') {
         return;
     }
-    let Ok(url) = url::Url::parse(path) else { return };
-    if is_template(url.host_str().unwrap_or_default()) || is_template(&url.origin().ascii_serialization()) {
+    // A templated URL is judged when it renders offline (from the environment: the Cognito
+    // preset's endpoint); one that needs the run's values is judged by `run`.
+    let rendered = if is_template(path) { render_offline(path, env) } else { Some(path.clone()) };
+    let Some(url) = rendered.and_then(|p| url::Url::parse(&p).ok()) else { return };
+    if is_template(url.host_str().unwrap_or_default()) {
         return;
     }
     let origin = url.origin();

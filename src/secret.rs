@@ -369,8 +369,9 @@ fn shapes_by_regex(text: &str) -> String {
 /// unmistakably one (`TOKEN`, `PASSWORD`): the shell's `PWD` and `OLDPWD` are paths.
 pub fn is_secret_env_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    // An ARN names where a secret is kept (`COGNITO_SERVICE_USER_SECRET_ARN`), not the secret.
-    if matches!(n.as_str(), "PWD" | "OLDPWD" | "PASS" | "KEY" | "AUTH") || n.ends_with("_ARN") {
+    // An ARN names where a secret is kept (`COGNITO_SERVICE_USER_SECRET_ARN`), and AWS's
+    // endpoint variables where a service is (`AWS_ENDPOINT_URL_SECRETS_MANAGER`): not secrets.
+    if matches!(n.as_str(), "PWD" | "OLDPWD" | "PASS" | "KEY" | "AUTH") || n.ends_with("_ARN") || n.starts_with("AWS_ENDPOINT_URL") {
         return false;
     }
     let last = n.rsplit('_').next().unwrap_or("");
@@ -519,7 +520,9 @@ mod tests {
         for n in ["SMOKE_API_KEY", "GITHUB_TOKEN", "DB_PASSWORD", "CLIENT_SECRET", "SMOKE_CLIENT_SECRET_V2", "BASIC_AUTH"] {
             assert!(is_secret_env_name(n), "{n}");
         }
-        for n in ["SMOKE_AUTH_MODE", "PATH", "HOME", "KEYBOARD_LAYOUT", "COGNITO_SERVICE_USER_SECRET_ARN"] {
+        for n in
+            ["SMOKE_AUTH_MODE", "PATH", "HOME", "KEYBOARD_LAYOUT", "COGNITO_SERVICE_USER_SECRET_ARN", "AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+        {
             assert!(!is_secret_env_name(n), "{n}");
         }
         let r = Redactor::default();

@@ -411,3 +411,68 @@ fn check_judges_a_templated_lifecycle_url_it_can_render() {
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("COGNITO_USER_POOL_ID"), "{out}");
 }
+
+/// An admin whose credentials live in AWS Secrets Manager (`admin.credentials_secret`): one
+/// signed `GetSecretValue` per run however many users need the admin (a user per suite here),
+/// its `SecretString`'s `username` and `password` log the admin in (other fields ignored), and
+/// neither the password nor the AWS secret key is printed. (A fake Secrets Manager: it checks
+/// the request's shape; the signature itself is proven against moto in `tests/compat.rs`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_whose_credentials_are_in_a_secrets_manager_reads_them_once() {
+    use wiremock::matchers::{header, method, path};
+    let (server, cms) = cms(false).await;
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:smoke/admin-AbCdEf";
+    let sm = MockServer::start().await;
+    let secret = json!({"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "note": "rotated 2026-12-01"}).to_string();
+    Mock::given(method("POST"))
+        .and(path("/"))
+        .and(header("x-amz-target", "secretsmanager.GetSecretValue"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ARN": arn, "Name": "smoke/admin", "SecretString": secret})))
+        .mount(&sm)
+        .await;
+    let admin = format!(
+        "  scope: suite\n  admin:\n    credentials_secret: {{ aws: \"{arn}\" }}\n    login:\n      request: {{ method: POST, path: /api/auth/login, json: {{ email: \"{{{{ admin.username }}}}\", password: \"{{{{ admin.password }}}}\" }} }}\n      token: $.data.access_token\n      capture: {{ admin_refresh_token: $.data.refresh_token }}\n    logout:\n      request: {{ method: POST, path: /api/auth/logout, json: {{ refresh_token: \"{{{{ admin_refresh_token }}}}\", mode: json }} }}\n"
+    );
+    let config = CONTRACT.replace("  admin: { token: \"{{ env.SMOKE_ADMIN_TOKEN }}\" }\n", &admin);
+    let p = project(&config);
+    p.write("smoke-suites/items-again.yaml", &ITEMS_SUITE.replace("name: items", "name: items again"));
+    let aws_secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    let run_with = |p: &Project| {
+        let mut cmd = p.run(&server.uri(), &["-v"]);
+        cmd.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.uri())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", aws_secret);
+        cmd
+    };
+    let o = output(run_with(&p)).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("2 suites") && out.matches("cleanup: deleted test user").count() == 2, "{out}");
+    assert_eq!((cms.users_left(), cms.admin_sessions()), (0, 0), "two users deleted, the admins logged out: {:?}", cms.log());
+    let reads = sm.received_requests().await.unwrap();
+    assert_eq!(reads.len(), 1, "read once per run for two users");
+    let auth = reads[0].headers.get("authorization").unwrap().to_str().unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") && auth.contains("/us-east-1/secretsmanager/aws4_request"),
+        "{auth}"
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&reads[0].body).unwrap(), json!({"SecretId": arn}));
+    assert_no_secrets(&o, &[ADMIN_PASSWORD, aws_secret, auth.rsplit_once("Signature=").unwrap().1]);
+
+    // A secret without a password: the admin cannot log in, the users stay (exit 5), and the
+    // message names the secret and what it lacks, never its value.
+    sm.reset().await;
+    let no_password = json!({"username": ADMIN_EMAIL, "pass": ADMIN_PASSWORD}).to_string();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ARN": arn, "SecretString": no_password})))
+        .mount(&sm)
+        .await;
+    let p = project(&config);
+    let o = output(run_with(&p)).await;
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(5), "{out}");
+    assert!(out.contains(&format!("the secret `{arn}`: its SecretString has no `password` string")), "{out}");
+    assert_no_secrets(&o, &[ADMIN_PASSWORD, aws_secret]);
+    assert_eq!(p.journal_files().len(), 1, "the user is kept for cleanup: {out}");
+    assert!(out.contains(&format!("gateway {}", server.uri())), "an AWS endpoint variable is not a secret: {out}");
+}

@@ -133,6 +133,7 @@ fn check_auth_config(
             vec![("token_url", &client.token_url), ("client_id", &client.client_id), ("client_secret", &client.client_secret)]
         }
         Some(Admin::Token { value, .. }) => vec![("token", value)],
+        Some(Admin::Login { credentials: AdminCredentials::AwsSecret(id), .. }) => vec![("credentials_secret.aws", id)],
         None => vec![],
     };
     {

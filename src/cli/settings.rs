@@ -326,7 +326,7 @@ pub fn build_ctx(setup: Settings, sink: EventSink, redactor: Redactor, opts: Run
         vars: Vars { templates, run_fields: fields, base: scope, cli: setup.cli_vars },
         journal: Journal::new(&setup.state_dir),
         out: Output { sink, redactor },
-        fetched_secret: Default::default(),
+        fetched_secrets: Default::default(),
     }))
 }
 

@@ -429,7 +429,7 @@ pub(crate) mod tests {
         let e = parse(Path::new("smokegate.yaml"), "auth:\n  admin: { token_url: https://idp.example/token }\n").unwrap_err();
         assert!(e.to_string().contains("needs `admin.client_id`"), "{e}");
         let e = parse(Path::new("smokegate.yaml"), "auth:\n  admin: { username: a }\n").unwrap_err();
-        assert!(e.to_string().contains("needs `credentials_file`, or both `username` and `password`"), "{e}");
+        assert!(e.to_string().contains("needs `credentials_file` or `credentials_secret`, or both `username` and `password`"), "{e}");
         let e = parse(Path::new("smokegate.yaml"), "auth:\n  cleanup:\n    auth: admin\n    request: { method: DELETE, path: /u }\n")
             .unwrap_err();
         assert!(e.to_string().contains("`auth.admin` is not configured"), "{e}");

@@ -65,9 +65,12 @@ pub struct RunCtx {
     pub journal: Journal,
     /// What the run says, sanitized.
     pub out: Output,
-    /// A service account's credentials from a secrets manager, read once per run (or why not).
-    pub fetched_secret: tokio::sync::OnceCell<Result<(String, crate::secret::Secret), String>>,
+    /// Credentials read from a secrets manager, by the secret's id: once per run (or why not).
+    pub fetched_secrets: tokio::sync::Mutex<std::collections::HashMap<String, FetchedSecret>>,
 }
+
+/// A secret's user name and password, or why they could not be read.
+pub type FetchedSecret = Result<(String, crate::secret::Secret), String>;
 
 /// The clients a run sends through, each with the policy that admits its origin only.
 pub struct Net {

@@ -306,7 +306,7 @@ pub async fn make_auth(ctx: &Arc<RunCtx>, label: Option<String>) -> Result<Auth,
     let identity = match &ctx.config.auth.mode {
         Mode::Disposable { users, .. } => Auth::disposable_identity(ctx, users)?,
         Mode::ServiceAccount { credentials: ServiceCredentials::AwsSecret(id), .. } => {
-            crate::run::auth::secret_store::service_identity(ctx, id, &ctx.cancel.interrupt).await?
+            crate::run::auth::secret_store::identity(ctx, "auth.credentials_secret.aws", id, &ctx.cancel.interrupt).await?
         }
         Mode::ServiceAccount { credentials, .. } => {
             if let Some(name) = ctx.service_env.not_utf8.first() {

@@ -133,15 +133,21 @@ fn decode_credentials_secret<'a>(ctx: Ctx<'a>, m: &mut crate::load::yaml::MapRea
         if a.kind != AuthModeKind::ServiceAccount {
             return Err(ctx.err(n, "`auth.credentials_secret` holds a service account's credentials: it needs `mode: service-account`"));
         }
-        let mut sm = ctx.map(n, "`auth.credentials_secret`")?;
-        let aws = sm.get("aws").ok_or_else(|| {
-            ctx.err(n, "`credentials_secret` names its store: `{ aws: ARN_OR_NAME }` (AWS Secrets Manager)")
-                .with_help("e.g. `credentials_secret: { aws: \"{{ env.COGNITO_SERVICE_USER_SECRET_ARN }}\" }`")
-        })?;
-        a.credentials_secret = Some(ctx.text(aws, "`credentials_secret.aws`")?);
-        sm.finish(&["aws"])?;
+        a.credentials_secret = Some(secret_id(ctx, n)?);
     }
     Ok(())
+}
+
+/// `credentials_secret: { aws: ARN_OR_NAME }`: the secret's id (a template).
+fn secret_id(ctx: Ctx<'_>, n: &Node) -> Result<String, SourceError> {
+    let mut sm = ctx.map(n, "`credentials_secret`")?;
+    let aws = sm.get("aws").ok_or_else(|| {
+        ctx.err(n, "`credentials_secret` names its store: `{ aws: ARN_OR_NAME }` (AWS Secrets Manager)")
+            .with_help("e.g. `credentials_secret: { aws: \"{{ env.COGNITO_SERVICE_USER_SECRET_ARN }}\" }`")
+    })?;
+    let id = ctx.text(aws, "`credentials_secret.aws`")?;
+    sm.finish(&["aws"])?;
+    Ok(id)
 }
 
 /// `auth.cognito`: the preset's YAML, decoded as if written here; the keys written beside it
@@ -268,6 +274,7 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
     let login = m.get("login");
     let logout = m.get("logout");
     let token = m.get("token").map(|n| ctx.text(n, "`admin.token`").map(|t| (n, t))).transpose()?;
+    let secret = m.get("credentials_secret").map(|n| secret_id(ctx, n)).transpose()?;
     let header = m.get("header").map(|n| ctx.str(n, "`admin.header`").map(|h| (n, h))).transpose()?;
     let need = |what: &str| format!("a client of the identity provider needs `admin.{what}`");
     let client = client_credentials(ctx, node, &mut m, "admin.", &need)?;
@@ -283,6 +290,7 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
         // A static token: nothing to log in with, in or out.
         let other = [("credentials_file", file.is_some()), ("username", username.is_some()), ("password", password.is_some())]
             .into_iter()
+            .chain([("credentials_secret", secret.is_some())])
             .chain([("token_url", client.is_some()), ("login", login.is_some()), ("logout", logout.is_some())])
             .find(|(_, set)| *set);
         if let Some((key, _)) = other {
@@ -294,6 +302,7 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
         return Ok(AdminDraft::Token { value, header: header.map(|(_, h)| h.to_owned()) });
     }
     let credentials = match (file, username, password, client) {
+        (None, None, None, None) if let Some(id) = secret => AdminCredentials::AwsSecret(id),
         (None, None, None, Some(client)) => {
             if let Some(n) = login.or(logout) {
                 return Err(ctx.err(
@@ -308,7 +317,7 @@ fn decode_admin(ctx: Ctx<'_>, node: &Node, user_login: &Step) -> Result<AdminDra
         (None, Some(username), Some(password), None) => AdminCredentials::Given { username, password },
         _ => {
             return Err(ctx
-                .err(node, "`auth.admin` needs `credentials_file`, or both `username` and `password`, or a client (`token_url`, `client_id`, `client_secret`), or a static `token`")
+                .err(node, "`auth.admin` needs `credentials_file` or `credentials_secret`, or both `username` and `password`, or a client (`token_url`, `client_id`, `client_secret`), or a static `token`")
                 .with_help("e.g. `username: \"{{ env.SMOKE_ADMIN_EMAIL }}\"` and `password: \"{{ env.SMOKE_ADMIN_PASSWORD }}\"`"));
         }
     };

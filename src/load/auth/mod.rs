@@ -233,6 +233,9 @@ pub enum AdminCredentials {
     File(PathBuf),
     /// Templates, such as `{{ env.SMOKE_ADMIN_PASSWORD }}`.
     Given { username: String, password: String },
+    /// `credentials_secret: { aws: ARN_OR_NAME }`: AWS Secrets Manager, read when the admin is
+    /// first needed.
+    AwsSecret(String),
 }
 
 pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access_token", "$.jwt", "$.id_token"];
@@ -241,6 +244,7 @@ pub const DEFAULT_TOKEN_PATHS: &[&str] = &["$.token", "$.accessToken", "$.access
 pub const LOGIN_KEYS: &[&str] = &["token", "token_type", "refresh"];
 pub const ADMIN_KEYS: &[&str] = &[
     "credentials_file",
+    "credentials_secret",
     "username",
     "password",
     "login",

@@ -15,7 +15,10 @@ use crate::secret::Secret;
 /// The admin as this command knows it: its credentials (or why they could not be read: a run
 /// that never needs the admin does not fail for it) and its token, once logged in.
 pub(crate) struct AdminSession {
-    pub identity: Result<Identity, String>,
+    /// Set when the session is made, or (a secrets manager's) when the admin is first needed.
+    identity: std::sync::OnceLock<Result<Identity, String>>,
+    /// `credentials_secret`'s id (a template), read into `identity` when first needed.
+    secret: Option<String>,
     pub token: tokio::sync::Mutex<Option<Token>>,
     /// A client admin's identity provider, from the config this session runs under.
     pub idp: Option<Result<IdentityProvider, String>>,
@@ -33,22 +36,36 @@ impl AdminSession {
         let given = |(user_key, user), (secret_key, secret)| {
             render(user_key, user).and_then(|u| Ok(Identity { name: u, password: Secret::new(render(secret_key, secret)?) }))
         };
-        let identity = match admin {
+        let (identity, secret) = (
+            std::sync::OnceLock::new(),
+            match admin {
+                Admin::Login { credentials: AdminCredentials::AwsSecret(id), .. } => Some(id.clone()),
+                _ => None,
+            },
+        );
+        let known = match admin {
+            // Read from the secrets manager when the admin is first needed (`identity_now`).
+            Admin::Login { credentials: AdminCredentials::AwsSecret(_), .. } => None,
             Admin::Login { credentials: AdminCredentials::File(path), .. } => {
-                service_credentials(&[], Some(path)).map_err(|e| format!("auth.admin: {e}"))
+                Some(service_credentials(&[], Some(path)).map_err(|e| format!("auth.admin: {e}")))
             }
             Admin::Login { credentials: AdminCredentials::Given { username, password }, .. } => {
-                given(("username", username.as_str()), ("password", password.as_str()))
+                Some(given(("username", username.as_str()), ("password", password.as_str())))
             }
             // A client's id names it; its secret is masked like a password.
             Admin::Client { client, .. } => {
-                given(("client_id", client.client_id.as_str()), ("client_secret", client.client_secret.as_str()))
+                Some(given(("client_id", client.client_id.as_str()), ("client_secret", client.client_secret.as_str())))
             }
             // A static token: masked like a password from the moment it is rendered.
-            Admin::Token { value, .. } => render("token", value).map(|t| Identity { name: "admin token".into(), password: Secret::new(t) }),
+            Admin::Token { value, .. } => {
+                Some(render("token", value).map(|t| Identity { name: "admin token".into(), password: Secret::new(t) }))
+            }
         };
-        if let Ok(id) = &identity {
-            ctx.out.redactor.add(&id.password);
+        if let Some(known) = known {
+            if let Ok(id) = &known {
+                ctx.out.redactor.add(&id.password);
+            }
+            let _ = identity.set(known);
         }
         let idp = match admin {
             Admin::Client { client, .. } => Some(render("token_url", &client.token_url).and_then(|url| {
@@ -58,17 +75,33 @@ impl AdminSession {
             })),
             Admin::Login { .. } | Admin::Token { .. } => None,
         };
-        AdminSession { identity, token: tokio::sync::Mutex::new(None), idp, captures: Default::default(), logged_in: Default::default() }
+        AdminSession {
+            identity,
+            secret,
+            token: tokio::sync::Mutex::new(None),
+            idp,
+            captures: Default::default(),
+            logged_in: Default::default(),
+        }
     }
 
     /// `admin.*` in templates: its username and password (a djoser staff user confirms a
     /// deletion with its own `current_password`).
     pub fn value(&self) -> Option<J> {
-        let id = self.identity.as_ref().ok()?;
+        let id = self.identity.get()?.as_ref().ok()?;
         Some(serde_json::json!({ "username": id.name, "email": id.name, "password": id.password.expose() }))
     }
 
-    pub fn identity(&self) -> Result<&Identity, AuthError> {
-        self.identity.as_ref().map_err(|e| AuthError::Credentials(e.clone()))
+    /// Its credentials, read from the secrets manager first if they live there (once per run).
+    pub async fn identity_now(&self, ctx: &RunCtx, cancel: &tokio_util::sync::CancellationToken) -> Result<&Identity, AuthError> {
+        if let (None, Some(id)) = (self.identity.get(), &self.secret) {
+            let got = super::secret_store::identity(ctx, "auth.admin.credentials_secret.aws", id, cancel).await.map_err(|e| e.to_string());
+            let _ = self.identity.set(got);
+        }
+        match self.identity.get() {
+            Some(Ok(id)) => Ok(id),
+            Some(Err(e)) => Err(AuthError::Credentials(e.clone())),
+            None => Err(AuthError::Credentials("auth.admin: no credentials".into())),
+        }
     }
 }

@@ -224,7 +224,7 @@ impl Auth {
         };
         if let Admin::Token { .. } = admin {
             // Nothing to log in: the token is as given (and masked since it was rendered).
-            return Ok(wrap(session.identity()?.password.clone()));
+            return Ok(wrap(session.identity_now(&self.ctx, cancel).await?.password.clone()));
         }
         let mut guard = session.token.lock().await;
         if let Some(t) = guard.as_ref()
@@ -233,7 +233,7 @@ impl Auth {
             return Ok(wrap(t.secret.clone()));
         }
         // Credentials that could not be read fail here, when the admin is first needed.
-        let who = session.identity()?;
+        let who = session.identity_now(&self.ctx, cancel).await?;
         let t = match admin {
             Admin::Client { client, .. } => {
                 let idp = session.idp.as_ref().map(|r| r.as_ref().map_err(|e| AuthError::Credentials(e.clone()))).transpose()?;

@@ -19,16 +19,17 @@ use crate::run::ctx::{IdentityProvider, RunCtx};
 use crate::run::exchange::{self, Judge};
 use crate::secret::Secret;
 
-/// The credentials the secret `id` (a template: its ARN or name) holds, read once per run.
-pub async fn service_identity(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<Identity, AuthError> {
-    let got = ctx
-        .fetched_secret
-        .get_or_init(|| async {
-            let id = super::render_setting(&ctx.vars, "auth.credentials_secret.aws", id).map_err(|e| e.to_string())?;
-            fetch(ctx, &id, cancel).await.map(|(user, password)| (user, Secret::new(password)))
-        })
-        .await;
-    match got {
+/// The credentials the secret `id` (a template: its ARN or name; `key` names the setting)
+/// holds, read once per run whoever asks (a service account, an admin, one per suite).
+pub async fn identity(ctx: &RunCtx, key: &str, id: &str, cancel: &CancellationToken) -> Result<Identity, AuthError> {
+    let id = super::render_setting(&ctx.vars, key, id)?;
+    // Held across the read: a second asker waits for the first's answer.
+    let mut cache = ctx.fetched_secrets.lock().await;
+    if !cache.contains_key(&id) {
+        let got = fetch(ctx, &id, cancel).await.map(|(user, password)| (user, Secret::new(password)));
+        cache.insert(id.clone(), got);
+    }
+    match &cache[&id] {
         Ok((name, password)) => Ok(Identity { name: name.clone(), password: password.clone() }),
         Err(e) => Err(AuthError::Credentials(e.clone())),
     }

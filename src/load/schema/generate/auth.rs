@@ -147,6 +147,9 @@ struct AdminDoc {
     /// A JSON secret `{"username": …, "password": …}` (extra fields ignored), relative to the
     /// config file.
     credentials_file: Option<String>,
+    /// In place of `credentials_file`: AWS Secrets Manager (`{ aws: ARN_OR_NAME }`), read once
+    /// per run when the admin is first needed.
+    credentials_secret: Option<CredentialsSecretDoc>,
     /// With `password`, in place of `credentials_file`: templates such as
     /// `{{ env.SMOKE_ADMIN_EMAIL }}`.
     username: Option<String>,

@@ -1258,7 +1258,9 @@ fn cognito_after_sigkill_cleanup_from_another_shell_empties_the_pool() {
     child.wait().unwrap();
     assert_eq!(stack.cognito_users().len(), 1, "the user exists after the kill");
     let entry: String = p.journal_files().iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect();
-    assert!(entry.contains("COGNITO_USER_POOL_ID") && !entry.contains("AWS_SECRET_ACCESS_KEY"), "{entry}");
+    let secret_key = stack.cognito()["secret_access_key"].as_str().unwrap().to_owned();
+    assert!(entry.contains("COGNITO_USER_POOL_ID") && entry.contains("AWS_ENDPOINT_URL"), "the pool and its endpoint: {entry}");
+    assert!(!entry.contains(&secret_key) && !entry.contains("refresh_token"), "no key, no refresh token in the journal: {entry}");
 
     let o = stack.cleanup_elsewhere(&p, &[]);
     let out = text(&o);

@@ -450,9 +450,9 @@ pub(crate) mod tests {
 
         let c = parse(Path::new("smokegate.yaml"), include_str!("../../tests/fixtures/contract-cognito.yaml")).unwrap();
         let (users, login) = disposable(&c);
-        let names: Vec<&str> = users.create.iter().chain(&users.cleanup).map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["AdminCreateUser", "AdminSetUserPassword", "AdminDeleteUser"]);
-        assert!(users.create.iter().chain(&users.cleanup).all(|s| s.auth == Some(AuthMode::Aws)));
+        let names: Vec<&str> = users.create.iter().chain(&users.cleanup).chain(&users.verify).map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["AdminCreateUser", "AdminSetUserPassword", "AdminDeleteUser", "AdminGetUser (gone)"]);
+        assert!(users.create.iter().chain(&users.cleanup).chain(&users.verify).all(|s| s.auth == Some(AuthMode::Aws)));
         assert_eq!((login.step.name.as_str(), login.step.auth), ("InitiateAuth", Some(AuthMode::None)));
         assert!(matches!(&login.token, TokenAt::Body { paths, .. } if paths[0].text == "$.AuthenticationResult.AccessToken"));
         assert!(login.refresh.is_some());
@@ -478,6 +478,14 @@ pub(crate) mod tests {
             ("auth:\n  credentials_secret: { aws: x }\n", "needs `mode: service-account`"),
             ("auth:\n  create:\n    request: { path: /c }\n    auth: aws\n", "`auth.aws` is not configured"),
             ("auth:\n  create: []\n", "is an empty list"),
+            (
+                "auth:\n  login:\n    request: { path: /l }\n    refresh: { request: { path: /r }, auth: user }\n",
+                "what gets the user's token",
+            ),
+            (
+                "auth:\n  admin:\n    username: a\n    password: b\n    login: { request: { path: /l }, auth: admin }\n",
+                "what gets the admin's token",
+            ),
             ("auth:\n  admin: { token: t, username: u }\n", "does not go with it"),
         ] {
             let e = parse(Path::new("smokegate.yaml"), bad).unwrap_err().to_string();

@@ -4,8 +4,9 @@
 //!
 //! Disposable users: `AdminCreateUser` (its message suppressed) then `AdminSetUserPassword`
 //! (permanent), both signed (`auth: aws`); `InitiateAuth` with `USER_PASSWORD_AUTH`, renewed
-//! with `REFRESH_TOKEN_AUTH`; `AdminDeleteUser`, signed; the proof is the same `InitiateAuth`
-//! refused (400). A service account logs in and refreshes only. Every request goes to the pool's
+//! with `REFRESH_TOKEN_AUTH`; `AdminDeleteUser`, signed; the proof is a signed `AdminGetUser`
+//! answered `UserNotFoundException` (a refused `InitiateAuth` is not one: Cognito refuses a
+//! throttled login with a 400 too). A service account logs in and refreshes only. Every request goes to the pool's
 //! endpoint, declared as the identity provider: `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`,
 //! else `AWS_ENDPOINT_URL`, else `https://cognito-idp.<region>.amazonaws.com`, as the AWS CLI
 //! chooses.
@@ -57,6 +58,12 @@ pub(super) fn expand(ctx: Ctx<'_>, node: &Node, kind: AuthModeKind) -> Result<St
         out.push_str(&format!(
             "cleanup:\n  name: AdminDeleteUser\n  request: {{ {}, json: {{ UserPoolId: {pool}, Username: \"{username}\" }} }}\n  auth: aws\n  expect: {{ status: 200 }}\n",
             call("AdminDeleteUser")
+        ));
+        // The proof: the pool no longer knows the user. A refused `InitiateAuth` is not one
+        // (Cognito answers a throttled or unconfirmed login with a 400 as well).
+        out.push_str(&format!(
+            "verify:\n  name: AdminGetUser (gone)\n  request: {{ {}, json: {{ UserPoolId: {pool}, Username: \"{username}\" }} }}\n  auth: aws\n  expect: {{ status: 400, json: {{ $.__type: UserNotFoundException }} }}\n",
+            call("AdminGetUser")
         ));
     } else if pool.is_some() {
         return Err(ctx.err(node, "`cognito.user_pool_id` is for disposable users (their admin calls); a service account only logs in"));

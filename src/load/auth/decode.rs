@@ -71,6 +71,7 @@ pub(crate) fn decode_auth(ctx: Ctx<'_>, node: &Node) -> Result<AuthConfig, Sourc
         a.admin = Some(decode_admin(ctx, n, &a.login)?);
     }
     admin_is_there(ctx, &a)?;
+    not_circular(ctx, &a)?;
     decode_provider(ctx, node, &mut m, &mut a)?;
     m.finish(AUTH_KEYS)?;
     a.finish(ctx, node)
@@ -182,6 +183,10 @@ fn preset(ctx: Ctx<'_>, node: &Node, a: &mut Draft) -> Result<(), SourceError> {
     if let Some(n) = pm.get("cleanup") {
         a.cleanup = at(auth_steps_from(ctx, n, &a.cleanup[0], "`cleanup`")?, node);
     }
+    if let Some(n) = pm.get("verify") {
+        let default = auth_step("verify deletion", reqwest::Method::GET, "/", Body::None, &[], AuthMode::None);
+        a.verify = at(auth_steps_from(ctx, n, &default, "`verify`")?, node);
+    }
     a.preset = Some(text);
     Ok(())
 }
@@ -236,6 +241,32 @@ fn decode_login(ctx: Ctx<'_>, n: &Node, a: &mut Draft) -> Result<(), SourceError
         a.refresh = Some(Refresh { step, token_paths: token, refresh_paths: next, from_login: default_paths(DEFAULT_REFRESH_PATHS) });
     }
     Ok(())
+}
+
+/// A token's own request cannot need that token: the login or refresh as `auth: user`, the
+/// admin's login as `auth: admin` (each would wait for itself).
+fn not_circular(ctx: Ctx<'_>, a: &Draft) -> Result<(), SourceError> {
+    let refresh = a.refresh.as_ref().map(|r| &r.step);
+    let user = [Some(&a.login), refresh].into_iter().flatten().find(|s| s.auth == Some(AuthMode::User));
+    let admin = match &a.admin {
+        Some(AdminDraft::Login { login: Some(l), .. }) => Some(&**l).filter(|s| s.auth == Some(AuthMode::Admin)),
+        _ => None,
+    };
+    match (user, admin) {
+        (Some(st), _) => Err(SourceError::new(
+            ctx.file,
+            st.pos,
+            format!("auth step `{}` runs as `auth: user`, but it is what gets the user's token", st.name),
+        )
+        .with_help("use `auth: none` (the default): a refresh sends `{{ refresh_token }}`, not the access token")),
+        (None, Some(st)) => Err(SourceError::new(
+            ctx.file,
+            st.pos,
+            format!("auth step `{}` runs as `auth: admin`, but it is what gets the admin's token", st.name),
+        )
+        .with_help("drop `auth: admin` from `admin.login`")),
+        (None, None) => Ok(()),
+    }
 }
 
 /// `auth: admin` on a lifecycle step names an identity that must be configured.

@@ -38,7 +38,7 @@ impl Auth {
                         out.method,
                         out.path,
                         status.unwrap_or_default(),
-                        asked.err().flatten().map_or_else(|| "an unstated time".to_owned(), human),
+                        asked.err().map_or_else(String::new, human),
                         human(self.cfg.rate_limit_wait),
                         if waited.is_zero() { String::new() } else { format!(" after waiting {}", human(waited)) }
                     ),
@@ -53,6 +53,12 @@ impl Auth {
                 judged.status.unwrap_or_default(),
                 human(wait)
             )));
+            // A create sent again may complete that much later: its settle deadline moves with it.
+            if phase == Phase::BootstrapCreate
+                && let Some(at) = self.state().settle_by.as_mut()
+            {
+                *at += wait;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = cancel.cancelled() => return Err(AuthError::Cancelled),
@@ -81,6 +87,16 @@ impl Auth {
             token: false,
         };
         let mut scope = scope.clone();
+        // An admin whose credentials are in a secrets manager is read before its step renders
+        // (`{{ admin.password }}`): its values join the scope.
+        if step.auth == Some(AuthMode::Admin)
+            && let Some(session) = &self.admin
+            && session.value().is_none()
+            && session.identity_now(&self.ctx, cancel).await.is_ok()
+            && let Some(v) = session.value()
+        {
+            scope.set_json("admin", &v);
+        }
         let mut out = exchange::render(&self.ctx, step, &mut scope).map_err(|e| fail(FailureClass::Template, e.message))?;
         match step.auth {
             Some(AuthMode::User) => {
@@ -257,18 +273,28 @@ impl Auth {
     }
 }
 
-/// A lifecycle answer that asks to be sent again later: a 429, or a 503 with `Retry-After`.
-/// `Ok(wait)` when the wait fits `budget`; `Err(asked)` when it does not (`None`: a wait the
-/// server did not state, which only a 429 can be, is taken as one second).
-fn rate_limited(judged: &exchange::Judged, budget: Duration) -> Option<Result<Duration, Option<Duration>>> {
+/// A failed lifecycle answer that asks to be sent again later: a 429, or a 503 with
+/// `Retry-After`. `Ok(wait)` when the wait fits `budget` (what is left of
+/// `auth.rate_limit_wait`), `Err(wait)` when it does not.
+fn rate_limited(judged: &exchange::Judged, budget: Duration) -> Option<Result<Duration, Duration>> {
     let resp = judged.response.as_ref().filter(|_| judged.class().is_some())?;
-    let after = resp.headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
-    let wait = match (resp.status, after) {
+    let after = resp.headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+    let wait = wait_for(resp.status, after)?;
+    Some(if wait <= budget { Ok(wait) } else { Err(wait) })
+}
+
+/// How long a `status` with this `Retry-After` asks to wait: a 429 without one (or with one
+/// that does not parse) a second; a 503 only with one. Never under a second: `Retry-After: 0`
+/// or a date gone by would otherwise resend at once, and the waits would never add up to the
+/// budget that ends them.
+fn wait_for(status: u16, retry: Option<&str>) -> Option<Duration> {
+    let asked = retry.and_then(retry_after);
+    let wait = match (status, asked) {
         (429, None) => Duration::from_secs(1),
         (429 | 503, Some(d)) => d,
         _ => return None,
     };
-    Some(if wait <= budget { Ok(wait) } else { Err(Some(wait)) })
+    Some(wait.max(Duration::from_secs(1)))
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3), as a wait from now.
@@ -295,4 +321,26 @@ fn provider_client(ctx: &RunCtx, url: &str) -> Result<crate::http::client::HttpC
     let settings =
         if ctx.config.auth.aws.is_some() { secret_store::aws_settings(&ctx.net.http.settings) } else { ctx.net.http.settings.clone() };
     crate::http::client::HttpClient::new(gw, settings, &ctx.run_id).map_err(|e| format!("{key}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every wait is at least a second (so the budget ends the resends), a 503 waits only when
+    /// asked to, other statuses never.
+    #[test]
+    fn rate_limit_waits_are_never_zero_and_only_for_429_and_503() {
+        let s = Duration::from_secs;
+        assert_eq!(wait_for(429, None), Some(s(1)));
+        assert_eq!(wait_for(429, Some("0")), Some(s(1)));
+        assert_eq!(wait_for(429, Some("Wed, 21 Oct 2015 07:28:00 GMT")), Some(s(1)), "a date gone by");
+        assert_eq!(wait_for(429, Some("soon")), Some(s(1)));
+        assert_eq!(wait_for(429, Some("7")), Some(s(7)));
+        assert_eq!(wait_for(503, Some("3")), Some(s(3)));
+        assert_eq!(wait_for(503, None), None);
+        assert_eq!(wait_for(500, Some("3")), None);
+        let later = httpdate::fmt_http_date(SystemTime::now() + s(120));
+        assert!(wait_for(503, Some(&later)).is_some_and(|d| d > s(110) && d <= s(120)));
+    }
 }

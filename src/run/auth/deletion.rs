@@ -34,7 +34,7 @@ impl Auth {
         // cannot log in: one whose create stopped half-way (never confirmed, no password).
         let by_admin = !users.cleanup.iter().any(|s| s.auth == Some(AuthMode::User));
         // The user's login first: for its token, and as proof of what exists.
-        let logs_in = match self.log_in_to_delete(created, logged_in, by_admin, cancel).await {
+        let logs_in = match self.log_in_to_delete(users, created, logged_in, by_admin, cancel).await {
             Login::LogsIn => true,
             Login::Refused => false,
             Login::Finished(done) => return done,
@@ -52,7 +52,9 @@ impl Auth {
         for step in &users.cleanup {
             status = self.cleanup_step(step, cancel).await?;
         }
-        if !logs_in && users.verify.is_empty() {
+        // A user that logged in before can be proven gone by its login: only one that never
+        // could is taken as deleted on the admin's word.
+        if !logs_in && !logged_in && users.verify.is_empty() {
             // No login to prove it with: the admin's delete, answered as expected, is the proof.
             self.ctx.out.sink.emit(Event::Info(format!(
                 "{}: deleted by the admin ({status}); it never logged in, so a refused login cannot prove it gone (`auth.verify` can)",
@@ -67,7 +69,22 @@ impl Auth {
     /// Logs the user in to delete it, or learns from the refusal what there is to do: it logs
     /// in; it cannot, but the admin can delete it; or the refusal already settles it (gone,
     /// absent, or not deletable with what the config allows).
-    async fn log_in_to_delete(&self, created: bool, logged_in: bool, by_admin: bool, cancel: &CancellationToken) -> Login {
+    async fn log_in_to_delete(&self, users: &Users, created: bool, logged_in: bool, by_admin: bool, cancel: &CancellationToken) -> Login {
+        // With `verify` steps, a refused login proves nothing (Cognito refuses a throttled login
+        // with a 400 too): the steps say whether the user is gone.
+        let refused = async || {
+            if users.verify.is_empty() {
+                return None;
+            }
+            Some(match self.proven_gone(users, cancel).await {
+                Ok(()) => {
+                    self.journal_remove();
+                    Login::Finished(Ok(None))
+                }
+                Err(_) if by_admin => Login::Refused,
+                Err(e) => Login::Finished(Err(NotDeleted(format!("its login is refused, and `auth.verify` does not show it gone: {e}")))),
+            })
+        };
         let mut waited = false;
         loop {
             match self.cleanup_token(cancel).await {
@@ -83,6 +100,9 @@ impl Auth {
                     return Login::Finished(Err(NotDeleted(format!("could not log in to delete it: {e}"))));
                 }
                 Err(_) if created && logged_in => {
+                    if let Some(verdict) = refused().await {
+                        return verdict;
+                    }
                     // It logged in before and is refused now: it is gone (a killed run deleted it
                     // before it could update the journal, or someone else did).
                     self.journal_remove();
@@ -95,6 +115,14 @@ impl Auth {
                     ))));
                 }
                 Err(_) => {
+                    if let Some(verdict) = refused().await {
+                        return verdict;
+                    }
+                    // A create of several steps whose first went unanswered may have made a user
+                    // its later steps never enabled: a refused login cannot say it is absent.
+                    if users.create.len() > 1 && by_admin {
+                        return Login::Refused;
+                    }
                     // Never seen created and its login is refused: proof of absence, once no
                     // unanswered create can still be completing upstream.
                     let unsettled = self.state().settle_by.filter(|at| *at > SystemTime::now());
@@ -120,6 +148,14 @@ impl Auth {
                 }
             }
         }
+    }
+
+    /// Every `auth.verify` step passes: the user is gone.
+    async fn proven_gone(&self, users: &Users, cancel: &CancellationToken) -> Result<(), AuthError> {
+        for verify in &users.verify {
+            self.call(verify, Phase::Verify, 1, cancel).await?;
+        }
+        Ok(())
     }
 
     /// The user's token for its deletion: its current one (renewed when due), or, for an
@@ -173,21 +209,18 @@ impl Auth {
         let routes = self.saved.file.clone().unwrap_or_else(|| "the built-in routes".to_owned());
         if !users.verify.is_empty() {
             // The configured proof: steps that pass only once the user is gone.
-            for verify in &users.verify {
-                match self.call(verify, Phase::Verify, 1, cancel).await {
-                    Ok(_) => {}
-                    Err(AuthError::Cancelled) => {
-                        return Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified")));
-                    }
-                    Err(e) => {
-                        return Err(NotDeleted(format!(
-                            "the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}"
-                        )));
-                    }
+            return match self.proven_gone(users, cancel).await {
+                Ok(()) => {
+                    self.journal_remove();
+                    Ok(Some(self.identity.name.clone()))
                 }
-            }
-            self.journal_remove();
-            return Ok(Some(self.identity.name.clone()));
+                Err(AuthError::Cancelled) => {
+                    Err(NotDeleted(format!("the delete answered {status}; interrupted before it could be verified")))
+                }
+                Err(e) => {
+                    Err(NotDeleted(format!("the delete answered {status}, but `auth.verify` in {routes} does not show the user gone: {e}")))
+                }
+            };
         }
         match self.call(&login.step, Phase::Verify, 1, cancel).await {
             Err(e) if e.login_refused() => {

@@ -48,7 +48,10 @@ impl Auth {
                 config: Some(self.saved.clone()),
                 env: self.journaled_env(),
             });
-            entry.captures = captures;
+            // What the lifecycle captured, but its secrets (a refresh token lives for weeks):
+            // `cleanup` logs in with the password, and needs only what names the user.
+            entry.captures =
+                captures.into_iter().filter(|(k, _)| !crate::secret::is_secret_name(k) && !self.ctx.config.secrets.contains(k)).collect();
             entry.state = state;
             entry.settle_by = settle_by;
             entry.logged_in = logged_in;
@@ -70,7 +73,7 @@ impl Auth {
             .collect();
         names
             .into_iter()
-            .filter(|n| !crate::secret::is_secret_name(n) && !self.ctx.config.secrets.contains(n))
+            .filter(|n| !crate::secret::is_secret_name(n) && !crate::secret::is_secret_env_name(n) && !self.ctx.config.secrets.contains(n))
             .filter_map(|n| std::env::var(&n).ok().filter(|v| !v.is_empty() && self.ctx.out.redactor.redact(v) == *v).map(|v| (n, v)))
             .collect()
     }

@@ -46,8 +46,8 @@ pub(super) struct AuthDoc {
     /// The one origin besides the gateway that lifecycle steps may send `url:` requests to
     /// (a template); suite steps may not.
     identity_provider: Option<String>,
-    /// The longest `Retry-After` of a lifecycle step's 429 (or 503) that is waited out before
-    /// the step is sent again (default 30s).
+    /// How long the `Retry-After` waits of a lifecycle step's 429s (or 503s) may add up to
+    /// before the step fails (default 30s; each wait at least a second).
     rate_limit_wait: Option<DurationDoc>,
     /// How `auth: aws` lifecycle steps are signed (AWS SigV4); the keys come from
     /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (`AWS_SESSION_TOKEN`) or `AWS_PROFILE`.

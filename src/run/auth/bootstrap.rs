@@ -26,7 +26,7 @@ impl Auth {
             self.state().logged_in = true;
             self.journal_write_or_warn().await;
         }
-        self.after_login(cancel).await
+        self.after_login(Phase::AfterLogin, cancel).await
     }
 
     /// `auth.create`, step by step (see [`Auth::bootstrap`]).
@@ -79,10 +79,12 @@ impl Auth {
 
     /// `auth.after_login`: run once, after the first login that succeeds, with the user's token.
     /// Their captures are the user's, journaled at once (a `cleanup` elsewhere reads them).
-    pub(super) async fn after_login(&self, cancel: &CancellationToken) -> Result<(), AuthError> {
+    /// `phase`: `bootstrap.after_login` in a run, `cleanup` when `cleanup` learns what a killed
+    /// run never did.
+    pub(super) async fn after_login(&self, phase: Phase, cancel: &CancellationToken) -> Result<(), AuthError> {
         let Some(login) = self.cfg.login() else { return Ok(()) };
         for step in &login.after_login {
-            let answered = self.call(step, Phase::AfterLogin, 1, cancel).await;
+            let answered = self.call(step, phase, 1, cancel).await;
             if self.is_disposable() {
                 self.journal_write_or_warn().await;
             }

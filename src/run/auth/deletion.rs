@@ -42,7 +42,7 @@ impl Auth {
         // A run stopped between its login and `after_login` left without what the cleanup
         // steps read (the user's id): learn it now.
         if logs_in && self.after_login_missing() {
-            match self.after_login(cancel).await {
+            match self.after_login(Phase::Cleanup, cancel).await {
                 Err(AuthError::Cancelled) => return Err(NotDeleted("interrupted before the user could be deleted".into())),
                 Err(e) => return Err(NotDeleted(format!("`auth.after_login` failed, so its captures are missing: {e}"))),
                 Ok(()) => {}

@@ -268,9 +268,13 @@ impl Auth {
     /// run. A logout that fails is a warning (the session expires on its own), never a red run.
     pub async fn admin_logout(&self, cancel: &CancellationToken) {
         let (Some(session), Some(Admin::Login { logout: Some(step), .. })) = (&self.admin, &self.cfg.admin) else { return };
-        if !session.logged_in.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        // A token due now is renewed first, so the scope holds the session the logout ends (a
+        // renewal inside the logout's own call would log in a session nobody logs out).
+        use std::sync::atomic::Ordering::Relaxed;
+        if !session.logged_in.load(Relaxed) || self.admin_credential(cancel).await.is_err() {
             return;
         }
+        session.logged_in.store(false, Relaxed);
         match self.call_in(step, self.admin_scope(session), Phase::AdminLogout, 1, cancel).await {
             Ok(_) => {
                 *session.token.lock().await = None;

@@ -169,38 +169,10 @@ impl Auth {
     /// the keys, the signature and its header are masked before anything is sent.
     pub(super) fn sign(&self, client: &crate::http::client::HttpClient, out: &mut Outgoing, scope: &Scope) -> Result<(), String> {
         let Some(aws) = &self.cfg.aws else { return Err("the step is signed (`auth: aws`), but `auth.aws` is not configured".into()) };
-        let keys = self
-            .aws_keys
-            .get_or_init(|| {
-                let env: Vec<(String, String)> = std::env::vars().collect();
-                let keys = AwsKeys::from_env(&env)?;
-                self.ctx.out.redactor.add(&keys.secret_access_key);
-                if let Some(t) = &keys.session_token {
-                    self.ctx.out.redactor.add(t);
-                }
-                Ok(keys)
-            })
-            .as_ref()
-            .map_err(Clone::clone)?;
+        let keys = self.aws_keys.get_or_init(|| secret_store::aws_keys(&self.ctx)).as_ref().map_err(Clone::clone)?;
         let render = |t: &str| self.ctx.vars.templates.render_str(t, scope).map_err(|e| format!("auth.aws: {}", e.message));
         let signing = SigningScope { region: render(&aws.region)?, service: render(&aws.service)? };
-        let url = client.gateway.resolve(&out.path).map_err(|e| e.to_string())?;
-        let mut headers = out.headers.clone();
-        if let Some((_, ct)) = out.body.as_ref().filter(|_| !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))) {
-            headers.push(("content-type".into(), (*ct).to_owned()));
-        }
-        let body = out.body.as_ref().map(|(b, _)| b.as_ref()).unwrap_or_default();
-        let signed = crate::http::aws::signature_headers(keys, &signing, out.method.as_str(), &url, &headers, body, SystemTime::now())?;
-        for (k, v) in signed {
-            // Only the signature is secret (the key, the session token are masked already): the
-            // rest names the key id, date, region and service, which masking would blank out.
-            if let Some((_, sig)) = v.rsplit_once("Signature=").filter(|_| k == "authorization") {
-                self.ctx.out.redactor.add(&Secret::new(sig));
-            }
-            out.headers.push((k, v));
-        }
-        out.signed = Some(signing);
-        Ok(())
+        secret_store::sign(&self.ctx, client, out, keys, signing)
     }
 
     /// The client a lifecycle request goes through: the declared identity provider's for a URL

@@ -3,7 +3,8 @@
 //! `password` (other fields ignored: seed 004's secret carries notes for operators). The
 //! endpoint is found as the AWS CLI finds it (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, then
 //! `AWS_ENDPOINT_URL`, then the region's), and is contacted for this request only. Errors name
-//! the secret, never its value.
+//! the secret, never its value. Also the AWS signing both it and `auth: aws` lifecycle steps use
+//! (`aws_keys`, `sign`).
 
 use std::time::SystemTime;
 
@@ -62,28 +63,14 @@ async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(St
     let (gw, path) = IdentityProvider::check(&endpoint, ctx.config.gateway.allow_http, &ctx.net.http.gateway)
         .map_err(|e| format!("{what}: Secrets Manager endpoint {endpoint}: {e}"))?;
     let client = HttpClient::new(gw, aws_settings(&ctx.net.http.settings), &ctx.run_id).map_err(|e| format!("{what}: {e}"))?;
-    let keys = AwsKeys::from_env(&std::env::vars().collect::<Vec<_>>()).map_err(|e| format!("{what}: {e}"))?;
-    ctx.out.redactor.add(&keys.secret_access_key);
-    if let Some(t) = &keys.session_token {
-        ctx.out.redactor.add(t);
-    }
+    let keys = aws_keys(ctx).map_err(|e| format!("{what}: {e}"))?;
     let path = if path.is_empty() { "/".to_owned() } else { path };
     let mut out = Outgoing::new(reqwest::Method::POST, &path);
     out.headers =
         vec![("content-type".into(), "application/x-amz-json-1.1".into()), ("x-amz-target".into(), "secretsmanager.GetSecretValue".into())];
     let body = serde_json::to_vec(&serde_json::json!({ "SecretId": id })).unwrap_or_default();
-    let scope = SigningScope { region, service: "secretsmanager".into() };
-    let url = client.gateway.resolve(&path).map_err(|e| format!("{what}: {e}"))?;
-    for (k, v) in signature_headers(&keys, &scope, "POST", &url, &out.headers, &body, SystemTime::now())? {
-        // Only the signature is secret: the rest of the header names the key, date, region and
-        // service, which masking would blank out of every message (an ARN names its service).
-        if let Some((_, sig)) = v.rsplit_once("Signature=").filter(|_| k == "authorization") {
-            ctx.out.redactor.add(&Secret::new(sig));
-        }
-        out.headers.push((k, v));
-    }
-    out.signed = Some(scope);
     out.body = Some((body.into(), "application/x-amz-json-1.1"));
+    sign(ctx, &client, &mut out, &keys, SigningScope { region, service: "secretsmanager".into() }).map_err(|e| format!("{what}: {e}"))?;
     let cc = CrumbCtx { suite: None, step: Some("GetSecretValue".into()), phase: Phase::Secret, attempt: 1 };
     let ok = |s: u16| (200..300).contains(&s);
     let judged = exchange::send_via(ctx, &client, &out, &cc, Judge::Status { accept: &ok, expected: "2xx" }, cancel).await;
@@ -115,6 +102,37 @@ async fn fetch(ctx: &RunCtx, id: &str, cancel: &CancellationToken) -> Result<(St
     ctx.out.redactor.add(&Secret::new(&password));
     let username = field("username").ok_or_else(|| format!("{what}: its SecretString has no `username` string"))?;
     Ok((username, password))
+}
+
+/// The AWS keys from the environment (see [`AwsKeys::from_env`]), masked from here on.
+pub(crate) fn aws_keys(ctx: &RunCtx) -> Result<AwsKeys, String> {
+    let keys = AwsKeys::from_env(&std::env::vars().collect::<Vec<_>>())?;
+    ctx.out.redactor.add(&keys.secret_access_key);
+    if let Some(t) = &keys.session_token {
+        ctx.out.redactor.add(t);
+    }
+    Ok(keys)
+}
+
+/// Signs `out` (AWS SigV4 in `scope`) as `client` will send it: the URL it resolves to, its
+/// content type, `x-amz-*` headers and body. Only the signature is masked: the rest of the
+/// `Authorization` header names the key id, date, region and service, which masking would
+/// blank out of every message (an ARN names its service). A replay line signs anew.
+pub(crate) fn sign(ctx: &RunCtx, client: &HttpClient, out: &mut Outgoing, keys: &AwsKeys, scope: SigningScope) -> Result<(), String> {
+    let url = client.gateway.resolve(&out.path).map_err(|e| e.to_string())?;
+    let mut headers = out.headers.clone();
+    if let Some((_, ct)) = out.body.as_ref().filter(|_| !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))) {
+        headers.push(("content-type".into(), (*ct).to_owned()));
+    }
+    let body = out.body.as_ref().map(|(b, _)| b.as_ref()).unwrap_or_default();
+    for (k, v) in signature_headers(keys, &scope, out.method.as_str(), &url, &headers, body, SystemTime::now())? {
+        if let Some((_, sig)) = v.rsplit_once("Signature=").filter(|_| k == "authorization") {
+            ctx.out.redactor.add(&Secret::new(sig));
+        }
+        out.headers.push((k, v));
+    }
+    out.signed = Some(scope);
+    Ok(())
 }
 
 /// An AWS error's type: `__type` of a JSON error (its `#` prefix dropped), or `<Code>` of an
